@@ -1,0 +1,120 @@
+//! Session limits and options (SPEC §4 "Limits and failure rules", §6).
+
+use crate::Error;
+
+/// Limits and options of a [`Session`](crate::Session).
+///
+/// - `max_skip` (default 1000): the largest number of message keys one
+///   decrypt may derive and store for a single chain. A larger gap is refused
+///   with [`Error::TooManySkipped`] before any authentication work. Raising it
+///   tolerates more loss and reordering; lowering it bounds the work an
+///   attacker who can inject messages may cause.
+/// - `max_skipped_keys` (default 2000): how many skipped message keys a
+///   session keeps. Beyond it the oldest-inserted keys are evicted (after a
+///   successful decrypt); their messages then fail with [`Error::Duplicate`].
+///   It bounds memory and stored size (about 36 bytes a key).
+/// - header encryption (default off, SPEC §6): chosen by the initiator; a
+///   responder follows the mode of the first message it receives.
+///
+/// `max_skip` may not exceed `max_skipped_keys`: keys skipped by one message
+/// would otherwise be evicted by that same message.
+///
+/// ```
+/// use cliquet::{Error, SessionConfig};
+///
+/// let config = SessionConfig::new(100, 500)?.with_header_encryption(true);
+/// assert_eq!(config.max_skip(), 100);
+/// assert!(config.header_encryption());
+/// assert_eq!(SessionConfig::new(501, 500), Err(Error::InvalidConfig));
+/// # Ok::<(), Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SessionConfig {
+    max_skip: u32,
+    max_skipped_keys: u32,
+    header_encryption: bool,
+}
+
+impl SessionConfig {
+    /// SPEC default for `max_skip`.
+    pub const DEFAULT_MAX_SKIP: u32 = 1000;
+    /// SPEC default for `max_skipped_keys`.
+    pub const DEFAULT_MAX_SKIPPED_KEYS: u32 = 2000;
+    /// The largest `max_skipped_keys` accepted: it keeps a stored session
+    /// under about 2.4 MB, whatever the configuration.
+    pub const LIMIT_MAX_SKIPPED_KEYS: u32 = 65_536;
+
+    /// A configuration with these limits, header encryption off.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] if `max_skip > max_skipped_keys` or
+    /// `max_skipped_keys > LIMIT_MAX_SKIPPED_KEYS`.
+    pub const fn new(max_skip: u32, max_skipped_keys: u32) -> Result<Self, Error> {
+        if max_skip > max_skipped_keys || max_skipped_keys > Self::LIMIT_MAX_SKIPPED_KEYS {
+            return Err(Error::InvalidConfig);
+        }
+        Ok(Self {
+            max_skip,
+            max_skipped_keys,
+            header_encryption: false,
+        })
+    }
+
+    /// The same limits, with header encryption on or off (used by
+    /// [`Session::initiate`](crate::Session::initiate); a responder follows the initiator).
+    #[must_use]
+    pub const fn with_header_encryption(mut self, on: bool) -> Self {
+        self.header_encryption = on;
+        self
+    }
+
+    /// Most skipped keys one chain may require in one decrypt.
+    pub const fn max_skip(&self) -> u32 {
+        self.max_skip
+    }
+
+    /// Most skipped keys a session stores.
+    pub const fn max_skipped_keys(&self) -> u32 {
+        self.max_skipped_keys
+    }
+
+    /// Whether sessions initiated with this configuration encrypt headers.
+    pub const fn header_encryption(&self) -> bool {
+        self.header_encryption
+    }
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            max_skip: Self::DEFAULT_MAX_SKIP,
+            max_skipped_keys: Self::DEFAULT_MAX_SKIPPED_KEYS,
+            header_encryption: false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s4_defaults_are_the_spec_defaults() {
+        let c = SessionConfig::default();
+        assert_eq!(
+            (c.max_skip(), c.max_skipped_keys(), c.header_encryption()),
+            (1000, 2000, false)
+        );
+    }
+
+    #[test]
+    fn s4_max_skip_above_max_skipped_keys_is_refused() {
+        assert_eq!(SessionConfig::new(11, 10), Err(Error::InvalidConfig));
+        assert!(SessionConfig::new(10, 10).is_ok());
+        assert!(SessionConfig::new(0, 0).is_ok());
+        assert_eq!(
+            SessionConfig::new(1, SessionConfig::LIMIT_MAX_SKIPPED_KEYS + 1),
+            Err(Error::InvalidConfig)
+        );
+    }
+}

@@ -1,0 +1,160 @@
+//! The only module that names primitive crates: labelled KDFs, AEAD, and
+//! contributory X25519 (SPEC notation and §1, §3, §4).
+
+use aes_gcm::aead::{AeadInOut, KeyInit};
+use aes_gcm::{Aes256Gcm, Nonce, Tag};
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::Error;
+use crate::keys::PublicKey;
+
+/// `info` of the X3DH KDF (§3).
+pub(crate) const LABEL_X3DH: &[u8] = b"cliquet/v1/x3dh";
+/// `info` of `KDF_RK` (§4).
+pub(crate) const LABEL_ROOT: &[u8] = b"cliquet/v1/root";
+/// `info` of `KDF_RK_HE` (§6).
+pub(crate) const LABEL_ROOT_HE: &[u8] = b"cliquet/v1/root-he";
+/// `info` of the per-message key and nonce derivation (§4).
+pub(crate) const LABEL_MESSAGE: &[u8] = b"cliquet/v1/message";
+/// Prefix of the signed-prekey signature (§2).
+pub(crate) const LABEL_SIGNED_PREKEY: &[u8] = b"cliquet/v1/signed-prekey";
+/// Associated data of sealed state (§7).
+pub(crate) const LABEL_STATE: &[u8] = b"cliquet/v1/state";
+
+/// AES-256-GCM tag length.
+pub(crate) const TAG_LEN: usize = 16;
+/// AES-256-GCM nonce length.
+pub(crate) const NONCE_LEN: usize = 12;
+
+/// `HKDF(salt, ikm, info, N)` with SHA-256 (RFC 5869).
+pub(crate) fn hkdf<const N: usize>(salt: &[u8], ikm: &[u8], info: &[u8]) -> Zeroizing<[u8; N]> {
+    const { assert!(N <= 255 * 32, "HKDF-SHA256 output is at most 8160 bytes") };
+    let mut okm = Zeroizing::new([0u8; N]);
+    // Cannot fail: N is within HKDF-SHA256's bound, checked at compile time above.
+    let _ = hkdf::Hkdf::<Sha256>::new(Some(salt), ikm).expand(info, okm.as_mut());
+    okm
+}
+
+/// `(HMAC(key, 0x01), HMAC(key, 0x02))`: `KDF_CK` of §4. The key schedule is
+/// computed once and shared by both MACs.
+pub(crate) fn hmac_pair(key: &[u8; 32]) -> (Zeroizing<[u8; 32]>, Zeroizing<[u8; 32]>) {
+    // A 32-byte HMAC key is zero-padded to the 64-byte block (RFC 2104), so
+    // the padded array is the same key, and `new` needs no fallible slice path.
+    let mut block = Zeroizing::new([0u8; 64]);
+    block
+        .as_mut_slice()
+        .iter_mut()
+        .zip(key)
+        .for_each(|(b, k)| *b = *k);
+    let keyed = <Hmac<Sha256> as KeyInit>::new(&(*block).into());
+    let mut first = keyed.clone();
+    first.update(&[0x01]);
+    let mut second = keyed;
+    second.update(&[0x02]);
+    (
+        Zeroizing::new(first.finalize().into_bytes().into()),
+        Zeroizing::new(second.finalize().into_bytes().into()),
+    )
+}
+
+/// SHA-256 over the concatenation of `parts`.
+pub(crate) fn sha256(parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
+/// X25519 that rejects a non-contributory (all-zero) output (§1).
+pub(crate) fn x25519(
+    secret: &x25519_dalek::StaticSecret,
+    public: &PublicKey,
+) -> Result<Zeroizing<[u8; 32]>, Error> {
+    let shared = secret.diffie_hellman(&x25519_dalek::PublicKey::from(*public.as_bytes()));
+    if !shared.was_contributory() {
+        return Err(Error::InvalidKey);
+    }
+    Ok(Zeroizing::new(shared.to_bytes()))
+}
+
+/// The X25519 public key of a secret.
+pub(crate) fn x25519_public(secret: &x25519_dalek::StaticSecret) -> PublicKey {
+    PublicKey::from_bytes(x25519_dalek::PublicKey::from(secret).to_bytes())
+}
+
+/// AES-256-GCM encryption of `buf` in place; returns the tag.
+pub(crate) fn seal_in_place(
+    key: &[u8; 32],
+    nonce: &[u8; NONCE_LEN],
+    aad: &[u8],
+    buf: &mut [u8],
+) -> Result<[u8; TAG_LEN], Error> {
+    let cipher = Aes256Gcm::new(key.into());
+    cipher
+        .encrypt_inout_detached(
+            &Nonce::<aes_gcm::aead::consts::U12>::from(*nonce),
+            aad,
+            buf.into(),
+        )
+        .map(Into::into)
+        .map_err(|_| Error::TooLarge)
+}
+
+/// AES-256-GCM decryption of `buf` in place, checking `tag` first; `buf` is
+/// left untouched when the tag does not match.
+pub(crate) fn open_in_place(
+    key: &[u8; 32],
+    nonce: &[u8; NONCE_LEN],
+    aad: &[u8],
+    buf: &mut [u8],
+    tag: &[u8; TAG_LEN],
+) -> Result<(), Error> {
+    let cipher = Aes256Gcm::new(key.into());
+    cipher
+        .decrypt_inout_detached(
+            &Nonce::<aes_gcm::aead::consts::U12>::from(*nonce),
+            aad,
+            buf.into(),
+            &Tag::from(*tag),
+        )
+        .map_err(|_| Error::Authentication)
+}
+
+/// Encrypts `plaintext` and appends `ciphertext || tag` to `out`.
+pub(crate) fn seal_append(
+    key: &[u8; 32],
+    nonce: &[u8; NONCE_LEN],
+    aad: &[u8],
+    plaintext: &[u8],
+    out: &mut alloc::vec::Vec<u8>,
+) -> Result<(), Error> {
+    let start = out.len();
+    out.extend_from_slice(plaintext);
+    let body = out.get_mut(start..).unwrap_or_default();
+    let tag = seal_in_place(key, nonce, aad, body)?;
+    out.extend_from_slice(&tag);
+    Ok(())
+}
+
+/// Decrypts `ciphertext || tag` into a new buffer.
+pub(crate) fn open_to_vec(
+    key: &[u8; 32],
+    nonce: &[u8; NONCE_LEN],
+    aad: &[u8],
+    sealed: &[u8],
+) -> Result<alloc::vec::Vec<u8>, Error> {
+    let split = sealed
+        .len()
+        .checked_sub(TAG_LEN)
+        .ok_or(Error::Authentication)?;
+    let (body, tag) = sealed
+        .split_at_checked(split)
+        .ok_or(Error::Authentication)?;
+    let tag: &[u8; TAG_LEN] = tag.try_into().map_err(|_| Error::Authentication)?;
+    let mut out = body.to_vec();
+    open_in_place(key, nonce, aad, &mut out, tag)?;
+    Ok(out)
+}

@@ -1,0 +1,172 @@
+//! The one error type of the crate (SPEC §8).
+
+use core::fmt;
+
+/// Everything that can go wrong in `cliquet`.
+///
+/// Each variant is one failure a caller can act on. Whenever a call returns an
+/// error, the state it was called on (session, account) is exactly what it
+/// was before the call: the caller may drop the offending input and go on.
+///
+/// Cryptographic failures carry no detail, so that they cannot become an
+/// oracle for an attacker.
+///
+/// ```
+/// use cliquet::{AnyMessage, DecodeError, Error};
+///
+/// let err = AnyMessage::decode(&[0x11, 0x00]).unwrap_err();
+/// assert_eq!(err, Error::Malformed(DecodeError::Truncated));
+/// assert!(err.to_string().contains("truncated"));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Error {
+    /// The bytes are not a well-formed encoding of what was asked for.
+    Malformed(DecodeError),
+    /// The message did not authenticate: it was tampered with, is not for this
+    /// session, or no header key opens its encrypted header.
+    Authentication,
+    /// The message was already decrypted (or its key was evicted from the
+    /// skipped-key store): a message key is used at most once.
+    Duplicate,
+    /// Decrypting the message would derive more than `max_skip` skipped keys in
+    /// one chain ([`SessionConfig::max_skip`](crate::SessionConfig::max_skip)).
+    TooManySkipped,
+    /// A prekey message names a signed prekey the account does not hold, or a
+    /// one-time prekey that is unknown or already used.
+    UnknownPreKey,
+    /// A bundle's signed-prekey signature failed strict Ed25519 verification.
+    BadSignature,
+    /// A public key was rejected: an identity key that does not decompress, is
+    /// not canonically encoded or has small order, or a Diffie-Hellman
+    /// exchange whose output is all zeros.
+    InvalidKey,
+    /// The sending chain reached its last message number (2^32 − 1); the
+    /// session cannot send any more and must be replaced by a new one.
+    ChainExhausted,
+    /// The configuration was refused (see [`SessionConfig::new`](crate::SessionConfig::new)).
+    InvalidConfig,
+    /// A one-time prekey id is already held by the account.
+    PreKeyIdInUse,
+    /// The plaintext exceeds what AES-256-GCM can encrypt under one key (64 GiB).
+    TooLarge,
+    /// Stored state could not be loaded or opened (SPEC §7).
+    State(StateError),
+}
+
+/// Why bytes failed to decode (the `malformed` details of SPEC §8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The kind byte is not the one expected (or not a known kind).
+    BadKind,
+    /// A flag byte is neither `0x00` nor `0x01`.
+    BadFlag,
+    /// The input ends before the last field.
+    Truncated,
+    /// Bytes follow the last field.
+    Trailing,
+    /// The ciphertext is shorter than a salt (16 bytes) and a tag (16 bytes).
+    ShortCiphertext,
+}
+
+/// Why stored state could not be loaded (SPEC §7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StateError {
+    /// The input is not stored state of the expected kind.
+    WrongKind,
+    /// The format version is newer than this library understands.
+    UnsupportedVersion(u8),
+    /// The input ends early.
+    Truncated,
+    /// Bytes follow the stored state.
+    Trailing,
+    /// A field holds a value that the state could never have reached.
+    Inconsistent,
+    /// A sealed state did not open: wrong storage key, or corrupted bytes.
+    Sealed,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Malformed(detail) => write!(f, "malformed input: {detail}; drop it"),
+            Self::Authentication => f.write_str(
+                "message failed to authenticate (tampered, or not for this session); drop it, the session is unchanged",
+            ),
+            Self::Duplicate => f.write_str(
+                "message already decrypted, or its key was evicted; drop it, the session is unchanged",
+            ),
+            Self::TooManySkipped => f.write_str(
+                "message is too far ahead of its chain (more than max_skip skipped keys); drop it, or raise max_skip",
+            ),
+            Self::UnknownPreKey => f.write_str(
+                "prekey message names a signed or one-time prekey this account does not hold (unknown or already used)",
+            ),
+            Self::BadSignature => {
+                f.write_str("bundle signature is invalid; do not use this bundle")
+            }
+            Self::InvalidKey => f.write_str(
+                "invalid public key (bad identity key encoding, small order, or all-zero Diffie-Hellman output)",
+            ),
+            Self::ChainExhausted => f.write_str(
+                "sending chain exhausted (2^32 - 1 messages); start a new session",
+            ),
+            Self::InvalidConfig => {
+                f.write_str("configuration refused: max_skip must not exceed max_skipped_keys")
+            }
+            Self::PreKeyIdInUse => f.write_str("one-time prekey id is already in use in this account"),
+            Self::TooLarge => f.write_str("plaintext too large for one message (64 GiB); split it"),
+            Self::State(detail) => write!(f, "stored state rejected: {detail}"),
+        }
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::BadKind => "unknown or unexpected kind byte",
+            Self::BadFlag => "flag byte is neither 0 nor 1",
+            Self::Truncated => "truncated",
+            Self::Trailing => "trailing bytes after the last field",
+            Self::ShortCiphertext => "ciphertext shorter than salt and tag (32 bytes)",
+        })
+    }
+}
+
+impl fmt::Display for StateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::WrongKind => f.write_str("not stored state of the expected kind"),
+            Self::UnsupportedVersion(v) => {
+                write!(
+                    f,
+                    "format version {v} is newer than this library; upgrade cliquet"
+                )
+            }
+            Self::Truncated => f.write_str("truncated"),
+            Self::Trailing => f.write_str("trailing bytes"),
+            Self::Inconsistent => f.write_str("a field holds a value the state could never reach"),
+            Self::Sealed => {
+                f.write_str("sealed state did not open (wrong storage key or corrupted)")
+            }
+        }
+    }
+}
+
+impl core::error::Error for Error {}
+impl core::error::Error for DecodeError {}
+impl core::error::Error for StateError {}
+
+impl From<DecodeError> for Error {
+    fn from(e: DecodeError) -> Self {
+        Self::Malformed(e)
+    }
+}
+
+impl From<StateError> for Error {
+    fn from(e: StateError) -> Self {
+        Self::State(e)
+    }
+}

@@ -1,0 +1,401 @@
+//! Keys and their encodings (SPEC §1): one type per secret role.
+
+use core::fmt;
+
+use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+use rand_core::CryptoRng;
+use x25519_dalek::StaticSecret;
+use zeroize::Zeroizing;
+
+use crate::Error;
+use crate::crypto;
+
+/// Writes bytes as lowercase hex.
+pub(crate) struct Hex<'a>(pub(crate) &'a [u8]);
+
+impl fmt::Debug for Hex<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+/// Draws a 32-byte secret with one `fill_bytes` call (§1).
+pub(crate) fn draw_secret(rng: &mut (impl CryptoRng + ?Sized)) -> Zeroizing<[u8; 32]> {
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    rng.fill_bytes(bytes.as_mut_slice());
+    bytes
+}
+
+/// An X25519 public key (signed prekey, one-time prekey, ephemeral and
+/// ratchet keys): 32 bytes, RFC 7748.
+///
+/// Any 32 bytes are accepted here; a key that leads to an all-zero shared
+/// secret is rejected where it is used ([`Error::InvalidKey`]).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PublicKey([u8; 32]);
+
+impl PublicKey {
+    /// A public key from its encoding.
+    pub const fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// The encoding.
+    pub const fn to_bytes(&self) -> [u8; 32] {
+        self.0
+    }
+
+    /// The encoding, borrowed.
+    pub const fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({:?})", Hex(&self.0))
+    }
+}
+
+/// The public half of an identity key: a validated Ed25519 public key, with
+/// its X25519 (Montgomery) view for Diffie-Hellman.
+///
+/// ```
+/// use cliquet::{Error, IdentityKey};
+///
+/// // Small-order points are refused (SPEC §1).
+/// let mut identity_point = [0u8; 32];
+/// identity_point[0] = 1;
+/// assert_eq!(IdentityKey::from_bytes(&identity_point), Err(Error::InvalidKey));
+/// ```
+#[derive(Clone, Copy)]
+pub struct IdentityKey {
+    bytes: [u8; 32],
+    verifying: VerifyingKey,
+    montgomery: PublicKey,
+}
+
+impl IdentityKey {
+    /// Parses and validates an Ed25519 public key.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`] if the bytes do not decompress to a curve point,
+    /// are not the canonical encoding of that point, or the point has small
+    /// order.
+    pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, Error> {
+        let verifying = VerifyingKey::from_bytes(bytes).map_err(|_| Error::InvalidKey)?;
+        let canonical = verifying.to_edwards().compress().to_bytes();
+        if canonical != *bytes || verifying.is_weak() {
+            return Err(Error::InvalidKey);
+        }
+        Ok(Self::from_verifying(verifying))
+    }
+
+    fn from_verifying(verifying: VerifyingKey) -> Self {
+        Self {
+            bytes: verifying.to_bytes(),
+            montgomery: PublicKey(verifying.to_montgomery().to_bytes()),
+            verifying,
+        }
+    }
+
+    /// The 32-byte Ed25519 encoding.
+    pub const fn to_bytes(&self) -> [u8; 32] {
+        self.bytes
+    }
+
+    /// The 32-byte Ed25519 encoding, borrowed.
+    pub const fn as_bytes(&self) -> &[u8; 32] {
+        &self.bytes
+    }
+
+    /// The X25519 public key of this identity, `u = (1 + y) / (1 − y)`.
+    pub(crate) const fn montgomery(&self) -> &PublicKey {
+        &self.montgomery
+    }
+
+    /// Strict Ed25519 verification (`verify_strict`, §2).
+    pub(crate) fn verify(&self, message: &[u8], signature: &[u8; 64]) -> Result<(), Error> {
+        let signature = ed25519_dalek::Signature::from_bytes(signature);
+        self.verifying
+            .verify_strict(message, &signature)
+            .map_err(|_| Error::BadSignature)
+    }
+}
+
+impl PartialEq for IdentityKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl Eq for IdentityKey {}
+
+impl core::hash::Hash for IdentityKey {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.bytes.hash(state);
+    }
+}
+
+impl fmt::Debug for IdentityKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "IdentityKey({:?})", Hex(&self.bytes))
+    }
+}
+
+/// A device's long-term identity: an Ed25519 key pair (it signs prekeys) that
+/// also does X25519 with the first half of SHA-512 of its seed (§1).
+///
+/// ```
+/// use cliquet::IdentityKeyPair;
+/// # let mut rng = rand_chacha::ChaCha20Rng::from_seed([7; 32]);
+/// # use rand_chacha::rand_core::SeedableRng;
+/// let identity = IdentityKeyPair::generate(&mut rng);
+/// // Debug shows the public key only.
+/// let shown = format!("{identity:?}");
+/// assert!(shown.contains("IdentityKey("));
+/// ```
+pub struct IdentityKeyPair {
+    signing: SigningKey,
+    dh: StaticSecret,
+    public: IdentityKey,
+}
+
+impl IdentityKeyPair {
+    /// A new identity key from one 32-byte draw of `rng`.
+    pub fn generate(rng: &mut (impl CryptoRng + ?Sized)) -> Self {
+        Self::from_secret_bytes(&draw_secret(rng))
+    }
+
+    /// The identity key with this 32-byte Ed25519 seed (RFC 8032).
+    ///
+    /// # Security
+    /// The seed is the whole identity: whoever holds it is this device. Use it
+    /// only to restore a key that was generated securely and kept secret.
+    pub fn from_secret_bytes(seed: &[u8; 32]) -> Self {
+        let signing = SigningKey::from_bytes(seed);
+        let dh = StaticSecret::from(signing.to_scalar_bytes());
+        let public = IdentityKey::from_verifying(signing.verifying_key());
+        Self {
+            signing,
+            dh,
+            public,
+        }
+    }
+
+    /// The public half.
+    pub const fn public_key(&self) -> &IdentityKey {
+        &self.public
+    }
+
+    /// The 32-byte seed, for the state codec.
+    pub(crate) fn seed(&self) -> &[u8; 32] {
+        self.signing.as_bytes()
+    }
+
+    /// Deterministic Ed25519 signature (RFC 8032).
+    pub(crate) fn sign(&self, message: &[u8]) -> [u8; 64] {
+        self.signing.sign(message).to_bytes()
+    }
+
+    /// X25519 with the identity's DH view.
+    pub(crate) fn diffie_hellman(&self, public: &PublicKey) -> Result<Zeroizing<[u8; 32]>, Error> {
+        crypto::x25519(&self.dh, public)
+    }
+}
+
+impl fmt::Debug for IdentityKeyPair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdentityKeyPair")
+            .field("public", &self.public)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An X25519 key pair: the secret and its public key.
+#[derive(Clone)]
+pub(crate) struct KeyPair {
+    secret: StaticSecret,
+    public: PublicKey,
+}
+
+impl KeyPair {
+    pub(crate) fn generate(rng: &mut (impl CryptoRng + ?Sized)) -> Self {
+        Self::from_secret_bytes(&draw_secret(rng))
+    }
+
+    pub(crate) fn from_secret_bytes(secret: &[u8; 32]) -> Self {
+        let secret = StaticSecret::from(*secret);
+        let public = crypto::x25519_public(&secret);
+        Self { secret, public }
+    }
+
+    pub(crate) const fn public(&self) -> &PublicKey {
+        &self.public
+    }
+
+    pub(crate) fn secret_bytes(&self) -> &[u8; 32] {
+        self.secret.as_bytes()
+    }
+
+    pub(crate) fn diffie_hellman(&self, public: &PublicKey) -> Result<Zeroizing<[u8; 32]>, Error> {
+        crypto::x25519(&self.secret, public)
+    }
+}
+
+impl fmt::Debug for KeyPair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyPair")
+            .field("public", &self.public)
+            .finish_non_exhaustive()
+    }
+}
+
+macro_rules! prekey_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone)]
+        pub struct $name {
+            id: u32,
+            pair: KeyPair,
+        }
+
+        impl $name {
+            /// A new key with this id, from one 32-byte draw of `rng`.
+            pub fn generate(id: u32, rng: &mut (impl CryptoRng + ?Sized)) -> Self {
+                Self { id, pair: KeyPair::generate(rng) }
+            }
+
+            /// The key with this id and 32-byte X25519 secret (RFC 7748).
+            ///
+            /// # Security
+            /// Use it only to restore a key that was generated securely and kept
+            /// secret; a known secret lets anyone read the sessions built on it.
+            pub fn from_secret_bytes(id: u32, secret: &[u8; 32]) -> Self {
+                Self { id, pair: KeyPair::from_secret_bytes(secret) }
+            }
+
+            /// The id its owner gave it.
+            pub const fn id(&self) -> u32 {
+                self.id
+            }
+
+            /// The public key.
+            pub const fn public_key(&self) -> &PublicKey {
+                self.pair.public()
+            }
+
+            pub(crate) const fn pair(&self) -> &KeyPair {
+                &self.pair
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("id", &self.id)
+                    .field("public", self.pair.public())
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+
+prekey_type!(
+    /// A signed prekey (§1, §2): a medium-term X25519 key whose public half the
+    /// identity key signs in the bundle.
+    ///
+    /// ```
+    /// use cliquet::SignedPreKey;
+    /// let spk = SignedPreKey::from_secret_bytes(1, &[9; 32]);
+    /// assert_eq!(spk.id(), 1);
+    /// assert!(!format!("{spk:?}").contains("0909"));
+    /// ```
+    SignedPreKey
+);
+
+prekey_type!(
+    /// A one-time prekey (§1): an X25519 key used by at most one session.
+    ///
+    /// ```
+    /// use cliquet::OneTimePreKey;
+    /// let opk = OneTimePreKey::from_secret_bytes(7, &[3; 32]);
+    /// assert_eq!(opk.id(), 7);
+    /// ```
+    OneTimePreKey
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s1_identity_x25519_view_matches_both_sides() {
+        // DH between identity secrets and the peer's Montgomery view agrees.
+        let a = IdentityKeyPair::from_secret_bytes(&[1; 32]);
+        let b = IdentityKeyPair::from_secret_bytes(&[2; 32]);
+        let ab = a.diffie_hellman(b.public_key().montgomery()).ok();
+        let ba = b.diffie_hellman(a.public_key().montgomery()).ok();
+        assert!(ab.is_some());
+        assert_eq!(ab.as_deref(), ba.as_deref());
+    }
+
+    #[test]
+    fn s1_non_canonical_identity_key_is_rejected() {
+        // y = p + 1 ≡ 1 encodes the identity point non-canonically; y = p + 3 a
+        // non-canonical encoding of a regular point (where it decompresses).
+        let p_plus = |k: u8| {
+            let mut b = [0xff; 32];
+            b[0] = 0xed_u8.wrapping_add(k);
+            b[31] = 0x7f;
+            b
+        };
+        for k in 0..18 {
+            assert_eq!(
+                IdentityKey::from_bytes(&p_plus(k)).err(),
+                Some(Error::InvalidKey),
+                "y = p + {k}"
+            );
+        }
+        // A valid key re-encodes to itself and is accepted.
+        let ok = IdentityKeyPair::from_secret_bytes(&[5; 32])
+            .public_key()
+            .to_bytes();
+        assert!(IdentityKey::from_bytes(&ok).is_ok());
+        // Setting the sign bit of a valid key gives another point (accepted) or fails;
+        // on x = 0 with the sign bit set it must fail.
+        let mut x0 = [0u8; 32];
+        x0[0] = 1;
+        x0[31] = 0x80;
+        assert_eq!(IdentityKey::from_bytes(&x0).err(), Some(Error::InvalidKey));
+    }
+
+    #[test]
+    fn s1_zero_dh_output_is_rejected() {
+        let pair = KeyPair::from_secret_bytes(&[4; 32]);
+        assert_eq!(
+            pair.diffie_hellman(&PublicKey::from_bytes([0; 32])).err(),
+            Some(Error::InvalidKey)
+        );
+        let mut one = [0u8; 32];
+        one[0] = 1;
+        assert_eq!(
+            pair.diffie_hellman(&PublicKey::from_bytes(one)).err(),
+            Some(Error::InvalidKey)
+        );
+    }
+
+    #[test]
+    fn s5_debug_never_shows_secrets() {
+        let secret = [0xab; 32];
+        let shown = format!(
+            "{:?} {:?} {:?} {:?}",
+            IdentityKeyPair::from_secret_bytes(&secret),
+            SignedPreKey::from_secret_bytes(1, &secret),
+            OneTimePreKey::from_secret_bytes(2, &secret),
+            KeyPair::from_secret_bytes(&secret)
+        );
+        assert!(!shown.contains("abab"), "{shown}");
+        assert!(!shown.contains("171, 171"), "{shown}");
+    }
+}

@@ -1,0 +1,294 @@
+//! `Session`: initiate, encrypt, decrypt (SPEC §3–§6).
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use rand_core::CryptoRng;
+
+use crate::bundle::VerifiedBundle;
+use crate::keys::{Hex, IdentityKey, IdentityKeyPair, KeyPair, PublicKey};
+use crate::message::{AnyMessage, PreKeyMessage};
+use crate::ratchet::{Incoming, Ratchet};
+use crate::{Error, SessionConfig, x3dh};
+
+/// Label of the session id hash.
+const LABEL_SESSION_ID: &[u8] = b"cliquet/v1/session-id";
+
+/// A stable identifier of a session, the same on both sides:
+/// SHA-256 of a label and the initiator's base key `EK_A`.
+///
+/// A responder finds the session of an incoming [`PreKeyMessage`] by
+/// comparing [`PreKeyMessage::session_id`] with [`Session::session_id`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId([u8; 32]);
+
+impl SessionId {
+    pub(crate) fn from_base_key(base_key: &PublicKey) -> Self {
+        Self(crate::crypto::sha256(&[
+            LABEL_SESSION_ID,
+            base_key.as_bytes(),
+        ]))
+    }
+
+    /// The 32 bytes of the id.
+    pub const fn to_bytes(&self) -> [u8; 32] {
+        self.0
+    }
+}
+
+impl fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SessionId({:?})", Hex(&self.0))
+    }
+}
+
+/// What the X3DH handshake named: the fields a prekey message carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Handshake {
+    pub(crate) base_key: PublicKey,
+    pub(crate) signed_prekey_id: u32,
+    pub(crate) one_time_prekey_id: Option<u32>,
+}
+
+/// Which side of the handshake this session is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// Sent the prekey message; `acknowledged` once a reply decrypted.
+    Initiator { acknowledged: bool },
+    /// Received it.
+    Responder,
+}
+
+/// An end-to-end encrypted session with one peer device: X3DH, then the
+/// Double Ratchet.
+///
+/// The initiator builds it from the peer's verified bundle with
+/// [`Session::initiate`]; the responder gets it from
+/// [`Account::accept`](crate::Account::accept). Both then
+/// [`encrypt`](Self::encrypt) and [`decrypt`](Self::decrypt). A failed
+/// decrypt leaves the session exactly as it was.
+///
+/// ```
+/// use cliquet::{Account, AnyMessage, Session, SessionConfig};
+/// # use rand_chacha::rand_core::SeedableRng;
+/// # let mut rng = rand_chacha::ChaCha20Rng::from_seed([2; 32]);
+/// let alice = Account::new(&mut rng);
+/// let mut bob = Account::new(&mut rng);
+///
+/// // Bob publishes a bundle; Alice verifies it and starts a session.
+/// let bundle = bob.bundle(None)?.verify()?;
+/// let mut alice_session = Session::initiate(alice.identity(), &bundle, SessionConfig::default(), &mut rng)?;
+///
+/// // Her first message is a prekey message; Bob accepts it.
+/// let AnyMessage::PreKey(first) = alice_session.encrypt(b"hi Bob", &mut rng)? else { unreachable!() };
+/// let accepted = bob.accept(&first, SessionConfig::default())?;
+/// assert_eq!(accepted.plaintext, b"hi Bob");
+/// let mut bob_session = accepted.session;
+///
+/// // Once Alice decrypts a reply, she sends plain messages.
+/// let reply = bob_session.encrypt(b"hi Alice", &mut rng)?;
+/// assert_eq!(alice_session.decrypt(&reply)?, b"hi Alice");
+/// assert!(alice_session.is_acknowledged());
+/// assert!(matches!(alice_session.encrypt(b"ok", &mut rng)?, AnyMessage::Message(_)));
+/// assert_eq!(alice_session.session_id(), bob_session.session_id());
+/// # Ok::<(), cliquet::Error>(())
+/// ```
+pub struct Session {
+    pub(crate) ratchet: Ratchet,
+    /// `AD = IK_A_pub || IK_B_pub`.
+    pub(crate) associated_data: [u8; 64],
+    pub(crate) peer_identity: IdentityKey,
+    pub(crate) role: Role,
+    pub(crate) handshake: Handshake,
+}
+
+impl Session {
+    /// Starts a session with the owner of `bundle` (SPEC §3, §4): draws
+    /// `EK_A`, then the first ratchet key. `config` sets the limits and
+    /// whether headers are encrypted (§6).
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`] if a Diffie-Hellman output is all zeros (a
+    /// small-order signed or one-time prekey).
+    pub fn initiate(
+        identity: &IdentityKeyPair,
+        bundle: &VerifiedBundle,
+        config: SessionConfig,
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<Self, Error> {
+        let dh1 = x3dh::dh1_initiator(identity, bundle)?;
+        let ephemeral = KeyPair::generate(rng);
+        let shared = x3dh::initiator(identity, &dh1, bundle, &ephemeral)?;
+        let associated_data = shared.associated_data;
+        let (signed_prekey_id, signed_prekey) = bundle.signed_prekey();
+        let ratchet = Ratchet::initiator(shared, signed_prekey, config, rng)?;
+        Ok(Self {
+            ratchet,
+            associated_data,
+            peer_identity: *bundle.identity_key(),
+            role: Role::Initiator {
+                acknowledged: false,
+            },
+            handshake: Handshake {
+                base_key: *ephemeral.public(),
+                signed_prekey_id,
+                one_time_prekey_id: bundle.one_time_prekey().map(|(id, _)| id),
+            },
+        })
+    }
+
+    /// The responder's session before its first decrypt.
+    pub(crate) fn respond(
+        shared: x3dh::SharedSecrets,
+        signed_prekey: &KeyPair,
+        peer_identity: IdentityKey,
+        handshake: Handshake,
+        config: SessionConfig,
+    ) -> Self {
+        let associated_data = shared.associated_data;
+        Self {
+            ratchet: Ratchet::responder(shared, signed_prekey, config),
+            associated_data,
+            peer_identity,
+            role: Role::Responder,
+            handshake,
+        }
+    }
+
+    /// Encrypts `plaintext`. Until the initiator has decrypted a reply, the
+    /// result is a [`PreKeyMessage`]; afterwards a `Message` (or an
+    /// `EncryptedHeaderMessage` with header encryption).
+    ///
+    /// Draws the deferred ratchet key (after a DH step), a 16-byte salt, and
+    /// with header encryption a 12-byte header nonce.
+    ///
+    /// # Errors
+    /// [`Error::ChainExhausted`] after 2^32 − 1 messages in one chain;
+    /// [`Error::TooLarge`] for a plaintext over 64 GiB. The session is
+    /// unchanged.
+    pub fn encrypt(
+        &mut self,
+        plaintext: &[u8],
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<AnyMessage, Error> {
+        let message = self
+            .ratchet
+            .encrypt(&self.associated_data, plaintext, rng)?;
+        Ok(match self.role {
+            Role::Initiator {
+                acknowledged: false,
+            } => AnyMessage::PreKey(PreKeyMessage::new(
+                self.local_identity_bytes(),
+                self.handshake.base_key,
+                self.handshake.signed_prekey_id,
+                self.handshake.one_time_prekey_id,
+                message,
+            )),
+            _ => message.into(),
+        })
+    }
+
+    /// Decrypts any message of this session: a `Message`, an
+    /// `EncryptedHeaderMessage`, or a [`PreKeyMessage`] whose base key is this
+    /// session's (the responder gets several while the initiator waits for a
+    /// reply). Draws no randomness.
+    ///
+    /// # Errors
+    /// [`Error::Authentication`] (tampered, wrong mode, a prekey message of
+    /// another session or whose fields differ from this session's),
+    /// [`Error::Duplicate`], [`Error::TooManySkipped`], [`Error::InvalidKey`].
+    /// On any error the session is exactly as it was.
+    pub fn decrypt(&mut self, message: &AnyMessage) -> Result<Vec<u8>, Error> {
+        let incoming = match message {
+            AnyMessage::Message(m) => Incoming::Plain(m),
+            AnyMessage::EncryptedHeader(m) => Incoming::EncryptedHeader(m),
+            AnyMessage::PreKey(m) => {
+                self.check_prekey_message(m)?;
+                m.message().into()
+            }
+        };
+        let plaintext = self.ratchet.decrypt(&self.associated_data, incoming)?;
+        if let Role::Initiator { acknowledged } = &mut self.role {
+            *acknowledged = true;
+        }
+        Ok(plaintext)
+    }
+
+    /// SPEC §5: a prekey message routed here must name this session's base
+    /// key, the peer's identity and the same prekeys.
+    fn check_prekey_message(&self, m: &PreKeyMessage) -> Result<(), Error> {
+        let same = self.role == Role::Responder
+            && *m.base_key() == self.handshake.base_key
+            && m.identity_key_bytes() == self.peer_identity.as_bytes()
+            && m.signed_prekey_id() == self.handshake.signed_prekey_id
+            && m.one_time_prekey_id() == self.handshake.one_time_prekey_id;
+        if same {
+            Ok(())
+        } else {
+            Err(Error::Authentication)
+        }
+    }
+
+    /// The peer's identity key.
+    pub const fn peer_identity_key(&self) -> &IdentityKey {
+        &self.peer_identity
+    }
+
+    /// The session's id, the same on both sides.
+    pub fn session_id(&self) -> SessionId {
+        SessionId::from_base_key(&self.handshake.base_key)
+    }
+
+    /// Whether the peer has shown it holds this session: always for the
+    /// responder; for the initiator, once a reply decrypted (from then on
+    /// it sends plain messages instead of prekey messages).
+    pub const fn is_acknowledged(&self) -> bool {
+        !matches!(
+            self.role,
+            Role::Initiator {
+                acknowledged: false
+            }
+        )
+    }
+
+    /// Whether this session started the handshake.
+    pub const fn is_initiator(&self) -> bool {
+        matches!(self.role, Role::Initiator { .. })
+    }
+
+    /// The session's limits and mode.
+    pub const fn config(&self) -> &SessionConfig {
+        &self.ratchet.config
+    }
+
+    /// Whether headers are encrypted (SPEC §6).
+    pub const fn has_header_encryption(&self) -> bool {
+        self.ratchet.header_keys.is_some()
+    }
+
+    /// How many skipped message keys the session holds.
+    pub fn skipped_keys(&self) -> usize {
+        self.ratchet.skipped.len()
+    }
+
+    fn local_identity_bytes(&self) -> [u8; 32] {
+        let half = match self.role {
+            Role::Initiator { .. } => self.associated_data.first_chunk::<32>(),
+            Role::Responder => self.associated_data.last_chunk::<32>(),
+        };
+        half.copied().unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("session_id", &self.session_id())
+            .field("peer_identity", &self.peer_identity)
+            .field("initiator", &self.is_initiator())
+            .field("acknowledged", &self.is_acknowledged())
+            .field("header_encryption", &self.has_header_encryption())
+            .field("skipped_keys", &self.skipped_keys())
+            .finish_non_exhaustive()
+    }
+}
