@@ -292,3 +292,143 @@ impl fmt::Debug for Session {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rand_chacha::ChaCha20Rng;
+    use rand_chacha::rand_core::SeedableRng;
+    use zeroize::ZeroizeOnDrop;
+
+    use super::*;
+    use crate::ratchet::{ChainKey, HEADER_TRIALS, HeaderKey, MessageKey, RootKey};
+    use crate::{Account, AnyMessage};
+
+    /// Alice's session and Bob's, after one message each way.
+    fn pair(header_encryption: bool, rng: &mut ChaCha20Rng) -> (Session, Session) {
+        let alice = Account::new(rng);
+        let mut bob = Account::new(rng);
+        let config = SessionConfig::default().with_header_encryption(header_encryption);
+        let bundle = bob.bundle(None).unwrap().verify().unwrap();
+        let mut a = Session::initiate(alice.identity(), &bundle, config, rng).unwrap();
+        let AnyMessage::PreKey(first) = a.encrypt(b"1", rng).unwrap() else {
+            panic!("not a prekey message")
+        };
+        let mut b = bob.accept(&first, config).unwrap().session;
+        let reply = b.encrypt(b"2", rng).unwrap();
+        assert_eq!(a.decrypt(&reply).unwrap(), b"2");
+        (a, b)
+    }
+
+    #[test]
+    fn s4_sending_counter_never_wraps() {
+        let mut rng = ChaCha20Rng::from_seed([1; 32]);
+        let (mut a, mut b) = pair(false, &mut rng);
+        let step = a
+            .encrypt(b"activates the deferred sending chain", &mut rng)
+            .unwrap();
+        b.decrypt(&step).unwrap();
+        a.ratchet.sending.as_mut().unwrap().index = u32::MAX - 1;
+        let last = a.encrypt(b"last", &mut rng).unwrap();
+        let AnyMessage::Message(m) = &last else {
+            panic!("plain message expected")
+        };
+        assert_eq!(m.index(), u32::MAX - 1);
+        let before = a.to_bytes();
+        assert_eq!(
+            a.encrypt(b"one too many", &mut rng).err(),
+            Some(Error::ChainExhausted)
+        );
+        assert_eq!(a.to_bytes(), before, "a refused encrypt changes nothing");
+        // The receiver refuses to step its counter past 2^32 - 1 as well.
+        let chain = b.ratchet.receiving.as_mut().unwrap();
+        chain.index = u32::MAX - 1;
+        let before = b.to_bytes();
+        let mut forged = m.as_bytes().to_vec();
+        forged[37..41].copy_from_slice(&u32::MAX.to_be_bytes());
+        let forged = AnyMessage::decode(&forged).unwrap();
+        assert_eq!(b.decrypt(&forged).err(), Some(Error::ChainExhausted));
+        assert_eq!(b.to_bytes(), before);
+    }
+
+    #[test]
+    fn s6_one_trial_decryption_per_distinct_header_key() {
+        let mut rng = ChaCha20Rng::from_seed([2; 32]);
+        let (mut a, mut b) = pair(true, &mut rng);
+        // Five round trips in which one of Alice's messages is held back:
+        // Bob ends up with skipped keys in five old chains.
+        let mut held = Vec::new();
+        for i in 0..5u8 {
+            held.push(a.encrypt(&[i], &mut rng).unwrap());
+            let sent = a.encrypt(b"x", &mut rng).unwrap();
+            b.decrypt(&sent).unwrap();
+            let reply = b.encrypt(b"y", &mut rng).unwrap();
+            a.decrypt(&reply).unwrap();
+        }
+        let chains = b.ratchet.skipped.chains().count();
+        assert_eq!((chains, b.skipped_keys()), (5, 5));
+        // A message no key opens: one trial per distinct header key, that is
+        // one per stored chain (the newest one's is HKr) and NHKr.
+        let mut junk = a.encrypt(b"z", &mut rng).unwrap().to_bytes();
+        junk[5] ^= 1;
+        let junk = AnyMessage::decode(&junk).unwrap();
+        HEADER_TRIALS.with(|n| n.set(0));
+        assert_eq!(b.decrypt(&junk).err(), Some(Error::Authentication));
+        assert_eq!(HEADER_TRIALS.with(std::cell::Cell::get), chains + 1);
+        // A held-back message of the oldest chain opens at the first trial.
+        HEADER_TRIALS.with(|n| n.set(0));
+        assert_eq!(b.decrypt(&held[0]).unwrap(), [0]);
+        assert_eq!(HEADER_TRIALS.with(std::cell::Cell::get), 1);
+    }
+
+    #[test]
+    fn s7_secrets_are_zeroize_on_drop() {
+        fn zeroized_on_drop<T: ZeroizeOnDrop>() {}
+        zeroized_on_drop::<RootKey>();
+        zeroized_on_drop::<ChainKey>();
+        zeroized_on_drop::<MessageKey>();
+        zeroized_on_drop::<HeaderKey>();
+        zeroized_on_drop::<x25519_dalek::StaticSecret>();
+        zeroized_on_drop::<ed25519_dalek::SigningKey>();
+    }
+
+    #[test]
+    fn s7_debug_shows_no_secret() {
+        let mut rng = ChaCha20Rng::from_seed([3; 32]);
+        for header_encryption in [false, true] {
+            let (a, b) = pair(header_encryption, &mut rng);
+            for s in [&a, &b] {
+                let shown = format!("{s:?}");
+                let r = &s.ratchet;
+                let mut secrets = vec![
+                    r.root_key.as_bytes().to_vec(),
+                    r.own.secret_bytes().to_vec(),
+                ];
+                secrets.extend(r.sending.iter().map(|c| c.chain_key.as_bytes().to_vec()));
+                secrets.extend(r.receiving.iter().map(|c| c.chain_key.as_bytes().to_vec()));
+                if let Some(k) = &r.header_keys {
+                    secrets.push(k.next_sending.as_bytes().to_vec());
+                    secrets.push(k.next_receiving.as_bytes().to_vec());
+                }
+                for secret in secrets {
+                    let hex: std::string::String =
+                        secret.iter().map(|b| format!("{b:02x}")).collect();
+                    assert!(!shown.contains(&hex[..16]), "{shown}");
+                    assert!(
+                        !shown.contains(&format!("{:?}", &secret[..4])[1..10]),
+                        "{shown}"
+                    );
+                }
+                assert!(shown.contains("Session {"), "{shown}");
+            }
+        }
+        let account = Account::new(&mut rng);
+        let shown = format!("{account:?}");
+        let seed: std::string::String = account
+            .identity
+            .seed()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert!(!shown.contains(&seed[..16]), "{shown}");
+    }
+}

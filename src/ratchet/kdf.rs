@@ -213,6 +213,8 @@ impl HeaderKey {
 
     /// Opens a 68-byte encrypted header; `None` if this key does not open it.
     pub(crate) fn open(&self, ad: &[u8; 64], enc_header: &[u8]) -> Option<Header> {
+        #[cfg(test)]
+        HEADER_TRIALS.with(|n| n.set(n.get() + 1));
         let (nonce, rest) = enc_header.split_first_chunk::<NONCE_LEN>()?;
         let (body, tag) = rest.split_first_chunk::<40>()?;
         let tag: &[u8; TAG_LEN] = tag.try_into().ok()?;
@@ -220,6 +222,12 @@ impl HeaderKey {
         crypto::open_in_place(&self.0, nonce, ad, &mut body, tag).ok()?;
         Some(Header::from_bytes(&body))
     }
+}
+
+#[cfg(test)]
+std::thread_local! {
+    /// Trial decryptions of headers on this thread (tests count them).
+    pub(crate) static HEADER_TRIALS: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
 }
 
 /// Copies a slice of known length into an array (shorter input leaves zeros).

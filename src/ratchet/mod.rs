@@ -13,6 +13,8 @@ use alloc::vec::Vec;
 
 use rand_core::CryptoRng;
 
+#[cfg(test)]
+pub(crate) use kdf::HEADER_TRIALS;
 pub(crate) use kdf::{ChainKey, Header, HeaderKey, MessageKey, RootKey};
 pub(crate) use skipped::SkippedKeys;
 
