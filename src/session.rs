@@ -373,11 +373,11 @@ mod tests {
         let junk = AnyMessage::decode(&junk).unwrap();
         HEADER_TRIALS.with(|n| n.set(0));
         assert_eq!(b.decrypt(&junk).err(), Some(Error::Authentication));
-        assert_eq!(HEADER_TRIALS.with(std::cell::Cell::get), chains + 1);
+        assert_eq!(HEADER_TRIALS.with(core::cell::Cell::get), chains + 1);
         // A held-back message of the oldest chain opens at the first trial.
         HEADER_TRIALS.with(|n| n.set(0));
         assert_eq!(b.decrypt(&held[0]).unwrap(), [0]);
-        assert_eq!(HEADER_TRIALS.with(std::cell::Cell::get), 1);
+        assert_eq!(HEADER_TRIALS.with(core::cell::Cell::get), 1);
     }
 
     #[test]
@@ -410,7 +410,7 @@ mod tests {
                     secrets.push(k.next_receiving.as_bytes().to_vec());
                 }
                 for secret in secrets {
-                    let hex: std::string::String =
+                    let hex: alloc::string::String =
                         secret.iter().map(|b| format!("{b:02x}")).collect();
                     assert!(!shown.contains(&hex[..16]), "{shown}");
                     assert!(
@@ -423,7 +423,7 @@ mod tests {
         }
         let account = Account::new(&mut rng);
         let shown = format!("{account:?}");
-        let seed: std::string::String = account
+        let seed: alloc::string::String = account
             .identity
             .seed()
             .iter()
