@@ -1,0 +1,582 @@
+//! One test per SPEC rule that the known-answer vectors do not pin on their
+//! own, named after its section.
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation,
+    clippy::std_instead_of_core,
+    clippy::std_instead_of_alloc,
+    reason = "tests: a failed expectation is a failed test; small test values"
+)]
+
+mod common;
+
+use std::convert::Infallible;
+
+use cliquet::rand_core::{Rng, TryCryptoRng, TryRng};
+use cliquet::{
+    Account, AnyMessage, DecodeError, Error, IdentityKeyPair, PreKeyMessage, Session, SessionConfig,
+};
+use common::{decrypt_checked, established, flipped, initiated, prekey};
+use rand_chacha::ChaCha20Rng;
+use rand_chacha::rand_core::SeedableRng;
+
+/// Records the length of every draw.
+struct Recording {
+    inner: ChaCha20Rng,
+    draws: Vec<usize>,
+}
+
+impl Recording {
+    fn new(seed: u8) -> Self {
+        Self {
+            inner: ChaCha20Rng::from_seed([seed; 32]),
+            draws: Vec::new(),
+        }
+    }
+    fn take(&mut self) -> Vec<usize> {
+        std::mem::take(&mut self.draws)
+    }
+}
+
+impl TryRng for Recording {
+    type Error = Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        panic!("only fill_bytes draws are allowed")
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        panic!("only fill_bytes draws are allowed")
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+        self.draws.push(dst.len());
+        self.inner.fill_bytes(dst);
+        Ok(())
+    }
+}
+
+impl TryCryptoRng for Recording {}
+
+fn small(max_skip: u32, max_skipped_keys: u32) -> SessionConfig {
+    SessionConfig::new(max_skip, max_skipped_keys).expect("valid config")
+}
+
+/// Re-encodes a prekey message with some bytes of its prefix replaced.
+fn with_prefix_bytes(m: &PreKeyMessage, at: usize, bytes: &[u8]) -> AnyMessage {
+    let mut encoded = m.to_bytes();
+    encoded[at..at + bytes.len()].copy_from_slice(bytes);
+    AnyMessage::decode(&encoded).expect("still well-formed")
+}
+
+// §1 Keys
+
+#[test]
+fn s1_each_secret_is_one_32_byte_draw() {
+    let mut rng = Recording::new(1);
+    let mut account = Account::new(&mut rng);
+    assert_eq!(rng.take(), [32, 32], "identity, then signed prekey");
+    let ids: Vec<u32> = account
+        .generate_one_time_prekeys(3, &mut rng)
+        .iter()
+        .map(|(id, _)| *id)
+        .collect();
+    assert_eq!(rng.take(), [32, 32, 32]);
+    assert_eq!(ids, [1, 2, 3], "one-time prekeys are numbered from 1");
+    assert_eq!(account.signed_prekey_id(), 1);
+    assert_eq!(account.rotate_signed_prekey(&mut rng), 2);
+    assert_eq!(rng.take(), [32]);
+    let _ = IdentityKeyPair::generate(&mut rng);
+    assert_eq!(rng.take(), [32]);
+}
+
+#[test]
+fn s1_small_order_identity_key_in_prekey_message_is_rejected() {
+    let (_, _, mut bob, _, first) = initiated(SessionConfig::default(), 2);
+    let mut identity_point = [0u8; 32];
+    identity_point[0] = 1;
+    let forged = prekey(with_prefix_bytes(&first, 1, &identity_point));
+    let before = bob.to_bytes();
+    assert_eq!(
+        bob.accept(&forged, SessionConfig::default()).err(),
+        Some(Error::InvalidKey)
+    );
+    assert_eq!(bob.to_bytes(), before);
+}
+
+#[test]
+fn s1_all_zero_ratchet_dh_is_rejected() {
+    let mut p = established(SessionConfig::default(), 3);
+    let m = p.a_to_b(b"x");
+    let AnyMessage::Message(m) = m else {
+        panic!("plain message expected")
+    };
+    // Small-order ratchet keys (0 and 1) give an all-zero X25519 output.
+    for low_order in [[0u8; 32], {
+        let mut k = [0u8; 32];
+        k[0] = 1;
+        k
+    }] {
+        let mut forged = m.as_bytes().to_vec();
+        forged[1..33].copy_from_slice(&low_order);
+        let forged = AnyMessage::decode(&forged).expect("well-formed");
+        assert_eq!(
+            decrypt_checked(&mut p.b, &forged).err(),
+            Some(Error::InvalidKey)
+        );
+    }
+    assert_eq!(p.b.decrypt(&AnyMessage::Message(m)).expect("genuine"), b"x");
+}
+
+// §2 Bundle
+
+#[test]
+fn s2_bundle_names_only_held_one_time_prekeys() {
+    let mut rng = ChaCha20Rng::from_seed([4; 32]);
+    let mut bob = Account::new(&mut rng);
+    assert_eq!(bob.bundle(Some(1)).err(), Some(Error::UnknownPreKey));
+    bob.generate_one_time_prekeys(1, &mut rng);
+    let bundle = bob.bundle(Some(1)).expect("held");
+    assert_eq!(bundle.to_bytes().len(), 170);
+    assert_eq!(bob.bundle(None).expect("bundle").to_bytes().len(), 134);
+}
+
+// §3 X3DH
+
+#[test]
+fn s3_one_time_prekey_is_consumed_only_when_its_message_decrypts() {
+    let (_, _, mut bob, _, first) = initiated(SessionConfig::default(), 5);
+    let before = bob.to_bytes();
+    let tampered =
+        AnyMessage::decode(&flipped(&AnyMessage::PreKey(first.clone()), 140, 0)).expect("decodes");
+    let AnyMessage::PreKey(tampered) = tampered else {
+        panic!("prekey message")
+    };
+    assert_eq!(
+        bob.accept(&tampered, SessionConfig::default()).err(),
+        Some(Error::Authentication)
+    );
+    assert_eq!(bob.to_bytes(), before, "the one-time prekey is kept");
+    assert_eq!(bob.one_time_prekey_count(), 1);
+    bob.accept(&first, SessionConfig::default())
+        .expect("genuine");
+    assert_eq!(bob.one_time_prekey_count(), 0);
+    // Accepting it again into a new session: the one-time prekey is gone.
+    let before = bob.to_bytes();
+    assert_eq!(
+        bob.accept(&first, SessionConfig::default()).err(),
+        Some(Error::UnknownPreKey)
+    );
+    assert_eq!(bob.to_bytes(), before);
+}
+
+#[test]
+fn s3_unknown_signed_prekey_is_rejected_and_previous_one_has_a_grace_period() {
+    let (mut rng, alice, mut bob, _, first) = initiated(SessionConfig::default(), 6);
+    let old_bundle = bob
+        .bundle(None)
+        .expect("bundle")
+        .verify()
+        .expect("verifies");
+    let unknown = prekey(with_prefix_bytes(&first, 65, &99u32.to_be_bytes()));
+    assert_eq!(
+        bob.accept(&unknown, SessionConfig::default()).err(),
+        Some(Error::UnknownPreKey)
+    );
+    bob.rotate_signed_prekey(&mut rng);
+    assert_eq!(bob.bundle(None).expect("bundle").signed_prekey_id(), 2);
+    let accepted = bob
+        .accept(&first, SessionConfig::default())
+        .expect("previous signed prekey still held");
+    assert_eq!(accepted.plaintext, b"first");
+    // A late initiation from the old bundle is refused once the grace period ends.
+    let mut late = Session::initiate(
+        alice.identity(),
+        &old_bundle,
+        SessionConfig::default(),
+        &mut rng,
+    )
+    .expect("init");
+    let late_first = prekey(late.encrypt(b"late", &mut rng).expect("enc"));
+    bob.forget_previous_signed_prekey();
+    let before = bob.to_bytes();
+    assert_eq!(
+        bob.accept(&late_first, SessionConfig::default()).err(),
+        Some(Error::UnknownPreKey)
+    );
+    assert_eq!(bob.to_bytes(), before);
+}
+
+#[test]
+fn s3_both_sides_agree_on_ids_and_identities() {
+    let p = established(SessionConfig::default(), 7);
+    assert_eq!(p.a.session_id(), p.b.session_id());
+    assert_eq!(p.a.peer_identity_key(), p.bob.identity_key());
+    assert_eq!(p.b.peer_identity_key(), p.alice.identity_key());
+    assert!(p.a.is_initiator() && !p.b.is_initiator());
+}
+
+// §4 Double Ratchet
+
+#[test]
+fn s4_failed_decrypt_changes_nothing_and_the_next_message_decrypts() {
+    for he in [false, true] {
+        let mut p = established(SessionConfig::default().with_header_encryption(he), 8);
+        let m = p.a_to_b(b"genuine");
+        let len = m.to_bytes().len();
+        for byte in 0..len {
+            if let Ok(forged) = AnyMessage::decode(&flipped(&m, byte, (byte % 8) as u8)) {
+                assert!(
+                    decrypt_checked(&mut p.b, &forged).is_err(),
+                    "byte {byte} flipped still decrypts"
+                );
+            }
+        }
+        assert_eq!(p.b.decrypt(&m).expect("genuine still decrypts"), b"genuine");
+    }
+}
+
+#[test]
+fn s4_a_message_decrypts_at_most_once() {
+    let mut p = established(SessionConfig::default(), 9);
+    let m0 = p.a_to_b(b"0");
+    let m1 = p.a_to_b(b"1");
+    let m2 = p.a_to_b(b"2");
+    assert_eq!(p.b.decrypt(&m0).expect("m0"), b"0");
+    assert_eq!(
+        decrypt_checked(&mut p.b, &m0).err(),
+        Some(Error::Duplicate),
+        "current chain"
+    );
+    assert_eq!(p.b.decrypt(&m2).expect("m2"), b"2");
+    assert_eq!(p.b.skipped_keys(), 1);
+    assert_eq!(p.b.decrypt(&m1).expect("m1 from the skipped store"), b"1");
+    assert_eq!(
+        decrypt_checked(&mut p.b, &m1).err(),
+        Some(Error::Duplicate),
+        "skipped key used twice"
+    );
+    assert_eq!(p.b.skipped_keys(), 0);
+}
+
+#[test]
+fn s4_prekey_message_replay_is_duplicate() {
+    let (mut rng, _, mut bob, mut a, first) = initiated(SessionConfig::default(), 10);
+    let second = a.encrypt(b"second", &mut rng).expect("encrypt");
+    let mut b = bob
+        .accept(&first, SessionConfig::default())
+        .expect("accept")
+        .session;
+    assert_eq!(
+        b.decrypt(&second).expect("routed to the session"),
+        b"second"
+    );
+    assert_eq!(
+        decrypt_checked(&mut b, &second).err(),
+        Some(Error::Duplicate)
+    );
+    assert_eq!(
+        decrypt_checked(&mut b, &AnyMessage::PreKey(first)).err(),
+        Some(Error::Duplicate)
+    );
+}
+
+#[test]
+fn s4_max_skip_in_a_new_chain_is_exact() {
+    for (n, ok) in [(3u32, true), (4, false)] {
+        let mut p = established(small(3, 10), 11);
+        let sent: Vec<AnyMessage> = (0..=n).map(|i| p.a_to_b(&[i as u8])).collect();
+        let last = &sent[n as usize];
+        let r = decrypt_checked(&mut p.b, last);
+        if ok {
+            assert_eq!(r.expect("exactly max_skip skipped"), [n as u8]);
+            assert_eq!(p.b.skipped_keys(), 3);
+        } else {
+            assert_eq!(r.err(), Some(Error::TooManySkipped));
+            assert_eq!(p.b.decrypt(&sent[0]).expect("nothing was lost"), [0]);
+        }
+    }
+}
+
+#[test]
+fn s4_max_skip_in_the_current_chain_is_exact() {
+    let mut p = established(small(3, 10), 12);
+    let sent: Vec<AnyMessage> = (0..10u8).map(|i| p.a_to_b(&[i])).collect();
+    p.b.decrypt(&sent[0]).expect("opens the chain");
+    assert_eq!(
+        decrypt_checked(&mut p.b, &sent[5]).err(),
+        Some(Error::TooManySkipped),
+        "gap 4"
+    );
+    assert_eq!(p.b.decrypt(&sent[4]).expect("gap 3"), [4]);
+}
+
+#[test]
+fn s4_previous_chain_length_is_limited_too() {
+    for (unread, ok) in [(3u8, true), (4, false)] {
+        let mut p = established(small(3, 10), 13);
+        let old: Vec<AnyMessage> = (0..=unread).map(|i| p.a_to_b(&[i])).collect();
+        p.b.decrypt(&old[0]).expect("opens Alice's chain");
+        let reply = p.b_to_a(b"r");
+        p.a.decrypt(&reply).expect("Alice steps");
+        let new = p.a_to_b(b"new chain");
+        let r = decrypt_checked(&mut p.b, &new);
+        if ok {
+            assert_eq!(r.expect("PN - Nr = max_skip"), b"new chain");
+            for (i, m) in old.iter().enumerate().skip(1) {
+                assert_eq!(p.b.decrypt(m).expect("skipped across the step"), [i as u8]);
+            }
+        } else {
+            assert_eq!(r.err(), Some(Error::TooManySkipped));
+        }
+    }
+}
+
+#[test]
+fn s4_skipped_keys_are_evicted_oldest_first() {
+    let mut p = established(small(5, 5), 14);
+    let sent: Vec<AnyMessage> = (0..12u8).map(|i| p.a_to_b(&[i])).collect();
+    p.b.decrypt(&sent[5]).expect("skips 0..5");
+    assert_eq!(p.b.skipped_keys(), 5, "exactly max_skipped_keys are kept");
+    p.b.decrypt(&sent[11]).expect("skips 6..11");
+    assert_eq!(p.b.skipped_keys(), 5);
+    for evicted in &sent[..5] {
+        assert_eq!(
+            decrypt_checked(&mut p.b, evicted).err(),
+            Some(Error::Duplicate)
+        );
+    }
+    for (i, kept) in sent.iter().enumerate().take(11).skip(6) {
+        assert_eq!(p.b.decrypt(kept).expect("kept"), [i as u8]);
+    }
+}
+
+#[test]
+fn s4_message_of_an_older_chain_without_a_stored_key_is_rejected() {
+    let mut p = established(SessionConfig::default(), 15);
+    let a0 = p.a_to_b(b"a0");
+    let a1 = p.a_to_b(b"a1");
+    let a2 = p.a_to_b(b"a2");
+    p.b.decrypt(&a0).expect("a0");
+    p.b.decrypt(&a2).expect("a2, a1 stored");
+    let r = p.b_to_a(b"r");
+    p.a.decrypt(&r).expect("r");
+    p.b.decrypt(&p.a.encrypt(b"next chain", &mut p.rng).expect("enc"))
+        .expect("Bob steps");
+    // The chain is known while one of its keys is stored: duplicate.
+    assert_eq!(decrypt_checked(&mut p.b, &a0).err(), Some(Error::Duplicate));
+    p.b.decrypt(&a1).expect("a1");
+    // Once its last key is used the chain is forgotten: authentication.
+    assert_eq!(
+        decrypt_checked(&mut p.b, &a0).err(),
+        Some(Error::Authentication)
+    );
+}
+
+#[test]
+fn s4_forward_secrecy_a_later_state_cannot_decrypt_again() {
+    for he in [false, true] {
+        let mut p = established(SessionConfig::default().with_header_encryption(he), 16);
+        let m = p.a_to_b(b"secret");
+        p.b.decrypt(&m).expect("m");
+        let later = Session::from_bytes(&p.b.to_bytes()).expect("reload");
+        let mut later = later;
+        let r = later.decrypt(&m);
+        assert!(
+            matches!(r, Err(Error::Duplicate | Error::Authentication)),
+            "{r:?}"
+        );
+    }
+}
+
+#[test]
+fn s4_post_compromise_a_copy_from_before_a_round_trip_is_locked_out() {
+    for he in [false, true] {
+        let mut p = established(SessionConfig::default().with_header_encryption(he), 17);
+        let stolen = p.b.to_bytes();
+        // While no new DH key has been exchanged, the copy still works: the
+        // test below is not vacuous.
+        let early = p.a_to_b(b"early");
+        let mut copy = Session::from_bytes(&stolen).expect("copy");
+        assert_eq!(
+            copy.decrypt(&early).expect("copy decrypts before healing"),
+            b"early"
+        );
+        p.b.decrypt(&early).expect("early");
+        // A full round trip: Bob draws a new ratchet key, Alice answers to it.
+        let bob_says = p.b_to_a(b"b");
+        p.a.decrypt(&bob_says).expect("b");
+        let after = p.a_to_b(b"after");
+        let mut copy = Session::from_bytes(&stolen).expect("copy");
+        copy.decrypt(&early).expect("replayed traffic");
+        assert!(
+            copy.decrypt(&after).is_err(),
+            "the stolen state must not read messages after healing"
+        );
+        assert_eq!(p.b.decrypt(&after).expect("Bob reads it"), b"after");
+    }
+}
+
+#[test]
+fn s4_deferred_ratchet_key_and_draw_order() {
+    for (he, tail) in [(false, vec![16]), (true, vec![16, 12])] {
+        let config = SessionConfig::default().with_header_encryption(he);
+        let mut p = established(config, 18);
+        let mut rng = Recording::new(19);
+        // Bob only receives: decrypt takes no RNG at all; the step's key is
+        // drawn by his next encrypt, before the salt (and header nonce).
+        for i in 0..3u8 {
+            let m = p.a_to_b(&[i]);
+            p.b.decrypt(&m).expect("decrypt");
+        }
+        p.b.encrypt(b"x", &mut rng).expect("encrypt");
+        let mut first = vec![32];
+        first.extend(&tail);
+        assert_eq!(rng.take(), first);
+        p.b.encrypt(b"y", &mut rng).expect("encrypt");
+        assert_eq!(rng.take(), tail);
+    }
+}
+
+// §5 Messages
+
+#[test]
+fn s5_prekey_messages_until_a_reply_decrypts() {
+    let (mut rng, _, mut bob, mut a, first) = initiated(SessionConfig::default(), 20);
+    assert!(matches!(
+        a.encrypt(b"2", &mut rng).expect("enc"),
+        AnyMessage::PreKey(_)
+    ));
+    assert!(!a.is_acknowledged());
+    let mut b = bob
+        .accept(&first, SessionConfig::default())
+        .expect("accept")
+        .session;
+    assert!(b.is_acknowledged());
+    let reply = b.encrypt(b"r", &mut rng).expect("enc");
+    assert!(matches!(reply, AnyMessage::Message(_)));
+    a.decrypt(&reply).expect("reply");
+    assert!(a.is_acknowledged());
+    assert!(matches!(
+        a.encrypt(b"3", &mut rng).expect("enc"),
+        AnyMessage::Message(_)
+    ));
+}
+
+#[test]
+fn s5_prekey_message_whose_fields_differ_from_the_session_is_rejected() {
+    let (mut rng, _, mut bob, mut a, first) = initiated(SessionConfig::default(), 21);
+    let second = prekey(a.encrypt(b"second", &mut rng).expect("enc"));
+    let mut b = bob
+        .accept(&first, SessionConfig::default())
+        .expect("accept")
+        .session;
+    assert_eq!(
+        second.session_id(),
+        b.session_id(),
+        "routed here by its base key"
+    );
+    let other_identity = IdentityKeyPair::generate(&mut rng).public_key().to_bytes();
+    let variants = [
+        with_prefix_bytes(&second, 1, &other_identity),
+        with_prefix_bytes(&second, 65, &(second.signed_prekey_id() + 1).to_be_bytes()),
+        with_prefix_bytes(
+            &second,
+            70,
+            &(second.one_time_prekey_id().expect("opk") + 1).to_be_bytes(),
+        ),
+    ];
+    for forged in &variants {
+        assert_eq!(
+            decrypt_checked(&mut b, forged).err(),
+            Some(Error::Authentication)
+        );
+    }
+    // The same message without its one-time prekey field.
+    let mut without = second.to_bytes();
+    without[69] = 0;
+    without.drain(70..74);
+    let without = AnyMessage::decode(&without).expect("well-formed");
+    assert_eq!(
+        decrypt_checked(&mut b, &without).err(),
+        Some(Error::Authentication)
+    );
+    // A prekey message is never for the initiator.
+    let mine = AnyMessage::PreKey(second.clone());
+    assert_eq!(
+        decrypt_checked(&mut a, &mine).err(),
+        Some(Error::Authentication)
+    );
+    assert_eq!(
+        b.decrypt(&AnyMessage::PreKey(second)).expect("genuine"),
+        b"second"
+    );
+}
+
+#[test]
+fn s5_decoders_report_each_fault() {
+    assert_eq!(
+        AnyMessage::decode(&[]).err(),
+        Some(Error::Malformed(DecodeError::Truncated))
+    );
+    assert_eq!(
+        AnyMessage::decode(&[0x15]).err(),
+        Some(Error::Malformed(DecodeError::BadKind))
+    );
+    let mut p = established(SessionConfig::default(), 22);
+    let m = p.a_to_b(b"").to_bytes();
+    assert_eq!(m.len(), 41 + 32, "an empty plaintext is salt and tag");
+    let mut trailing_is_ciphertext = m.clone();
+    trailing_is_ciphertext.push(0);
+    assert!(
+        AnyMessage::decode(&trailing_is_ciphertext).is_ok(),
+        "everything after the header is ciphertext"
+    );
+    assert_eq!(
+        AnyMessage::decode(&m[..m.len() - 1]).err(),
+        Some(Error::Malformed(DecodeError::ShortCiphertext))
+    );
+}
+
+// §6 Header encryption
+
+#[test]
+fn s6_modes_do_not_mix() {
+    let mut plain = established(SessionConfig::default(), 23);
+    let mut he = established(SessionConfig::default().with_header_encryption(true), 23);
+    let from_he = he.a_to_b(b"x");
+    assert!(matches!(from_he, AnyMessage::EncryptedHeader(_)));
+    let from_plain = plain.a_to_b(b"x");
+    assert_eq!(
+        decrypt_checked(&mut plain.b, &from_he).err(),
+        Some(Error::Authentication)
+    );
+    assert_eq!(
+        decrypt_checked(&mut he.b, &from_plain).err(),
+        Some(Error::Authentication)
+    );
+    assert!(he.a.has_header_encryption() && he.b.has_header_encryption());
+}
+
+// §8 Errors
+
+#[test]
+fn s8_every_error_says_what_happened() {
+    let errors = [
+        Error::Malformed(DecodeError::Truncated),
+        Error::Authentication,
+        Error::Duplicate,
+        Error::TooManySkipped,
+        Error::UnknownPreKey,
+        Error::BadSignature,
+        Error::InvalidKey,
+        Error::ChainExhausted,
+        Error::InvalidConfig,
+        Error::PreKeyIdInUse,
+        Error::TooLarge,
+        Error::State(cliquet::StateError::Sealed),
+    ];
+    let shown: std::collections::HashSet<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(shown.len(), errors.len(), "each message is distinct");
+    assert!(shown.iter().all(|s| s.len() > 20));
+    let _: &dyn std::error::Error = &Error::Duplicate;
+}
