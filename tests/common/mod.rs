@@ -11,18 +11,18 @@ use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
 
 /// Two accounts and (once established) their sessions, with one seeded RNG.
-pub struct Pair {
-    pub rng: ChaCha20Rng,
-    pub alice: Account,
-    pub bob: Account,
-    pub a: Session,
-    pub b: Session,
-    pub config: SessionConfig,
+pub(crate) struct Pair {
+    pub(crate) rng: ChaCha20Rng,
+    pub(crate) alice: Account,
+    pub(crate) bob: Account,
+    pub(crate) a: Session,
+    pub(crate) b: Session,
+    pub(crate) config: SessionConfig,
 }
 
 /// Alice's fresh session from Bob's bundle (with a one-time prekey), her first
 /// message, and the accounts.
-pub fn initiated(
+pub(crate) fn initiated(
     config: SessionConfig,
     seed: u8,
 ) -> (ChaCha20Rng, Account, Account, Session, PreKeyMessage) {
@@ -41,7 +41,7 @@ pub fn initiated(
 }
 
 /// A session pair after one message each way.
-pub fn established(config: SessionConfig, seed: u8) -> Pair {
+pub(crate) fn established(config: SessionConfig, seed: u8) -> Pair {
     let (mut rng, alice, mut bob, mut a, first) = initiated(config, seed);
     let accepted = bob.accept(&first, config).expect("accept");
     assert_eq!(accepted.plaintext, b"first");
@@ -58,7 +58,7 @@ pub fn established(config: SessionConfig, seed: u8) -> Pair {
     }
 }
 
-pub fn prekey(m: AnyMessage) -> PreKeyMessage {
+pub(crate) fn prekey(m: AnyMessage) -> PreKeyMessage {
     match m {
         AnyMessage::PreKey(m) => m,
         other => panic!("expected a prekey message, got {other:?}"),
@@ -66,7 +66,10 @@ pub fn prekey(m: AnyMessage) -> PreKeyMessage {
 }
 
 /// Decrypts and checks that a failure left the whole stored state unchanged.
-pub fn decrypt_checked(session: &mut Session, message: &AnyMessage) -> Result<Vec<u8>, Error> {
+pub(crate) fn decrypt_checked(
+    session: &mut Session,
+    message: &AnyMessage,
+) -> Result<Vec<u8>, Error> {
     let before = session.to_bytes();
     let result = session.decrypt(message);
     if result.is_err() {
@@ -80,7 +83,7 @@ pub fn decrypt_checked(session: &mut Session, message: &AnyMessage) -> Result<Ve
 }
 
 /// `message` with one bit flipped.
-pub fn flipped(message: &AnyMessage, byte: usize, bit: u8) -> Vec<u8> {
+pub(crate) fn flipped(message: &AnyMessage, byte: usize, bit: u8) -> Vec<u8> {
     let mut bytes = message.to_bytes();
     let at = byte % bytes.len();
     bytes[at] ^= 1 << (bit % 8);
@@ -88,11 +91,11 @@ pub fn flipped(message: &AnyMessage, byte: usize, bit: u8) -> Vec<u8> {
 }
 
 impl Pair {
-    pub fn a_to_b(&mut self, plaintext: &[u8]) -> AnyMessage {
+    pub(crate) fn a_to_b(&mut self, plaintext: &[u8]) -> AnyMessage {
         self.a.encrypt(plaintext, &mut self.rng).expect("encrypt")
     }
 
-    pub fn b_to_a(&mut self, plaintext: &[u8]) -> AnyMessage {
+    pub(crate) fn b_to_a(&mut self, plaintext: &[u8]) -> AnyMessage {
         self.b.encrypt(plaintext, &mut self.rng).expect("encrypt")
     }
 }
