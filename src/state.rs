@@ -500,3 +500,48 @@ fn load_session(bytes: &[u8]) -> Result<Session, StateError> {
         handshake,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use rand_chacha::ChaCha20Rng;
+    use rand_chacha::rand_core::SeedableRng;
+
+    use super::*;
+    use crate::{AnyMessage, Session};
+
+    #[test]
+    fn s7_a_restored_old_state_never_repeats_a_key_and_nonce() {
+        let mut rng = ChaCha20Rng::from_seed([5; 32]);
+        let alice = Account::new(&mut rng);
+        let bob = Account::new(&mut rng);
+        let bundle = bob.bundle(None).unwrap().verify().unwrap();
+        let session = Session::initiate(
+            alice.identity(),
+            &bundle,
+            SessionConfig::default(),
+            &mut rng,
+        )
+        .unwrap();
+        let backup = session.to_bytes();
+        // The application restores the same backup twice and sends from each.
+        let mut salts = Vec::new();
+        let mut first = Session::from_bytes(&backup).unwrap();
+        let mut second = Session::from_bytes(&backup).unwrap();
+        for s in [&mut first, &mut second] {
+            let AnyMessage::PreKey(m) = s.encrypt(b"same message key", &mut rng).unwrap() else {
+                panic!()
+            };
+            let crate::RatchetMessage::Plain(inner) = m.message() else {
+                panic!()
+            };
+            assert_eq!(inner.index(), 0, "both use message key 0 of the same chain");
+            salts.push(inner.ciphertext().get(..16).unwrap().to_vec());
+        }
+        let restored = Session::from_bytes(&backup).unwrap();
+        let (message_key, _) = restored.ratchet.sending.as_ref().unwrap().chain_key.step();
+        let (k1, n1) = message_key.key_and_nonce(&salts[0]);
+        let (k2, n2) = message_key.key_and_nonce(&salts[1]);
+        assert_ne!(*k1, *k2, "AES keys differ");
+        assert_ne!(n1, n2, "nonces differ");
+    }
+}

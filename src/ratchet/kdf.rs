@@ -112,7 +112,7 @@ impl BodyAad {
 
 impl MessageKey {
     /// `HKDF(salt, MK, "cliquet/v1/message", 44)` → AES key || nonce.
-    fn key_and_nonce(&self, salt: &[u8]) -> (Zeroizing<[u8; 32]>, [u8; NONCE_LEN]) {
+    pub(crate) fn key_and_nonce(&self, salt: &[u8]) -> (Zeroizing<[u8; 32]>, [u8; NONCE_LEN]) {
         let out = hkdf::<44>(salt, &self.0, LABEL_MESSAGE);
         let (key, nonce) = out.split_at(32);
         (Zeroizing::new(to_array(key)), to_array(nonce))
