@@ -1,7 +1,782 @@
-//! Criterion suite (filled in by the benchmarks work).
-use criterion::{Criterion, criterion_group, criterion_main};
+//! Criterion suite for cliquet: every operation a messenger performs, next to
+//! the raw primitive calls it cannot avoid (the `floor` group), in one run.
+//!
+//! Groups (see `BENCHMARKS.md` for what each operation must call per SPEC and
+//! for `benches/report.py`, which turns a run into the table of ratios):
+//! - `ratchet`, `ratchet_he`: steady-chain encrypt and decrypt at 0 B to
+//!   1 MiB, a ping-pong turn; without and with header encryption (§6).
+//! - `skipped`, `skipped_he`: in-order decrypt with 0, 100 and 2,000 skipped
+//!   keys stored, decrypt from the store, a message that starts a new chain
+//!   (with header encryption: trial decryptions against every stored chain's
+//!   header key), and a maximal `max_skip` jump.
+//! - `x3dh`: bundle creation, bundle verification, `Session::initiate`,
+//!   `Account::accept`.
+//! - `state`: store and load of an account and of a session, plain and sealed.
+//! - `floor`: X25519, HMAC-SHA256, HKDF-SHA256 at our output lengths,
+//!   AES-256-GCM at each size and associated-data length, Ed25519, the RNG.
+//!
+//! Before the groups run, the binary prints the memory report (size of an
+//! idle session, stored sizes) to stderr.
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a benchmark whose setup fails must stop: its numbers would be meaningless"
+)]
 
-fn placeholder(_c: &mut Criterion) {}
+use core::hint::black_box;
+use core::time::Duration;
+use std::time::Instant;
 
-criterion_group!(benches, placeholder);
-criterion_main!(benches);
+use aes_gcm::aead::consts::U12;
+use aes_gcm::aead::{AeadInOut, KeyInit};
+use aes_gcm::{Aes256Gcm, Nonce, Tag};
+use cliquet::rand_core::Rng;
+use cliquet::{Account, AnyMessage, PreKeyBundle, Session, SessionConfig};
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use hmac::{Hmac, Mac};
+use rand_chacha::ChaCha20Rng;
+use rand_chacha::rand_core::SeedableRng;
+use sha2::Sha256;
+
+/// Plaintext sizes of the steady-chain benches.
+const SIZES: [usize; 5] = [0, 100, 1024, 16 * 1024, 1 << 20];
+/// The payload of every bench that is not about size.
+const PAYLOAD_LEN: usize = 100;
+/// `AD` (64) plus the 41 header bytes of a Message (§4).
+const AAD_PLAIN: usize = 64 + 41;
+/// `AD` (64) plus the 69 header bytes of an EncryptedHeaderMessage (§6).
+const AAD_HE: usize = 64 + 69;
+
+fn rng(seed: u8) -> ChaCha20Rng {
+    ChaCha20Rng::from_seed([seed; 32])
+}
+
+fn config(header_encryption: bool) -> SessionConfig {
+    SessionConfig::default().with_header_encryption(header_encryption)
+}
+
+fn throughput(len: usize) -> Throughput {
+    match len {
+        0 => Throughput::Elements(1),
+        n => Throughput::Bytes(u64::try_from(n).expect("size fits u64")),
+    }
+}
+
+fn sized_label(len: usize) -> String {
+    match len {
+        n if n >= 1 << 20 => format!("{}MiB", n >> 20),
+        n if n >= 1024 => format!("{}KiB", n >> 10),
+        n => format!("{n}B"),
+    }
+}
+
+/// Two sessions after the handshake: Alice (initiator, acknowledged) and Bob
+/// (responder). Alice's next encrypt starts a new sending chain.
+struct Pair {
+    alice: Session,
+    bob: Session,
+    rng: ChaCha20Rng,
+}
+
+impl Pair {
+    fn new(header_encryption: bool, seed: u8) -> Self {
+        let mut rng = rng(seed);
+        let alice_account = Account::new(&mut rng);
+        let mut bob_account = Account::new(&mut rng);
+        let (id, _) = bob_account
+            .generate_one_time_prekeys(1, &mut rng)
+            .into_iter()
+            .next()
+            .expect("one prekey");
+        let bundle = bob_account
+            .bundle(Some(id))
+            .expect("bundle")
+            .verify()
+            .expect("verifies");
+        let mut alice = Session::initiate(
+            alice_account.identity(),
+            &bundle,
+            config(header_encryption),
+            &mut rng,
+        )
+        .expect("initiate");
+        let AnyMessage::PreKey(first) = alice.encrypt(b"hello", &mut rng).expect("encrypt") else {
+            panic!("the first message is a prekey message");
+        };
+        let bob = bob_account
+            .accept(&first, config(header_encryption))
+            .expect("accept")
+            .session;
+        let mut pair = Self { alice, bob, rng };
+        pair.bob_replies();
+        assert!(pair.alice.is_acknowledged());
+        pair
+    }
+
+    fn alice_sends(&mut self, payload: &[u8]) -> AnyMessage {
+        self.alice.encrypt(payload, &mut self.rng).expect("encrypt")
+    }
+
+    /// Bob sends one message and Alice decrypts it: her next message starts
+    /// a new chain.
+    fn bob_replies(&mut self) {
+        let reply = self.bob.encrypt(b"reply", &mut self.rng).expect("encrypt");
+        self.alice.decrypt(&reply).expect("decrypt reply");
+    }
+
+    /// Alice sends `skip + 1` messages in a new chain; only the last is
+    /// delivered, so Bob stores `skip` keys. Returns the undelivered ones.
+    fn new_chain_skipping(&mut self, skip: usize, payload: &[u8]) -> Vec<AnyMessage> {
+        self.bob_replies();
+        let mut undelivered: Vec<AnyMessage> =
+            (0..=skip).map(|_| self.alice_sends(payload)).collect();
+        let last = undelivered.pop().expect("at least one message");
+        self.bob.decrypt(&last).expect("decrypt last");
+        undelivered
+    }
+}
+
+/// Times decrypting a stream of in-order messages of Alice's current chain.
+/// Encryption (untimed) produces them in batches; the receiver is the live
+/// session, so its skipped-key store stays exactly as it is.
+fn decrypt_stream(b: &mut criterion::Bencher<'_>, pair: &mut Pair, payload: &[u8], batch: u64) {
+    b.iter_custom(|iters| {
+        let mut total = Duration::ZERO;
+        let mut left = iters;
+        while left > 0 {
+            let n = left.min(batch);
+            let messages: Vec<AnyMessage> = (0..n).map(|_| pair.alice_sends(payload)).collect();
+            let start = Instant::now();
+            for m in &messages {
+                black_box(pair.bob.decrypt(black_box(m)).expect("decrypt"));
+            }
+            total += start.elapsed();
+            drop(messages);
+            left -= n;
+        }
+        total
+    })
+}
+
+/// Times decrypting `messages` with fresh copies of a stored receiver
+/// (`Session::from_bytes`, untimed): each copy decrypts at most `per_copy`
+/// of them, in order, before it is replaced.
+fn decrypt_fresh(
+    b: &mut criterion::Bencher<'_>,
+    stored: &[u8],
+    messages: &[AnyMessage],
+    per_copy: usize,
+) {
+    let per_copy = u64::try_from(per_copy.clamp(1, messages.len())).expect("fits");
+    b.iter_custom(|iters| {
+        let mut total = Duration::ZERO;
+        let mut left = iters;
+        while left > 0 {
+            let n = left.min(per_copy);
+            let mut session = Session::from_bytes(stored).expect("stored session loads");
+            let start = Instant::now();
+            for m in messages.iter().take(usize::try_from(n).expect("fits")) {
+                black_box(session.decrypt(black_box(m)).expect("decrypt"));
+            }
+            total += start.elapsed();
+            drop(session);
+            left -= n;
+        }
+        total
+    })
+}
+
+fn ratchet(c: &mut Criterion, header_encryption: bool) {
+    let mut g = c.benchmark_group(if header_encryption {
+        "ratchet_he"
+    } else {
+        "ratchet"
+    });
+    g.warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_millis(800))
+        .sample_size(20);
+    let seed = if header_encryption { 11 } else { 10 };
+    for len in SIZES {
+        let payload = vec![0x5a; len];
+        g.throughput(throughput(len));
+        let mut pair = Pair::new(header_encryption, seed);
+        pair.alice_sends(b"start the chain"); // the DH step is not part of steady encrypt
+        g.bench_function(BenchmarkId::new("encrypt", sized_label(len)), |b| {
+            b.iter(|| {
+                pair.alice
+                    .encrypt(black_box(&payload), &mut pair.rng)
+                    .expect("encrypt")
+            })
+        });
+        let mut pair = Pair::new(header_encryption, seed);
+        let first = pair.alice_sends(b"start the chain");
+        pair.bob.decrypt(&first).expect("decrypt");
+        let batch = if len >= 1 << 20 { 8 } else { 256 };
+        g.bench_function(BenchmarkId::new("decrypt", sized_label(len)), |b| {
+            decrypt_stream(b, &mut pair, &payload, batch)
+        });
+        if len == PAYLOAD_LEN {
+            // Cross-check of the streaming method: a fresh copy of the
+            // receiver for every single decrypt.
+            let stored = pair.bob.to_bytes();
+            let next = [pair.alice_sends(&payload)];
+            g.measurement_time(Duration::from_millis(300));
+            g.bench_function(
+                BenchmarkId::new("decrypt_fresh_copy", sized_label(len)),
+                |b| decrypt_fresh(b, &stored, &next, 1),
+            );
+            g.measurement_time(Duration::from_millis(800));
+        }
+    }
+    let payload = [0x5a; PAYLOAD_LEN];
+    g.throughput(Throughput::Elements(1));
+    let mut pair = Pair::new(header_encryption, seed);
+    g.bench_function("ping_pong", |b| {
+        b.iter(|| {
+            let m = pair
+                .alice
+                .encrypt(&payload, &mut pair.rng)
+                .expect("encrypt");
+            black_box(pair.bob.decrypt(&m).expect("decrypt"));
+            let r = pair.bob.encrypt(&payload, &mut pair.rng).expect("encrypt");
+            black_box(pair.alice.decrypt(&r).expect("decrypt"))
+        })
+    });
+    g.finish();
+}
+
+fn ratchet_plain(c: &mut Criterion) {
+    ratchet(c, false);
+}
+
+fn ratchet_he(c: &mut Criterion) {
+    ratchet(c, true);
+}
+
+fn skipped(c: &mut Criterion, header_encryption: bool) {
+    let mut g = c.benchmark_group(if header_encryption {
+        "skipped_he"
+    } else {
+        "skipped"
+    });
+    g.warm_up_time(Duration::from_millis(200))
+        .measurement_time(Duration::from_millis(500))
+        .sample_size(15)
+        .throughput(Throughput::Elements(1));
+    let payload = [0x5a; PAYLOAD_LEN];
+    let seed = if header_encryption { 21 } else { 20 };
+    // Stored keys, and how they are spread over chains (the last is the
+    // current receiving chain; with header encryption every other chain is
+    // one more header key to try first).
+    let scenarios: [(usize, &[usize]); 4] = [
+        (0, &[0]),
+        (1, &[1]),
+        (100, &[100]),
+        (2000, &[500, 500, 500, 500]),
+    ];
+    for (keys, chains) in scenarios {
+        let mut pair = Pair::new(header_encryption, seed);
+        let mut undelivered = Vec::new();
+        for &skip in chains {
+            undelivered = pair.new_chain_skipping(skip, &payload);
+        }
+        assert_eq!(pair.bob.skipped_keys(), keys);
+        if keys > 0 {
+            let stored = pair.bob.to_bytes();
+            // Up to a tenth of the store per copy: its size barely moves.
+            let per_copy = (keys / 10).max(1);
+            g.bench_function(BenchmarkId::new("from_store", keys), |b| {
+                decrypt_fresh(b, &stored, &undelivered, per_copy)
+            });
+        }
+        if keys == 1 {
+            continue;
+        }
+        g.bench_function(BenchmarkId::new("in_order", keys), |b| {
+            decrypt_stream(b, &mut pair, &payload, 256)
+        });
+        // A message of Alice's next chain: a DH ratchet step for Bob.
+        let reply = pair.bob.encrypt(b"reply", &mut pair.rng).expect("encrypt");
+        let stored = pair.bob.to_bytes();
+        pair.alice.decrypt(&reply).expect("decrypt");
+        let next_chain = [pair.alice_sends(&payload)];
+        g.bench_function(BenchmarkId::new("new_chain", keys), |b| {
+            decrypt_fresh(b, &stored, &next_chain, 1)
+        });
+        if keys == 0 {
+            // The largest gap max_skip allows, in the current chain.
+            let [first] = &next_chain;
+            pair.bob.decrypt(first).expect("decrypt");
+            let stored = pair.bob.to_bytes();
+            let max_skip = SessionConfig::default().max_skip();
+            for _ in 0..max_skip {
+                pair.alice_sends(&payload);
+            }
+            let jump = [pair.alice_sends(&payload)];
+            let [jump_message] = &jump;
+            assert_eq!(
+                Session::from_bytes(&stored)
+                    .map(|mut s| s.decrypt(jump_message).map(|_| s.skipped_keys())),
+                Ok(Ok(usize::try_from(max_skip).expect("fits"))),
+            );
+            g.bench_function("max_skip_jump", |b| decrypt_fresh(b, &stored, &jump, 1));
+        }
+    }
+    g.finish();
+}
+
+fn skipped_plain(c: &mut Criterion) {
+    skipped(c, false);
+}
+
+fn skipped_he(c: &mut Criterion) {
+    skipped(c, true);
+}
+
+fn x3dh(c: &mut Criterion) {
+    let mut g = c.benchmark_group("x3dh");
+    g.warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_millis(800))
+        .sample_size(20);
+    let mut rng = rng(30);
+    let alice = Account::new(&mut rng);
+    let mut bob = Account::new(&mut rng);
+    let (id, _) = bob
+        .generate_one_time_prekeys(1, &mut rng)
+        .into_iter()
+        .next()
+        .expect("one prekey");
+    let bob_stored = bob.to_bytes();
+
+    let mut creator = Account::from_bytes(&bob_stored).expect("loads");
+    g.bench_function("bundle_create", |b| {
+        b.iter(|| {
+            creator.rotate_signed_prekey(&mut rng);
+            creator.bundle(Some(id)).expect("bundle").to_bytes()
+        })
+    });
+
+    let bundle_bytes = bob.bundle(Some(id)).expect("bundle").to_bytes();
+    g.bench_function("bundle_verify", |b| {
+        b.iter(|| {
+            PreKeyBundle::decode(black_box(&bundle_bytes))
+                .expect("decodes")
+                .verify()
+                .expect("verifies")
+        })
+    });
+
+    let verified = PreKeyBundle::decode(&bundle_bytes)
+        .expect("decodes")
+        .verify()
+        .expect("verifies");
+    g.bench_function("initiate", |b| {
+        b.iter(|| {
+            Session::initiate(
+                alice.identity(),
+                black_box(&verified),
+                SessionConfig::default(),
+                &mut rng,
+            )
+            .expect("initiate")
+        })
+    });
+
+    let mut session = Session::initiate(
+        alice.identity(),
+        &verified,
+        SessionConfig::default(),
+        &mut rng,
+    )
+    .expect("initiate");
+    let AnyMessage::PreKey(first) = session
+        .encrypt(&[0x5a; PAYLOAD_LEN], &mut rng)
+        .expect("encrypt")
+    else {
+        panic!("the first message is a prekey message");
+    };
+    g.bench_function("accept", |b| {
+        b.iter_batched_ref(
+            || Account::from_bytes(&bob_stored).expect("loads"),
+            |account| {
+                account
+                    .accept(black_box(&first), SessionConfig::default())
+                    .expect("accept")
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+fn state(c: &mut Criterion) {
+    let mut g = c.benchmark_group("state");
+    g.warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_millis(800))
+        .sample_size(20);
+    let storage_key = [7u8; 32];
+    let mut rng = rng(40);
+
+    let mut account = Account::new(&mut rng);
+    account.generate_one_time_prekeys(100, &mut rng);
+    let stored = account.to_bytes();
+    let sealed = account.seal(&storage_key, &mut rng).expect("seal");
+    g.bench_function("account_100_opk/to_bytes", |b| {
+        b.iter(|| account.to_bytes())
+    });
+    g.bench_function("account_100_opk/from_bytes", |b| {
+        b.iter(|| Account::from_bytes(black_box(&stored)).expect("loads"))
+    });
+    g.bench_function("account_100_opk/seal", |b| {
+        b.iter(|| account.seal(&storage_key, &mut rng).expect("seal"))
+    });
+    g.bench_function("account_100_opk/open", |b| {
+        b.iter(|| Account::open(black_box(&sealed), &storage_key).expect("opens"))
+    });
+
+    let mut pair = Pair::new(false, 41);
+    let m = pair.alice_sends(b"x");
+    pair.bob.decrypt(&m).expect("decrypt");
+    let mut with_skipped = Pair::new(false, 42);
+    for _ in 0..4 {
+        with_skipped.new_chain_skipping(500, b"x");
+    }
+    for (name, session) in [
+        ("session", &pair.bob),
+        ("session_2000_skipped", &with_skipped.bob),
+    ] {
+        let stored = session.to_bytes();
+        let sealed = session.seal(&storage_key, &mut rng).expect("seal");
+        g.bench_function(format!("{name}/to_bytes"), |b| {
+            b.iter(|| session.to_bytes())
+        });
+        g.bench_function(format!("{name}/from_bytes"), |b| {
+            b.iter(|| Session::from_bytes(black_box(&stored)).expect("loads"))
+        });
+        g.bench_function(format!("{name}/seal"), |b| {
+            b.iter(|| session.seal(&storage_key, &mut rng).expect("seal"))
+        });
+        g.bench_function(format!("{name}/open"), |b| {
+            b.iter(|| Session::open(black_box(&sealed), &storage_key).expect("opens"))
+        });
+    }
+    g.finish();
+}
+
+/// `HKDF-SHA256(salt, ikm, info, N)`, the raw crate call.
+fn hkdf<const N: usize>(salt: &[u8], ikm: &[u8], info: &[u8]) -> [u8; N] {
+    let mut okm = [0u8; N];
+    hkdf::Hkdf::<Sha256>::new(Some(salt), ikm)
+        .expand(info, &mut okm)
+        .expect("length within bounds");
+    okm
+}
+
+fn aes_seal(key: &[u8; 32], nonce: &[u8; 12], aad: &[u8], buf: &mut [u8]) -> Tag {
+    Aes256Gcm::new(key.into())
+        .encrypt_inout_detached(&Nonce::<U12>::from(*nonce), aad, buf.into())
+        .expect("seal")
+}
+
+fn aes_open(key: &[u8; 32], nonce: &[u8; 12], aad: &[u8], buf: &mut [u8], tag: &Tag) -> bool {
+    Aes256Gcm::new(key.into())
+        .decrypt_inout_detached(&Nonce::<U12>::from(*nonce), aad, buf.into(), tag)
+        .is_ok()
+}
+
+fn floor(c: &mut Criterion) {
+    let mut g = c.benchmark_group("floor");
+    g.warm_up_time(Duration::from_millis(200))
+        .measurement_time(Duration::from_millis(600))
+        .sample_size(20);
+    let mut rng = rng(50);
+
+    let mut buf16 = [0u8; 16];
+    g.bench_function("rng/fill_16", |b| b.iter(|| rng.fill_bytes(&mut buf16)));
+    let mut buf32 = [0u8; 32];
+    g.bench_function("rng/fill_32", |b| b.iter(|| rng.fill_bytes(&mut buf32)));
+
+    // X25519: key generation is the fixed-base multiplication of the public
+    // key; DH includes the contributory check the SPEC requires.
+    g.bench_function("x25519/keygen", |b| {
+        b.iter(|| {
+            let secret = x25519_dalek::StaticSecret::from(black_box([9u8; 32]));
+            x25519_dalek::PublicKey::from(&secret)
+        })
+    });
+    let secret = x25519_dalek::StaticSecret::from([9u8; 32]);
+    let public = x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from([3u8; 32]));
+    g.bench_function("x25519/dh", |b| {
+        b.iter(|| {
+            let shared = secret.diffie_hellman(black_box(&public));
+            assert!(shared.was_contributory());
+            shared.to_bytes()
+        })
+    });
+
+    // KDF_CK: two HMACs under one key schedule.
+    let chain_key = [1u8; 32];
+    g.bench_function("hmac_sha256/pair", |b| {
+        b.iter(|| {
+            let keyed =
+                Hmac::<Sha256>::new_from_slice(black_box(&chain_key)).expect("any key length");
+            let mut first = keyed.clone();
+            first.update(&[0x01]);
+            let mut second = keyed;
+            second.update(&[0x02]);
+            (
+                first.finalize().into_bytes(),
+                second.finalize().into_bytes(),
+            )
+        })
+    });
+    let (k16, k32) = ([2u8; 16], [3u8; 32]);
+    g.bench_function("hkdf/message_44", |b| {
+        b.iter(|| hkdf::<44>(black_box(&k16), &k32, b"cliquet/v1/message"))
+    });
+    g.bench_function("hkdf/root_64", |b| {
+        b.iter(|| hkdf::<64>(black_box(&k32), &k32, b"cliquet/v1/root"))
+    });
+    g.bench_function("hkdf/root_he_96", |b| {
+        b.iter(|| hkdf::<96>(black_box(&k32), &k32, b"cliquet/v1/root-he"))
+    });
+    let ikm = [0xffu8; 160];
+    g.bench_function("hkdf/x3dh_96_opk", |b| {
+        b.iter(|| hkdf::<96>(black_box(&[0u8; 32]), &ikm, b"cliquet/v1/x3dh"))
+    });
+
+    // AES-256-GCM with its key schedule (each message has its own key), in
+    // place on a buffer the caller owns: the cheapest possible call.
+    let (key, nonce) = ([4u8; 32], [5u8; 12]);
+    for (aad_name, aad_len) in [("plain", AAD_PLAIN), ("he", AAD_HE)] {
+        let aad = vec![6u8; aad_len];
+        for len in SIZES {
+            g.throughput(throughput(len));
+            let mut buf = vec![0x5a; len];
+            g.bench_function(
+                BenchmarkId::new(format!("aes256gcm_seal_{aad_name}"), sized_label(len)),
+                |b| b.iter(|| aes_seal(&key, &nonce, black_box(&aad), &mut buf)),
+            );
+            let mut sealed = vec![0x5a; len];
+            let tag = aes_seal(&key, &nonce, &aad, &mut sealed);
+            let mut work = sealed.clone();
+            g.bench_function(
+                BenchmarkId::new(format!("aes256gcm_open_{aad_name}"), sized_label(len)),
+                |b| {
+                    b.iter(|| {
+                        // Every open must see the same ciphertext: restore it
+                        // (a copy the floor is charged for, which makes the
+                        // floor slightly higher, never lower).
+                        work.copy_from_slice(&sealed);
+                        assert!(aes_open(&key, &nonce, black_box(&aad), &mut work, &tag));
+                    })
+                },
+            );
+        }
+    }
+    g.throughput(Throughput::Elements(1));
+
+    // Header encryption: a 40-byte header under AD (§6), and a trial that fails.
+    let ad = [6u8; 64];
+    let mut header = [0x11u8; 40];
+    g.bench_function("aes256gcm_header/seal", |b| {
+        b.iter(|| aes_seal(&key, &nonce, black_box(&ad), &mut header))
+    });
+    let plain_header = [0x11u8; 40];
+    let mut sealed_header = plain_header;
+    let header_tag = aes_seal(&key, &nonce, &ad, &mut sealed_header);
+    g.bench_function("aes256gcm_header/open", |b| {
+        b.iter(|| {
+            let mut work = sealed_header;
+            assert!(aes_open(
+                &key,
+                &nonce,
+                black_box(&ad),
+                &mut work,
+                &header_tag
+            ));
+            work
+        })
+    });
+    let wrong_key = [8u8; 32];
+    g.bench_function("aes256gcm_header/open_wrong_key", |b| {
+        b.iter(|| {
+            let mut work = sealed_header;
+            assert!(!aes_open(
+                &wrong_key,
+                &nonce,
+                black_box(&ad),
+                &mut work,
+                &header_tag
+            ));
+            work
+        })
+    });
+
+    // Ed25519: what bundle creation and verification, accept and the state
+    // codec need.
+    let seed = [10u8; 32];
+    g.bench_function("ed25519/keygen_from_seed", |b| {
+        b.iter(|| SigningKey::from_bytes(black_box(&seed)))
+    });
+    let signing = SigningKey::from_bytes(&seed);
+    let mut message = b"cliquet/v1/signed-prekey".to_vec();
+    message.extend_from_slice(&[12u8; 32]);
+    g.bench_function("ed25519/sign", |b| {
+        b.iter(|| signing.sign(black_box(&message)))
+    });
+    let public_bytes = signing.verifying_key().to_bytes();
+    g.bench_function("ed25519/decode_public", |b| {
+        b.iter(|| VerifyingKey::from_bytes(black_box(&public_bytes)).expect("decodes"))
+    });
+    let verifying = VerifyingKey::from_bytes(&public_bytes).expect("decodes");
+    g.bench_function("ed25519/to_montgomery", |b| {
+        b.iter(|| black_box(&verifying).to_montgomery())
+    });
+    let signature: Signature = signing.sign(&message);
+    g.bench_function("ed25519/verify_strict", |b| {
+        b.iter(|| {
+            verifying
+                .verify_strict(black_box(&message), &signature)
+                .expect("verifies")
+        })
+    });
+    // Not floors: the extra checks identity-key parsing does (canonical
+    // encoding by re-compression, small order), measured to explain them.
+    g.bench_function("analysis/ed25519_compress", |b| {
+        b.iter(|| black_box(&verifying).to_edwards().compress())
+    });
+    g.bench_function("analysis/ed25519_is_weak", |b| {
+        b.iter(|| black_box(&verifying).is_weak())
+    });
+    g.bench_function("analysis/sha256_session_id", |b| {
+        b.iter(|| {
+            use sha2::Digest;
+            let mut h = Sha256::new();
+            h.update(b"cliquet/v1/session-id");
+            h.update(black_box(&k32));
+            h.finalize()
+        })
+    });
+    g.finish();
+}
+
+/// Resident set size in bytes, from `/proc/self/statm` (Linux), if readable.
+fn resident_bytes() -> Option<i64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: i64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
+/// The receiver of a session with `chains` chains of `per_chain` skipped
+/// keys each (`chains == 0`: an idle session after one message each way).
+fn probe_session(header_encryption: bool, chains: usize, per_chain: usize) -> Session {
+    let mut pair = Pair::new(header_encryption, 60);
+    if chains == 0 {
+        let m = pair.alice_sends(b"x");
+        pair.bob.decrypt(&m).expect("decrypt");
+    }
+    for _ in 0..chains {
+        pair.new_chain_skipping(per_chain, b"x");
+    }
+    pair.bob
+}
+
+/// Child-process side of the heap measurement: loads `count` copies of a
+/// session into a vector and prints the resident-set growth per copy minus
+/// the copy's inline size (the vector's pages become resident as it fills):
+/// its heap. A fresh process keeps freed memory of other work from being
+/// reused and hiding the growth.
+fn heap_probe(spec: &str) -> Option<i64> {
+    let mut fields = spec.split(',').map(str::parse::<usize>);
+    let (he, chains, per_chain, count) = (
+        fields.next()?.ok()? == 1,
+        fields.next()?.ok()?,
+        fields.next()?.ok()?,
+        fields.next()?.ok()?,
+    );
+    let stored = probe_session(he, chains, per_chain).to_bytes();
+    let mut sessions: Vec<Session> = Vec::with_capacity(count);
+    let before = resident_bytes()?;
+    for _ in 0..count {
+        sessions.push(Session::from_bytes(&stored).expect("loads"));
+    }
+    let after = resident_bytes()?;
+    black_box(&sessions);
+    let inline = i64::try_from(core::mem::size_of::<Session>()).ok()?;
+    Some((after - before) / i64::try_from(count).ok()? - inline)
+}
+
+fn heap_in_child(spec: &str) -> Option<i64> {
+    let exe = std::env::current_exe().ok()?;
+    let out = std::process::Command::new(exe)
+        .env("CLIQUET_HEAP_PROBE", spec)
+        .output()
+        .ok()?;
+    String::from_utf8(out.stdout).ok()?.trim().parse().ok()
+}
+
+fn memory_report() {
+    let mut rows = Vec::new();
+    rows.push(format!(
+        "size_of::<Session>() = {} B, size_of::<Account>() = {} B",
+        core::mem::size_of::<Session>(),
+        core::mem::size_of::<Account>()
+    ));
+    for header_encryption in [false, true] {
+        let he = u8::from(header_encryption);
+        let idle = probe_session(header_encryption, 0, 0).to_bytes();
+        let with_1000 = probe_session(header_encryption, 1, 1000).to_bytes();
+        let with_2000 = probe_session(header_encryption, 4, 500).to_bytes();
+        let per_key = (with_1000.len() - idle.len()) as f64 / 1000.0;
+        rows.push(format!(
+            "header encryption {header_encryption}: stored idle session {} B; 1000 skipped \
+             keys in 1 chain {} B ({per_key:.1} B per key); 2000 in 4 chains {} B",
+            idle.len(),
+            with_1000.len(),
+            with_2000.len(),
+        ));
+        for (label, spec) in [
+            ("idle", format!("{he},0,0,20000")),
+            ("100 skipped keys", format!("{he},1,100,1000")),
+            ("1000 skipped keys", format!("{he},1,1000,200")),
+            ("2000 skipped keys in 4 chains", format!("{he},4,500,200")),
+        ] {
+            if let Some(heap) = heap_in_child(&spec) {
+                rows.push(format!(
+                    "header encryption {header_encryption}: heap of a loaded session, {label}: \
+                     ~{heap} B (resident-set growth per copy, fresh process)"
+                ));
+            }
+        }
+    }
+    eprintln!("cliquet memory report:");
+    for row in rows {
+        eprintln!("  {row}");
+    }
+}
+
+criterion_group!(
+    benches,
+    floor,
+    ratchet_plain,
+    ratchet_he,
+    skipped_plain,
+    skipped_he,
+    x3dh,
+    state
+);
+
+fn main() {
+    if let Ok(spec) = std::env::var("CLIQUET_HEAP_PROBE") {
+        match heap_probe(&spec) {
+            Some(bytes) => println!("{bytes}"),
+            None => println!("unavailable"),
+        }
+        return;
+    }
+    memory_report();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
