@@ -16,6 +16,8 @@ mod error;
 mod keys;
 mod message;
 mod ratchet;
+#[cfg(feature = "serde")]
+mod serde;
 mod session;
 mod state;
 mod x3dh;

@@ -20,7 +20,7 @@ const LABEL_SESSION_ID: &[u8] = b"cliquet/v1/session-id";
 /// A responder finds the session of an incoming [`PreKeyMessage`] by
 /// comparing [`PreKeyMessage::session_id`] with [`Session::session_id`].
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SessionId([u8; 32]);
+pub struct SessionId(pub(crate) [u8; 32]);
 
 impl SessionId {
     pub(crate) fn from_base_key(base_key: &PublicKey) -> Self {

@@ -1,0 +1,57 @@
+//! The `serde` feature: value types round-trip as their wire bytes, and
+//! deserializing runs the decoders' checks.
+#![cfg(feature = "serde")]
+#![allow(clippy::expect_used, clippy::indexing_slicing, reason = "tests")]
+
+mod common;
+
+use cliquet::{AnyMessage, IdentityKey, PreKeyBundle, PublicKey, SessionConfig, SessionId};
+
+fn round_trip<T: serde::Serialize + serde::de::DeserializeOwned>(value: &T) -> T {
+    serde_json::from_str(&serde_json::to_string(value).expect("serialize")).expect("deserialize")
+}
+
+#[test]
+fn value_types_round_trip_as_wire_bytes() {
+    let mut p = common::established(SessionConfig::default().with_header_encryption(true), 31);
+    let bundle = p.bob.bundle(None).expect("bundle");
+    assert_eq!(round_trip(&bundle), bundle);
+    let m = p.a_to_b(b"hello");
+    assert_eq!(round_trip(&m), m);
+    assert_eq!(
+        serde_json::to_value(&m)
+            .expect("json")
+            .as_array()
+            .map(Vec::len),
+        Some(m.to_bytes().len())
+    );
+    let key = *p.bob.identity_key();
+    assert_eq!(round_trip(&key), key);
+    let id: SessionId = p.a.session_id();
+    assert_eq!(round_trip(&id), id);
+    let pk = PublicKey::from_bytes([3; 32]);
+    assert_eq!(round_trip(&pk), pk);
+}
+
+#[test]
+fn deserializing_checks_what_the_decoders_check() {
+    let mut identity_point = vec![0u8; 32];
+    identity_point[0] = 1;
+    let json = serde_json::to_string(&identity_point).expect("json");
+    assert!(
+        serde_json::from_str::<IdentityKey>(&json).is_err(),
+        "small-order identity key"
+    );
+    assert!(
+        serde_json::from_str::<PublicKey>("[1, 2, 3]").is_err(),
+        "wrong length"
+    );
+    assert!(
+        serde_json::from_str::<AnyMessage>("[17, 0]").is_err(),
+        "truncated message"
+    );
+    assert!(
+        serde_json::from_str::<PreKeyBundle>("[20]").is_err(),
+        "truncated bundle"
+    );
+}
