@@ -1,0 +1,599 @@
+//! The chat client: a cliquet account and its sessions, kept in SQLite,
+//! talking to the relay.
+//!
+//! The database is the source of truth. Every change to cliquet state is
+//! written in the same transaction as the event that caused it, so a client
+//! killed at any point restarts from a consistent state:
+//!
+//! * **Receiving**: decrypt, then in one transaction store the new session
+//!   (and the account, if a one-time prekey was used), record the message id
+//!   as processed, and append the plaintext to the history. Only after the
+//!   commit is the message acknowledged to the relay. If the client dies in
+//!   between, the relay delivers the message again and the recorded id makes
+//!   the client skip it (the session could not decrypt it twice anyway).
+//! * **Sending**: encrypt, then in one transaction store the new session and
+//!   put the ciphertext in an outbox; only then hand it to the relay, and
+//!   delete it from the outbox once the relay took it. If the client dies in
+//!   between, the outbox is sent again at the next start with the same id.
+//!   Sending before storing would be worse: after a crash the session would
+//!   reuse a message key, or the peer would see a gap that never fills.
+//!
+//! Account and sessions are stored sealed (SPEC §7) under a 32-byte storage
+//! key. Here that key sits in a file next to the database, which only shows
+//! the mechanics: anyone who can read the database can read the key file.
+//! A real application keeps the storage key in the operating system's
+//! keystore (Keychain, Android Keystore, Windows DPAPI, the Secret Service)
+//! and also encrypts the message history, which this example keeps in clear.
+
+use std::error::Error as StdError;
+use std::fs;
+use std::io::{self, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use cliquet::rand_core::{Rng, UnwrapErr};
+use cliquet::{Account, AnyMessage, IdentityKey, PreKeyBundle, Session, SessionConfig};
+use getrandom::SysRng;
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use zeroize::Zeroizing;
+
+use crate::proto::{
+    ANSWER_TIMEOUT, Envelope, MessageId, Request, Response, read_frame, until, write_frame,
+};
+
+/// Errors of the example: I/O, SQLite, cliquet, or a refusal by the relay.
+pub(crate) type Result<T> = std::result::Result<T, Box<dyn StdError + Send + Sync>>;
+
+/// Keep at least this many one-time prekeys on the relay; top up to `TARGET`.
+const LOW_PREKEYS: usize = 10;
+const TARGET_PREKEYS: usize = 20;
+/// The longest message the client sends.
+const MAX_TEXT: usize = 64 * 1024;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS account (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    name TEXT NOT NULL,
+    sealed BLOB NOT NULL
+);
+-- Trust on first use: the identity key first seen for each peer name.
+CREATE TABLE IF NOT EXISTS peers (
+    name TEXT PRIMARY KEY,
+    identity BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    session_id BLOB PRIMARY KEY,
+    peer TEXT NOT NULL,
+    sealed BLOB NOT NULL,
+    last_used INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS processed (
+    sender TEXT NOT NULL,
+    message_id BLOB NOT NULL,
+    PRIMARY KEY (sender, message_id)
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    peer TEXT NOT NULL,
+    message_id BLOB NOT NULL,
+    payload BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS history (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    peer TEXT NOT NULL,
+    outgoing INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+";
+
+/// A message that arrived, decrypted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Received {
+    pub(crate) from: String,
+    pub(crate) text: String,
+}
+
+/// The outcome of processing a mailbox: messages to show, messages dropped
+/// (and why), and the ids to acknowledge to the relay.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    pub(crate) received: Vec<Received>,
+    pub(crate) dropped: Vec<String>,
+    pub(crate) to_ack: Vec<MessageId>,
+}
+
+/// One line of the stored history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Line {
+    pub(crate) peer: String,
+    pub(crate) outgoing: bool,
+    pub(crate) text: String,
+}
+
+/// A chat client. Dropping it is as good as killing it: nothing is kept in
+/// memory that is not already in the database.
+pub(crate) struct Client {
+    name: String,
+    db: Connection,
+    storage_key: Zeroizing<[u8; 32]>,
+    account: Account,
+    relay: TcpStream,
+    rng: UnwrapErr<SysRng>,
+    config: SessionConfig,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("name", &self.name)
+            .field("account", &self.account)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Opens (or creates) the client's database at `db_path`, connects to the
+    /// relay, (re)publishes the bundle and one-time prekeys, and sends what
+    /// the outbox still holds from a previous run.
+    pub(crate) fn open(db_path: &Path, name: &str, relay: SocketAddr) -> Result<Self> {
+        let mut rng = UnwrapErr(SysRng);
+        let storage_key = storage_key(&key_path(db_path), &mut rng)?;
+        let db = Connection::open(db_path)?;
+        db.execute_batch(SCHEMA)?;
+
+        let stored: Option<(String, Vec<u8>)> = db
+            .query_row("SELECT name, sealed FROM account WHERE id = 1", [], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .optional()?;
+        let account = match stored {
+            Some((owner, _)) if owner != name => {
+                return Err(format!("{} belongs to {owner:?}", db_path.display()).into());
+            }
+            Some((_, sealed)) => Account::open(&sealed, &storage_key)?,
+            None => {
+                let account = Account::new(&mut rng);
+                let sealed = account.seal(&storage_key, &mut rng)?;
+                db.execute(
+                    "INSERT INTO account (id, name, sealed) VALUES (1, ?1, ?2)",
+                    params![name, sealed],
+                )?;
+                account
+            }
+        };
+
+        let relay = TcpStream::connect_timeout(&relay, ANSWER_TIMEOUT)?;
+        relay.set_read_timeout(Some(ANSWER_TIMEOUT))?;
+        relay.set_write_timeout(Some(ANSWER_TIMEOUT))?;
+        relay.set_nodelay(true)?;
+        let mut client = Self {
+            name: name.to_owned(),
+            db,
+            storage_key,
+            account,
+            relay,
+            rng,
+            // Header encryption hides ratchet keys and counters from the relay.
+            config: SessionConfig::default().with_header_encryption(true),
+        };
+        let bundle = client.account.bundle(None)?.to_bytes();
+        client.call(Request::Register {
+            user: client.name.clone(),
+            bundle,
+        })?;
+        client.publish_prekeys()?;
+        client.flush_outbox()?;
+        Ok(client)
+    }
+
+    /// This client's name on the relay.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The hex of this client's identity key, to compare out of band.
+    pub(crate) fn fingerprint(&self) -> String {
+        hex::encode(self.account.identity_key().as_bytes())
+    }
+
+    /// Encrypts `text` for `peer` and sends it: [`queue`](Self::queue) then
+    /// [`flush_outbox`](Self::flush_outbox).
+    pub(crate) fn send(&mut self, peer: &str, text: &str) -> Result<()> {
+        self.queue(peer, text)?;
+        self.flush_outbox()
+    }
+
+    /// Encrypts `text` for `peer` (starting a session from their bundle if
+    /// there is none) and stores the new session state and the ciphertext in
+    /// one transaction. Nothing leaves the machine yet.
+    pub(crate) fn queue(&mut self, peer: &str, text: &str) -> Result<()> {
+        if text.len() > MAX_TEXT {
+            return Err(format!("a message holds at most {MAX_TEXT} bytes").into());
+        }
+        let mut session = match self.current_session(peer)? {
+            Some(session) => session,
+            None => self.start_session(peer)?,
+        };
+        let payload = session
+            .encrypt(text.as_bytes(), &mut self.rng)?
+            .into_bytes();
+        let mut id = [0; 16];
+        self.rng.fill_bytes(&mut id);
+        let sealed = session.seal(&self.storage_key, &mut self.rng)?;
+
+        let tx = self.db.transaction()?;
+        pin_identity(&tx, peer, session.peer_identity_key())?;
+        save_session(&tx, peer, &session, &sealed)?;
+        tx.execute(
+            "INSERT INTO outbox (peer, message_id, payload) VALUES (?1, ?2, ?3)",
+            params![peer, id, payload],
+        )?;
+        append_history(&tx, peer, true, text)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Hands every queued message to the relay, oldest first, deleting each
+    /// once the relay accepted it.
+    pub(crate) fn flush_outbox(&mut self) -> Result<()> {
+        let queued: Vec<(i64, String, Vec<u8>, Vec<u8>)> = self
+            .db
+            .prepare("SELECT seq, peer, message_id, payload FROM outbox ORDER BY seq")?
+            .query_map([], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        for (seq, peer, id, payload) in queued {
+            let id = MessageId::try_from(id.as_slice())?;
+            let envelope = Envelope {
+                from: self.name.clone(),
+                id,
+                payload,
+            };
+            self.call(Request::Send { to: peer, envelope })?;
+            self.db
+                .execute("DELETE FROM outbox WHERE seq = ?1", params![seq])?;
+        }
+        Ok(())
+    }
+
+    /// Fetches the mailbox, acknowledges what was processed, and tops up the
+    /// one-time prekeys on the relay.
+    pub(crate) fn poll(&mut self) -> Result<Batch> {
+        let batch = self.process_mail()?;
+        self.ack(&batch.to_ack)?;
+        self.publish_prekeys()?;
+        Ok(batch)
+    }
+
+    /// Fetches the mailbox and processes each envelope in its own
+    /// transaction, but acknowledges nothing (see [`ack`](Self::ack)).
+    pub(crate) fn process_mail(&mut self) -> Result<Batch> {
+        let Response::Mail(mail) = self.call(Request::Fetch {
+            user: self.name.clone(),
+        })?
+        else {
+            return Err("the relay answered Fetch with something else".into());
+        };
+        let mut batch = Batch::default();
+        for envelope in mail {
+            let seen: bool = self.db.query_row(
+                "SELECT EXISTS (SELECT 1 FROM processed WHERE sender = ?1 AND message_id = ?2)",
+                params![envelope.from, envelope.id],
+                |row| row.get(0),
+            )?;
+            if !seen {
+                match self.receive(&envelope) {
+                    Ok(Ok(text)) => batch.received.push(Received {
+                        from: envelope.from.clone(),
+                        text,
+                    }),
+                    Ok(Err(why)) => batch.dropped.push(format!("from {}: {why}", envelope.from)),
+                    Err(e) => {
+                        // Local failure (database): the account in memory may
+                        // be ahead of the stored one; reload it, stop here.
+                        self.account = load_account(&self.db, &self.storage_key)?;
+                        return Err(e);
+                    }
+                }
+            }
+            batch.to_ack.push(envelope.id);
+        }
+        Ok(batch)
+    }
+
+    /// Tells the relay these messages can be deleted.
+    pub(crate) fn ack(&mut self, ids: &[MessageId]) -> Result<()> {
+        if !ids.is_empty() {
+            self.call(Request::Ack {
+                user: self.name.clone(),
+                ids: ids.to_vec(),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The stored conversation, oldest first.
+    pub(crate) fn history(&self) -> Result<Vec<Line>> {
+        Ok(self
+            .db
+            .prepare("SELECT peer, outgoing, body FROM history ORDER BY seq")?
+            .query_map([], |row| {
+                Ok(Line {
+                    peer: row.get(0)?,
+                    outgoing: row.get(1)?,
+                    text: row.get(2)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Decrypts one envelope and commits its effects together with its id.
+    /// The inner result is `Err` for a message that is dropped (it is still
+    /// recorded as processed, so it is not retried forever).
+    fn receive(&mut self, envelope: &Envelope) -> Result<std::result::Result<String, String>> {
+        let opened = self.open_envelope(envelope)?;
+        let sealed_account = match &opened {
+            Ok(o) if o.used_prekey => Some(self.account.seal(&self.storage_key, &mut self.rng)?),
+            _ => None,
+        };
+        let sealed_session = match &opened {
+            Ok(o) => Some(o.session.seal(&self.storage_key, &mut self.rng)?),
+            Err(_) => None,
+        };
+
+        let tx = self.db.transaction()?;
+        tx.execute(
+            "INSERT INTO processed (sender, message_id) VALUES (?1, ?2)",
+            params![envelope.from, envelope.id],
+        )?;
+        let outcome = match opened {
+            Ok(o) => {
+                pin_identity(&tx, &envelope.from, o.session.peer_identity_key())?;
+                if let Some(sealed) = sealed_session {
+                    save_session(&tx, &envelope.from, &o.session, &sealed)?;
+                }
+                if let Some(sealed) = sealed_account {
+                    tx.execute("UPDATE account SET sealed = ?1 WHERE id = 1", [sealed])?;
+                }
+                let text = String::from_utf8_lossy(&o.plaintext).into_owned();
+                append_history(&tx, &envelope.from, false, &text)?;
+                Ok(text)
+            }
+            Err(why) => Err(why),
+        };
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    /// Finds the session an envelope belongs to and decrypts it, in memory
+    /// only. A prekey message of an unknown session is accepted by the
+    /// account; any other message is tried on the sender's sessions, most
+    /// recently used first (a failed decrypt leaves a session unchanged).
+    fn open_envelope(
+        &mut self,
+        envelope: &Envelope,
+    ) -> Result<std::result::Result<Opened, String>> {
+        let message = match AnyMessage::decode(&envelope.payload) {
+            Ok(message) => message,
+            Err(e) => return Ok(Err(e.to_string())),
+        };
+        let from = envelope.from.as_str();
+        if let AnyMessage::PreKey(prekey) = &message {
+            if pinned_identity(&self.db, from)?
+                .is_some_and(|pinned| pinned != *prekey.identity_key_bytes())
+            {
+                return Ok(Err(format!(
+                    "{from:?} now has a different identity key; refused"
+                )));
+            }
+            let id = prekey.session_id().to_bytes();
+            let stored: Option<Vec<u8>> = self
+                .db
+                .query_row(
+                    "SELECT sealed FROM sessions WHERE session_id = ?1 AND peer = ?2",
+                    params![id, from],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            if stored.is_none() {
+                return Ok(match self.account.accept(prekey, self.config) {
+                    Ok(accepted) => Ok(Opened {
+                        session: accepted.session,
+                        plaintext: accepted.plaintext,
+                        used_prekey: true,
+                    }),
+                    Err(e) => Err(e.to_string()),
+                });
+            }
+        }
+        let candidates: Vec<Vec<u8>> = self
+            .db
+            .prepare("SELECT sealed FROM sessions WHERE peer = ?1 ORDER BY last_used DESC")?
+            .query_map([from], |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut last_error = format!("no session with {from:?}");
+        for sealed in candidates {
+            let mut session = Session::open(&sealed, &self.storage_key)?;
+            match session.decrypt(&message) {
+                Ok(plaintext) => {
+                    return Ok(Ok(Opened {
+                        session,
+                        plaintext,
+                        used_prekey: false,
+                    }));
+                }
+                Err(e) => last_error = e.to_string(),
+            }
+        }
+        Ok(Err(last_error))
+    }
+
+    /// The session with `peer` used last, if any.
+    fn current_session(&self, peer: &str) -> Result<Option<Session>> {
+        let sealed: Option<Vec<u8>> = self
+            .db
+            .query_row(
+                "SELECT sealed FROM sessions WHERE peer = ?1 ORDER BY last_used DESC LIMIT 1",
+                [peer],
+                |row| row.get(0),
+            )
+            .optional()?;
+        Ok(sealed
+            .map(|sealed| Session::open(&sealed, &self.storage_key))
+            .transpose()?)
+    }
+
+    /// Fetches `peer`'s bundle, verifies it, checks their identity against
+    /// the one seen before, and starts a session.
+    fn start_session(&mut self, peer: &str) -> Result<Session> {
+        let Response::Bundle(bytes) = self.call(Request::FetchBundle {
+            user: peer.to_owned(),
+        })?
+        else {
+            return Err("the relay answered FetchBundle with something else".into());
+        };
+        let bundle = PreKeyBundle::decode(&bytes)?.verify()?;
+        if pinned_identity(&self.db, peer)?
+            .is_some_and(|pinned| pinned != bundle.identity_key().to_bytes())
+        {
+            return Err(format!("{peer:?} now has a different identity key; refused").into());
+        }
+        Ok(Session::initiate(
+            self.account.identity(),
+            &bundle,
+            self.config,
+            &mut self.rng,
+        )?)
+    }
+
+    /// Tops up the one-time prekeys and uploads those not yet published.
+    /// The account is stored before the upload (the relay must never hand
+    /// out a key we could lose) and again once they are marked published.
+    fn publish_prekeys(&mut self) -> Result<()> {
+        let held = self.account.one_time_prekey_count();
+        if held < LOW_PREKEYS {
+            self.account
+                .generate_one_time_prekeys(TARGET_PREKEYS - held, &mut self.rng);
+            self.store_account()?;
+        }
+        let keys: Vec<(u32, [u8; 32])> = self
+            .account
+            .unpublished_one_time_prekeys()
+            .into_iter()
+            .map(|(id, key)| (id, key.to_bytes()))
+            .collect();
+        if !keys.is_empty() {
+            self.call(Request::PublishPreKeys {
+                user: self.name.clone(),
+                keys,
+            })?;
+            self.account.mark_one_time_prekeys_published();
+            self.store_account()?;
+        }
+        Ok(())
+    }
+
+    fn store_account(&mut self) -> Result<()> {
+        let sealed = self.account.seal(&self.storage_key, &mut self.rng)?;
+        self.db
+            .execute("UPDATE account SET sealed = ?1 WHERE id = 1", [sealed])?;
+        Ok(())
+    }
+
+    /// One request, one answer; a refusal becomes an error.
+    fn call(&mut self, request: Request) -> Result<Response> {
+        write_frame(&mut self.relay, &request.encode())?;
+        let frame = read_frame(&mut self.relay, &mut until(Instant::now() + ANSWER_TIMEOUT))?
+            .ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof))?;
+        match Response::decode(&frame)? {
+            Response::Refused(why) => Err(format!("relay refused: {why}").into()),
+            response => Ok(response),
+        }
+    }
+}
+
+/// A decrypted message and the session state after it.
+struct Opened {
+    session: Session,
+    plaintext: Vec<u8>,
+    used_prekey: bool,
+}
+
+fn key_path(db_path: &Path) -> PathBuf {
+    let mut path = db_path.as_os_str().to_owned();
+    path.push(".key");
+    PathBuf::from(path)
+}
+
+/// Reads the storage key, or creates it on first use. See the module docs:
+/// a real application asks the OS keystore instead.
+fn storage_key(path: &Path, rng: &mut impl Rng) -> Result<Zeroizing<[u8; 32]>> {
+    let mut key = Zeroizing::new([0; 32]);
+    match fs::read(path) {
+        Ok(bytes) => {
+            let bytes = Zeroizing::new(bytes);
+            *key = <[u8; 32]>::try_from(bytes.as_slice())
+                .map_err(|_| format!("{} is not a 32-byte key", path.display()))?;
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            rng.fill_bytes(&mut *key);
+            let mut file = fs::OpenOptions::new();
+            file.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
+            file.open(path)?.write_all(&*key)?;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(key)
+}
+
+fn load_account(db: &Connection, storage_key: &[u8; 32]) -> Result<Account> {
+    let sealed: Vec<u8> = db.query_row("SELECT sealed FROM account WHERE id = 1", [], |row| {
+        row.get(0)
+    })?;
+    Ok(Account::open(&sealed, storage_key)?)
+}
+
+fn pinned_identity(db: &Connection, peer: &str) -> Result<Option<[u8; 32]>> {
+    let stored: Option<Vec<u8>> = db
+        .query_row(
+            "SELECT identity FROM peers WHERE name = ?1",
+            [peer],
+            |row| row.get(0),
+        )
+        .optional()?;
+    Ok(stored
+        .map(|bytes| <[u8; 32]>::try_from(bytes.as_slice()))
+        .transpose()?)
+}
+
+/// Records `identity` as `peer`'s on first contact (later ones were checked
+/// against it before we got here).
+fn pin_identity(tx: &Transaction<'_>, peer: &str, identity: &IdentityKey) -> Result<()> {
+    tx.execute(
+        "INSERT OR IGNORE INTO peers (name, identity) VALUES (?1, ?2)",
+        params![peer, identity.as_bytes()],
+    )?;
+    Ok(())
+}
+
+fn save_session(tx: &Transaction<'_>, peer: &str, session: &Session, sealed: &[u8]) -> Result<()> {
+    tx.execute(
+        "INSERT INTO sessions (session_id, peer, sealed, last_used)
+         VALUES (?1, ?2, ?3, (SELECT COALESCE(MAX(last_used), 0) + 1 FROM sessions))
+         ON CONFLICT (session_id) DO UPDATE SET sealed = excluded.sealed, last_used = excluded.last_used",
+        params![session.session_id().to_bytes(), peer, sealed],
+    )?;
+    Ok(())
+}
+
+fn append_history(tx: &Transaction<'_>, peer: &str, outgoing: bool, text: &str) -> Result<()> {
+    tx.execute(
+        "INSERT INTO history (peer, outgoing, body) VALUES (?1, ?2, ?3)",
+        params![peer, outgoing, text],
+    )?;
+    Ok(())
+}

@@ -1,0 +1,199 @@
+//! The chat client: end-to-end encrypted chat through `chat_relay`, with the
+//! account and sessions kept in SQLite (see `examples/chat/client.rs` for
+//! the order in which state is stored).
+//!
+//! ```text
+//! cargo run --example chat_client -- --name alice --peer bob
+//! ```
+//!
+//! Interactive by default: each line typed goes to `--peer` (or to `NAME` if
+//! it starts with `@NAME `), incoming messages print as they arrive, `/quit`
+//! or end of input leaves. Non-interactive with any of:
+//!
+//! * `--send TEXT` (repeatable): send these to `--peer`, in order;
+//! * `--expect N`: wait until N messages arrived (at most `--wait` seconds);
+//! * `--wait SECS`: how long to wait for messages (default 10 with `--expect`);
+//! * `--history`: print the stored conversation at the end.
+//!
+//! Other options: `--relay ADDR` (default 127.0.0.1:7878), `--db PATH`
+//! (default `NAME.db`; the storage key goes to `PATH.key`).
+#![allow(
+    clippy::std_instead_of_core,
+    clippy::std_instead_of_alloc,
+    reason = "an example is a std program; these lints guard the no_std library"
+)]
+
+#[path = "../chat/client.rs"]
+mod client;
+#[allow(
+    dead_code,
+    reason = "shared with chat_relay, which uses the other half"
+)]
+#[path = "../chat/proto.rs"]
+mod proto;
+
+use std::error::Error;
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use client::{Batch, Client};
+
+const USAGE: &str = "usage: chat_client --name NAME [--peer NAME] [--relay ADDR] [--db PATH] \
+                     [--send TEXT]... [--expect N] [--wait SECS] [--history]";
+/// How often the client asks the relay for mail.
+const POLL: Duration = Duration::from_millis(300);
+
+#[derive(Default)]
+struct Options {
+    name: Option<String>,
+    peer: Option<String>,
+    relay: Option<String>,
+    db: Option<PathBuf>,
+    send: Vec<String>,
+    expect: Option<usize>,
+    wait: Option<u64>,
+    history: bool,
+}
+
+fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
+    let options = parse()?;
+    let name = options.name.clone().ok_or(USAGE)?;
+    let relay = options.relay.as_deref().unwrap_or("127.0.0.1:7878");
+    let relay = std::net::ToSocketAddrs::to_socket_addrs(relay)?
+        .next()
+        .ok_or("--relay: no such address")?;
+    let db = options
+        .db
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{name}.db")));
+    let mut client = Client::open(&db, &name, relay)?;
+    eprintln!(
+        "{} connected to {relay}; identity {}",
+        client.name(),
+        client.fingerprint()
+    );
+
+    let scripted = !options.send.is_empty()
+        || options.expect.is_some()
+        || options.wait.is_some()
+        || options.history;
+    if scripted {
+        run_scripted(&mut client, &options)
+    } else {
+        run_interactive(&mut client, options.peer.as_deref())
+    }
+}
+
+fn run_scripted(
+    client: &mut Client,
+    options: &Options,
+) -> Result<(), Box<dyn Error + Send + Sync>> {
+    if !options.send.is_empty() {
+        let peer = options.peer.as_deref().ok_or("--send needs --peer")?;
+        for text in &options.send {
+            client.send(peer, text)?;
+        }
+    }
+    let wait = options
+        .wait
+        .unwrap_or(if options.expect.is_some() { 10 } else { 0 });
+    let deadline = Instant::now() + Duration::from_secs(wait);
+    let mut received = 0;
+    loop {
+        received += show(&client.poll()?);
+        let enough = options.expect.is_some_and(|n| received >= n);
+        if enough || Instant::now() >= deadline {
+            break;
+        }
+        thread::sleep(POLL);
+    }
+    if options.history {
+        for line in client.history()? {
+            let arrow = if line.outgoing { "->" } else { "<-" };
+            println!("{arrow} {}: {}", line.peer, line.text);
+        }
+    }
+    match options.expect {
+        Some(n) if received < n => Err(format!("expected {n} messages, got {received}").into()),
+        _ => Ok(()),
+    }
+}
+
+fn run_interactive(
+    client: &mut Client,
+    peer: Option<&str>,
+) -> Result<(), Box<dyn Error + Send + Sync>> {
+    eprintln!("type a message and Enter; \"@name text\" sends to someone else; /quit leaves");
+    // Standard input is read on its own thread so that mail keeps arriving
+    // while nobody types.
+    let (lines, input) = mpsc::channel();
+    thread::spawn(move || {
+        for line in std::io::stdin().lock().lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    loop {
+        match input.recv_timeout(POLL) {
+            Ok(line) if line.trim() == "/quit" => break,
+            Ok(line) => {
+                let (to, text) = match line.strip_prefix('@').and_then(|l| l.split_once(' ')) {
+                    Some((to, text)) => (Some(to), text),
+                    None => (peer, line.as_str()),
+                };
+                match to {
+                    _ if text.trim().is_empty() => {}
+                    // A failed send is reported; the chat goes on.
+                    Some(to) => {
+                        if let Err(e) = client.send(to, text) {
+                            eprintln!("not sent: {e}");
+                        }
+                    }
+                    None => eprintln!("to whom? start with @name, or run with --peer"),
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        show(&client.poll()?);
+    }
+    Ok(())
+}
+
+/// Prints a batch; returns how many messages it held.
+fn show(batch: &Batch) -> usize {
+    for message in &batch.received {
+        println!("{}: {}", message.from, message.text);
+    }
+    for why in &batch.dropped {
+        eprintln!("dropped a message {why}");
+    }
+    batch.received.len()
+}
+
+fn parse() -> Result<Options, Box<dyn Error + Send + Sync>> {
+    let mut options = Options::default();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| format!("{arg} needs a value; {USAGE}"))
+        };
+        match arg.as_str() {
+            "--name" => options.name = Some(value()?),
+            "--peer" => options.peer = Some(value()?),
+            "--relay" => options.relay = Some(value()?),
+            "--db" => options.db = Some(value()?.into()),
+            "--send" => options.send.push(value()?),
+            "--expect" => options.expect = Some(value()?.parse()?),
+            "--wait" => options.wait = Some(value()?.parse()?),
+            "--history" => options.history = true,
+            _ => return Err(format!("unknown argument {arg:?}; {USAGE}").into()),
+        }
+    }
+    Ok(options)
+}

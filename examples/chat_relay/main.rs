@@ -1,0 +1,45 @@
+//! The chat relay: a prekey directory and mailboxes for `chat_client`.
+//!
+//! ```text
+//! cargo run --example chat_relay -- [--listen 127.0.0.1:7878]
+//! ```
+//!
+//! It runs until interrupted (Ctrl-C) and keeps everything in memory. It only
+//! ever handles public keys and ciphertext.
+#![allow(
+    clippy::std_instead_of_core,
+    clippy::std_instead_of_alloc,
+    reason = "an example is a std program; these lints guard the no_std library"
+)]
+
+#[allow(
+    dead_code,
+    reason = "shared with chat_client, which uses the other half"
+)]
+#[path = "../chat/proto.rs"]
+mod proto;
+#[path = "../chat/relay.rs"]
+mod relay;
+
+use std::error::Error;
+use std::net::TcpListener;
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let mut listen = String::from("127.0.0.1:7878");
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--listen" => listen = args.next().ok_or("--listen needs an address")?,
+            _ => {
+                return Err(
+                    format!("unknown argument {arg:?}; usage: chat_relay [--listen ADDR]").into(),
+                );
+            }
+        }
+    }
+    let relay = relay::Relay::start(TcpListener::bind(&listen)?, false)?;
+    println!("relay listening on {} (Ctrl-C to stop)", relay.local_addr());
+    loop {
+        std::thread::park();
+    }
+}

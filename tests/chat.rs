@@ -1,0 +1,218 @@
+//! End to end: the chat relay and two chat clients of `examples/` on
+//! loopback, messages both ways, one client restarted twice at the worst
+//! moments, every message delivered exactly once and in clear only at the
+//! ends.
+//!
+//! The example code is compiled into this test with `#[path]` and run
+//! in-process, not spawned as the built example binaries: Cargo tells
+//! integration tests where bin targets are (`CARGO_BIN_EXE_*`) but not
+//! examples, and guessing their place under `target/` breaks with
+//! `CARGO_TARGET_DIR`, `--target` or another profile. In-process, the test
+//! owns every thread and socket, stops them all (the relay joins its
+//! threads; every socket read has a timeout), and "kills" a client by
+//! dropping it: the client keeps nothing in memory that its SQLite file does
+//! not hold, so a drop leaves exactly what a kill would. The relay records
+//! every frame it receives and sends, which is how the test sees that no
+//! plaintext crossed it.
+#![allow(
+    clippy::std_instead_of_core,
+    clippy::std_instead_of_alloc,
+    reason = "a std test harness"
+)]
+
+#[path = "../examples/chat/client.rs"]
+mod client;
+#[path = "../examples/chat/proto.rs"]
+mod proto;
+#[path = "../examples/chat/relay.rs"]
+mod relay;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use client::{Client, Received, Result};
+use relay::Relay;
+
+/// How long the test waits for any expected message.
+const PATIENCE: Duration = Duration::from_secs(5);
+
+#[test]
+fn chat_over_relay_survives_restarts_and_relay_sees_only_ciphertext() -> Result<()> {
+    let relay = Relay::start(TcpListener::bind("127.0.0.1:0")?, true)?;
+    let addr = relay.local_addr();
+    let dir = TempDir::new()?;
+    let (alice_db, bob_db) = (dir.path().join("alice.db"), dir.path().join("bob.db"));
+    let to_bob: Vec<String> = (0..5).map(|i| secret("alice", "bob", i)).collect();
+    let to_alice: Vec<String> = (0..4).map(|i| secret("bob", "alice", i)).collect();
+    let (mut at_alice, mut at_bob) = (Vec::new(), Vec::new());
+
+    let mut alice = Client::open(&alice_db, "alice", addr)?;
+    let mut bob = Client::open(&bob_db, "bob", addr)?;
+    let bob_identity = bob.fingerprint();
+
+    // Alice starts the session from Bob's bundle: two prekey messages.
+    alice.send("bob", &to_bob[0])?;
+    alice.send("bob", &to_bob[1])?;
+    at_bob.extend(receive(&mut bob, 2)?);
+    bob.send("alice", &to_alice[0])?;
+    at_alice.extend(receive(&mut alice, 1)?);
+
+    // Bob dies after storing a message but before acknowledging it: the
+    // relay delivers it again, and the restarted Bob skips it.
+    alice.send("bob", &to_bob[2])?;
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let batch = bob.process_mail()?;
+        assert!(batch.dropped.is_empty(), "{:?}", batch.dropped);
+        if !batch.received.is_empty() {
+            at_bob.extend(batch.received);
+            break;
+        }
+        assert!(Instant::now() < deadline, "message 2 never reached Bob");
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(relay.pending("bob"), 1, "not acknowledged yet");
+    drop(bob);
+    let mut bob = Client::open(&bob_db, "bob", addr)?;
+    assert_eq!(
+        bob.fingerprint(),
+        bob_identity,
+        "same identity after a restart"
+    );
+    let batch = bob.poll()?;
+    assert!(batch.received.is_empty() && batch.dropped.is_empty());
+    assert_eq!(
+        batch.to_ack.len(),
+        1,
+        "the redelivered message was acknowledged"
+    );
+    assert_eq!(relay.pending("bob"), 0);
+
+    // Bob dies after storing a message for Alice but before it left: the
+    // restarted Bob sends it from his outbox.
+    bob.queue("alice", &to_alice[1])?;
+    drop(bob);
+    assert_eq!(relay.pending("alice"), 0, "nothing left before the restart");
+    let mut bob = Client::open(&bob_db, "bob", addr)?;
+    at_alice.extend(receive(&mut alice, 1)?);
+
+    // The restarted Bob goes on with the same session, both ways, through
+    // more ratchet steps.
+    bob.send("alice", &to_alice[2])?;
+    alice.send("bob", &to_bob[3])?;
+    alice.send("bob", &to_bob[4])?;
+    at_alice.extend(receive(&mut alice, 1)?);
+    at_bob.extend(receive(&mut bob, 2)?);
+    bob.send("alice", &to_alice[3])?;
+    at_alice.extend(receive(&mut alice, 1)?);
+
+    // Everything arrived once, in order, from the right sender; nothing waits.
+    assert_eq!(at_bob, from("alice", &to_bob));
+    assert_eq!(at_alice, from("bob", &to_alice));
+    for client in [&mut alice, &mut bob] {
+        let batch = client.poll()?;
+        assert!(batch.received.is_empty() && batch.to_ack.is_empty());
+    }
+    assert_eq!((relay.pending("alice"), relay.pending("bob")), (0, 0));
+    let bob_got: Vec<_> = bob
+        .history()?
+        .into_iter()
+        .filter(|line| !line.outgoing)
+        .map(|line| line.text)
+        .collect();
+    assert_eq!(
+        bob_got, to_bob,
+        "Bob's stored history holds each message once"
+    );
+
+    // The relay carried every message, yet no plaintext.
+    let frames = relay.recorded_frames();
+    assert!(frames.len() > 2 * (to_bob.len() + to_alice.len()));
+    for text in to_bob.iter().chain(&to_alice) {
+        for frame in &frames {
+            assert!(
+                !frame.windows(text.len()).any(|w| w == text.as_bytes()),
+                "the relay saw {text:?} in clear"
+            );
+        }
+    }
+
+    drop((alice, bob));
+    relay.stop();
+    Ok(())
+}
+
+#[test]
+fn a_client_refuses_a_database_of_someone_else() -> Result<()> {
+    let relay = Relay::start(TcpListener::bind("127.0.0.1:0")?, false)?;
+    let dir = TempDir::new()?;
+    let db = dir.path().join("alice.db");
+    drop(Client::open(&db, "alice", relay.local_addr())?);
+    let err = Client::open(&db, "mallory", relay.local_addr())
+        .err()
+        .ok_or("opened another user's database")?;
+    assert!(err.to_string().contains("belongs to"), "{err}");
+    relay.stop();
+    Ok(())
+}
+
+/// A message text that cannot occur in a frame by chance.
+fn secret(from: &str, to: &str, i: usize) -> String {
+    format!("{from} to {to}, message {i}: the owl flies at midnight")
+}
+
+fn from(sender: &str, texts: &[String]) -> Vec<Received> {
+    texts
+        .iter()
+        .map(|text| Received {
+            from: sender.to_owned(),
+            text: text.clone(),
+        })
+        .collect()
+}
+
+/// Polls until `n` messages arrived (none dropped), at most [`PATIENCE`].
+fn receive(client: &mut Client, n: usize) -> Result<Vec<Received>> {
+    let deadline = Instant::now() + PATIENCE;
+    let mut received = Vec::new();
+    while received.len() < n {
+        if Instant::now() >= deadline {
+            return Err(format!("{}: {} of {n} messages", client.name(), received.len()).into());
+        }
+        let batch = client.poll()?;
+        assert!(batch.dropped.is_empty(), "{:?}", batch.dropped);
+        received.extend(batch.received);
+        thread::sleep(Duration::from_millis(10));
+    }
+    Ok(received)
+}
+
+/// A fresh directory under the system's temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Result<Self> {
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos();
+        let thread = format!("{:?}", thread::current().id());
+        let name: String = format!("cliquet-chat-{}-{nanos}-{thread}", std::process::id())
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect();
+        let path = std::env::temp_dir().join(name);
+        std::fs::create_dir(&path)?;
+        Ok(Self(path))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        // Best effort: a leftover temp dir is not worth failing a test.
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
