@@ -31,11 +31,22 @@ fn config() -> ProptestConfig {
 
 #[derive(Clone, Debug)]
 enum Op {
-    Send { from_alice: bool, len: u8 },
+    Send {
+        from_alice: bool,
+        len: u8,
+    },
     Deliver(usize),
     Drop(usize),
     Duplicate(usize),
-    Tamper { pick: usize, byte: usize, bit: u8 },
+    Tamper {
+        pick: usize,
+        byte: usize,
+        bit: u8,
+    },
+    /// Store a party's session and carry on with the reloaded copy.
+    Reload {
+        alice: bool,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -45,6 +56,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(Op::Drop),
         1 => any::<usize>().prop_map(Op::Duplicate),
         1 => (any::<usize>(), any::<usize>(), any::<u8>()).prop_map(|(pick, byte, bit)| Op::Tamper { pick, byte, bit }),
+        1 => any::<bool>().prop_map(|alice| Op::Reload { alice }),
     ]
 }
 
@@ -167,6 +179,18 @@ impl Conversation {
                     matches!(r, Err(Error::Duplicate | Error::Authentication)),
                     "replay: {r:?}"
                 );
+            }
+            Op::Reload { alice } => {
+                let session = if alice {
+                    Some(&mut self.a)
+                } else {
+                    self.b.as_mut()
+                };
+                if let Some(session) = session {
+                    let stored = session.to_bytes();
+                    *session = Session::from_bytes(&stored).expect("reload");
+                    assert_eq!(session.to_bytes(), stored);
+                }
             }
             Op::Tamper { pick, byte, bit } => {
                 if self.in_flight.is_empty() {
