@@ -158,6 +158,141 @@ fn a_client_refuses_a_database_of_someone_else() -> Result<()> {
     Ok(())
 }
 
+#[test]
+fn simultaneous_first_messages_both_arrive_and_the_chat_goes_on() -> Result<()> {
+    let relay = Relay::start(TcpListener::bind("127.0.0.1:0")?, false)?;
+    let dir = TempDir::new()?;
+    let mut alice = Client::open(&dir.path().join("alice.db"), "alice", relay.local_addr())?;
+    let mut bob = Client::open(&dir.path().join("bob.db"), "bob", relay.local_addr())?;
+
+    // Each starts a session from the other's bundle before reading any mail:
+    // two sessions, one started by each.
+    alice.send("bob", "alice first")?;
+    bob.send("alice", "bob first")?;
+    assert_eq!(
+        receive(&mut bob, 1)?,
+        from("alice", &["alice first".into()])
+    );
+    assert_eq!(receive(&mut alice, 1)?, from("bob", &["bob first".into()]));
+
+    // Each now sends on the session it used last; the other finds it.
+    for round in 0..3 {
+        let (a, b) = (format!("alice {round}"), format!("bob {round}"));
+        alice.send("bob", &a)?;
+        bob.send("alice", &b)?;
+        assert_eq!(receive(&mut bob, 1)?, from("alice", &[a]));
+        assert_eq!(receive(&mut alice, 1)?, from("bob", &[b]));
+    }
+    relay.stop();
+    Ok(())
+}
+
+#[test]
+fn the_relay_refuses_garbage_and_keeps_serving() -> Result<()> {
+    use std::net::TcpStream;
+
+    use proto::{ANSWER_TIMEOUT, MAX_FRAME, Request, Response, read_frame, until, write_frame};
+
+    let relay = Relay::start(TcpListener::bind("127.0.0.1:0")?, false)?;
+    let mut stream = TcpStream::connect_timeout(&relay.local_addr(), ANSWER_TIMEOUT)?;
+    stream.set_read_timeout(Some(Duration::from_millis(50)))?;
+    let answer = |stream: &mut TcpStream, frame: &[u8]| -> Result<Response> {
+        write_frame(stream, frame)?;
+        let mut wait = until(Instant::now() + ANSWER_TIMEOUT);
+        let reply = read_frame(stream, &mut wait)?.ok_or("relay closed")?;
+        Ok(Response::decode(&reply)?)
+    };
+
+    let garbage: [&[u8]; 5] = [
+        &[],
+        &[0xff],
+        &[1, 0, 5, b'a'],
+        &[5, 0, 1, b'a', 0],
+        &[3; 300],
+    ];
+    for frame in garbage {
+        assert!(matches!(answer(&mut stream, frame)?, Response::Refused(_)));
+    }
+    // A bundle that does not verify is refused; a well-formed request to an
+    // unknown user is refused by name.
+    let register = Request::Register {
+        user: "eve".into(),
+        bundle: vec![0x14; 134],
+    };
+    assert!(matches!(
+        answer(&mut stream, &register.encode())?,
+        Response::Refused(_)
+    ));
+    let fetch = Request::FetchBundle {
+        user: "nobody".into(),
+    };
+    let Response::Refused(why) = answer(&mut stream, &fetch.encode())? else {
+        panic!("fetched a bundle of nobody");
+    };
+    assert!(why.contains("nobody"), "{why}");
+
+    // The framing itself refuses an oversized frame on both sides.
+    assert!(write_frame(&mut Vec::new(), &vec![0; MAX_FRAME + 1]).is_err());
+    let mut oversized = &u32::try_from(MAX_FRAME + 1)?.to_be_bytes()[..];
+    assert!(read_frame(&mut oversized, &mut || false).is_err());
+    relay.stop();
+    Ok(())
+}
+
+#[test]
+fn protocol_messages_round_trip_and_truncations_are_errors() {
+    use proto::{Envelope, Request, Response};
+
+    let envelope = Envelope {
+        from: "alice".into(),
+        id: [7; 16],
+        payload: vec![0x13; 90],
+    };
+    let requests = [
+        Request::Register {
+            user: "bob".into(),
+            bundle: vec![1, 2, 3],
+        },
+        Request::PublishPreKeys {
+            user: "bob".into(),
+            keys: vec![(1, [9; 32]), (2, [8; 32])],
+        },
+        Request::FetchBundle { user: "bob".into() },
+        Request::Send {
+            to: "bob".into(),
+            envelope: envelope.clone(),
+        },
+        Request::Fetch { user: "bob".into() },
+        Request::Ack {
+            user: "bob".into(),
+            ids: vec![[1; 16], [2; 16]],
+        },
+    ];
+    for request in requests {
+        let bytes = request.encode();
+        assert_eq!(Request::decode(&bytes).ok(), Some(request));
+        for cut in 0..bytes.len() {
+            assert!(Request::decode(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(Request::decode(&longer).is_err(), "trailing byte");
+    }
+    let responses = [
+        Response::Ok,
+        Response::Bundle(vec![4; 170]),
+        Response::Mail(vec![envelope.clone(), envelope]),
+        Response::Refused("no".into()),
+    ];
+    for response in responses {
+        let bytes = response.encode();
+        assert_eq!(Response::decode(&bytes).ok(), Some(response));
+        for cut in 0..bytes.len() {
+            assert!(Response::decode(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+}
+
 /// A message text that cannot occur in a frame by chance.
 fn secret(from: &str, to: &str, i: usize) -> String {
     format!("{from} to {to}, message {i}: the owl flies at midnight")
