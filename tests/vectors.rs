@@ -25,6 +25,8 @@ use cliquet::{
 };
 use serde_json::Value;
 
+mod common;
+
 /// Yields the scripted entries in order; every draw must ask for exactly
 /// the next entry's length.
 struct ScriptedRng {
@@ -243,15 +245,8 @@ fn scenario(v: &Value) -> usize {
                     AnyMessage::decode(&bytes).unwrap_or_else(|e| panic!("{at}: decode {e:?}"));
                 assert_eq!(message.to_bytes(), bytes, "{at}: re-encoding");
                 let before_rng = party.rng.queue.len();
-                let (result, routed) = decrypt(
-                    party,
-                    party_name,
-                    &mut bob_account,
-                    &message,
-                    index,
-                    config,
-                    &at,
-                );
+                let (result, routed) =
+                    decrypt(party, party_name, &mut bob_account, &message, index, config);
                 match (step.get("plaintext"), step.get("error")) {
                     (Some(pt), None) => {
                         let got = result.unwrap_or_else(|e| panic!("{at}: {e:?}"));
@@ -325,54 +320,36 @@ fn decrypt(
     message: &AnyMessage,
     index: Option<usize>,
     config: SessionConfig,
-    at: &str,
 ) -> (Result<Vec<u8>, Error>, Option<usize>) {
-    if let (AnyMessage::PreKey(m), "bob") = (message, party_name) {
-        let existing = party
+    let routed = match (message, party_name) {
+        (AnyMessage::PreKey(m), "bob") => party
             .sessions
             .iter()
-            .position(|s| s.as_ref().is_some_and(|s| s.session_id() == m.session_id()));
-        if let Some(i) = existing {
-            let session = party.sessions[i].as_mut().expect("session");
-            let before = session.to_bytes();
-            let r = session.decrypt(message);
-            if r.is_err() {
-                assert_eq!(
-                    session.to_bytes(),
-                    before,
-                    "{at}: failed decrypt changed the session"
-                );
-            }
-            return (r, Some(i));
+            .position(|s| s.as_ref().is_some_and(|s| s.session_id() == m.session_id())),
+        _ => Some(index.unwrap_or(0)),
+    };
+    if let Some(i) = routed {
+        let session = party.sessions[i].as_mut().expect("session exists");
+        return (common::decrypt_checked(session, message), Some(i));
+    }
+    let AnyMessage::PreKey(m) = message else {
+        unreachable!("only prekey messages are unrouted")
+    };
+    let before = account.to_bytes();
+    match account.accept(m, config) {
+        Ok(accepted) => {
+            party.sessions.push(Some(accepted.session));
+            (Ok(accepted.plaintext), Some(party.sessions.len() - 1))
         }
-        let before = account.to_bytes();
-        return match account.accept(m, config) {
-            Ok(accepted) => {
-                party.sessions.push(Some(accepted.session));
-                (Ok(accepted.plaintext), Some(party.sessions.len() - 1))
-            }
-            Err(e) => {
-                assert_eq!(
-                    account.to_bytes(),
-                    before,
-                    "{at}: failed accept changed the account"
-                );
-                (Err(e), None)
-            }
-        };
+        Err(e) => {
+            assert_eq!(
+                account.to_bytes(),
+                before,
+                "failed accept changed the account"
+            );
+            (Err(e), None)
+        }
     }
-    let i = index.unwrap_or(0);
-    let session = party.sessions[i].as_mut().expect("session exists");
-    let before = session.to_bytes();
-    let r = session.decrypt(message);
-    if r.is_err() {
-        assert_eq!(
-            session.to_bytes(),
-            before,
-            "{at}: failed decrypt changed the session"
-        );
-    }
-    (r, Some(i))
 }
 
 fn vector_files() -> (PathBuf, Vec<PathBuf>) {
