@@ -292,6 +292,11 @@ proptest! {
             if let Ok(m) = AnyMessage::decode(&input) {
                 prop_assert!(decrypt_checked(&mut p.b, &m).is_err());
                 prop_assert!(decrypt_checked(&mut p.a, &m).is_err());
+                if let AnyMessage::PreKey(m) = &m {
+                    let before = p.bob.to_bytes();
+                    prop_assert!(p.bob.accept(m, SessionConfig::default()).is_err());
+                    prop_assert_eq!(p.bob.to_bytes(), before);
+                }
             }
         }
         let m = p.a_to_b(b"still works");
