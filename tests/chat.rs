@@ -145,7 +145,7 @@ fn chat_over_relay_survives_restarts_and_relay_sees_only_ciphertext() -> Result<
 }
 
 #[test]
-fn a_client_refuses_a_database_of_someone_else() -> Result<()> {
+fn a_client_refuses_a_database_of_someone_else_or_without_its_key() -> Result<()> {
     let relay = Relay::start(TcpListener::bind("127.0.0.1:0")?, false)?;
     let dir = TempDir::new()?;
     let db = dir.path().join("alice.db");
@@ -154,6 +154,19 @@ fn a_client_refuses_a_database_of_someone_else() -> Result<()> {
         .err()
         .ok_or("opened another user's database")?;
     assert!(err.to_string().contains("belongs to"), "{err}");
+
+    // Without its storage key, or with another one, the state does not open.
+    let key = dir.path().join("alice.db.key");
+    std::fs::remove_file(&key)?;
+    let err = Client::open(&db, "alice", relay.local_addr())
+        .err()
+        .ok_or("opened without the storage key")?;
+    assert!(err.to_string().contains("storage key"), "{err}");
+    std::fs::write(&key, [0x55; 32])?;
+    let err = Client::open(&db, "alice", relay.local_addr())
+        .err()
+        .ok_or("opened with a wrong storage key")?;
+    assert!(err.to_string().contains("sealed"), "{err}");
     relay.stop();
     Ok(())
 }

@@ -138,7 +138,6 @@ impl Client {
     /// the outbox still holds from a previous run.
     pub(crate) fn open(db_path: &Path, name: &str, relay: SocketAddr) -> Result<Self> {
         let mut rng = UnwrapErr(SysRng);
-        let storage_key = storage_key(&key_path(db_path), &mut rng)?;
         let db = Connection::open(db_path)?;
         db.execute_batch(SCHEMA)?;
 
@@ -147,19 +146,27 @@ impl Client {
                 Ok((row.get(0)?, row.get(1)?))
             })
             .optional()?;
-        let account = match stored {
+        let key_path = key_path(db_path);
+        let (account, storage_key) = match stored {
             Some((owner, _)) if owner != name => {
                 return Err(format!("{} belongs to {owner:?}", db_path.display()).into());
             }
-            Some((_, sealed)) => Account::open(&sealed, &storage_key)?,
+            Some((_, sealed)) => {
+                let storage_key = read_storage_key(&key_path)?;
+                (Account::open(&sealed, &storage_key)?, storage_key)
+            }
             None => {
+                let storage_key = match read_storage_key(&key_path) {
+                    Ok(key) => key,
+                    Err(_) => create_storage_key(&key_path, &mut rng)?,
+                };
                 let account = Account::new(&mut rng);
                 let sealed = account.seal(&storage_key, &mut rng)?;
                 db.execute(
                     "INSERT INTO account (id, name, sealed) VALUES (1, ?1, ?2)",
                     params![name, sealed],
                 )?;
-                account
+                (account, storage_key)
             }
         };
 
@@ -527,26 +534,25 @@ fn key_path(db_path: &Path) -> PathBuf {
     PathBuf::from(path)
 }
 
-/// Reads the storage key, or creates it on first use. See the module docs:
-/// a real application asks the OS keystore instead.
-fn storage_key(path: &Path, rng: &mut impl Rng) -> Result<Zeroizing<[u8; 32]>> {
+/// Reads the storage key. See the module docs: a real application asks the
+/// OS keystore instead of keeping it in a file.
+fn read_storage_key(path: &Path) -> Result<Zeroizing<[u8; 32]>> {
+    let bytes =
+        Zeroizing::new(fs::read(path).map_err(|e| format!("storage key {}: {e}", path.display()))?);
+    let key = <[u8; 32]>::try_from(bytes.as_slice())
+        .map_err(|_| format!("{} is not a 32-byte key", path.display()))?;
+    Ok(Zeroizing::new(key))
+}
+
+/// Creates a new storage key, readable by its owner only.
+fn create_storage_key(path: &Path, rng: &mut impl Rng) -> Result<Zeroizing<[u8; 32]>> {
     let mut key = Zeroizing::new([0; 32]);
-    match fs::read(path) {
-        Ok(bytes) => {
-            let bytes = Zeroizing::new(bytes);
-            *key = <[u8; 32]>::try_from(bytes.as_slice())
-                .map_err(|_| format!("{} is not a 32-byte key", path.display()))?;
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            rng.fill_bytes(&mut *key);
-            let mut file = fs::OpenOptions::new();
-            file.write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
-            file.open(path)?.write_all(&*key)?;
-        }
-        Err(e) => return Err(e.into()),
-    }
+    rng.fill_bytes(&mut *key);
+    let mut file = fs::OpenOptions::new();
+    file.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
+    file.open(path)?.write_all(&*key)?;
     Ok(key)
 }
 
