@@ -44,7 +44,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     // Alice's first messages are prekey messages: they carry what Bob needs
     // to run X3DH on his side. Bob accepts the first (this creates his
     // session and consumes his one-time prekey) and decrypts the rest with
-    // the session of the same id.
+    // the session of the same id. (`log.send` is `session.encrypt` plus a
+    // transcript line; `log.receive` is `AnyMessage::decode` and
+    // `session.decrypt`: see `Transcript` below.)
     let first = log.send("alice", &mut alice_session, "Hi Bob, it's Alice.", &mut rng)?;
     let second = log.send("alice", &mut alice_session, "Are you there?", &mut rng)?;
     let AnyMessage::PreKey(hello) = AnyMessage::decode(&first)? else {
