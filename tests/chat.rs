@@ -201,6 +201,74 @@ fn simultaneous_first_messages_both_arrive_and_the_chat_goes_on() -> Result<()> 
 }
 
 #[test]
+fn replayed_messages_are_dropped_whatever_the_claimed_sender() -> Result<()> {
+    use proto::{ANSWER_TIMEOUT, Envelope, Request, Response, read_frame, until, write_frame};
+
+    let relay = Relay::start(TcpListener::bind("127.0.0.1:0")?, true)?;
+    let dir = TempDir::new()?;
+    let mut alice = Client::open(&dir.path().join("alice.db"), "alice", relay.local_addr())?;
+    let mut bob = Client::open(&dir.path().join("bob.db"), "bob", relay.local_addr())?;
+    let mut stream = std::net::TcpStream::connect_timeout(&relay.local_addr(), ANSWER_TIMEOUT)?;
+    stream.set_read_timeout(Some(Duration::from_millis(50)))?;
+    let mut call = |request: Request| -> Result<Response> {
+        write_frame(&mut stream, &request.encode())?;
+        let reply = read_frame(&mut stream, &mut until(Instant::now() + ANSWER_TIMEOUT))?;
+        Ok(Response::decode(&reply.ok_or("relay closed")?)?)
+    };
+
+    // Someone drains Bob's one-time prekeys, so that Alice's first message
+    // uses none: nothing but the session lookup then stops a replay of it.
+    for _ in 0..100 {
+        let bundle = call(Request::FetchBundle { user: "bob".into() })?;
+        let Response::Bundle(bytes) = bundle else {
+            panic!("no bundle: {bundle:?}");
+        };
+        if cliquet::PreKeyBundle::decode(&bytes)?
+            .one_time_prekey()
+            .is_none()
+        {
+            break;
+        }
+    }
+    alice.send("bob", "only once")?;
+    assert_eq!(receive(&mut bob, 1)?, from("alice", &["only once".into()]));
+
+    // Whoever controls the relay takes Alice's prekey message from the
+    // record and delivers it again, under new ids, as Alice and as Mallory.
+    let payload = relay
+        .recorded_frames()
+        .iter()
+        .find_map(|frame| match Request::decode(frame) {
+            Ok(Request::Send { envelope, .. }) => Some(envelope.payload),
+            _ => None,
+        })
+        .ok_or("the relay recorded no message")?;
+    for (sender, id) in [("alice", [1; 16]), ("mallory", [2; 16])] {
+        let envelope = Envelope {
+            from: sender.into(),
+            id,
+            payload: payload.clone(),
+        };
+        let request = Request::Send {
+            to: "bob".into(),
+            envelope,
+        };
+        assert_eq!(call(request)?, Response::Ok);
+    }
+    let batch = bob.poll()?;
+    assert!(batch.received.is_empty(), "{:?}", batch.received);
+    assert_eq!(batch.dropped.len(), 2, "{:?}", batch.dropped);
+
+    // The session is intact both ways.
+    alice.send("bob", "still fine")?;
+    assert_eq!(receive(&mut bob, 1)?, from("alice", &["still fine".into()]));
+    bob.send("alice", "yes")?;
+    assert_eq!(receive(&mut alice, 1)?, from("bob", &["yes".into()]));
+    relay.stop();
+    Ok(())
+}
+
+#[test]
 fn the_relay_refuses_garbage_and_keeps_serving() -> Result<()> {
     use std::net::TcpStream;
 

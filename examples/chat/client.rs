@@ -396,23 +396,32 @@ impl Client {
                 )));
             }
             let id = prekey.session_id().to_bytes();
-            let stored: Option<Vec<u8>> = self
+            let stored: Option<String> = self
                 .db
                 .query_row(
-                    "SELECT sealed FROM sessions WHERE session_id = ?1 AND peer = ?2",
-                    params![id, from],
+                    "SELECT peer FROM sessions WHERE session_id = ?1",
+                    [id],
                     |row| row.get(0),
                 )
                 .optional()?;
-            if stored.is_none() {
-                return Ok(match self.account.accept(prekey, self.config) {
-                    Ok(accepted) => Ok(Opened {
-                        session: accepted.session,
-                        plaintext: accepted.plaintext,
-                        used_prekey: true,
-                    }),
-                    Err(e) => Err(e.to_string()),
-                });
+            match stored {
+                // The first message of someone else's session, replayed
+                // under this sender's name.
+                Some(peer) if peer != from => {
+                    return Ok(Err(format!("a message of {peer:?}'s session; refused")));
+                }
+                // A session we have: decrypted below like any message.
+                Some(_) => {}
+                None => {
+                    return Ok(match self.account.accept(prekey, self.config) {
+                        Ok(accepted) => Ok(Opened {
+                            session: accepted.session,
+                            plaintext: accepted.plaintext,
+                            used_prekey: true,
+                        }),
+                        Err(e) => Err(e.to_string()),
+                    });
+                }
             }
         }
         let candidates: Vec<Vec<u8>> = self
