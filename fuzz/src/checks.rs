@@ -1,0 +1,293 @@
+//! The checks of the decoder, loader and decrypt targets: each function takes
+//! one input and panics if cliquet breaks a promise on it (a panic inside
+//! cliquet is a failure too).
+
+use cliquet::{
+    Account, AnyMessage, DecodeError, EncryptedHeaderMessage, Error, Message, PreKeyBundle,
+    PreKeyMessage, Session,
+};
+
+use crate::fixtures::{self, ReplayRng, STORAGE_KEY};
+
+/// A target's check: panics on a broken promise; returns whether the input
+/// got past parsing (decoded, loaded, decrypted).
+pub type Check = fn(&[u8]) -> bool;
+
+/// Every target by name (its seed corpus is `fuzz/seeds/<name>/`), with its check.
+pub const TARGETS: &[(&str, Check)] = &[
+    ("decode_bundle", decode_bundle),
+    ("decode_message", decode_message),
+    ("decode_prekey_message", decode_prekey_message),
+    (
+        "decode_encrypted_header_message",
+        decode_encrypted_header_message,
+    ),
+    ("decode_any_message", decode_any_message),
+    ("load_account", load_account),
+    ("load_session", load_session),
+    ("open_sealed", open_sealed),
+    ("decrypt_plain", decrypt_plain),
+    ("decrypt_header", decrypt_header),
+    ("protocol", crate::protocol::run),
+];
+
+/// SPEC §2: a bundle that decodes re-encodes to the same bytes; verifying
+/// it never panics and keeps its fields.
+pub fn decode_bundle(data: &[u8]) -> bool {
+    let Ok(bundle) = PreKeyBundle::decode(data) else {
+        return false;
+    };
+    assert_eq!(bundle.to_bytes(), data, "bundle re-encodes differently");
+    assert!(
+        data.len() == PreKeyBundle::LEN_WITHOUT_ONE_TIME_PREKEY
+            || data.len() == PreKeyBundle::LEN_WITH_ONE_TIME_PREKEY,
+        "bundle of {} bytes accepted",
+        data.len()
+    );
+    if let Ok(verified) = bundle.verify() {
+        assert_eq!(
+            verified.identity_key().as_bytes(),
+            bundle.identity_key_bytes()
+        );
+        assert_eq!(verified.one_time_prekey(), bundle.one_time_prekey());
+        assert_eq!(verified.signed_prekey().0, bundle.signed_prekey_id());
+    }
+    true
+}
+
+/// SPEC §5: a `Message` that decodes re-encodes to the same bytes, its
+/// fields are the header's bytes, and `AnyMessage` agrees.
+pub fn decode_message(data: &[u8]) -> bool {
+    let decoded = Message::decode(data);
+    if data.first() == Some(&0x11) {
+        assert_eq!(
+            AnyMessage::decode(data),
+            decoded.clone().map(AnyMessage::Message)
+        );
+    }
+    let Ok(m) = decoded else {
+        return false;
+    };
+    assert_eq!(m.as_bytes(), data, "message re-encodes differently");
+    assert!(data.len() >= 1 + 32 + 8 + 32, "short message accepted");
+    assert_eq!(data.get(1..33), Some(&m.ratchet_key().as_bytes()[..]));
+    assert_eq!(
+        data.get(33..37),
+        Some(&m.previous_chain_length().to_be_bytes()[..])
+    );
+    assert_eq!(data.get(37..41), Some(&m.index().to_be_bytes()[..]));
+    assert_eq!(m.into_bytes(), data);
+    true
+}
+
+/// SPEC §5: a `PreKeyMessage` that decodes re-encodes to the same bytes,
+/// its inner message is its tail, and `AnyMessage` agrees.
+pub fn decode_prekey_message(data: &[u8]) -> bool {
+    let decoded = PreKeyMessage::decode(data);
+    if data.first() == Some(&0x12) {
+        assert_eq!(
+            AnyMessage::decode(data),
+            decoded.clone().map(AnyMessage::PreKey)
+        );
+    }
+    let Ok(m) = decoded else {
+        return false;
+    };
+    assert_eq!(m.to_bytes(), data, "prekey message re-encodes differently");
+    assert!(
+        data.ends_with(m.message().as_bytes()),
+        "inner message is not the tail"
+    );
+    let prefix = if m.one_time_prekey_id().is_some() {
+        74
+    } else {
+        70
+    };
+    assert_eq!(data.len(), prefix + m.message().as_bytes().len());
+    assert_eq!(data.get(1..33), Some(&m.identity_key_bytes()[..]));
+    assert_eq!(data.get(33..65), Some(&m.base_key().as_bytes()[..]));
+    assert_eq!(
+        AnyMessage::PreKey(m.clone()).into_bytes(),
+        data,
+        "into_bytes differs"
+    );
+    true
+}
+
+/// SPEC §6: an `EncryptedHeaderMessage` that decodes re-encodes to the same
+/// bytes, and `AnyMessage` agrees.
+pub fn decode_encrypted_header_message(data: &[u8]) -> bool {
+    let decoded = EncryptedHeaderMessage::decode(data);
+    if data.first() == Some(&0x13) {
+        assert_eq!(
+            AnyMessage::decode(data),
+            decoded.clone().map(AnyMessage::EncryptedHeader)
+        );
+    }
+    let Ok(m) = decoded else {
+        return false;
+    };
+    assert_eq!(m.as_bytes(), data, "message re-encodes differently");
+    assert!(data.len() >= 1 + 68 + 32, "short message accepted");
+    assert_eq!(m.into_bytes(), data);
+    true
+}
+
+/// SPEC §5: `AnyMessage` dispatches on the kind byte exactly like the
+/// message decoders, and what decodes re-encodes to the same bytes.
+pub fn decode_any_message(data: &[u8]) -> bool {
+    let any = AnyMessage::decode(data);
+    let expected = match data.first() {
+        None => Err(Error::Malformed(DecodeError::Truncated)),
+        Some(0x11) => Message::decode(data).map(AnyMessage::Message),
+        Some(0x12) => PreKeyMessage::decode(data).map(AnyMessage::PreKey),
+        Some(0x13) => EncryptedHeaderMessage::decode(data).map(AnyMessage::EncryptedHeader),
+        Some(_) => Err(Error::Malformed(DecodeError::BadKind)),
+    };
+    assert_eq!(any, expected, "AnyMessage disagrees with the typed decoder");
+    let Ok(m) = any else {
+        return false;
+    };
+    assert_eq!(m.to_bytes(), data, "message re-encodes differently");
+    assert_eq!(Some(&m.kind()), data.first());
+    assert_eq!(m.into_bytes(), data);
+    true
+}
+
+/// SPEC §7: an account that loads stores to the same bytes, seals and opens
+/// to the same account, and its bundle verifies.
+pub fn load_account(data: &[u8]) -> bool {
+    let Ok(account) = Account::from_bytes(data) else {
+        return false;
+    };
+    let stored = account.to_bytes();
+    assert_eq!(stored.as_slice(), data, "account stores differently");
+    let sealed = account
+        .seal(&STORAGE_KEY, &mut fixtures::rng(0))
+        .expect("sealing works");
+    let opened = Account::open(&sealed, &STORAGE_KEY).expect("a sealed account opens");
+    assert_eq!(opened.to_bytes(), stored);
+    let bundle = account.bundle(None).expect("the current bundle exists");
+    let verified = bundle.verify().expect("an account's own bundle verifies");
+    assert_eq!(verified.identity_key(), account.identity_key());
+    for (id, key) in account.unpublished_one_time_prekeys() {
+        let with = account.bundle(Some(id)).expect("a held one-time prekey");
+        assert_eq!(with.one_time_prekey(), Some((id, key)));
+    }
+    true
+}
+
+/// SPEC §7: a session that loads stores to the same bytes and seals and
+/// opens to the same session; using it never panics, and a failed encrypt
+/// leaves it unchanged.
+pub fn load_session(data: &[u8]) -> bool {
+    let Ok(mut session) = Session::from_bytes(data) else {
+        return false;
+    };
+    let stored = session.to_bytes();
+    assert_eq!(stored.as_slice(), data, "session stores differently");
+    let sealed = session
+        .seal(&STORAGE_KEY, &mut fixtures::rng(0))
+        .expect("sealing works");
+    let opened = Session::open(&sealed, &STORAGE_KEY).expect("a sealed session opens");
+    assert_eq!(opened.to_bytes(), stored);
+    match session.encrypt(b"from a loaded session", &mut fixtures::rng(1)) {
+        Ok(m) => {
+            let bytes = m.to_bytes();
+            assert_eq!(AnyMessage::decode(&bytes), Ok(m), "own message decodes");
+            assert_eq!(
+                matches!(AnyMessage::decode(&bytes), Ok(AnyMessage::PreKey(_))),
+                !session.is_acknowledged()
+            );
+            let reloaded = Session::from_bytes(&session.to_bytes());
+            assert!(
+                reloaded.is_ok(),
+                "a session that encrypted stores: {reloaded:?}"
+            );
+        }
+        Err(_) => assert_eq!(session.to_bytes(), stored, "failed encrypt changed state"),
+    }
+    true
+}
+
+/// SPEC §7: whatever opens under the storage key seals back, with the same
+/// nonce, to the same bytes.
+pub fn open_sealed(data: &[u8]) -> bool {
+    let nonce = data.get(2..14).unwrap_or_default();
+    let mut opened = false;
+    if let Ok(account) = Account::open(data, &STORAGE_KEY) {
+        let resealed = account
+            .seal(&STORAGE_KEY, &mut ReplayRng::new(nonce))
+            .expect("sealing works");
+        assert_eq!(resealed, data, "account re-seals differently");
+        opened = true;
+    }
+    if let Ok(session) = Session::open(data, &STORAGE_KEY) {
+        let resealed = session
+            .seal(&STORAGE_KEY, &mut ReplayRng::new(nonce))
+            .expect("sealing works");
+        assert_eq!(resealed, data, "session re-seals differently");
+        opened = true;
+    }
+    opened
+}
+
+/// Decrypt of arbitrary bytes into the live plain-header sessions.
+pub fn decrypt_plain(data: &[u8]) -> bool {
+    decrypt(data, false)
+}
+
+/// Decrypt of arbitrary bytes into the live header-encrypted sessions.
+pub fn decrypt_header(data: &[u8]) -> bool {
+    decrypt(data, true)
+}
+
+/// SPEC §4 "decrypt is all or nothing": into both stored sessions of the
+/// fixture, the input either is a held-back genuine message for that side
+/// and decrypts to its plaintext (once: again, it fails), or fails and the
+/// session is unchanged. A prekey message never creates a second session
+/// from Bob's account (its one-time prekey is used), and the account is
+/// unchanged.
+fn decrypt(data: &[u8], header_encryption: bool) -> bool {
+    let fixture = fixtures::fixture(header_encryption);
+    let Ok(message) = AnyMessage::decode(data) else {
+        return false;
+    };
+    let mut decrypted = false;
+    for (to_bob, stored) in [(false, &fixture.alice), (true, &fixture.bob)] {
+        let mut session = Session::from_bytes(stored).expect("the fixture loads");
+        match session.decrypt(&message) {
+            Err(_) => assert_eq!(
+                session.to_bytes().as_slice(),
+                stored.as_slice(),
+                "a failed decrypt changed the session"
+            ),
+            Ok(plaintext) => {
+                let genuine = fixture
+                    .messages
+                    .iter()
+                    .find(|g| g.bytes == data)
+                    .expect("only a genuine message decrypts");
+                assert!(genuine.pending, "a message decrypted twice");
+                assert_eq!(genuine.to_bob, to_bob, "decrypted by the wrong side");
+                assert_eq!(genuine.plaintext, plaintext, "wrong plaintext");
+                let after = session.to_bytes();
+                assert!(session.decrypt(&message).is_err(), "decrypted twice");
+                assert_eq!(session.to_bytes(), after, "a failed decrypt changed state");
+                decrypted = true;
+            }
+        }
+    }
+    if let AnyMessage::PreKey(m) = &message {
+        let mut account = Account::from_bytes(&fixture.bob_account).expect("the fixture loads");
+        let config = fixtures::decrypt_config(header_encryption);
+        let result = account.accept(m, config);
+        assert!(result.is_err(), "a used or forged prekey message accepted");
+        assert_eq!(
+            account.to_bytes().as_slice(),
+            fixture.bob_account.as_slice(),
+            "a failed accept changed the account"
+        );
+    }
+    decrypted
+}

@@ -1,0 +1,114 @@
+//! Replays every committed seed-corpus file `fuzz/seeds/<target>/*` through
+//! the same checks as the fuzz targets (`fuzz/src/`), so that stable CI runs
+//! them without cargo-fuzz or nightly.
+#![allow(
+    unreachable_pub,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::std_instead_of_core,
+    clippy::std_instead_of_alloc,
+    reason = "the fuzz crate's checks, shared as they are: a failed expectation is a failed test"
+)]
+
+use std::fs;
+use std::path::Path;
+
+#[path = "../fuzz/src/checks.rs"]
+mod checks;
+#[path = "../fuzz/src/fixtures.rs"]
+mod fixtures;
+#[path = "../fuzz/src/protocol.rs"]
+mod protocol;
+
+/// Runs `check` on every seed of `target`; at least one must get past the
+/// parser, so that the checks do real work.
+fn replay(target: &str, check: fn(&[u8]) -> bool) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/seeds")
+        .join(target);
+    let mut files: Vec<_> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.expect("readable directory").path())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "{target}: no seed");
+    let mut accepted = 0;
+    for file in &files {
+        let data = fs::read(file).expect("readable seed");
+        // Printed only if the test fails: the seed that panicked is the
+        // last one named (`cargo fuzz run <target> <file>` replays it).
+        eprintln!("{target}: {}", file.display());
+        accepted += usize::from(check(&data));
+    }
+    assert!(accepted > 0, "{target}: no seed was accepted");
+}
+
+/// One test per target, so that they run in parallel and fail by name.
+macro_rules! replay_tests {
+    ($($target:ident: $check:path,)*) => {
+        $(
+            #[test]
+            fn $target() {
+                replay(stringify!($target), $check);
+            }
+        )*
+
+        #[test]
+        fn every_target_is_replayed() {
+            let replayed = [$(stringify!($target)),*];
+            let targets: Vec<&str> = checks::TARGETS.iter().map(|(name, _)| *name).collect();
+            assert_eq!(targets, replayed);
+        }
+    };
+}
+
+replay_tests! {
+    decode_bundle: checks::decode_bundle,
+    decode_message: checks::decode_message,
+    decode_prekey_message: checks::decode_prekey_message,
+    decode_encrypted_header_message: checks::decode_encrypted_header_message,
+    decode_any_message: checks::decode_any_message,
+    load_account: checks::load_account,
+    load_session: checks::load_session,
+    open_sealed: checks::open_sealed,
+    decrypt_plain: checks::decrypt_plain,
+    decrypt_header: checks::decrypt_header,
+    protocol: protocol::run,
+}
+
+#[test]
+fn generated_states_pass_the_loader_checks() {
+    let (accounts, sessions) = fixtures::stored_states();
+    assert!(accounts.iter().all(|a| checks::load_account(a)));
+    assert!(sessions.iter().all(|s| checks::load_session(s)));
+}
+
+#[test]
+fn decrypt_fixtures_hold_back_messages_for_both_sides() {
+    for header_encryption in [false, true] {
+        let fixture = fixtures::fixture(header_encryption);
+        let pending: Vec<_> = fixture.messages.iter().filter(|m| m.pending).collect();
+        assert!(pending.iter().any(|m| m.to_bob) && pending.iter().any(|m| !m.to_bob));
+        // Every held-back message decrypts, every delivered one does not.
+        for m in &fixture.messages {
+            let target = if header_encryption {
+                checks::decrypt_header
+            } else {
+                checks::decrypt_plain
+            };
+            assert_eq!(target(&m.bytes), m.pending, "{m:?}");
+        }
+    }
+}
+
+#[test]
+fn protocol_schedules_run_in_both_modes() {
+    // Header: mode, max_skip, extra; then encrypt/deliver/exchange steps.
+    let ping_pong = [0, 4, 4, 0, 0, 1, 0, 0, 1, 1, 0, 9, 9];
+    assert!(protocol::run(&ping_pong));
+    let tampered = [1, 4, 4, 0, 0, 5, 0, 9, 1, 1, 0];
+    assert!(protocol::run(&tampered));
+    // Too short for a configuration: nothing runs.
+    assert!(!protocol::run(&[0, 1]));
+}
