@@ -16,6 +16,7 @@ mod error;
 mod keys;
 mod message;
 mod ratchet;
+mod record;
 #[cfg(feature = "serde")]
 mod serde;
 mod session;
@@ -30,4 +31,5 @@ pub use keys::{IdentityKey, IdentityKeyPair, OneTimePreKey, PublicKey, SignedPre
 pub use message::{AnyMessage, EncryptedHeaderMessage, Message, PreKeyMessage, RatchetMessage};
 /// The `rand_core` this crate takes its randomness through.
 pub use rand_core;
+pub use record::{DecryptionFailure, SessionRecord};
 pub use session::{Session, SessionId};

@@ -30,6 +30,11 @@ impl SessionId {
         ]))
     }
 
+    /// An id from its 32 bytes (as carried by a decryption-failure notice).
+    pub(crate) const fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
     /// The 32 bytes of the id.
     pub const fn to_bytes(&self) -> [u8; 32] {
         self.0

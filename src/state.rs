@@ -1,12 +1,13 @@
-//! What is stored (SPEC §7): a versioned binary format for [`Account`] and
-//! [`Session`], and its sealed form.
+//! What is stored (SPEC §7): a versioned binary format for [`Account`],
+//! [`Session`] and [`SessionRecord`], and its sealed form.
 //!
 //! Layout: `kind (1) || version (1) || body`. Sealed:
 //! `kind (1) || version (1) || nonce (12) || AES-256-GCM(storage key, body) || tag (16)`
 //! with associated data `"cliquet/v1/state" || kind || version`. The kinds
-//! differ between accounts and sessions (plain and sealed), so one can never
-//! be loaded as the other.
+//! differ between accounts, sessions and records (plain and sealed), so one
+//! can never be loaded as another.
 
+use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
 
 use rand_core::CryptoRng;
@@ -20,6 +21,7 @@ use crate::ratchet::{
     ChainKey, HeaderKey, HeaderKeys, MessageKey, Ratchet, ReceivingChain, RootKey, SendingChain,
     SkippedKeys,
 };
+use crate::record::{Archived, SessionRecord, Standing};
 use crate::session::{Handshake, Role, Session};
 use crate::{DecodeError, Error, SessionConfig, StateError};
 
@@ -27,6 +29,8 @@ const KIND_ACCOUNT: u8 = 0x20;
 const KIND_SESSION: u8 = 0x21;
 const KIND_SEALED_ACCOUNT: u8 = 0x30;
 const KIND_SEALED_SESSION: u8 = 0x31;
+const KIND_RECORD: u8 = 0x22;
+const KIND_SEALED_RECORD: u8 = 0x32;
 /// The format version written today; every earlier one keeps loading.
 const VERSION: u8 = 1;
 
@@ -499,6 +503,151 @@ fn load_session(bytes: &[u8]) -> Result<Session, StateError> {
         role,
         handshake,
     })
+}
+
+impl SessionRecord {
+    /// The record's whole state in the storage format of SPEC §7: every
+    /// session in the session format of [`Session::to_bytes`], unchanged.
+    /// Keep it secret; prefer [`seal`](Self::seal).
+    ///
+    /// ```text
+    /// 0x22 || version (1) || u32be(max_archived) || u32be(max_archived_skipped_keys)
+    ///      || flag (current present) [|| u32be(len) || session (len)]
+    ///      || u32be(count) || count × (standing (1) || u32be(len) || session (len))
+    /// ```
+    ///
+    /// Archived sessions are stored newest first; `standing` says why one
+    /// was archived (0 replaced, 1 lost a tie-break, 2 abandoned), which
+    /// decides what may make it current again.
+    ///
+    /// ```
+    /// use cliquet::{Account, SessionConfig, SessionRecord};
+    /// # use rand_chacha::rand_core::SeedableRng;
+    /// # let mut rng = rand_chacha::ChaCha20Rng::from_seed([8; 32]);
+    /// let alice = Account::new(&mut rng);
+    /// let bob = Account::new(&mut rng);
+    /// let mut record = SessionRecord::new();
+    /// let bundle = bob.bundle(None)?.verify()?;
+    /// record.start_new(alice.identity(), &bundle, SessionConfig::default(), &mut rng)?;
+    /// record.start_new(alice.identity(), &bundle, SessionConfig::default(), &mut rng)?;
+    /// let restored = SessionRecord::from_bytes(&record.to_bytes())?;
+    /// assert_eq!(restored.to_bytes(), record.to_bytes());
+    /// assert_eq!(restored.archived().len(), 1);
+    /// # Ok::<(), cliquet::Error>(())
+    /// ```
+    pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
+        let current = self.current.as_ref().map(Session::to_bytes);
+        let archived: Vec<(u8, Secret)> = self
+            .archived
+            .iter()
+            .map(|a| (a.standing.to_byte(), a.session.to_bytes()))
+            .collect();
+        let len = 2
+            + 8
+            + 1
+            + current.as_ref().map_or(0, |s| 4 + s.len())
+            + 4
+            + archived.iter().map(|(_, s)| 5 + s.len()).sum::<usize>();
+        let mut out = Zeroizing::new(Vec::with_capacity(len));
+        out.extend_from_slice(&[KIND_RECORD, VERSION]);
+        put_u32(&mut out, self.max_archived);
+        put_u32(&mut out, self.max_archived_skipped_keys);
+        match &current {
+            None => out.push(0),
+            Some(session) => {
+                out.push(1);
+                put_nested(&mut out, session);
+            }
+        }
+        put_u32(&mut out, u32::try_from(archived.len()).unwrap_or(u32::MAX));
+        for (standing, session) in &archived {
+            out.push(*standing);
+            put_nested(&mut out, session);
+        }
+        out
+    }
+
+    /// Loads a record stored by [`to_bytes`](Self::to_bytes).
+    ///
+    /// # Errors
+    /// [`Error::State`]: wrong kind, newer version, truncated, trailing or
+    /// inconsistent input (a session that does not load, more archived
+    /// sessions or skipped keys than the record's limits, sessions of
+    /// different peers, or the same session twice).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
+        load_record(bytes).map_err(Error::State)
+    }
+
+    /// The stored state encrypted under a 32-byte storage key (AES-256-GCM,
+    /// a 12-byte nonce drawn from `rng`).
+    ///
+    /// # Errors
+    /// None in practice ([`Error::TooLarge`] past 64 GiB).
+    pub fn seal(
+        &self,
+        storage_key: &[u8; 32],
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<Vec<u8>, Error> {
+        seal(KIND_SEALED_RECORD, &self.to_bytes(), storage_key, rng)
+    }
+
+    /// Opens and loads a sealed record.
+    ///
+    /// # Errors
+    /// [`StateError::Sealed`] for a wrong key or corrupted bytes,
+    /// [`StateError::WrongKind`] for a sealed account or session, and the
+    /// errors of [`from_bytes`](Self::from_bytes).
+    pub fn open(sealed: &[u8], storage_key: &[u8; 32]) -> Result<Self, Error> {
+        Self::from_bytes(&open(KIND_SEALED_RECORD, sealed, storage_key)?)
+    }
+}
+
+/// `u32be(len) || bytes`.
+fn put_nested(out: &mut Vec<u8>, bytes: &[u8]) {
+    put_u32(out, u32::try_from(bytes.len()).unwrap_or(u32::MAX));
+    out.extend_from_slice(bytes);
+}
+
+/// A session stored inside a record: `u32be(len) || session`.
+fn nested_session(r: &mut Reader<'_>) -> Result<Session, StateError> {
+    let len = usize::try_from(r.u32_be()?).map_err(|_| StateError::Truncated)?;
+    load_session(r.take(len)?)
+}
+
+fn load_record(bytes: &[u8]) -> Result<SessionRecord, StateError> {
+    let mut r = Reader::new(bytes);
+    header(&mut r, KIND_RECORD)?;
+    let mut record = SessionRecord::with_limits(r.u32_be()?, r.u32_be()?)
+        .map_err(|_| StateError::Inconsistent)?;
+    if r.flag()? {
+        record.current = Some(nested_session(&mut r)?);
+    }
+    let n = count(&mut r, 1 + 4)?;
+    if n > usize::try_from(record.max_archived).unwrap_or(usize::MAX) {
+        return Err(StateError::Inconsistent);
+    }
+    for _ in 0..n {
+        let standing = Standing::from_byte(r.u8()?).ok_or(StateError::Inconsistent)?;
+        let session = nested_session(&mut r)?;
+        record.archived.push_back(Archived { session, standing });
+    }
+    r.finish()?;
+    let skipped: usize = record.archived().map(Session::skipped_keys).sum();
+    let budget = usize::try_from(record.max_archived_skipped_keys).unwrap_or(usize::MAX);
+    let peer = record.peer_identity_key().map(IdentityKey::to_bytes);
+    let mut base_keys = BTreeSet::new();
+    let sessions = record.current.iter().chain(record.archived());
+    for session in sessions {
+        if Some(session.peer_identity_key().to_bytes()) != peer
+            || !base_keys.insert(session.handshake.base_key)
+        {
+            return Err(StateError::Inconsistent);
+        }
+    }
+    if skipped > budget {
+        return Err(StateError::Inconsistent);
+    }
+    Ok(record)
 }
 
 #[cfg(test)]

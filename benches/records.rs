@@ -1,0 +1,136 @@
+//! Session records: decrypt with 0 and 40 archived sessions (on the current
+//! session, on the oldest archived one, and a message no session can read),
+//! next to a bare `Session::decrypt`; record store and load.
+//!
+//! `cargo bench --bench records`
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs,
+    reason = "benchmark setup: a failure is a broken benchmark"
+)]
+
+use core::hint::black_box;
+
+use cliquet::{Account, Session, SessionConfig, SessionRecord};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use rand_chacha::ChaCha20Rng;
+use rand_chacha::rand_core::SeedableRng;
+
+/// Bob's record of Alice holding `archived` archived sessions and a current
+/// one, each after a round trip; Alice's side of every session, oldest first.
+struct Setup {
+    rng: ChaCha20Rng,
+    bob: Account,
+    record: SessionRecord,
+    alice_sessions: Vec<Session>,
+}
+
+fn setup(archived: usize, seed: u8) -> Setup {
+    let mut rng = ChaCha20Rng::from_seed([seed; 32]);
+    let alice = Account::new(&mut rng);
+    let mut bob = Account::new(&mut rng);
+    let config = SessionConfig::default();
+    let mut record = SessionRecord::new();
+    let mut alice_sessions = Vec::new();
+    for _ in 0..=archived {
+        let bundle = bob.bundle(None).unwrap().verify().unwrap();
+        let mut session = Session::initiate(alice.identity(), &bundle, config, &mut rng).unwrap();
+        let first = session.encrypt(b"hello", &mut rng).unwrap();
+        record.decrypt(&mut bob, &first, config).unwrap();
+        let reply = record.encrypt(b"hi", &mut rng).unwrap().unwrap();
+        session.decrypt(&reply).unwrap();
+        alice_sessions.push(session);
+    }
+    assert_eq!(record.archived().len(), archived);
+    Setup {
+        rng,
+        bob,
+        record,
+        alice_sessions,
+    }
+}
+
+fn decrypt(c: &mut Criterion) {
+    let config = SessionConfig::default();
+    let mut group = c.benchmark_group("record");
+    for archived in [0usize, 40] {
+        let mut s = setup(archived, 42);
+        let stored = s.record.to_bytes();
+        let on_current = s
+            .alice_sessions
+            .last_mut()
+            .unwrap()
+            .encrypt(&[0u8; 64], &mut s.rng)
+            .unwrap();
+        group.bench_function(format!("decrypt_current/{archived}_archived"), |b| {
+            b.iter_batched(
+                || SessionRecord::from_bytes(&stored).unwrap(),
+                |mut record| record.decrypt(&mut s.bob, black_box(&on_current), config),
+                BatchSize::SmallInput,
+            );
+        });
+        if archived > 0 {
+            let on_oldest = s.alice_sessions[0].encrypt(&[0u8; 64], &mut s.rng).unwrap();
+            group.bench_function(
+                format!("decrypt_oldest_archived/{archived}_archived"),
+                |b| {
+                    b.iter_batched(
+                        || SessionRecord::from_bytes(&stored).unwrap(),
+                        |mut record| {
+                            let plaintext =
+                                record.decrypt(&mut s.bob, black_box(&on_oldest), config);
+                            assert!(plaintext.is_ok());
+                        },
+                        BatchSize::SmallInput,
+                    );
+                },
+            );
+        }
+        // A message of a session the record does not hold: every session is
+        // considered; the cheap filter rules out those it can.
+        let mut stranger = setup(0, 43).alice_sessions.remove(0);
+        let unknown = stranger.encrypt(&[0u8; 64], &mut s.rng).unwrap();
+        group.bench_function(format!("reject_unknown/{archived}_archived"), |b| {
+            b.iter(|| {
+                let result = s.record.decrypt(&mut s.bob, black_box(&unknown), config);
+                assert!(result.is_err());
+            });
+        });
+    }
+    // The bare session decrypt the record decrypt wraps.
+    let mut s = setup(0, 42);
+    let stored = s.record.current().unwrap().to_bytes();
+    let message = s.alice_sessions[0].encrypt(&[0u8; 64], &mut s.rng).unwrap();
+    group.bench_function("session_decrypt", |b| {
+        b.iter_batched(
+            || Session::from_bytes(&stored).unwrap(),
+            |mut session| session.decrypt(black_box(&message)),
+            BatchSize::SmallInput,
+        );
+    });
+    group.finish();
+}
+
+fn store_load(c: &mut Criterion) {
+    let mut group = c.benchmark_group("record");
+    for archived in [0usize, 40] {
+        let s = setup(archived, 42);
+        let stored = s.record.to_bytes();
+        println!(
+            "record with {archived} archived sessions: {} bytes stored",
+            stored.len()
+        );
+        group.bench_function(format!("store/{archived}_archived"), |b| {
+            b.iter(|| black_box(&s.record).to_bytes());
+        });
+        group.bench_function(format!("load/{archived}_archived"), |b| {
+            b.iter(|| SessionRecord::from_bytes(black_box(&stored)).unwrap());
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, decrypt, store_load);
+criterion_main!(benches);

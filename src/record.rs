@@ -1,0 +1,738 @@
+//! `SessionRecord`: everything one device keeps about one peer device (the
+//! current session and the archived ones), and the `DecryptionFailure`
+//! notice of the recovery flow.
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use core::fmt;
+
+use rand_core::CryptoRng;
+
+use crate::account::Account;
+use crate::bundle::VerifiedBundle;
+use crate::codec::Reader;
+use crate::keys::{IdentityKey, IdentityKeyPair, PublicKey};
+use crate::message::{AnyMessage, Message, PreKeyMessage, RatchetMessage};
+use crate::ratchet::Ratchet;
+use crate::session::{Session, SessionId};
+use crate::{Error, SessionConfig};
+
+/// Kind byte of a [`DecryptionFailure`] notice.
+pub(crate) const KIND_DECRYPTION_FAILURE: u8 = 0x15;
+
+/// Everything one device keeps about one peer device: the current session
+/// and up to [`max_archived`](Self::max_archived) archived ones, newest
+/// first (libsignal's session record, without I/O).
+///
+/// # Receiving
+/// [`decrypt`](Self::decrypt) routes a [`PreKeyMessage`] to the session
+/// with its session id (current or archived) or, if there is none, creates
+/// the session through [`Account::accept`]; the previous current session is
+/// archived, not lost. Any other message tries the current session, then
+/// the archived ones, newest first. Every failure leaves the record and the
+/// account exactly as they were.
+///
+/// # Which session is current
+/// A session that decrypts a message becomes current, with deterministic
+/// exceptions that make the two sides agree:
+///
+/// 1. **Simultaneous initiation.** While the current session is one this
+///    side initiated and the peer has not acknowledged (no reply decrypted
+///    yet), a prekey message of another session (new or archived) makes
+///    that session current only if its [`SessionId`] is smaller than the
+///    current one's; the other one is archived as having *lost the
+///    tie-break*. The peer, in the same situation, compares the same two
+///    ids, so once both prekey messages arrive both sides hold the same
+///    current session, whatever the order, losses or repetitions (an
+///    initiator keeps sending prekey messages until it is acknowledged, so
+///    one of them arriving is enough).
+/// 2. **Waiting for an answer.** While the current session is this side's
+///    unacknowledged initiation, a normal message decrypted by an archived
+///    session does not promote it: the peer is about to switch to our new
+///    session, and switching back would race with it.
+/// 3. **Late prekey messages** of a session that lost a tie-break do not
+///    promote it (the peer sent them before it learned the outcome); a
+///    normal message on it does (the peer chose it: the two sides compared
+///    different pairs, say after one of them started over).
+/// 4. **Abandoned sessions** (replaced by [`start_new`](Self::start_new),
+///    or reported broken by a [`DecryptionFailure`]) still decrypt delayed
+///    messages but are promoted only by rule 1.
+///
+/// A new session created by a prekey message becomes current unless rule 1
+/// keeps the current one.
+///
+/// # Bounded cost
+/// At most `max_archived` archived sessions are kept (the oldest is
+/// dropped). Together they keep at most
+/// [`max_archived_skipped_keys`](Self::max_archived_skipped_keys) skipped
+/// message keys, evicted from the oldest archived sessions first. A decrypt
+/// tries each archived session at most once and skips, with a few integer
+/// comparisons, those whose state rules out a plain message's ratchet key
+/// (not its receiving chain nor a stored skipped chain, and no new chain
+/// possible: it has not sent since its last ratchet step, or `PN` is below
+/// what it already received) or whose header mode differs.
+///
+/// # Recovery
+/// When no session decrypts a message, the receiver builds a
+/// [`DecryptionFailure`] with [`decryption_failure`](Self::decryption_failure) and the
+/// application sends its bytes back to the sender. The sender's
+/// [`on_decryption_failure`](Self::on_decryption_failure) retires the
+/// current session if the notice names it;
+/// [`needs_new_session`](Self::needs_new_session) then turns true and the
+/// application fetches a fresh bundle and calls [`start_new`](Self::start_new).
+///
+/// ```
+/// use cliquet::{Account, DecryptionFailure, SessionConfig, SessionRecord};
+/// # use rand_chacha::rand_core::SeedableRng;
+/// # let mut rng = rand_chacha::ChaCha20Rng::from_seed([7; 32]);
+/// let config = SessionConfig::default();
+/// let mut alice = Account::new(&mut rng);
+/// let mut bob = Account::new(&mut rng);
+/// let mut alice_to_bob = SessionRecord::new();
+/// let mut bob_to_alice = SessionRecord::new();
+///
+/// // Both start a session at the same moment, from each other's bundle.
+/// alice_to_bob.start_new(alice.identity(), &bob.bundle(None)?.verify()?, config, &mut rng)?;
+/// bob_to_alice.start_new(bob.identity(), &alice.bundle(None)?.verify()?, config, &mut rng)?;
+/// let hi_bob = alice_to_bob.encrypt(b"hi Bob", &mut rng)?.expect("a current session");
+/// let hi_alice = bob_to_alice.encrypt(b"hi Alice", &mut rng)?.expect("a current session");
+/// assert_eq!(bob_to_alice.decrypt(&mut bob, &hi_bob, config)?, b"hi Bob");
+/// assert_eq!(alice_to_bob.decrypt(&mut alice, &hi_alice, config)?, b"hi Alice");
+/// // The tie-break chose the same session on both sides.
+/// let current = |r: &SessionRecord| r.current().map(|s| s.session_id());
+/// assert_eq!(current(&alice_to_bob), current(&bob_to_alice));
+/// # for (from, from_account, to, to_account) in [
+/// #     (&mut alice_to_bob, &mut alice, &mut bob_to_alice, &mut bob),
+/// # ] {
+/// #     let m = from.encrypt(b"ack", &mut rng)?.expect("session");
+/// #     to.decrypt(to_account, &m, config)?;
+/// #     let m = to.encrypt(b"ack", &mut rng)?.expect("session");
+/// #     from.decrypt(from_account, &m, config)?;
+/// # }
+///
+/// // Bob loses his record; Alice's next message cannot be decrypted.
+/// let mut bob_to_alice = SessionRecord::new();
+/// let lost = alice_to_bob.encrypt(b"are you there?", &mut rng)?.expect("a current session");
+/// let error = bob_to_alice.decrypt(&mut bob, &lost, config).unwrap_err();
+/// let notice = bob_to_alice.decryption_failure(&lost, &error).expect("no session could read it");
+///
+/// // Bob's application sends the notice back; Alice's hands it to her record.
+/// let notice = DecryptionFailure::decode(&notice.to_bytes())?;
+/// assert!(alice_to_bob.on_decryption_failure(&notice));
+/// assert!(alice_to_bob.needs_new_session());
+/// alice_to_bob.start_new(alice.identity(), &bob.bundle(None)?.verify()?, config, &mut rng)?;
+/// let again = alice_to_bob.encrypt(b"again", &mut rng)?.expect("a current session");
+/// assert_eq!(bob_to_alice.decrypt(&mut bob, &again, config)?, b"again");
+/// # Ok::<(), cliquet::Error>(())
+/// ```
+pub struct SessionRecord {
+    pub(crate) current: Option<Session>,
+    /// Newest first.
+    pub(crate) archived: VecDeque<Archived>,
+    pub(crate) max_archived: u32,
+    pub(crate) max_archived_skipped_keys: u32,
+}
+
+/// An archived session.
+#[derive(Debug)]
+pub(crate) struct Archived {
+    pub(crate) session: Session,
+    pub(crate) standing: Standing,
+}
+
+/// Why a session was archived: what may promote it again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Standing {
+    /// Replaced by another session: any message it decrypts promotes it.
+    Replaced,
+    /// Lost a simultaneous-initiation tie-break: a normal message promotes
+    /// it, a late prekey message does not.
+    LostTieBreak,
+    /// Abandoned by this side or reported broken by the peer: only a
+    /// tie-break promotes it.
+    Abandoned,
+}
+
+impl Standing {
+    /// The stored byte.
+    pub(crate) const fn to_byte(self) -> u8 {
+        match self {
+            Self::Replaced => 0,
+            Self::LostTieBreak => 1,
+            Self::Abandoned => 2,
+        }
+    }
+
+    /// From the stored byte.
+    pub(crate) const fn from_byte(byte: u8) -> Option<Self> {
+        match byte {
+            0 => Some(Self::Replaced),
+            1 => Some(Self::LostTieBreak),
+            2 => Some(Self::Abandoned),
+            _ => None,
+        }
+    }
+}
+
+impl SessionRecord {
+    /// Default number of archived sessions kept.
+    pub const DEFAULT_MAX_ARCHIVED: u32 = 40;
+    /// Default budget of skipped message keys shared by the archived sessions.
+    pub const DEFAULT_MAX_ARCHIVED_SKIPPED_KEYS: u32 = 2000;
+    /// The largest `max_archived` accepted: it bounds the sessions one
+    /// decrypt may try.
+    pub const LIMIT_MAX_ARCHIVED: u32 = 1024;
+
+    /// An empty record with the default limits.
+    pub fn new() -> Self {
+        Self {
+            current: None,
+            archived: VecDeque::new(),
+            max_archived: Self::DEFAULT_MAX_ARCHIVED,
+            max_archived_skipped_keys: Self::DEFAULT_MAX_ARCHIVED_SKIPPED_KEYS,
+        }
+    }
+
+    /// An empty record keeping at most `max_archived` archived sessions,
+    /// which together keep at most `max_archived_skipped_keys` skipped keys.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] if `max_archived` exceeds
+    /// [`LIMIT_MAX_ARCHIVED`](Self::LIMIT_MAX_ARCHIVED) or
+    /// `max_archived_skipped_keys` exceeds
+    /// [`SessionConfig::LIMIT_MAX_SKIPPED_KEYS`].
+    pub const fn with_limits(
+        max_archived: u32,
+        max_archived_skipped_keys: u32,
+    ) -> Result<Self, Error> {
+        if max_archived > Self::LIMIT_MAX_ARCHIVED
+            || max_archived_skipped_keys > SessionConfig::LIMIT_MAX_SKIPPED_KEYS
+        {
+            return Err(Error::InvalidConfig);
+        }
+        Ok(Self {
+            current: None,
+            archived: VecDeque::new(),
+            max_archived,
+            max_archived_skipped_keys,
+        })
+    }
+
+    /// The session [`encrypt`](Self::encrypt) uses, if any.
+    pub const fn current(&self) -> Option<&Session> {
+        self.current.as_ref()
+    }
+
+    /// The archived sessions, newest first.
+    pub fn archived(&self) -> impl ExactSizeIterator<Item = &Session> {
+        self.archived.iter().map(|a| &a.session)
+    }
+
+    /// Whether the record holds a session with this id (current or archived).
+    pub fn contains(&self, id: &SessionId) -> bool {
+        self.sessions().any(|s| s.session_id() == *id)
+    }
+
+    /// Most archived sessions kept.
+    pub const fn max_archived(&self) -> u32 {
+        self.max_archived
+    }
+
+    /// Most skipped keys the archived sessions keep together.
+    pub const fn max_archived_skipped_keys(&self) -> u32 {
+        self.max_archived_skipped_keys
+    }
+
+    /// The peer's identity key, once the record holds a session. A record
+    /// belongs to one peer identity: sessions under another identity key
+    /// are refused.
+    pub fn peer_identity_key(&self) -> Option<&IdentityKey> {
+        self.sessions().next().map(Session::peer_identity_key)
+    }
+
+    /// Whether there is no current session: the record is new, or a
+    /// [`DecryptionFailure`] abandoned the current one. Fetch the peer's
+    /// bundle and call [`start_new`](Self::start_new) before sending.
+    pub const fn needs_new_session(&self) -> bool {
+        self.current.is_none()
+    }
+
+    /// Starts a new session from the peer's verified bundle; it becomes
+    /// current and the previous current session is archived as abandoned.
+    /// Draws as [`Session::initiate`] does. Returns the new session's id.
+    ///
+    /// # Errors
+    /// [`Error::Authentication`] if the bundle's identity key is not the
+    /// record's peer's; the errors of [`Session::initiate`]. The record is
+    /// unchanged.
+    pub fn start_new(
+        &mut self,
+        identity: &IdentityKeyPair,
+        bundle: &VerifiedBundle,
+        config: SessionConfig,
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<SessionId, Error> {
+        self.check_peer(bundle.identity_key().as_bytes())?;
+        let session = Session::initiate(identity, bundle, config, rng)?;
+        let id = session.session_id();
+        self.replace_current(session, Standing::Abandoned);
+        self.enforce_limits();
+        Ok(id)
+    }
+
+    /// Encrypts with the current session (see [`Session::encrypt`]).
+    /// `Ok(None)` when there is no current session
+    /// ([`needs_new_session`](Self::needs_new_session)): nothing was drawn.
+    ///
+    /// # Errors
+    /// The errors of [`Session::encrypt`]; the record is unchanged.
+    pub fn encrypt(
+        &mut self,
+        plaintext: &[u8],
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<Option<AnyMessage>, Error> {
+        match &mut self.current {
+            None => Ok(None),
+            Some(session) => session.encrypt(plaintext, rng).map(Some),
+        }
+    }
+
+    /// Decrypts a message from the peer device (see the type's docs for the
+    /// routing and which session becomes current). `config` is used only
+    /// when a prekey message creates a session. Draws no randomness.
+    ///
+    /// # Errors
+    /// For a prekey message: the errors of its session's
+    /// [`Session::decrypt`] or of [`Account::accept`], and
+    /// [`Error::Authentication`] if it comes from another identity than the
+    /// record's sessions. For any other message: the first error other than
+    /// [`Error::Authentication`] that a session gave (say
+    /// [`Error::Duplicate`]), else `Authentication`. The record and the
+    /// account are unchanged.
+    pub fn decrypt(
+        &mut self,
+        account: &mut Account,
+        message: &AnyMessage,
+        config: SessionConfig,
+    ) -> Result<Vec<u8>, Error> {
+        match message {
+            AnyMessage::PreKey(prekey) => self.decrypt_prekey(account, message, prekey, config),
+            _ => self.decrypt_ratchet(message),
+        }
+    }
+
+    /// Handles a notice that the peer could not decrypt a message. If it
+    /// names the current session, that session is abandoned and
+    /// [`needs_new_session`](Self::needs_new_session) turns true. A notice
+    /// names a session by its id when the failed message was a prekey
+    /// message: it counts only while the current session still sends
+    /// prekey messages (once a reply decrypted, the peer demonstrably holds
+    /// the session and the notice is about a late copy). Otherwise it names
+    /// the ratchet key of the failed message, which must be the one the
+    /// current session last sent with. A notice naming neither (encrypted
+    /// headers) applies to the current session. Returns whether the record
+    /// changed; a notice about an archived or unknown session is ignored.
+    ///
+    /// Notices are not authenticated: anyone who can send one can make the
+    /// record start a new session, and no more than that.
+    pub fn on_decryption_failure(&mut self, notice: &DecryptionFailure) -> bool {
+        let Some(current) = &self.current else {
+            return false;
+        };
+        let names_current = match (&notice.session_id, &notice.ratchet_key) {
+            (Some(id), _) => awaiting_answer(current) && current.session_id() == *id,
+            (None, Some(key)) => current.ratchet.own.public() == key,
+            (None, None) => true,
+        };
+        if !names_current {
+            return false;
+        }
+        if let Some(session) = self.current.take() {
+            self.archived.push_front(Archived {
+                session,
+                standing: Standing::Abandoned,
+            });
+        }
+        self.enforce_limits();
+        true
+    }
+
+    /// The notice to send back after [`decrypt`](Self::decrypt) failed
+    /// with `error` on `message`, if the failure can mean that the peer
+    /// sends on a session this record cannot (or no longer) read:
+    ///
+    /// - [`Error::Authentication`], [`Error::UnknownPreKey`] or
+    ///   [`Error::InvalidKey`], except for a plain message on a chain some
+    ///   session receives on (a corrupted or forged copy: that session is
+    ///   fine);
+    /// - [`Error::Duplicate`] for a prekey message of a session that is not
+    ///   current here: a peer that restored an old state sends fresh prekey
+    ///   messages under message numbers already used, and would never learn
+    ///   otherwise. (A network duplicate of such a message yields a notice
+    ///   that the peer ignores: it no longer waits on that session.)
+    ///
+    /// `None` otherwise: duplicates on live sessions, too many skipped keys,
+    /// malformed input; the peer's session must not be replaced for those.
+    pub fn decryption_failure(
+        &self,
+        message: &AnyMessage,
+        error: &Error,
+    ) -> Option<DecryptionFailure> {
+        let unreadable = matches!(
+            error,
+            Error::Authentication | Error::UnknownPreKey | Error::InvalidKey
+        );
+        let due = match message {
+            AnyMessage::Message(m) => {
+                let key = m.ratchet_key();
+                unreadable
+                    && !self.sessions().any(|s| {
+                        let r = &s.ratchet;
+                        r.skipped.has_chain(key)
+                            || r.receiving.as_ref().is_some_and(|c| c.ratchet_key == *key)
+                    })
+            }
+            AnyMessage::EncryptedHeader(_) => unreadable,
+            AnyMessage::PreKey(m) => {
+                unreadable
+                    || (*error == Error::Duplicate
+                        && self
+                            .current
+                            .as_ref()
+                            .is_none_or(|s| s.handshake.base_key != *m.base_key()))
+            }
+        };
+        due.then(|| DecryptionFailure::for_message(message))
+    }
+
+    /// Every session, current first, then the archived ones newest first.
+    fn sessions(&self) -> impl Iterator<Item = &Session> {
+        self.current.iter().chain(self.archived())
+    }
+
+    fn check_peer(&self, identity: &[u8; 32]) -> Result<(), Error> {
+        match self.peer_identity_key() {
+            Some(peer) if peer.as_bytes() != identity => Err(Error::Authentication),
+            _ => Ok(()),
+        }
+    }
+
+    fn decrypt_prekey(
+        &mut self,
+        account: &mut Account,
+        message: &AnyMessage,
+        prekey: &PreKeyMessage,
+        config: SessionConfig,
+    ) -> Result<Vec<u8>, Error> {
+        let base_key = prekey.base_key();
+        if let Some(current) = self
+            .current
+            .as_mut()
+            .filter(|s| s.handshake.base_key == *base_key)
+        {
+            return current.decrypt(message);
+        }
+        let found = self
+            .archived
+            .iter_mut()
+            .enumerate()
+            .find(|(_, a)| a.session.handshake.base_key == *base_key);
+        if let Some((at, entry)) = found {
+            let plaintext = entry.session.decrypt(message)?;
+            self.after_archived_decrypt(at, true);
+            return Ok(plaintext);
+        }
+        self.check_peer(prekey.identity_key_bytes())?;
+        let accepted = account.accept(prekey, config)?;
+        self.adopt(accepted.session);
+        Ok(accepted.plaintext)
+    }
+
+    fn decrypt_ratchet(&mut self, message: &AnyMessage) -> Result<Vec<u8>, Error> {
+        let mut first_error = None;
+        let mut note = |e: Error| {
+            if e != Error::Authentication && first_error.is_none() {
+                first_error = Some(e);
+            }
+        };
+        if let Some(current) = &mut self.current {
+            match current.decrypt(message) {
+                Ok(plaintext) => return Ok(plaintext),
+                Err(e) => note(e),
+            }
+        }
+        let mut found = None;
+        for (at, entry) in self.archived.iter_mut().enumerate() {
+            if !may_decrypt(&entry.session.ratchet, message) {
+                continue;
+            }
+            match entry.session.decrypt(message) {
+                Ok(plaintext) => {
+                    found = Some((at, plaintext));
+                    break;
+                }
+                Err(e) => note(e),
+            }
+        }
+        match found {
+            Some((at, plaintext)) => {
+                self.after_archived_decrypt(at, false);
+                Ok(plaintext)
+            }
+            None => Err(first_error.unwrap_or(Error::Authentication)),
+        }
+    }
+
+    /// The archived session at `at` decrypted a message: promote it, or
+    /// not, by the rules on the type.
+    fn after_archived_decrypt(&mut self, at: usize, prekey: bool) {
+        let Some(entry) = self.archived.get_mut(at) else {
+            return;
+        };
+        let promote = match &self.current {
+            None => entry.standing != Standing::Abandoned,
+            Some(current) if awaiting_answer(current) => {
+                let wins = prekey && entry.session.session_id() < current.session_id();
+                if prekey && !wins && entry.standing == Standing::Replaced {
+                    entry.standing = Standing::LostTieBreak;
+                }
+                wins
+            }
+            Some(_) => match entry.standing {
+                Standing::Replaced => true,
+                Standing::LostTieBreak => !prekey,
+                Standing::Abandoned => false,
+            },
+        };
+        if promote && let Some(entry) = self.archived.remove(at) {
+            let standing = self.standing_of_replaced();
+            self.replace_current(entry.session, standing);
+        }
+        self.enforce_limits();
+    }
+
+    /// A prekey message created `session`: it becomes current unless the
+    /// tie-break keeps our own unanswered initiation.
+    fn adopt(&mut self, session: Session) {
+        match &self.current {
+            Some(current)
+                if awaiting_answer(current) && current.session_id() < session.session_id() =>
+            {
+                self.archived.push_front(Archived {
+                    session,
+                    standing: Standing::LostTieBreak,
+                });
+            }
+            Some(_) => {
+                let standing = self.standing_of_replaced();
+                self.replace_current(session, standing);
+            }
+            None => self.current = Some(session),
+        }
+        self.enforce_limits();
+    }
+
+    /// How the current session is archived when a session the peer sent
+    /// on replaces it: as a tie-break loser if it was our own unanswered
+    /// initiation.
+    fn standing_of_replaced(&self) -> Standing {
+        if self.current.as_ref().is_some_and(awaiting_answer) {
+            Standing::LostTieBreak
+        } else {
+            Standing::Replaced
+        }
+    }
+
+    fn replace_current(&mut self, session: Session, standing: Standing) {
+        if let Some(old) = self.current.replace(session) {
+            self.archived.push_front(Archived {
+                session: old,
+                standing,
+            });
+        }
+    }
+
+    /// Drops the oldest archived sessions beyond `max_archived`, then evicts
+    /// skipped keys from the oldest archived sessions until the budget holds.
+    fn enforce_limits(&mut self) {
+        let max = usize::try_from(self.max_archived).unwrap_or(usize::MAX);
+        self.archived.truncate(max);
+        let budget = usize::try_from(self.max_archived_skipped_keys).unwrap_or(usize::MAX);
+        let mut total: usize = self.archived().map(Session::skipped_keys).sum();
+        for entry in self.archived.iter_mut().rev() {
+            if total <= budget {
+                break;
+            }
+            let skipped = &mut entry.session.ratchet.skipped;
+            let before = skipped.len();
+            skipped.evict_to(before.saturating_sub(total.saturating_sub(budget)));
+            total = total.saturating_sub(before.saturating_sub(skipped.len()));
+        }
+    }
+}
+
+/// An initiated session the peer has not answered yet.
+fn awaiting_answer(session: &Session) -> bool {
+    session.is_initiator() && !session.is_acknowledged()
+}
+
+/// Whether `ratchet` could possibly decrypt `message` (a cheap filter for
+/// archived sessions; `true` means "try").
+fn may_decrypt(ratchet: &Ratchet, message: &AnyMessage) -> bool {
+    match message {
+        AnyMessage::EncryptedHeader(_) => ratchet.header_keys.is_some(),
+        AnyMessage::Message(m) => ratchet.header_keys.is_none() && may_carry(ratchet, m),
+        AnyMessage::PreKey(_) => true,
+    }
+}
+
+/// A plain message's ratchet key is the receiving chain's, a chain with
+/// stored skipped keys, or a new chain; the peer can only have started a
+/// new chain after receiving our current ratchet key, so this session must
+/// have sent since its last step, and the peer's previous chain (`PN`
+/// long) is the one we receive on, of which we already got `Nr` messages.
+fn may_carry(ratchet: &Ratchet, m: &Message) -> bool {
+    let key = m.ratchet_key();
+    match &ratchet.receiving {
+        Some(chain) if chain.ratchet_key == *key => true,
+        _ if ratchet.skipped.has_chain(key) => true,
+        None => ratchet.sending.is_some(),
+        Some(chain) => ratchet.sending.is_some() && m.previous_chain_length() >= chain.index,
+    }
+}
+
+impl Default for SessionRecord {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for SessionRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionRecord")
+            .field("current", &self.current)
+            .field("archived", &self.archived.len())
+            .field(
+                "abandoned",
+                &self
+                    .archived
+                    .iter()
+                    .filter(|a| a.standing == Standing::Abandoned)
+                    .count(),
+            )
+            .field("max_archived", &self.max_archived)
+            .field("max_archived_skipped_keys", &self.max_archived_skipped_keys)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A notice that a message could not be decrypted by any session, for the
+/// receiver's application to send back to the sender (see
+/// [`SessionRecord`]'s recovery flow). It names the session when the failed
+/// message was a prekey message, and the sender's ratchet key when the
+/// header was readable; it carries no secret and no plaintext.
+///
+/// ```text
+/// 0x15 || flag (1: 0x00 | 0x01) [|| ratchet_pub (32)]
+///      || flag (1: 0x00 | 0x01) [|| session_id (32)]
+/// ```
+///
+/// 3, 35 or 67 bytes. The kind byte differs from every message kind, so a
+/// transport can carry notices and messages side by side.
+///
+/// ```
+/// use cliquet::{DecodeError, DecryptionFailure, Error};
+///
+/// let notice = DecryptionFailure::decode(&[0x15, 0x00, 0x00])?;
+/// assert_eq!((notice.ratchet_key(), notice.session_id()), (None, None));
+/// assert_eq!(notice.to_bytes(), [0x15, 0x00, 0x00]);
+/// assert_eq!(
+///     DecryptionFailure::decode(&[0x15, 0x02, 0x00]),
+///     Err(Error::Malformed(DecodeError::BadFlag))
+/// );
+/// # Ok::<(), Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecryptionFailure {
+    ratchet_key: Option<PublicKey>,
+    session_id: Option<SessionId>,
+}
+
+impl DecryptionFailure {
+    /// The notice naming what `message` shows of its session.
+    pub fn for_message(message: &AnyMessage) -> Self {
+        match message {
+            AnyMessage::Message(m) => Self {
+                ratchet_key: Some(*m.ratchet_key()),
+                session_id: None,
+            },
+            AnyMessage::EncryptedHeader(_) => Self {
+                ratchet_key: None,
+                session_id: None,
+            },
+            AnyMessage::PreKey(m) => Self {
+                ratchet_key: match m.message() {
+                    RatchetMessage::Plain(inner) => Some(*inner.ratchet_key()),
+                    RatchetMessage::EncryptedHeader(_) => None,
+                },
+                session_id: Some(m.session_id()),
+            },
+        }
+    }
+
+    /// The ratchet key of the failed message, if its header was readable.
+    pub const fn ratchet_key(&self) -> Option<&PublicKey> {
+        self.ratchet_key.as_ref()
+    }
+
+    /// The session of the failed message, if it was a prekey message.
+    pub const fn session_id(&self) -> Option<&SessionId> {
+        self.session_id.as_ref()
+    }
+
+    /// Parses a notice.
+    ///
+    /// # Errors
+    /// [`Error::Malformed`]: wrong kind byte, a flag other than 0 or 1,
+    /// truncated or trailing bytes.
+    pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
+        let mut r = Reader::new(bytes);
+        r.kind(KIND_DECRYPTION_FAILURE)?;
+        let ratchet_key = if r.flag()? {
+            Some(PublicKey::from_bytes(r.array()?))
+        } else {
+            None
+        };
+        let session_id = if r.flag()? {
+            Some(SessionId::from_bytes(r.array()?))
+        } else {
+            None
+        };
+        r.finish()?;
+        Ok(Self {
+            ratchet_key,
+            session_id,
+        })
+    }
+
+    /// The encoding.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(67);
+        out.push(KIND_DECRYPTION_FAILURE);
+        match &self.ratchet_key {
+            None => out.push(0),
+            Some(key) => {
+                out.push(1);
+                out.extend_from_slice(key.as_bytes());
+            }
+        }
+        match &self.session_id {
+            None => out.push(0),
+            Some(id) => {
+                out.push(1);
+                out.extend_from_slice(&id.to_bytes());
+            }
+        }
+        out
+    }
+}
