@@ -217,7 +217,7 @@ fn replayed_messages_are_dropped_whatever_the_claimed_sender() -> Result<()> {
     };
 
     // Someone drains Bob's one-time prekeys, so that Alice's first message
-    // uses none: nothing but the session lookup then stops a replay of it.
+    // uses none: then only the client's checks stop a replay of it.
     for _ in 0..100 {
         let bundle = call(Request::FetchBundle { user: "bob".into() })?;
         let Response::Bundle(bytes) = bundle else {
@@ -264,6 +264,54 @@ fn replayed_messages_are_dropped_whatever_the_claimed_sender() -> Result<()> {
     assert_eq!(receive(&mut bob, 1)?, from("alice", &["still fine".into()]));
     bob.send("alice", "yes")?;
     assert_eq!(receive(&mut alice, 1)?, from("bob", &["yes".into()]));
+    relay.stop();
+    Ok(())
+}
+
+#[test]
+fn a_client_restored_from_a_backup_gets_a_new_session() -> Result<()> {
+    let relay = Relay::start(TcpListener::bind("127.0.0.1:0")?, false)?;
+    let dir = TempDir::new()?;
+    let (alice_db, bob_db) = (dir.path().join("alice.db"), dir.path().join("bob.db"));
+    let mut alice = Client::open(&alice_db, "alice", relay.local_addr())?;
+    let mut bob = Client::open(&bob_db, "bob", relay.local_addr())?;
+    alice.send("bob", "before the backup")?;
+    receive(&mut bob, 1)?;
+    bob.send("alice", "ack")?;
+    receive(&mut alice, 1)?;
+
+    // Bob backs up his database and key, chats on, then restores the backup.
+    drop(bob);
+    let backup = dir.path().join("backup");
+    std::fs::create_dir(&backup)?;
+    for file in ["bob.db", "bob.db.key"] {
+        std::fs::copy(dir.path().join(file), backup.join(file))?;
+    }
+    let mut bob = Client::open(&bob_db, "bob", relay.local_addr())?;
+    alice.send("bob", "after the backup")?;
+    receive(&mut bob, 1)?;
+    bob.send("alice", "after the backup too")?;
+    receive(&mut alice, 1)?;
+    drop(bob);
+    for file in ["bob.db", "bob.db.key"] {
+        std::fs::copy(backup.join(file), dir.path().join(file))?;
+    }
+    let mut bob = Client::open(&bob_db, "bob", relay.local_addr())?;
+
+    // The restored Bob cannot read Alice's next message and tells her so;
+    // her next message starts a new session that he reads.
+    alice.send("bob", "lost")?;
+    let batch = poll_until(&mut bob, |b| !b.dropped.is_empty())?;
+    assert!(batch.received.is_empty(), "{:?}", batch.received);
+    let batch = poll_until(&mut alice, |b| !b.resets.is_empty())?;
+    assert_eq!(batch.resets, ["bob"]);
+    alice.send("bob", "new session")?;
+    assert_eq!(
+        receive(&mut bob, 1)?,
+        from("alice", &["new session".into()])
+    );
+    bob.send("alice", "back")?;
+    assert_eq!(receive(&mut alice, 1)?, from("bob", &["back".into()]));
     relay.stop();
     Ok(())
 }
@@ -403,6 +451,21 @@ fn receive(client: &mut Client, n: usize) -> Result<Vec<Received>> {
         thread::sleep(Duration::from_millis(10));
     }
     Ok(received)
+}
+
+/// Polls until a batch satisfies `done`, at most [`PATIENCE`].
+fn poll_until(client: &mut Client, done: impl Fn(&client::Batch) -> bool) -> Result<client::Batch> {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let batch = client.poll()?;
+        if done(&batch) {
+            return Ok(batch);
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("{}: gave up waiting: {batch:?}", client.name()).into());
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// A fresh directory under the system's temp dir, removed on drop.

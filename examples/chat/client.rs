@@ -5,18 +5,26 @@
 //! written in the same transaction as the event that caused it, so a client
 //! killed at any point restarts from a consistent state:
 //!
-//! * **Receiving**: decrypt, then in one transaction store the new session
-//!   (and the account, if a one-time prekey was used), record the message id
-//!   as processed, and append the plaintext to the history. Only after the
-//!   commit is the message acknowledged to the relay. If the client dies in
-//!   between, the relay delivers the message again and the recorded id makes
-//!   the client skip it (the session could not decrypt it twice anyway).
-//! * **Sending**: encrypt, then in one transaction store the new session and
-//!   put the ciphertext in an outbox; only then hand it to the relay, and
-//!   delete it from the outbox once the relay took it. If the client dies in
-//!   between, the outbox is sent again at the next start with the same id.
-//!   Sending before storing would be worse: after a crash the session would
-//!   reuse a message key, or the peer would see a gap that never fills.
+//! * **Receiving**: decrypt, then in one transaction store the peer's new
+//!   session record (and the account, if a one-time prekey was used), record
+//!   the message id as processed, and append the plaintext to the history.
+//!   Only after the commit is the message acknowledged to the relay. If the
+//!   client dies in between, the relay delivers the message again and the
+//!   recorded id makes the client skip it (the session could not decrypt it
+//!   twice anyway).
+//! * **Sending**: encrypt, then in one transaction store the new session
+//!   record and put the ciphertext in an outbox; only then hand it to the
+//!   relay, and delete it from the outbox once the relay took it. If the
+//!   client dies in between, the outbox is sent again at the next start with
+//!   the same id. Sending before storing would be worse: after a crash the
+//!   session would reuse a message key, or the peer would see a gap that
+//!   never fills.
+//!
+//! Each peer has one [`SessionRecord`]: the session in use and older ones
+//! that may still receive late messages. When no session can read a message
+//! (the peer restored an old backup, say), the record says which notice to
+//! send back; the peer's record then drops that session and the peer's next
+//! message starts a new one from a fresh bundle.
 //!
 //! Account and sessions are stored sealed (SPEC §7) under a 32-byte storage
 //! key. Here that key sits in a file next to the database, which only shows
@@ -33,7 +41,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use cliquet::rand_core::{Rng, UnwrapErr};
-use cliquet::{Account, AnyMessage, IdentityKey, PreKeyBundle, Session, SessionConfig};
+use cliquet::{
+    Account, AnyMessage, DecryptionFailure, IdentityKey, PreKeyBundle, SessionConfig,
+    SessionRecord, VerifiedBundle,
+};
 use getrandom::SysRng;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use zeroize::Zeroizing;
@@ -57,16 +68,16 @@ CREATE TABLE IF NOT EXISTS account (
     name TEXT NOT NULL,
     sealed BLOB NOT NULL
 );
--- Trust on first use: the identity key first seen for each peer name.
+-- Trust on first use: the identity key first seen for each peer name, and
+-- one name per identity key.
 CREATE TABLE IF NOT EXISTS peers (
     name TEXT PRIMARY KEY,
-    identity BLOB NOT NULL
+    identity BLOB NOT NULL UNIQUE
 );
-CREATE TABLE IF NOT EXISTS sessions (
-    session_id BLOB PRIMARY KEY,
-    peer TEXT NOT NULL,
-    sealed BLOB NOT NULL,
-    last_used INTEGER NOT NULL
+-- One sealed SessionRecord per peer.
+CREATE TABLE IF NOT EXISTS records (
+    peer TEXT PRIMARY KEY,
+    sealed BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS processed (
     sender TEXT NOT NULL,
@@ -95,11 +106,13 @@ pub(crate) struct Received {
 }
 
 /// The outcome of processing a mailbox: messages to show, messages dropped
-/// (and why), and the ids to acknowledge to the relay.
+/// (and why), peers who could not read our last messages, and the ids to
+/// acknowledge to the relay.
 #[derive(Debug, Default)]
 pub(crate) struct Batch {
     pub(crate) received: Vec<Received>,
     pub(crate) dropped: Vec<String>,
+    pub(crate) resets: Vec<String>,
     pub(crate) to_ack: Vec<MessageId>,
 }
 
@@ -218,24 +231,23 @@ impl Client {
         if text.len() > MAX_TEXT {
             return Err(format!("a message holds at most {MAX_TEXT} bytes").into());
         }
-        let mut session = match self.current_session(peer)? {
-            Some(session) => session,
-            None => self.start_session(peer)?,
-        };
-        let payload = session
+        let mut record = self.load_record(peer)?.unwrap_or_default();
+        if record.needs_new_session() {
+            let bundle = self.fetch_bundle(peer)?;
+            record.start_new(self.account.identity(), &bundle, self.config, &mut self.rng)?;
+        }
+        let message = record
             .encrypt(text.as_bytes(), &mut self.rng)?
-            .into_bytes();
-        let mut id = [0; 16];
-        self.rng.fill_bytes(&mut id);
-        let sealed = session.seal(&self.storage_key, &mut self.rng)?;
+            .ok_or("the record has no current session")?;
+        let identity = *record
+            .peer_identity_key()
+            .ok_or("the record has no session")?;
+        let sealed = record.seal(&self.storage_key, &mut self.rng)?;
 
         let tx = self.db.transaction()?;
-        pin_identity(&tx, peer, session.peer_identity_key())?;
-        save_session(&tx, peer, &session, &sealed)?;
-        tx.execute(
-            "INSERT INTO outbox (peer, message_id, payload) VALUES (?1, ?2, ?3)",
-            params![peer, id, payload],
-        )?;
+        pin_identity(&tx, peer, &identity)?;
+        save_record(&tx, peer, &sealed)?;
+        enqueue(&tx, peer, &message.into_bytes(), &mut self.rng)?;
         append_history(&tx, peer, true, text)?;
         tx.commit()?;
         Ok(())
@@ -265,10 +277,11 @@ impl Client {
         Ok(())
     }
 
-    /// Fetches the mailbox, acknowledges what was processed, and tops up the
-    /// one-time prekeys on the relay.
+    /// Fetches the mailbox, sends the notices it called for, acknowledges
+    /// what was processed, and tops up the one-time prekeys on the relay.
     pub(crate) fn poll(&mut self) -> Result<Batch> {
         let batch = self.process_mail()?;
+        self.flush_outbox()?;
         self.ack(&batch.to_ack)?;
         self.publish_prekeys()?;
         Ok(batch)
@@ -292,11 +305,15 @@ impl Client {
             )?;
             if !seen {
                 match self.receive(&envelope) {
-                    Ok(Ok(text)) => batch.received.push(Received {
+                    Ok(Outcome::Text(text)) => batch.received.push(Received {
                         from: envelope.from.clone(),
                         text,
                     }),
-                    Ok(Err(why)) => batch.dropped.push(format!("from {}: {why}", envelope.from)),
+                    Ok(Outcome::Reset) => batch.resets.push(envelope.from.clone()),
+                    Ok(Outcome::Ignored) => {}
+                    Ok(Outcome::Dropped(why)) => {
+                        batch.dropped.push(format!("from {}: {why}", envelope.from));
+                    }
                     Err(e) => {
                         // Local failure (database): the account in memory may
                         // be ahead of the stored one; reload it, stop here.
@@ -336,134 +353,140 @@ impl Client {
             .collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Decrypts one envelope and commits its effects together with its id.
-    /// The inner result is `Err` for a message that is dropped (it is still
-    /// recorded as processed, so it is not retried forever).
-    fn receive(&mut self, envelope: &Envelope) -> Result<std::result::Result<String, String>> {
-        let opened = self.open_envelope(envelope)?;
-        let sealed_account = match &opened {
-            Ok(o) if o.used_prekey => Some(self.account.seal(&self.storage_key, &mut self.rng)?),
+    /// Handles one envelope and commits its effects together with its id: a
+    /// decrypted message updates the record (and the account, if it used a
+    /// one-time prekey) and the history; a message no session can read may
+    /// put a notice for the sender in the outbox; a notice from the peer may
+    /// end our current session with them. A dropped message is recorded as
+    /// processed too, so that it is not retried forever.
+    fn receive(&mut self, envelope: &Envelope) -> Result<Outcome> {
+        let from = envelope.from.as_str();
+        let mut record = self.load_record(from)?;
+        let prekeys_before = self.account.one_time_prekey_count();
+        let mut notice = None;
+        let outcome = if envelope.payload.first() == Some(&KIND_DECRYPTION_FAILURE) {
+            match DecryptionFailure::decode(&envelope.payload) {
+                Err(e) => Outcome::Dropped(e.to_string()),
+                Ok(failure) => {
+                    let ended = record
+                        .as_mut()
+                        .is_some_and(|record| record.on_decryption_failure(&failure));
+                    if ended {
+                        Outcome::Reset
+                    } else {
+                        Outcome::Ignored
+                    }
+                }
+            }
+        } else {
+            match self.check_sender(from, &envelope.payload)? {
+                Err(why) => Outcome::Dropped(why),
+                Ok(message) => {
+                    let record = record.get_or_insert_default();
+                    match record.decrypt(&mut self.account, &message, self.config) {
+                        Ok(plaintext) => {
+                            Outcome::Text(String::from_utf8_lossy(&plaintext).into_owned())
+                        }
+                        Err(e) => {
+                            notice = record.decryption_failure(&message, &e);
+                            Outcome::Dropped(e.to_string())
+                        }
+                    }
+                }
+            }
+        };
+        let sealed_record = match (&outcome, &record) {
+            (Outcome::Text(_) | Outcome::Reset, Some(record)) => {
+                Some(record.seal(&self.storage_key, &mut self.rng)?)
+            }
             _ => None,
         };
-        let sealed_session = match &opened {
-            Ok(o) => Some(o.session.seal(&self.storage_key, &mut self.rng)?),
-            Err(_) => None,
+        let sealed_account = if self.account.one_time_prekey_count() == prekeys_before {
+            None
+        } else {
+            Some(self.account.seal(&self.storage_key, &mut self.rng)?)
         };
 
         let tx = self.db.transaction()?;
         tx.execute(
             "INSERT INTO processed (sender, message_id) VALUES (?1, ?2)",
-            params![envelope.from, envelope.id],
+            params![from, envelope.id],
         )?;
-        let outcome = match opened {
-            Ok(o) => {
-                pin_identity(&tx, &envelope.from, o.session.peer_identity_key())?;
-                if let Some(sealed) = sealed_session {
-                    save_session(&tx, &envelope.from, &o.session, &sealed)?;
-                }
-                if let Some(sealed) = sealed_account {
-                    tx.execute("UPDATE account SET sealed = ?1 WHERE id = 1", [sealed])?;
-                }
-                let text = String::from_utf8_lossy(&o.plaintext).into_owned();
-                append_history(&tx, &envelope.from, false, &text)?;
-                Ok(text)
-            }
-            Err(why) => Err(why),
-        };
+        if let Some(sealed) = sealed_record {
+            save_record(&tx, from, &sealed)?;
+        }
+        if let (Outcome::Text(_), Some(identity)) = (
+            &outcome,
+            record.as_ref().and_then(SessionRecord::peer_identity_key),
+        ) {
+            pin_identity(&tx, from, identity)?;
+        }
+        if let Some(sealed) = sealed_account {
+            tx.execute("UPDATE account SET sealed = ?1 WHERE id = 1", [sealed])?;
+        }
+        if let Outcome::Text(text) = &outcome {
+            append_history(&tx, from, false, text)?;
+        }
+        if let Some(notice) = notice {
+            enqueue(&tx, from, &notice.to_bytes(), &mut self.rng)?;
+        }
         tx.commit()?;
         Ok(outcome)
     }
 
-    /// Finds the session an envelope belongs to and decrypts it, in memory
-    /// only. A prekey message of an unknown session is accepted by the
-    /// account; any other message is tried on the sender's sessions, most
-    /// recently used first (a failed decrypt leaves a session unchanged).
-    fn open_envelope(
-        &mut self,
-        envelope: &Envelope,
-    ) -> Result<std::result::Result<Opened, String>> {
-        let message = match AnyMessage::decode(&envelope.payload) {
+    /// Decodes a message and, for a prekey message (which names its
+    /// sender's identity key), checks that the key is the one this name had
+    /// before and that no other name has it. The inner `Err` says why the
+    /// message is dropped.
+    fn check_sender(
+        &self,
+        from: &str,
+        payload: &[u8],
+    ) -> Result<std::result::Result<AnyMessage, String>> {
+        let message = match AnyMessage::decode(payload) {
             Ok(message) => message,
             Err(e) => return Ok(Err(e.to_string())),
         };
-        let from = envelope.from.as_str();
         if let AnyMessage::PreKey(prekey) = &message {
-            if pinned_identity(&self.db, from)?
-                .is_some_and(|pinned| pinned != *prekey.identity_key_bytes())
-            {
+            let identity = prekey.identity_key_bytes();
+            if pinned_identity(&self.db, from)?.is_some_and(|pinned| pinned != *identity) {
                 return Ok(Err(format!(
                     "{from:?} now has a different identity key; refused"
                 )));
             }
-            let id = prekey.session_id().to_bytes();
-            let stored: Option<String> = self
+            let owner: Option<String> = self
                 .db
                 .query_row(
-                    "SELECT peer FROM sessions WHERE session_id = ?1",
-                    [id],
+                    "SELECT name FROM peers WHERE identity = ?1",
+                    [identity.as_slice()],
                     |row| row.get(0),
                 )
                 .optional()?;
-            match stored {
-                // The first message of someone else's session, replayed
-                // under this sender's name.
-                Some(peer) if peer != from => {
-                    return Ok(Err(format!("a message of {peer:?}'s session; refused")));
-                }
-                // A session we have: decrypted below like any message.
-                Some(_) => {}
-                None => {
-                    return Ok(match self.account.accept(prekey, self.config) {
-                        Ok(accepted) => Ok(Opened {
-                            session: accepted.session,
-                            plaintext: accepted.plaintext,
-                            used_prekey: true,
-                        }),
-                        Err(e) => Err(e.to_string()),
-                    });
-                }
+            if let Some(owner) = owner.filter(|owner| owner != from) {
+                return Ok(Err(format!("the identity key of {owner:?}; refused")));
             }
         }
-        let candidates: Vec<Vec<u8>> = self
-            .db
-            .prepare("SELECT sealed FROM sessions WHERE peer = ?1 ORDER BY last_used DESC")?
-            .query_map([from], |row| row.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        let mut last_error = format!("no session with {from:?}");
-        for sealed in candidates {
-            let mut session = Session::open(&sealed, &self.storage_key)?;
-            match session.decrypt(&message) {
-                Ok(plaintext) => {
-                    return Ok(Ok(Opened {
-                        session,
-                        plaintext,
-                        used_prekey: false,
-                    }));
-                }
-                Err(e) => last_error = e.to_string(),
-            }
-        }
-        Ok(Err(last_error))
+        Ok(Ok(message))
     }
 
-    /// The session with `peer` used last, if any.
-    fn current_session(&self, peer: &str) -> Result<Option<Session>> {
+    /// The stored record of `peer`, if any.
+    fn load_record(&self, peer: &str) -> Result<Option<SessionRecord>> {
         let sealed: Option<Vec<u8>> = self
             .db
             .query_row(
-                "SELECT sealed FROM sessions WHERE peer = ?1 ORDER BY last_used DESC LIMIT 1",
+                "SELECT sealed FROM records WHERE peer = ?1",
                 [peer],
                 |row| row.get(0),
             )
             .optional()?;
         Ok(sealed
-            .map(|sealed| Session::open(&sealed, &self.storage_key))
+            .map(|sealed| SessionRecord::open(&sealed, &self.storage_key))
             .transpose()?)
     }
 
-    /// Fetches `peer`'s bundle, verifies it, checks their identity against
-    /// the one seen before, and starts a session.
-    fn start_session(&mut self, peer: &str) -> Result<Session> {
+    /// Fetches `peer`'s bundle, verifies it, and checks their identity
+    /// against the one seen before.
+    fn fetch_bundle(&mut self, peer: &str) -> Result<VerifiedBundle> {
         let Response::Bundle(bytes) = self.call(Request::FetchBundle {
             user: peer.to_owned(),
         })?
@@ -476,12 +499,7 @@ impl Client {
         {
             return Err(format!("{peer:?} now has a different identity key; refused").into());
         }
-        Ok(Session::initiate(
-            self.account.identity(),
-            &bundle,
-            self.config,
-            &mut self.rng,
-        )?)
+        Ok(bundle)
     }
 
     /// Tops up the one-time prekeys and uploads those not yet published.
@@ -530,12 +548,20 @@ impl Client {
     }
 }
 
-/// A decrypted message and the session state after it.
-struct Opened {
-    session: Session,
-    plaintext: Vec<u8>,
-    used_prekey: bool,
+/// What became of one envelope.
+enum Outcome {
+    /// A message, decrypted.
+    Text(String),
+    /// The peer could not read our messages: the next one starts a new session.
+    Reset,
+    /// A notice about no current session of ours.
+    Ignored,
+    /// Not readable, or refused; the reason.
+    Dropped(String),
 }
+
+/// The kind byte of a [`DecryptionFailure`] notice: no message kind has it.
+const KIND_DECRYPTION_FAILURE: u8 = 0x15;
 
 fn key_path(db_path: &Path) -> PathBuf {
     let mut path = db_path.as_os_str().to_owned();
@@ -595,12 +621,22 @@ fn pin_identity(tx: &Transaction<'_>, peer: &str, identity: &IdentityKey) -> Res
     Ok(())
 }
 
-fn save_session(tx: &Transaction<'_>, peer: &str, session: &Session, sealed: &[u8]) -> Result<()> {
+fn save_record(tx: &Transaction<'_>, peer: &str, sealed: &[u8]) -> Result<()> {
     tx.execute(
-        "INSERT INTO sessions (session_id, peer, sealed, last_used)
-         VALUES (?1, ?2, ?3, (SELECT COALESCE(MAX(last_used), 0) + 1 FROM sessions))
-         ON CONFLICT (session_id) DO UPDATE SET sealed = excluded.sealed, last_used = excluded.last_used",
-        params![session.session_id().to_bytes(), peer, sealed],
+        "INSERT INTO records (peer, sealed) VALUES (?1, ?2)
+         ON CONFLICT (peer) DO UPDATE SET sealed = excluded.sealed",
+        params![peer, sealed],
+    )?;
+    Ok(())
+}
+
+/// Puts `payload` in the outbox for `peer` under a fresh random id.
+fn enqueue(tx: &Transaction<'_>, peer: &str, payload: &[u8], rng: &mut impl Rng) -> Result<()> {
+    let mut id: MessageId = [0; 16];
+    rng.fill_bytes(&mut id);
+    tx.execute(
+        "INSERT INTO outbox (peer, message_id, payload) VALUES (?1, ?2, ?3)",
+        params![peer, id, payload],
     )?;
     Ok(())
 }

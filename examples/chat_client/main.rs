@@ -172,6 +172,9 @@ fn show(batch: &Batch) -> usize {
     for why in &batch.dropped {
         eprintln!("dropped a message {why}");
     }
+    for peer in &batch.resets {
+        eprintln!("{peer} could not read our last message(s); the next one starts a new session");
+    }
     batch.received.len()
 }
 
