@@ -1,5 +1,5 @@
-//! The chat client: a cliquet account and its sessions, kept in SQLite,
-//! talking to the relay.
+//! The chat client: a cliquet account and its session records, kept in
+//! SQLite, talking to the relay.
 //!
 //! The database is the source of truth. Every change to cliquet state is
 //! written in the same transaction as the event that caused it, so a client
@@ -26,9 +26,10 @@
 //! send back; the peer's record then drops that session and the peer's next
 //! message starts a new one from a fresh bundle.
 //!
-//! Account and sessions are stored sealed (SPEC §7) under a 32-byte storage
-//! key. Here that key sits in a file next to the database, which only shows
-//! the mechanics: anyone who can read the database can read the key file.
+//! The account and the records are stored sealed (SPEC §7) under a 32-byte
+//! storage key. Here that key sits in a file next to the database, which only
+//! shows the mechanics: anyone who can read the database can read the key
+//! file.
 //! A real application keeps the storage key in the operating system's
 //! keystore (Keychain, Android Keystore, Windows DPAPI, the Secret Service)
 //! and also encrypts the message history, which this example keeps in clear.

@@ -1,6 +1,6 @@
 //! The chat client: end-to-end encrypted chat through `chat_relay`, with the
-//! account and sessions kept in SQLite (see `examples/chat/client.rs` for
-//! the order in which state is stored).
+//! account and session records kept in SQLite (see `examples/chat/client.rs`
+//! for the order in which state is stored).
 //!
 //! ```text
 //! cargo run --example chat_client -- --name alice --peer bob
