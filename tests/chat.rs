@@ -201,7 +201,7 @@ fn simultaneous_first_messages_both_arrive_and_the_chat_goes_on() -> Result<()> 
 }
 
 #[test]
-fn replayed_messages_are_dropped_whatever_the_claimed_sender() -> Result<()> {
+fn replayed_messages_and_borrowed_identity_keys_are_refused() -> Result<()> {
     use proto::{ANSWER_TIMEOUT, Envelope, Request, Response, read_frame, until, write_frame};
 
     let relay = Relay::start(TcpListener::bind("127.0.0.1:0")?, true)?;
@@ -264,6 +264,28 @@ fn replayed_messages_are_dropped_whatever_the_claimed_sender() -> Result<()> {
     assert_eq!(receive(&mut bob, 1)?, from("alice", &["still fine".into()]));
     bob.send("alice", "yes")?;
     assert_eq!(receive(&mut alice, 1)?, from("bob", &["yes".into()]));
+
+    // Mallory registers "carol" with Alice's public bundle: Bob, who knows
+    // that key as Alice's, refuses to start a session with "carol".
+    let Response::Bundle(alice_bundle) = call(Request::FetchBundle {
+        user: "alice".into(),
+    })?
+    else {
+        panic!("no bundle for alice");
+    };
+    let register = Request::Register {
+        user: "carol".into(),
+        bundle: alice_bundle,
+    };
+    assert_eq!(call(register)?, Response::Ok);
+    let err = bob
+        .send("carol", "for carol")
+        .err()
+        .ok_or("sent to a name that uses Alice's key")?;
+    assert!(
+        err.to_string().contains("identity key of \"alice\""),
+        "{err}"
+    );
     relay.stop();
     Ok(())
 }

@@ -455,15 +455,7 @@ impl Client {
                     "{from:?} now has a different identity key; refused"
                 )));
             }
-            let owner: Option<String> = self
-                .db
-                .query_row(
-                    "SELECT name FROM peers WHERE identity = ?1",
-                    [identity.as_slice()],
-                    |row| row.get(0),
-                )
-                .optional()?;
-            if let Some(owner) = owner.filter(|owner| owner != from) {
+            if let Some(owner) = identity_owner(&self.db, identity)?.filter(|o| o != from) {
                 return Ok(Err(format!("the identity key of {owner:?}; refused")));
             }
         }
@@ -499,6 +491,10 @@ impl Client {
             .is_some_and(|pinned| pinned != bundle.identity_key().to_bytes())
         {
             return Err(format!("{peer:?} now has a different identity key; refused").into());
+        }
+        let identity = bundle.identity_key().to_bytes();
+        if let Some(owner) = identity_owner(&self.db, &identity)?.filter(|o| o != peer) {
+            return Err(format!("the bundle of {peer:?} has the identity key of {owner:?}").into());
         }
         Ok(bundle)
     }
@@ -610,6 +606,17 @@ fn pinned_identity(db: &Connection, peer: &str) -> Result<Option<[u8; 32]>> {
     Ok(stored
         .map(|bytes| <[u8; 32]>::try_from(bytes.as_slice()))
         .transpose()?)
+}
+
+/// The peer name this identity key was first seen with, if any.
+fn identity_owner(db: &Connection, identity: &[u8; 32]) -> Result<Option<String>> {
+    Ok(db
+        .query_row(
+            "SELECT name FROM peers WHERE identity = ?1",
+            [identity.as_slice()],
+            |row| row.get(0),
+        )
+        .optional()?)
 }
 
 /// Records `identity` as `peer`'s on first contact (later ones were checked
