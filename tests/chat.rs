@@ -469,6 +469,7 @@ fn receive(client: &mut Client, n: usize) -> Result<Vec<Received>> {
         }
         let batch = client.poll()?;
         assert!(batch.dropped.is_empty(), "{:?}", batch.dropped);
+        assert_eq!(batch.unsent, None);
         received.extend(batch.received);
         thread::sleep(Duration::from_millis(10));
     }

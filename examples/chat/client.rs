@@ -115,6 +115,8 @@ pub(crate) struct Batch {
     pub(crate) dropped: Vec<String>,
     pub(crate) resets: Vec<String>,
     pub(crate) to_ack: Vec<MessageId>,
+    /// Why the outbox could not be emptied (it is retried at every poll).
+    pub(crate) unsent: Option<String>,
 }
 
 /// One line of the stored history.
@@ -204,7 +206,8 @@ impl Client {
             bundle,
         })?;
         client.publish_prekeys()?;
-        client.flush_outbox()?;
+        // What the relay does not take now stays queued for the next poll.
+        let _ = client.flush_outbox();
         Ok(client)
     }
 
@@ -255,7 +258,8 @@ impl Client {
     }
 
     /// Hands every queued message to the relay, oldest first, deleting each
-    /// once the relay accepted it.
+    /// once the relay accepted it. Stops at the first failure; the rest
+    /// stays queued.
     pub(crate) fn flush_outbox(&mut self) -> Result<()> {
         let queued: Vec<(i64, String, Vec<u8>, Vec<u8>)> = self
             .db
@@ -281,8 +285,8 @@ impl Client {
     /// Fetches the mailbox, sends the notices it called for, acknowledges
     /// what was processed, and tops up the one-time prekeys on the relay.
     pub(crate) fn poll(&mut self) -> Result<Batch> {
-        let batch = self.process_mail()?;
-        self.flush_outbox()?;
+        let mut batch = self.process_mail()?;
+        batch.unsent = self.flush_outbox().err().map(|e| e.to_string());
         self.ack(&batch.to_ack)?;
         self.publish_prekeys()?;
         Ok(batch)

@@ -147,9 +147,10 @@ fn run_interactive(
                 };
                 match to {
                     _ if text.trim().is_empty() => {}
-                    // A failed send is reported; the chat goes on.
+                    // Queued here and sent by the poll below (or a later
+                    // one); a failure is reported and the chat goes on.
                     Some(to) => {
-                        if let Err(e) = client.send(to, text) {
+                        if let Err(e) = client.queue(to, text) {
                             eprintln!("not sent: {e}");
                         }
                     }
@@ -171,6 +172,9 @@ fn show(batch: &Batch) -> usize {
     }
     for why in &batch.dropped {
         eprintln!("dropped a message {why}");
+    }
+    if let Some(why) = &batch.unsent {
+        eprintln!("queued, not sent yet: {why}");
     }
     for peer in &batch.resets {
         eprintln!("{peer} could not read our last message(s); the next one starts a new session");
