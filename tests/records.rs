@@ -940,6 +940,88 @@ impl World {
     }
 }
 
+/// Runs `events` and heals; returns the rounds healing took.
+fn replay(seed: u8, header_encryption: bool, events: &[Event]) -> Option<usize> {
+    let config = SessionConfig::default().with_header_encryption(header_encryption);
+    let mut p = Pair::with_config(seed, config);
+    let mut world = World::default();
+    for event in events {
+        world.apply(&mut p, event);
+    }
+    let rounds = world.heal(&mut p, 10);
+    p.round_trip();
+    rounds
+}
+
+#[test]
+fn peer_restores_a_backup_taken_before_its_session_was_answered() {
+    // Found by the property test. Bob initiates and Alice answers; Bob
+    // restores a backup from before the answer, so his session is again
+    // waiting, with message numbers Alice already used: his new prekey
+    // messages are duplicates to her. Her duplicate-prekey notice makes him
+    // abandon it; they agree on a new session.
+    use Event::{Backup, Deliver, Restore, Send};
+    let events = [
+        Send { alice: false },
+        Deliver {
+            to_alice: true,
+            pick: 0,
+        },
+        Send { alice: false },
+        Send { alice: false },
+        Send { alice: true },
+        Backup { alice: false },
+        Send { alice: false },
+        Send { alice: true },
+        Deliver {
+            to_alice: false,
+            pick: 0,
+        },
+        Send { alice: true },
+        Send { alice: false },
+        Deliver {
+            to_alice: true,
+            pick: 3,
+        },
+        Send { alice: false },
+        Restore { alice: false },
+    ];
+    let rounds = replay(163, false, &events).expect("heals");
+    assert!(rounds <= 4, "{rounds} rounds");
+}
+
+#[test]
+fn peer_resets_during_simultaneous_initiation() {
+    // Found by the property test. Alice and Bob initiate at once; Bob loses
+    // his record and initiates again. Alice's tie-break chose Bob's first
+    // session and then accepted his second; Bob's chose Alice's. Each then
+    // decrypts the other's normal messages with a tie-break loser, and a
+    // normal message (the peer chose that session) promotes it.
+    use Event::{Deliver, Reset, Send};
+    let events = [
+        Send { alice: true },
+        Send { alice: false },
+        Reset { alice: false },
+        Send { alice: false },
+        Deliver {
+            to_alice: true,
+            pick: 0,
+        },
+        Deliver {
+            to_alice: true,
+            pick: 0,
+        },
+        Deliver {
+            to_alice: false,
+            pick: 0,
+        },
+    ];
+    for header_encryption in [false, true] {
+        let rounds = replay(206, header_encryption, &events).expect("heals");
+        assert!(rounds <= 2, "{rounds} rounds");
+    }
+}
+
 proptest! {
     #![proptest_config(config())]
 
