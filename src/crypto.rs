@@ -43,11 +43,9 @@ pub(crate) fn hmac_pair(key: &[u8; 32]) -> (Zeroizing<[u8; 32]>, Zeroizing<[u8; 
     // A 32-byte HMAC key is zero-padded to the 64-byte block (RFC 2104), so
     // the padded array is the same key, and `new` needs no fallible slice path.
     let mut block = Zeroizing::new([0u8; 64]);
-    block
-        .as_mut_slice()
-        .iter_mut()
-        .zip(key)
-        .for_each(|(b, k)| *b = *k);
+    if let Some((head, _)) = block.split_first_chunk_mut::<32>() {
+        *head = *key;
+    }
     let keyed = <Hmac<Sha256> as KeyInit>::new(&(*block).into());
     let mut first = keyed.clone();
     first.update(&[0x01]);

@@ -206,11 +206,7 @@ impl Ratchet {
         let message = match &self.header_keys {
             None => {
                 let mut header_bytes = [0u8; HEADER_LEN];
-                let fields = core::iter::once(KIND_MESSAGE).chain(header.to_bytes());
-                header_bytes
-                    .iter_mut()
-                    .zip(fields)
-                    .for_each(|(d, s)| *d = s);
+                kdf::write_parts(&mut header_bytes, &[&[KIND_MESSAGE], &header.to_bytes()]);
                 let mut out = Vec::with_capacity(HEADER_LEN + SALT_LEN + plaintext.len() + 16);
                 out.extend_from_slice(&header_bytes);
                 message_key.encrypt(&salt, ad, &header_bytes, plaintext, &mut out)?;
@@ -229,11 +225,10 @@ impl Ratchet {
                 rng.fill_bytes(&mut nonce);
                 let enc_header = header_key.seal(&nonce, ad, header)?;
                 let mut header_bytes = [0u8; crate::message::EH_HEADER_LEN];
-                let fields = core::iter::once(KIND_ENCRYPTED_HEADER_MESSAGE).chain(enc_header);
-                header_bytes
-                    .iter_mut()
-                    .zip(fields)
-                    .for_each(|(d, s)| *d = s);
+                kdf::write_parts(
+                    &mut header_bytes,
+                    &[&[KIND_ENCRYPTED_HEADER_MESSAGE], &enc_header],
+                );
                 let mut out =
                     Vec::with_capacity(header_bytes.len() + SALT_LEN + plaintext.len() + 16);
                 out.extend_from_slice(&header_bytes);
