@@ -73,13 +73,19 @@ pub(crate) const KIND_DECRYPTION_FAILURE: u8 = 0x15;
 /// what it already received) or whose header mode differs.
 ///
 /// # Recovery
-/// When no session decrypts a message, the receiver builds a
-/// [`DecryptionFailure`] with [`decryption_failure`](Self::decryption_failure) and the
-/// application sends its bytes back to the sender. The sender's
-/// [`on_decryption_failure`](Self::on_decryption_failure) retires the
-/// current session if the notice names it;
-/// [`needs_new_session`](Self::needs_new_session) then turns true and the
-/// application fetches a fresh bundle and calls [`start_new`](Self::start_new).
+/// 1. The receiver's [`decrypt`](Self::decrypt) fails. It asks
+///    [`decryption_failure`](Self::decryption_failure) whether the failure
+///    means its record cannot read the sender's session (rather than, say,
+///    a replayed message); if so it gets a [`DecryptionFailure`], and the
+///    application sends its bytes back to the sender.
+/// 2. The sender's application decodes it and hands it to
+///    [`on_decryption_failure`](Self::on_decryption_failure), which
+///    abandons the current session if the notice names it.
+/// 3. [`needs_new_session`](Self::needs_new_session) is then true and
+///    [`encrypt`](Self::encrypt) returns `Ok(None)`: the application
+///    fetches a fresh bundle of the peer and calls
+///    [`start_new`](Self::start_new); its next message is a prekey message
+///    that the receiver accepts into a new session.
 ///
 /// ```
 /// use cliquet::{Account, DecryptionFailure, SessionConfig, SessionRecord};
@@ -101,14 +107,12 @@ pub(crate) const KIND_DECRYPTION_FAILURE: u8 = 0x15;
 /// // The tie-break chose the same session on both sides.
 /// let current = |r: &SessionRecord| r.current().map(|s| s.session_id());
 /// assert_eq!(current(&alice_to_bob), current(&bob_to_alice));
-/// # for (from, from_account, to, to_account) in [
-/// #     (&mut alice_to_bob, &mut alice, &mut bob_to_alice, &mut bob),
-/// # ] {
-/// #     let m = from.encrypt(b"ack", &mut rng)?.expect("session");
-/// #     to.decrypt(to_account, &m, config)?;
-/// #     let m = to.encrypt(b"ack", &mut rng)?.expect("session");
-/// #     from.decrypt(from_account, &m, config)?;
-/// # }
+/// // One round trip, and both sessions are acknowledged.
+/// let m = alice_to_bob.encrypt(b"good", &mut rng)?.expect("a current session");
+/// bob_to_alice.decrypt(&mut bob, &m, config)?;
+/// let m = bob_to_alice.encrypt(b"good", &mut rng)?.expect("a current session");
+/// alice_to_bob.decrypt(&mut alice, &m, config)?;
+/// assert!(alice_to_bob.current().is_some_and(|s| s.is_acknowledged()));
 ///
 /// // Bob loses his record; Alice's next message cannot be decrypted.
 /// let mut bob_to_alice = SessionRecord::new();
