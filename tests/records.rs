@@ -3,7 +3,9 @@
 //! able to talk again.
 //!
 //! Cases default to a quick run; `PROPTEST_CASES=2000 cargo test --release
-//! --test records` runs a heavy one.
+//! --test records` runs a heavy one. `CLIQUET_BLESS=1 cargo test --test
+//! records` rewrites the record golden files (only ever for a new format
+//! version: old files stay as they are).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -804,6 +806,82 @@ fn record_storage_round_trip_sealing_and_rejection() {
             .unwrap()
             .needs_new_session()
     );
+}
+
+const STORAGE_KEY: [u8; 32] = [0x42; 32];
+
+fn golden(name: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name)
+}
+
+/// Bob's record after four sessions with Alice (archived as abandoned,
+/// abandoned, lost tie-break, replaced), and a message Alice sent on the
+/// first one that Bob has not received yet.
+fn record_files() -> Vec<(&'static str, Vec<u8>)> {
+    let mut p = Pair::new(21);
+    p.start(true);
+    let m = p.send(true, b"first");
+    p.deliver(true, &m).unwrap();
+    p.round_trip();
+    let held = p.send(true, b"held on the first session");
+    p.start(false);
+    let m = p.send(false, b"second");
+    p.deliver(false, &m).unwrap();
+    p.round_trip();
+    let (to_bob, to_alice, _, _) = simultaneous(&mut p, 1);
+    p.deliver(true, &to_bob[0]).unwrap();
+    p.deliver(false, &to_alice[0]).unwrap();
+    p.round_trip();
+    p.start(true);
+    let m = p.send(true, b"fifth");
+    p.deliver(true, &m).unwrap();
+    p.round_trip();
+    vec![
+        ("record_v1.bin", p.bob.record.to_bytes().to_vec()),
+        ("record_v1.msg", held.to_bytes()),
+        (
+            "record_v1.sealed",
+            p.bob.record.seal(&STORAGE_KEY, &mut p.rng).unwrap(),
+        ),
+    ]
+}
+
+#[test]
+fn s7_golden_record_v1_files_still_load_and_work() {
+    if std::env::var_os("CLIQUET_BLESS").is_some() {
+        for (name, bytes) in record_files() {
+            std::fs::write(golden(name), bytes).expect("write golden file");
+        }
+    }
+    let read = |name| std::fs::read(golden(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let mut record = SessionRecord::from_bytes(&read("record_v1.bin")).expect("record v1");
+    assert_eq!(record.archived().len(), 4);
+    let current = record.current().map(|s| s.session_id());
+    let sealed = SessionRecord::open(&read("record_v1.sealed"), &STORAGE_KEY).expect("sealed v1");
+    assert_eq!(sealed.to_bytes(), record.to_bytes());
+    // The held message decrypts from the oldest (abandoned) session, which
+    // stays archived.
+    let mut rng = ChaCha20Rng::from_seed([21; 32]);
+    let mut bob = Account::new(&mut rng);
+    let held = AnyMessage::decode(&read("record_v1.msg")).expect("message");
+    assert_eq!(
+        record.decrypt(&mut bob, &held, SessionConfig::default()),
+        Ok(b"held on the first session".to_vec())
+    );
+    assert_eq!(record.current().map(|s| s.session_id()), current);
+}
+
+#[test]
+fn s7_todays_writer_still_writes_record_format_v1() {
+    for (name, bytes) in record_files() {
+        let stored = std::fs::read(golden(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(
+            stored == bytes,
+            "{name}: the writer's output changed; a new format needs a new version"
+        );
+    }
 }
 
 #[test]
