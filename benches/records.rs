@@ -28,10 +28,13 @@ struct Setup {
 }
 
 fn setup(archived: usize, seed: u8) -> Setup {
+    setup_with(archived, seed, SessionConfig::default())
+}
+
+fn setup_with(archived: usize, seed: u8, config: SessionConfig) -> Setup {
     let mut rng = ChaCha20Rng::from_seed([seed; 32]);
     let alice = Account::new(&mut rng);
     let mut bob = Account::new(&mut rng);
-    let config = SessionConfig::default();
     let mut record = SessionRecord::new();
     let mut alice_sessions = Vec::new();
     for _ in 0..=archived {
@@ -99,6 +102,18 @@ fn decrypt(c: &mut Criterion) {
             });
         });
     }
+    // With header encryption an archived session rejects a stranger's
+    // message by trying its header keys (AES-GCM), without any X25519.
+    let he = SessionConfig::default().with_header_encryption(true);
+    let mut s = setup_with(40, 42, he);
+    let mut stranger = setup_with(0, 43, he).alice_sessions.remove(0);
+    let unknown = stranger.encrypt(&[0u8; 64], &mut s.rng).unwrap();
+    group.bench_function("reject_unknown_header_encrypted/40_archived", |b| {
+        b.iter(|| {
+            let result = s.record.decrypt(&mut s.bob, black_box(&unknown), he);
+            assert!(result.is_err());
+        });
+    });
     // The bare session decrypt the record decrypt wraps.
     let mut s = setup(0, 42);
     let stored = s.record.current().unwrap().to_bytes();
