@@ -12,10 +12,10 @@ use crate::account::Account;
 use crate::bundle::VerifiedBundle;
 use crate::codec::Reader;
 use crate::keys::{IdentityKey, IdentityKeyPair, PublicKey};
-use crate::message::{AnyMessage, Message, PreKeyMessage, RatchetMessage};
+use crate::message::{AnyMessage, ENC_HEADER_LEN, Message, PreKeyMessage, RatchetMessage};
 use crate::ratchet::Ratchet;
 use crate::session::{Session, SessionId};
-use crate::{Error, SessionConfig};
+use crate::{DecodeError, Error, SessionConfig};
 
 /// Kind byte of a [`DecryptionFailure`] notice.
 pub(crate) const KIND_DECRYPTION_FAILURE: u8 = 0x15;
@@ -333,9 +333,11 @@ impl SessionRecord {
     /// prekey messages (once a reply decrypted, the peer demonstrably holds
     /// the session and the notice is about a late copy). Otherwise it names
     /// the ratchet key of the failed message, which must be the one the
-    /// current session last sent with. A notice naming neither (encrypted
-    /// headers) applies to the current session. Returns whether the record
-    /// changed; a notice about an archived or unknown session is ignored.
+    /// current session last sent with, or (header encryption) carries its
+    /// encrypted header, which the current sending header key must open. A
+    /// notice naming nothing applies to the current session. Returns
+    /// whether the record changed; a notice about an archived or unknown
+    /// session, or an older chain, is ignored.
     ///
     /// Notices are not authenticated: anyone who can send one can make the
     /// record start a new session, and no more than that.
@@ -343,10 +345,16 @@ impl SessionRecord {
         let Some(current) = &self.current else {
             return false;
         };
-        let names_current = match (&notice.session_id, &notice.ratchet_key) {
+        let names_current = match (&notice.session_id, &notice.named) {
             (Some(id), _) => awaiting_answer(current) && current.session_id() == *id,
-            (None, Some(key)) => current.ratchet.own.public() == key,
-            (None, None) => true,
+            (None, Named::RatchetKey(key)) => current.ratchet.own.public() == key,
+            (None, Named::EncryptedHeader(header)) => current
+                .ratchet
+                .header_keys
+                .as_ref()
+                .and_then(|keys| keys.sending.as_ref())
+                .is_some_and(|key| key.open(&current.associated_data, header).is_some()),
+            (None, Named::Nothing) => true,
         };
         if !names_current {
             return false;
@@ -366,9 +374,10 @@ impl SessionRecord {
     /// sends on a session this record cannot (or no longer) read:
     ///
     /// - [`Error::Authentication`], [`Error::UnknownPreKey`] or
-    ///   [`Error::InvalidKey`], except for a plain message on a chain some
-    ///   session receives on (a corrupted or forged copy: that session is
-    ///   fine);
+    ///   [`Error::InvalidKey`], except for a message on a chain some session
+    ///   receives on (its ratchet key, or with header encryption a header
+    ///   that the chain's header key opens): a corrupted or forged copy,
+    ///   and that session is fine;
     /// - [`Error::Duplicate`] for a prekey message of a session that is not
     ///   current here: a peer that restored an old state sends fresh prekey
     ///   messages under message numbers already used, and would never learn
@@ -396,7 +405,10 @@ impl SessionRecord {
                             || r.receiving.as_ref().is_some_and(|c| c.ratchet_key == *key)
                     })
             }
-            AnyMessage::EncryptedHeader(_) => unreadable,
+            AnyMessage::EncryptedHeader(m) => {
+                let header = m.encrypted_header();
+                unreadable && !self.sessions().any(|s| receives_on(s, header))
+            }
             AnyMessage::PreKey(m) => {
                 unreadable
                     || (*error == Error::Duplicate
@@ -580,6 +592,24 @@ fn awaiting_answer(session: &Session) -> bool {
     session.is_initiator() && !session.is_acknowledged()
 }
 
+/// Whether `enc_header` opens with the header key of a chain `session`
+/// receives on (its current receiving chain or one with stored skipped
+/// keys); a header for a new chain (`NHKr`) does not count.
+fn receives_on(session: &Session, enc_header: &[u8]) -> bool {
+    let r = &session.ratchet;
+    let ad = &session.associated_data;
+    let current = r
+        .header_keys
+        .as_ref()
+        .and_then(|k| k.receiving.as_ref())
+        .is_some_and(|k| k.open(ad, enc_header).is_some());
+    current
+        || r.skipped
+            .chains()
+            .filter_map(|c| c.header_key.as_ref())
+            .any(|k| k.open(ad, enc_header).is_some())
+}
+
 /// Whether `ratchet` could possibly decrypt `message` (a cheap filter for
 /// archived sessions; `true` means "try").
 fn may_decrypt(ratchet: &Ratchet, message: &AnyMessage) -> bool {
@@ -633,60 +663,72 @@ impl fmt::Debug for SessionRecord {
 /// A notice that a message could not be decrypted by any session, for the
 /// receiver's application to send back to the sender (see
 /// [`SessionRecord`]'s recovery flow). It names the session when the failed
-/// message was a prekey message, and the sender's ratchet key when the
-/// header was readable; it carries no secret and no plaintext.
+/// message was a prekey message, and the failed message's chain: its
+/// ratchet key, or with header encryption its encrypted header (which only
+/// the sender can open). It carries no secret and no plaintext.
 ///
 /// ```text
-/// 0x15 || flag (1: 0x00 | 0x01) [|| ratchet_pub (32)]
-///      || flag (1: 0x00 | 0x01) [|| session_id (32)]
+/// 0x15 || flag (1: 0x00 | 0x01) [|| session_id (32)]
+///      || chain (1: 0x00 none | 0x01 ratchet key | 0x02 encrypted header)
+///      [|| ratchet_pub (32) | enc_header (68)]
 /// ```
 ///
-/// 3, 35 or 67 bytes. The kind byte differs from every message kind, so a
+/// 3 to 103 bytes. The kind byte differs from every message kind, so a
 /// transport can carry notices and messages side by side.
 ///
 /// ```
 /// use cliquet::{DecodeError, DecryptionFailure, Error};
 ///
 /// let notice = DecryptionFailure::decode(&[0x15, 0x00, 0x00])?;
-/// assert_eq!((notice.ratchet_key(), notice.session_id()), (None, None));
+/// assert_eq!((notice.session_id(), notice.ratchet_key()), (None, None));
 /// assert_eq!(notice.to_bytes(), [0x15, 0x00, 0x00]);
 /// assert_eq!(
-///     DecryptionFailure::decode(&[0x15, 0x02, 0x00]),
+///     DecryptionFailure::decode(&[0x15, 0x00, 0x03]),
 ///     Err(Error::Malformed(DecodeError::BadFlag))
 /// );
 /// # Ok::<(), Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DecryptionFailure {
-    ratchet_key: Option<PublicKey>,
     session_id: Option<SessionId>,
+    named: Named,
+}
+
+/// Which chain a notice names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Named {
+    Nothing,
+    RatchetKey(PublicKey),
+    EncryptedHeader([u8; ENC_HEADER_LEN]),
 }
 
 impl DecryptionFailure {
     /// The notice naming what `message` shows of its session.
     pub fn for_message(message: &AnyMessage) -> Self {
+        let named = |m: &RatchetMessage| match m {
+            RatchetMessage::Plain(m) => Named::RatchetKey(*m.ratchet_key()),
+            RatchetMessage::EncryptedHeader(m) => m
+                .encrypted_header()
+                .try_into()
+                .map_or(Named::Nothing, Named::EncryptedHeader),
+        };
         match message {
             AnyMessage::Message(m) => Self {
-                ratchet_key: Some(*m.ratchet_key()),
                 session_id: None,
+                named: Named::RatchetKey(*m.ratchet_key()),
             },
-            AnyMessage::EncryptedHeader(_) => Self {
-                ratchet_key: None,
+            AnyMessage::EncryptedHeader(m) => Self {
                 session_id: None,
+                named: m
+                    .encrypted_header()
+                    .try_into()
+                    .map_or(Named::Nothing, Named::EncryptedHeader),
             },
             AnyMessage::PreKey(m) => Self {
-                ratchet_key: match m.message() {
-                    RatchetMessage::Plain(inner) => Some(*inner.ratchet_key()),
-                    RatchetMessage::EncryptedHeader(_) => None,
-                },
                 session_id: Some(m.session_id()),
+                named: named(m.message()),
             },
         }
-    }
-
-    /// The ratchet key of the failed message, if its header was readable.
-    pub const fn ratchet_key(&self) -> Option<&PublicKey> {
-        self.ratchet_key.as_ref()
     }
 
     /// The session of the failed message, if it was a prekey message.
@@ -694,47 +736,66 @@ impl DecryptionFailure {
         self.session_id.as_ref()
     }
 
+    /// The ratchet key of the failed message, if its header was plain.
+    pub const fn ratchet_key(&self) -> Option<&PublicKey> {
+        match &self.named {
+            Named::RatchetKey(key) => Some(key),
+            _ => None,
+        }
+    }
+
+    /// The encrypted header of the failed message (nonce, ciphertext and
+    /// tag: 68 bytes), if it used header encryption.
+    pub const fn encrypted_header(&self) -> Option<&[u8; ENC_HEADER_LEN]> {
+        match &self.named {
+            Named::EncryptedHeader(header) => Some(header),
+            _ => None,
+        }
+    }
+
     /// Parses a notice.
     ///
     /// # Errors
-    /// [`Error::Malformed`]: wrong kind byte, a flag other than 0 or 1,
-    /// truncated or trailing bytes.
+    /// [`Error::Malformed`]: wrong kind byte, a flag other than 0 or 1 or a
+    /// chain byte other than 0, 1 or 2, truncated or trailing bytes.
     pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
         let mut r = Reader::new(bytes);
         r.kind(KIND_DECRYPTION_FAILURE)?;
-        let ratchet_key = if r.flag()? {
-            Some(PublicKey::from_bytes(r.array()?))
-        } else {
-            None
-        };
         let session_id = if r.flag()? {
             Some(SessionId::from_bytes(r.array()?))
         } else {
             None
         };
+        let named = match r.u8()? {
+            0 => Named::Nothing,
+            1 => Named::RatchetKey(PublicKey::from_bytes(r.array()?)),
+            2 => Named::EncryptedHeader(r.array()?),
+            _ => return Err(DecodeError::BadFlag.into()),
+        };
         r.finish()?;
-        Ok(Self {
-            ratchet_key,
-            session_id,
-        })
+        Ok(Self { session_id, named })
     }
 
     /// The encoding.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(67);
+        let mut out = Vec::with_capacity(3 + 32 + ENC_HEADER_LEN);
         out.push(KIND_DECRYPTION_FAILURE);
-        match &self.ratchet_key {
-            None => out.push(0),
-            Some(key) => {
-                out.push(1);
-                out.extend_from_slice(key.as_bytes());
-            }
-        }
         match &self.session_id {
             None => out.push(0),
             Some(id) => {
                 out.push(1);
                 out.extend_from_slice(&id.to_bytes());
+            }
+        }
+        match &self.named {
+            Named::Nothing => out.push(0),
+            Named::RatchetKey(key) => {
+                out.push(1);
+                out.extend_from_slice(key.as_bytes());
+            }
+            Named::EncryptedHeader(header) => {
+                out.push(2);
+                out.extend_from_slice(header);
             }
         }
         out

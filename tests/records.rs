@@ -601,6 +601,7 @@ fn recovery_after_a_decryption_failure_notice() {
         let notice = DecryptionFailure::decode(&notice.to_bytes()).unwrap();
         assert_eq!(notice.session_id(), None);
         assert_eq!(notice.ratchet_key().is_some(), !header_encryption);
+        assert_eq!(notice.encrypted_header().is_some(), header_encryption);
         // Alice's record retires the session; the next message starts anew.
         assert!(p.alice.record.on_decryption_failure(&notice));
         assert!(p.alice.record.needs_new_session());
@@ -684,42 +685,44 @@ fn notices_only_for_failures_no_session_could_read() {
 
 #[test]
 fn decryption_failure_wire_format() {
-    let cases: [&[u8]; 6] = [
-        &[],
-        &[0x14, 0, 0],
-        &[0x15, 0],
-        &[0x15, 2, 0],
-        &[0x15, 0, 0, 0],
-        &[0x15, 1, 0],
+    let cases: [(&[u8], DecodeError); 7] = [
+        (&[], DecodeError::Truncated),
+        (&[0x14, 0, 0], DecodeError::BadKind),
+        (&[0x15, 0], DecodeError::Truncated),
+        (&[0x15, 2, 0], DecodeError::BadFlag),
+        (&[0x15, 0, 3], DecodeError::BadFlag),
+        (&[0x15, 0, 0, 0], DecodeError::Trailing),
+        (&[0x15, 0, 2, 0], DecodeError::Truncated),
     ];
-    let expected = [
-        DecodeError::Truncated,
-        DecodeError::BadKind,
-        DecodeError::Truncated,
-        DecodeError::BadFlag,
-        DecodeError::Trailing,
-        DecodeError::Truncated,
-    ];
-    for (bytes, e) in cases.iter().zip(expected) {
+    for (bytes, e) in cases {
         assert_eq!(
             DecryptionFailure::decode(bytes),
             Err(Error::Malformed(e)),
             "{bytes:?}"
         );
     }
+    // Session id and ratchet key: 67 bytes.
     let mut bytes = vec![0x15, 1];
-    bytes.extend([7u8; 32]);
-    bytes.push(1);
     bytes.extend([9u8; 32]);
+    bytes.push(1);
+    bytes.extend([7u8; 32]);
     let notice = DecryptionFailure::decode(&bytes).unwrap();
-    assert_eq!(notice.ratchet_key().unwrap().to_bytes(), [7; 32]);
     assert_eq!(notice.session_id().unwrap().to_bytes(), [9; 32]);
+    assert_eq!(notice.ratchet_key().unwrap().to_bytes(), [7; 32]);
+    assert_eq!(notice.encrypted_header(), None);
     assert_eq!(notice.to_bytes(), bytes);
     // Not a message: the message decoder refuses the kind byte.
     assert_eq!(
         AnyMessage::decode(&bytes),
         Err(Error::Malformed(DecodeError::BadKind))
     );
+    // An encrypted header: 71 bytes.
+    let mut bytes = vec![0x15, 0, 2];
+    bytes.extend([5u8; 68]);
+    let notice = DecryptionFailure::decode(&bytes).unwrap();
+    assert_eq!(notice.encrypted_header(), Some(&[5u8; 68]));
+    assert_eq!((notice.session_id(), notice.ratchet_key()), (None, None));
+    assert_eq!(notice.to_bytes(), bytes);
 }
 
 #[test]
@@ -1150,6 +1153,60 @@ fn peer_resets_during_simultaneous_initiation() {
         let rounds = replay(206, header_encryption, &events).expect("heals");
         assert!(rounds <= 2, "{rounds} rounds");
     }
+}
+
+#[test]
+fn stale_notice_about_a_replaced_session_is_ignored() {
+    // Found by the property test. Alice loses her record, so Bob's
+    // header-encrypted messages on their old session fail and produce
+    // notices; she starts a new session, which Bob accepts. The stale
+    // notices then reach Bob: they carry the old chain's encrypted header,
+    // which his current sending header key does not open, so his new
+    // current session is kept (a notice naming nothing would have made him
+    // abandon it and diverge from Alice).
+    use Event::{Deliver, Drop, Notice, Reset, Send};
+    let events = [
+        Send { alice: true },
+        Send { alice: false },
+        Reset { alice: true },
+        Deliver {
+            to_alice: false,
+            pick: 0,
+        },
+        Send { alice: false },
+        Drop {
+            to_alice: true,
+            pick: 501_459_841_090_293_494,
+        },
+        Deliver {
+            to_alice: true,
+            pick: 0,
+        },
+        Send { alice: false },
+        Deliver {
+            to_alice: true,
+            pick: 0,
+        },
+        Send { alice: true },
+        Send { alice: true },
+        Deliver {
+            to_alice: false,
+            pick: 0,
+        },
+        Send { alice: false },
+        Notice { to_alice: false },
+        Send { alice: false },
+        Deliver {
+            to_alice: true,
+            pick: 10_032_594_634_884_439_087,
+        },
+        Deliver {
+            to_alice: true,
+            pick: 0,
+        },
+    ];
+    let rounds = replay(134, true, &events).expect("heals");
+    assert_eq!(rounds, 0);
 }
 
 proptest! {
