@@ -1,6 +1,7 @@
 //! The only module that names primitive crates: labelled KDFs, AEAD, and
 //! contributory X25519 (SPEC notation and §1, §3, §4).
 
+use aes_gcm::aead::inout::InOutBuf;
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce, Tag};
 use hmac::{Hmac, Mac};
@@ -137,7 +138,8 @@ pub(crate) fn seal_append(
     Ok(())
 }
 
-/// Decrypts `ciphertext || tag` into a new buffer.
+/// Decrypts `ciphertext || tag` into a new buffer, reading the ciphertext
+/// where it is (no copy of it into the buffer first).
 pub(crate) fn open_to_vec(
     key: &[u8; 32],
     nonce: &[u8; NONCE_LEN],
@@ -152,7 +154,15 @@ pub(crate) fn open_to_vec(
         .split_at_checked(split)
         .ok_or(Error::Authentication)?;
     let tag: &[u8; TAG_LEN] = tag.try_into().map_err(|_| Error::Authentication)?;
-    let mut out = body.to_vec();
-    open_in_place(key, nonce, aad, &mut out, tag)?;
+    let mut out = alloc::vec![0u8; body.len()];
+    let buf = InOutBuf::new(body, &mut out).map_err(|_| Error::Authentication)?;
+    Aes256Gcm::new(key.into())
+        .decrypt_inout_detached(
+            &Nonce::<aes_gcm::aead::consts::U12>::from(*nonce),
+            aad,
+            buf,
+            &Tag::from(*tag),
+        )
+        .map_err(|_| Error::Authentication)?;
     Ok(out)
 }

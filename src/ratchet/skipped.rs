@@ -85,6 +85,8 @@ impl SkippedKeys {
             }
         };
         let Some(chain) = chain else { return };
+        // One growth of the table for the whole chain, not one per doubling.
+        self.keys.reserve(keys.len());
         for (index, key) in keys {
             chain.indexes.insert(index);
             if let Some(mut old) = self.keys.insert((ratchet_key.to_bytes(), index), key) {
