@@ -1047,13 +1047,16 @@ impl World {
     }
 
     /// After the events: what is in flight is lost, and the two devices
-    /// talk in turns, handing notices over at once, until a message each way
-    /// decrypts and both use the same session. Returns the rounds it took.
+    /// talk in turns, handing notices over at once, until a round in which
+    /// both send on the same session, each message decrypts, and that
+    /// session is current on both sides. Returns the rounds it took.
     fn heal(&mut self, p: &mut Pair, max_rounds: usize) -> Option<usize> {
         for round in 0..max_rounds {
             let mut ok = true;
+            let mut used = Vec::new();
             for alice in [true, false] {
                 let m = p.send(alice, b"heal");
+                used.push(p.devices(alice).0.current());
                 match p.deliver(alice, &m) {
                     Ok(plaintext) => assert_eq!(plaintext, b"heal"),
                     Err(e) => {
@@ -1065,7 +1068,8 @@ impl World {
                     }
                 }
             }
-            if ok && p.same_session() {
+            let current = p.alice.current();
+            if ok && p.same_session() && used.iter().all(|id| *id == current) {
                 return Some(round);
             }
         }
