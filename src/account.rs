@@ -253,9 +253,11 @@ impl Account {
         let config = config.with_header_encryption(message.message().has_encrypted_header());
         let mut session =
             Session::respond(shared, signed.key.pair(), their_identity, handshake, config);
-        let plaintext = session
+        let mut plaintext = Vec::new();
+        let ad = session.associated_data;
+        session
             .ratchet
-            .decrypt(&session.associated_data, Incoming::from(message.message()))?;
+            .decrypt(&ad, Incoming::from(message.message()), &mut plaintext)?;
         if let Some(id) = message.one_time_prekey_id() {
             self.one_time_prekeys.remove(&id);
         }

@@ -122,6 +122,27 @@ pub(crate) fn open_in_place(
         .map_err(|_| Error::Authentication)
 }
 
+/// Encrypts `plaintext` into `out`, which must be `plaintext.len() + 16`
+/// bytes: the ciphertext, then the tag. The plaintext is read where it is.
+pub(crate) fn seal_into(
+    key: &[u8; 32],
+    nonce: &[u8; NONCE_LEN],
+    aad: &[u8],
+    plaintext: &[u8],
+    out: &mut [u8],
+) -> Result<(), Error> {
+    let (body, tag_out) = out
+        .split_at_mut_checked(plaintext.len())
+        .ok_or(Error::TooLarge)?;
+    let tag_out: &mut [u8; TAG_LEN] = tag_out.try_into().map_err(|_| Error::TooLarge)?;
+    let buf = InOutBuf::new(plaintext, body).map_err(|_| Error::TooLarge)?;
+    let tag = Aes256Gcm::new(key.into())
+        .encrypt_inout_detached(&Nonce::<aes_gcm::aead::consts::U12>::from(*nonce), aad, buf)
+        .map_err(|_| Error::TooLarge)?;
+    *tag_out = tag.into();
+    Ok(())
+}
+
 /// Encrypts `plaintext` and appends `ciphertext || tag` to `out`.
 pub(crate) fn seal_append(
     key: &[u8; 32],
@@ -131,21 +152,29 @@ pub(crate) fn seal_append(
     out: &mut alloc::vec::Vec<u8>,
 ) -> Result<(), Error> {
     let start = out.len();
-    out.extend_from_slice(plaintext);
-    let body = out.get_mut(start..).unwrap_or_default();
-    let tag = seal_in_place(key, nonce, aad, body)?;
-    out.extend_from_slice(&tag);
-    Ok(())
+    let end = start
+        .checked_add(plaintext.len() + TAG_LEN)
+        .ok_or(Error::TooLarge)?;
+    out.resize(end, 0);
+    seal_into(
+        key,
+        nonce,
+        aad,
+        plaintext,
+        out.get_mut(start..).unwrap_or_default(),
+    )
 }
 
-/// Decrypts `ciphertext || tag` into a new buffer, reading the ciphertext
-/// where it is (no copy of it into the buffer first).
-pub(crate) fn open_to_vec(
+/// Decrypts `ciphertext || tag` into `out`, reading the ciphertext where it
+/// is. `out` is resized to the plaintext (its allocation is reused); on
+/// failure it is left empty.
+pub(crate) fn open_into(
     key: &[u8; 32],
     nonce: &[u8; NONCE_LEN],
     aad: &[u8],
     sealed: &[u8],
-) -> Result<alloc::vec::Vec<u8>, Error> {
+    out: &mut alloc::vec::Vec<u8>,
+) -> Result<(), Error> {
     let split = sealed
         .len()
         .checked_sub(TAG_LEN)
@@ -154,15 +183,33 @@ pub(crate) fn open_to_vec(
         .split_at_checked(split)
         .ok_or(Error::Authentication)?;
     let tag: &[u8; TAG_LEN] = tag.try_into().map_err(|_| Error::Authentication)?;
-    let mut out = alloc::vec![0u8; body.len()];
-    let buf = InOutBuf::new(body, &mut out).map_err(|_| Error::Authentication)?;
-    Aes256Gcm::new(key.into())
-        .decrypt_inout_detached(
-            &Nonce::<aes_gcm::aead::consts::U12>::from(*nonce),
-            aad,
-            buf,
-            &Tag::from(*tag),
-        )
-        .map_err(|_| Error::Authentication)?;
+    out.resize(body.len(), 0);
+    let opened = InOutBuf::new(body, out)
+        .map_err(|_| Error::Authentication)
+        .and_then(|buf| {
+            Aes256Gcm::new(key.into())
+                .decrypt_inout_detached(
+                    &Nonce::<aes_gcm::aead::consts::U12>::from(*nonce),
+                    aad,
+                    buf,
+                    &Tag::from(*tag),
+                )
+                .map_err(|_| Error::Authentication)
+        });
+    if opened.is_err() {
+        out.clear();
+    }
+    opened
+}
+
+/// Decrypts `ciphertext || tag` into a new buffer.
+pub(crate) fn open_to_vec(
+    key: &[u8; 32],
+    nonce: &[u8; NONCE_LEN],
+    aad: &[u8],
+    sealed: &[u8],
+) -> Result<alloc::vec::Vec<u8>, Error> {
+    let mut out = alloc::vec::Vec::new();
+    open_into(key, nonce, aad, sealed, &mut out)?;
     Ok(out)
 }

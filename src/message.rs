@@ -301,19 +301,15 @@ impl PreKeyMessage {
 
     /// The encoding.
     pub fn to_bytes(&self) -> Vec<u8> {
+        let prefix = PreKeyPrefix::new(
+            &self.identity_key,
+            &self.base_key,
+            self.signed_prekey_id,
+            self.one_time_prekey_id,
+        );
         let inner = self.message.as_bytes();
-        let mut out = Vec::with_capacity(1 + 32 + 32 + 4 + 1 + 4 + inner.len());
-        out.push(KIND_PREKEY_MESSAGE);
-        out.extend_from_slice(&self.identity_key);
-        out.extend_from_slice(self.base_key.as_bytes());
-        out.extend_from_slice(&self.signed_prekey_id.to_be_bytes());
-        match self.one_time_prekey_id {
-            None => out.push(0),
-            Some(id) => {
-                out.push(1);
-                out.extend_from_slice(&id.to_be_bytes());
-            }
-        }
+        let mut out = Vec::with_capacity(prefix.as_bytes().len() + inner.len());
+        out.extend_from_slice(prefix.as_bytes());
         out.extend_from_slice(inner);
         out
     }
@@ -360,6 +356,44 @@ impl core::fmt::Debug for PreKeyMessage {
             .field("one_time_prekey_id", &self.one_time_prekey_id)
             .field("message", &self.message)
             .finish()
+    }
+}
+
+/// The encoded fields of a `PreKeyMessage` before its inner message.
+pub(crate) struct PreKeyPrefix {
+    buf: [u8; 1 + 32 + 32 + 4 + 1 + 4],
+    len: usize,
+}
+
+impl PreKeyPrefix {
+    pub(crate) fn new(
+        identity_key: &[u8; 32],
+        base_key: &PublicKey,
+        signed_prekey_id: u32,
+        one_time_prekey_id: Option<u32>,
+    ) -> Self {
+        let mut buf = [0u8; 74];
+        let spk = signed_prekey_id.to_be_bytes();
+        let opk = one_time_prekey_id.map(u32::to_be_bytes);
+        let (flag, opk): (u8, &[u8]) = match &opk {
+            None => (0, &[]),
+            Some(id) => (1, id),
+        };
+        let parts: [&[u8]; 6] = [
+            &[KIND_PREKEY_MESSAGE],
+            identity_key,
+            base_key.as_bytes(),
+            &spk,
+            &[flag],
+            opk,
+        ];
+        crate::ratchet::write_parts(&mut buf, &parts);
+        let len = parts.iter().map(|p| p.len()).sum();
+        Self { buf, len }
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
     }
 }
 

@@ -7,7 +7,9 @@ use rand_core::CryptoRng;
 
 use crate::bundle::VerifiedBundle;
 use crate::keys::{Hex, IdentityKey, IdentityKeyPair, KeyPair, PublicKey};
-use crate::message::{AnyMessage, PreKeyMessage};
+use crate::message::{
+    AnyMessage, EncryptedHeaderMessage, Message, PreKeyMessage, PreKeyPrefix, RatchetMessage,
+};
 use crate::ratchet::{Incoming, Ratchet};
 use crate::{Error, SessionConfig, x3dh};
 
@@ -176,9 +178,20 @@ impl Session {
         plaintext: &[u8],
         rng: &mut (impl CryptoRng + ?Sized),
     ) -> Result<AnyMessage, Error> {
-        let message = self
-            .ratchet
-            .encrypt(&self.associated_data, plaintext, rng)?;
+        let mut bytes = Vec::new();
+        let header =
+            self.ratchet
+                .encrypt_into(&self.associated_data, plaintext, rng, &[], &mut bytes)?;
+        let message = if self.has_header_encryption() {
+            RatchetMessage::EncryptedHeader(EncryptedHeaderMessage::from_bytes_unchecked(bytes))
+        } else {
+            RatchetMessage::Plain(Message::from_parts(
+                bytes,
+                header.ratchet_key,
+                header.previous_chain_length,
+                header.index,
+            ))
+        };
         Ok(match self.role {
             Role::Initiator {
                 acknowledged: false,
@@ -193,6 +206,54 @@ impl Session {
         })
     }
 
+    /// Like [`encrypt`](Self::encrypt), but writes the message's wire
+    /// encoding into `out`, resized to fit: reusing one buffer for many
+    /// messages saves an allocation and a copy of the plaintext, which
+    /// matters for large payloads.
+    ///
+    /// ```
+    /// # use cliquet::{Account, AnyMessage, Session, SessionConfig};
+    /// # use rand_chacha::rand_core::SeedableRng;
+    /// # let mut rng = rand_chacha::ChaCha20Rng::from_seed([5; 32]);
+    /// # let alice = Account::new(&mut rng);
+    /// # let mut bob = Account::new(&mut rng);
+    /// # let bundle = bob.bundle(None)?.verify()?;
+    /// # let mut session = Session::initiate(alice.identity(), &bundle, SessionConfig::default(), &mut rng)?;
+    /// let (mut wire, mut plaintext) = (Vec::new(), Vec::new());
+    /// session.encrypt_into(b"a large payload", &mut rng, &mut wire)?;
+    /// let AnyMessage::PreKey(first) = AnyMessage::decode(&wire)? else { unreachable!() };
+    /// let mut bob_session = bob.accept(&first, SessionConfig::default())?.session;
+    /// bob_session.encrypt_into(b"reply", &mut rng, &mut wire)?;
+    /// session.decrypt_into(&AnyMessage::decode(&wire)?, &mut plaintext)?;
+    /// assert_eq!(plaintext, b"reply");
+    /// # Ok::<(), cliquet::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`encrypt`](Self::encrypt); `out` is then unchanged.
+    pub fn encrypt_into(
+        &mut self,
+        plaintext: &[u8],
+        rng: &mut (impl CryptoRng + ?Sized),
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        let prefix = match self.role {
+            Role::Initiator {
+                acknowledged: false,
+            } => Some(PreKeyPrefix::new(
+                &self.local_identity_bytes(),
+                &self.handshake.base_key,
+                self.handshake.signed_prekey_id,
+                self.handshake.one_time_prekey_id,
+            )),
+            _ => None,
+        };
+        let prefix = prefix.as_ref().map_or(&[][..], PreKeyPrefix::as_bytes);
+        self.ratchet
+            .encrypt_into(&self.associated_data, plaintext, rng, prefix, out)?;
+        Ok(())
+    }
+
     /// Decrypts any message of this session: a `Message`, an
     /// `EncryptedHeaderMessage`, or a [`PreKeyMessage`] whose base key is this
     /// session's (the responder gets several while the initiator waits for a
@@ -204,19 +265,34 @@ impl Session {
     /// [`Error::Duplicate`], [`Error::TooManySkipped`], [`Error::InvalidKey`].
     /// On any error the session is exactly as it was.
     pub fn decrypt(&mut self, message: &AnyMessage) -> Result<Vec<u8>, Error> {
+        let mut plaintext = Vec::new();
+        self.decrypt_into(message, &mut plaintext)?;
+        Ok(plaintext)
+    }
+
+    /// Like [`decrypt`](Self::decrypt), but writes the plaintext into `out`,
+    /// resized to fit: reusing one buffer for many messages saves an
+    /// allocation per message. On error `out` is left empty.
+    ///
+    /// # Errors
+    /// As [`decrypt`](Self::decrypt).
+    pub fn decrypt_into(&mut self, message: &AnyMessage, out: &mut Vec<u8>) -> Result<(), Error> {
         let incoming = match message {
             AnyMessage::Message(m) => Incoming::Plain(m),
             AnyMessage::EncryptedHeader(m) => Incoming::EncryptedHeader(m),
             AnyMessage::PreKey(m) => {
-                self.check_prekey_message(m)?;
+                if let Err(e) = self.check_prekey_message(m) {
+                    out.clear();
+                    return Err(e);
+                }
                 m.message().into()
             }
         };
-        let plaintext = self.ratchet.decrypt(&self.associated_data, incoming)?;
+        self.ratchet.decrypt(&self.associated_data, incoming, out)?;
         if let Role::Initiator { acknowledged } = &mut self.role {
             *acknowledged = true;
         }
-        Ok(plaintext)
+        Ok(())
     }
 
     /// SPEC §5: a prekey message routed here must name this session's base

@@ -580,3 +580,45 @@ fn s8_every_error_says_what_happened() {
     assert!(shown.iter().all(|s| s.len() > 20));
     let _: &dyn std::error::Error = &Error::Duplicate;
 }
+
+// The buffer-reusing API writes exactly what the owned API returns.
+
+#[test]
+fn s5_encrypt_into_and_decrypt_into_match_the_owned_calls() {
+    for he in [false, true] {
+        let config = SessionConfig::default().with_header_encryption(he);
+        let (_, _, mut bob, a, first) = initiated(config, 24);
+        let stored = a.to_bytes();
+        let (mut a1, mut a2) = (
+            Session::from_bytes(&stored).expect("copy"),
+            Session::from_bytes(&stored).expect("copy"),
+        );
+        let (mut r1, mut r2) = (Recording::new(25), Recording::new(25));
+        let mut wire = vec![0xee; 3000]; // stale, longer content is replaced
+        for text in [&b"prekey phase"[..], b"still prekey"] {
+            let owned = a1.encrypt(text, &mut r1).expect("encrypt");
+            a2.encrypt_into(text, &mut r2, &mut wire)
+                .expect("encrypt_into");
+            assert_eq!(owned.to_bytes(), wire);
+        }
+        let mut b = bob.accept(&first, config).expect("accept").session;
+        let reply = b.encrypt(b"reply", &mut Recording::new(26)).expect("encrypt");
+        let mut plaintext = vec![0xee; 100];
+        a1.decrypt_into(&reply, &mut plaintext)
+            .expect("decrypt_into");
+        assert_eq!(plaintext, b"reply");
+        a2.decrypt(&reply).expect("decrypt");
+        let owned = a1.encrypt(b"plain phase", &mut r1).expect("encrypt");
+        a2.encrypt_into(b"plain phase", &mut r2, &mut wire)
+            .expect("encrypt_into");
+        assert_eq!(owned.to_bytes(), wire);
+        // A failed decrypt leaves the buffer empty and the session unchanged.
+        let before = a1.to_bytes();
+        assert_eq!(
+            a1.decrypt_into(&reply, &mut plaintext).err(),
+            Some(Error::Duplicate)
+        );
+        assert!(plaintext.is_empty());
+        assert_eq!(a1.to_bytes(), before);
+    }
+}

@@ -116,44 +116,39 @@ impl MessageKey {
         (Zeroizing::new(to_array(key)), to_array(nonce))
     }
 
-    /// Appends `salt || AEAD(key, nonce, plaintext, AD || header_bytes)` to `out`.
+    /// Writes `salt || AEAD(key, nonce, plaintext, AD || header_bytes)` to
+    /// `out`, which is exactly `16 + plaintext.len() + 16` bytes.
     pub(crate) fn encrypt(
         &self,
         salt: &[u8; SALT_LEN],
         ad: &[u8; 64],
         header_bytes: &[u8],
         plaintext: &[u8],
-        out: &mut Vec<u8>,
+        out: &mut [u8],
     ) -> Result<(), Error> {
         let (key, nonce) = self.key_and_nonce(salt);
-        out.reserve(SALT_LEN + plaintext.len() + TAG_LEN);
-        out.extend_from_slice(salt);
-        crypto::seal_append(
-            &key,
-            &nonce,
-            BodyAad::new(ad, header_bytes).as_slice(),
-            plaintext,
-            out,
-        )
+        let (salt_out, sealed) = out.split_at_mut_checked(SALT_LEN).ok_or(Error::TooLarge)?;
+        salt_out.copy_from_slice(salt);
+        let aad = BodyAad::new(ad, header_bytes);
+        crypto::seal_into(&key, &nonce, aad.as_slice(), plaintext, sealed)
     }
 
-    /// Opens `salt || AEAD output` (the structure was checked by the decoder).
+    /// Opens `salt || AEAD output` into `out` (the structure was checked by
+    /// the decoder); `out` is left empty on failure.
     pub(crate) fn decrypt(
         &self,
         ad: &[u8; 64],
         header_bytes: &[u8],
         ciphertext: &[u8],
-    ) -> Result<Vec<u8>, Error> {
-        let (salt, sealed) = ciphertext
-            .split_at_checked(SALT_LEN)
-            .ok_or(Error::Authentication)?;
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        let Some((salt, sealed)) = ciphertext.split_at_checked(SALT_LEN) else {
+            out.clear();
+            return Err(Error::Authentication);
+        };
         let (key, nonce) = self.key_and_nonce(salt);
-        crypto::open_to_vec(
-            &key,
-            &nonce,
-            BodyAad::new(ad, header_bytes).as_slice(),
-            sealed,
-        )
+        let aad = BodyAad::new(ad, header_bytes);
+        crypto::open_into(&key, &nonce, aad.as_slice(), sealed, out)
     }
 }
 

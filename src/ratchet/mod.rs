@@ -15,13 +15,14 @@ use rand_core::CryptoRng;
 
 #[cfg(test)]
 pub(crate) use kdf::HEADER_TRIALS;
-pub(crate) use kdf::{ChainKey, Header, HeaderKey, MessageKey, RootKey};
+pub(crate) use kdf::{ChainKey, Header, HeaderKey, MessageKey, RootKey, write_parts};
 pub(crate) use skipped::SkippedKeys;
 
+use crate::crypto::{NONCE_LEN, TAG_LEN};
 use crate::keys::{KeyPair, PublicKey};
 use crate::message::{
-    EncryptedHeaderMessage, HEADER_LEN, KIND_ENCRYPTED_HEADER_MESSAGE, KIND_MESSAGE, Message,
-    RatchetMessage, SALT_LEN,
+    EH_HEADER_LEN, EncryptedHeaderMessage, HEADER_LEN, KIND_ENCRYPTED_HEADER_MESSAGE, KIND_MESSAGE,
+    Message, RatchetMessage, SALT_LEN,
 };
 use crate::{Error, SessionConfig, StateError};
 
@@ -174,15 +175,18 @@ impl Ratchet {
         }
     }
 
-    /// Encrypts one message. Draws, in order: the deferred ratchet key (if
-    /// a step is pending), the 16-byte salt, and with header encryption the
-    /// 12-byte header nonce.
-    pub(crate) fn encrypt(
+    /// Encrypts one message and writes `prefix || message` to `out`
+    /// (resized to fit, its allocation reused); returns the header. Draws,
+    /// in order: the deferred ratchet key (if a step is pending), the
+    /// 16-byte salt, and with header encryption the 12-byte header nonce.
+    pub(crate) fn encrypt_into(
         &mut self,
         ad: &[u8; 64],
         plaintext: &[u8],
         rng: &mut (impl CryptoRng + ?Sized),
-    ) -> Result<RatchetMessage, Error> {
+        prefix: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<Header, Error> {
         if u64::try_from(plaintext.len()).map_or(true, |len| len > MAX_PLAINTEXT_LEN) {
             return Err(Error::TooLarge);
         }
@@ -203,42 +207,35 @@ impl Ratchet {
         let (message_key, next_chain_key) = chain.chain_key.step();
         let mut salt = [0u8; SALT_LEN];
         rng.fill_bytes(&mut salt);
-        let message = match &self.header_keys {
+        let mut header_bytes = [0u8; EH_HEADER_LEN];
+        let header_len = match &self.header_keys {
             None => {
-                let mut header_bytes = [0u8; HEADER_LEN];
                 kdf::write_parts(&mut header_bytes, &[&[KIND_MESSAGE], &header.to_bytes()]);
-                let mut out = Vec::with_capacity(HEADER_LEN + SALT_LEN + plaintext.len() + 16);
-                out.extend_from_slice(&header_bytes);
-                message_key.encrypt(&salt, ad, &header_bytes, plaintext, &mut out)?;
-                RatchetMessage::Plain(Message::from_parts(
-                    out,
-                    header.ratchet_key,
-                    header.previous_chain_length,
-                    header.index,
-                ))
+                HEADER_LEN
             }
             Some(keys) => {
                 let Some(header_key) = &keys.sending else {
                     return Err(StateError::Inconsistent.into());
                 };
-                let mut nonce = [0u8; 12];
+                let mut nonce = [0u8; NONCE_LEN];
                 rng.fill_bytes(&mut nonce);
                 let enc_header = header_key.seal(&nonce, ad, header)?;
-                let mut header_bytes = [0u8; crate::message::EH_HEADER_LEN];
                 kdf::write_parts(
                     &mut header_bytes,
                     &[&[KIND_ENCRYPTED_HEADER_MESSAGE], &enc_header],
                 );
-                let mut out =
-                    Vec::with_capacity(header_bytes.len() + SALT_LEN + plaintext.len() + 16);
-                out.extend_from_slice(&header_bytes);
-                message_key.encrypt(&salt, ad, &header_bytes, plaintext, &mut out)?;
-                RatchetMessage::EncryptedHeader(EncryptedHeaderMessage::from_bytes_unchecked(out))
+                EH_HEADER_LEN
             }
         };
+        let header_bytes = header_bytes.get(..header_len).unwrap_or_default();
+        let head_len = prefix.len() + header_len;
+        out.resize(head_len + SALT_LEN + plaintext.len() + TAG_LEN, 0);
+        let (head, body) = out.split_at_mut_checked(head_len).ok_or(Error::TooLarge)?;
+        kdf::write_parts(head, &[prefix, header_bytes]);
+        message_key.encrypt(&salt, ad, header_bytes, plaintext, body)?;
         chain.chain_key = next_chain_key;
         chain.index = header.index.saturating_add(1);
-        Ok(message)
+        Ok(header)
     }
 
     /// The deferred half of a DH ratchet step: new `DHs`, then
@@ -263,25 +260,49 @@ impl Ratchet {
         Ok(())
     }
 
-    /// Decrypts one message; on error nothing changes.
+    /// Decrypts one message into `out` (resized to the plaintext, its
+    /// allocation reused). On error nothing changes and `out` is empty.
     pub(crate) fn decrypt(
         &mut self,
         ad: &[u8; 64],
         message: Incoming<'_>,
-    ) -> Result<Vec<u8>, Error> {
-        let (plaintext, commit) = match (message, &self.header_keys) {
-            (Incoming::Plain(m), None) => self.stage_plain(ad, m)?,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        match self.stage_message(ad, message, out) {
+            Ok(commit) => {
+                self.apply(commit);
+                Ok(())
+            }
+            Err(e) => {
+                out.clear();
+                Err(e)
+            }
+        }
+    }
+
+    /// Routes the message to its chain, then stages its decryption.
+    fn stage_message(
+        &self,
+        ad: &[u8; 64],
+        message: Incoming<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<Commit, Error> {
+        let (route, header, header_bytes, ciphertext) = match (message, &self.header_keys) {
+            (Incoming::Plain(m), None) => {
+                let (route, header) = self.route_plain(m)?;
+                (route, header, m.header_bytes(), m.ciphertext())
+            }
             (Incoming::EncryptedHeader(m), Some(keys)) => {
-                self.stage_encrypted_header(ad, keys, m)?
+                let (route, header) = self.route_encrypted_header(ad, keys, m)?;
+                (route, header, m.header_bytes(), m.ciphertext())
             }
             // A message of the other mode cannot be authentic for this session.
             _ => return Err(Error::Authentication),
         };
-        self.apply(commit);
-        Ok(plaintext)
+        self.stage(ad, route, header, header_bytes, ciphertext, out)
     }
 
-    fn stage_plain(&self, ad: &[u8; 64], m: &Message) -> Result<(Vec<u8>, Commit), Error> {
+    fn route_plain(&self, m: &Message) -> Result<(Route, Header), Error> {
         let header = Header {
             ratchet_key: *m.ratchet_key(),
             previous_chain_length: m.previous_chain_length(),
@@ -305,15 +326,15 @@ impl Ratchet {
         } else {
             Route::New
         };
-        self.stage(ad, route, header, m.header_bytes(), m.ciphertext())
+        Ok((route, header))
     }
 
-    fn stage_encrypted_header(
+    fn route_encrypted_header(
         &self,
         ad: &[u8; 64],
         keys: &HeaderKeys,
         m: &EncryptedHeaderMessage,
-    ) -> Result<(Vec<u8>, Commit), Error> {
+    ) -> Result<(Route, Header), Error> {
         let enc_header = m.encrypted_header();
         let current = self.receiving.as_ref().map(|r| r.ratchet_key);
         // One attempt per distinct header key: the skipped chains' keys (the
@@ -327,8 +348,7 @@ impl Ratchet {
                 continue;
             };
             if let Some(header) = header_key.open(ad, enc_header) {
-                let route = Route::Old(chain.ratchet_key);
-                return self.stage(ad, route, header, m.header_bytes(), m.ciphertext());
+                return Ok((Route::Old(chain.ratchet_key), header));
             }
         }
         if let Some(header) = keys.receiving.as_ref().and_then(|k| k.open(ad, enc_header)) {
@@ -338,10 +358,10 @@ impl Ratchet {
                 Some(key) if in_store => Route::Old(key),
                 _ => Route::Current,
             };
-            return self.stage(ad, route, header, m.header_bytes(), m.ciphertext());
+            return Ok((route, header));
         }
         if let Some(header) = keys.next_receiving.open(ad, enc_header) {
-            return self.stage(ad, Route::New, header, m.header_bytes(), m.ciphertext());
+            return Ok((Route::New, header));
         }
         Err(Error::Authentication)
     }
@@ -353,7 +373,8 @@ impl Ratchet {
         header: Header,
         header_bytes: &[u8],
         ciphertext: &[u8],
-    ) -> Result<(Vec<u8>, Commit), Error> {
+        out: &mut Vec<u8>,
+    ) -> Result<Commit, Error> {
         let max_skip = self.config.max_skip();
         match route {
             Route::Old(ratchet_key) => {
@@ -361,14 +382,11 @@ impl Ratchet {
                     .skipped
                     .get(&ratchet_key, header.index)
                     .ok_or(Error::Duplicate)?;
-                let plaintext = key.decrypt(ad, header_bytes, ciphertext)?;
-                Ok((
-                    plaintext,
-                    Commit::Skipped {
-                        ratchet_key,
-                        index: header.index,
-                    },
-                ))
+                key.decrypt(ad, header_bytes, ciphertext, out)?;
+                Ok(Commit::Skipped {
+                    ratchet_key,
+                    index: header.index,
+                })
             }
             Route::Current => {
                 let Some(chain) = &self.receiving else {
@@ -384,15 +402,12 @@ impl Ratchet {
                 let next = header.index.checked_add(1).ok_or(Error::ChainExhausted)?;
                 let (skipped, key, chain_key) =
                     derive_chain(&chain.chain_key, chain.index, header.index);
-                let plaintext = key.decrypt(ad, header_bytes, ciphertext)?;
-                Ok((
-                    plaintext,
-                    Commit::Advance {
-                        chain_key,
-                        index: next,
-                        skipped,
-                    },
-                ))
+                key.decrypt(ad, header_bytes, ciphertext, out)?;
+                Ok(Commit::Advance {
+                    chain_key,
+                    index: next,
+                    skipped,
+                })
             }
             Route::New => {
                 let old_gap = self
@@ -413,7 +428,7 @@ impl Ratchet {
                 let (root_key, chain_key, next_receiving_header_key) =
                     kdf_root(&self.root_key, &dh, self.header_keys.is_some());
                 let (new_chain_skipped, key, chain_key) = derive_chain(&chain_key, 0, header.index);
-                let plaintext = key.decrypt(ad, header_bytes, ciphertext)?;
+                key.decrypt(ad, header_bytes, ciphertext, out)?;
                 let step = Step {
                     root_key,
                     receiving: ReceivingChain {
@@ -425,7 +440,7 @@ impl Ratchet {
                     new_chain_skipped,
                     next_receiving_header_key,
                 };
-                Ok((plaintext, Commit::Step(Box::new(step))))
+                Ok(Commit::Step(Box::new(step)))
             }
         }
     }
