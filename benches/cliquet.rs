@@ -1215,6 +1215,17 @@ fn timed_stream(pair: &mut Pair, payload: &[u8], n: usize) -> Duration {
     start.elapsed()
 }
 
+/// Like [`timed_stream`], decrypting into one reused buffer.
+fn timed_stream_into(pair: &mut Pair, payload: &[u8], n: usize, out: &mut Vec<u8>) -> Duration {
+    let messages: Vec<AnyMessage> = (0..n).map(|_| pair.alice_sends(payload)).collect();
+    let start = Instant::now();
+    for m in &messages {
+        pair.bob.decrypt_into(m, out).expect("decrypt_into");
+        black_box(&*out);
+    }
+    start.elapsed()
+}
+
 /// The paired report: the targets measured as interleaved A/B
 /// rounds, a check of the criterion ratios that no slow drift of the
 /// machine's load can bias.
@@ -1282,6 +1293,28 @@ fn paired_report() {
         || timed(3, || floor.run(&Cost::decrypt(false, 0))),
     );
     rows.push(("ratchet/decrypt/1MiB vs floor".into(), r));
+    // The same with caller-owned buffers, reused from message to message.
+    let mut wire = Vec::new();
+    let r = paired(
+        15,
+        || {
+            timed(3, || {
+                pair.alice
+                    .encrypt_into(&big, &mut pair.rng, &mut wire)
+                    .expect("encrypt_into");
+                black_box(&wire);
+            })
+        },
+        || timed(3, || floor.run(&Cost::encrypt(false))),
+    );
+    rows.push(("ratchet/encrypt_into/1MiB vs floor".into(), r));
+    let mut plaintext = Vec::new();
+    let r = paired(
+        15,
+        || timed_stream_into(&mut pair, &big, 3, &mut plaintext),
+        || timed(3, || floor.run(&Cost::decrypt(false, 0))),
+    );
+    rows.push(("ratchet/decrypt_into/1MiB vs floor".into(), r));
 
     let mut rng = rng(74);
     let alice = Account::new(&mut rng);

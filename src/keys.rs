@@ -83,9 +83,11 @@ impl IdentityKey {
     /// are not the canonical encoding of that point, or the point has small
     /// order.
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, Error> {
+        if !y_is_reduced(bytes) {
+            return Err(Error::InvalidKey);
+        }
         let verifying = VerifyingKey::from_bytes(bytes).map_err(|_| Error::InvalidKey)?;
-        let canonical = verifying.to_edwards().compress().to_bytes();
-        if canonical != *bytes || verifying.is_weak() {
+        if verifying.is_weak() {
             return Err(Error::InvalidKey);
         }
         Ok(Self::from_verifying(verifying))
@@ -141,6 +143,17 @@ impl fmt::Debug for IdentityKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "IdentityKey({:?})", Hex(&self.bytes))
     }
+}
+
+/// Whether an Ed25519 encoding's y coordinate is reduced (y < p = 2^255 − 19).
+///
+/// With the small-order check this is the whole canonicity check: the only
+/// other non-canonical encodings, x = 0 with the sign bit set, are those of
+/// y = 1 and y = p − 1, points of order 1 and 2. (A byte check, where
+/// re-compressing the point would cost a field inversion.)
+fn y_is_reduced(bytes: &[u8; 32]) -> bool {
+    let [first, middle @ .., last] = bytes;
+    !(*first >= 0xed && middle.iter().all(|b| *b == 0xff) && last & 0x7f == 0x7f)
 }
 
 /// A device's long-term identity: an Ed25519 key pair (it signs prekeys) that
