@@ -1,6 +1,7 @@
-//! Session records: decrypt with 0 and 40 archived sessions (on the current
-//! session, on the oldest archived one, and a message no session can read),
-//! next to a bare `Session::decrypt`; record store and load.
+//! Session records: decrypt with 0 and 40 archived sessions (a message on
+//! the current session; on the oldest archived one, delayed on a chain it
+//! knows or starting a new chain; one no session can read), next to a bare
+//! `Session::decrypt`; record store and load.
 //!
 //! `cargo bench --bench records`
 #![allow(
@@ -13,18 +14,20 @@
 
 use core::hint::black_box;
 
-use cliquet::{Account, Session, SessionConfig, SessionRecord};
+use cliquet::{Account, AnyMessage, Session, SessionConfig, SessionRecord};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
 
 /// Bob's record of Alice holding `archived` archived sessions and a current
-/// one, each after a round trip; Alice's side of every session, oldest first.
+/// one, each after two round trips; Alice's side of every session, oldest
+/// first, and for each a message she sent that Bob has not received yet.
 struct Setup {
     rng: ChaCha20Rng,
     bob: Account,
     record: SessionRecord,
     alice_sessions: Vec<Session>,
+    held: Vec<AnyMessage>,
 }
 
 fn setup(archived: usize, seed: u8) -> Setup {
@@ -37,12 +40,18 @@ fn setup_with(archived: usize, seed: u8, config: SessionConfig) -> Setup {
     let mut bob = Account::new(&mut rng);
     let mut record = SessionRecord::new();
     let mut alice_sessions = Vec::new();
+    let mut held = Vec::new();
     for _ in 0..=archived {
         let bundle = bob.bundle(None).unwrap().verify().unwrap();
         let mut session = Session::initiate(alice.identity(), &bundle, config, &mut rng).unwrap();
         let first = session.encrypt(b"hello", &mut rng).unwrap();
         record.decrypt(&mut bob, &first, config).unwrap();
         let reply = record.encrypt(b"hi", &mut rng).unwrap().unwrap();
+        session.decrypt(&reply).unwrap();
+        let m = session.encrypt(b"new chain", &mut rng).unwrap();
+        record.decrypt(&mut bob, &m, config).unwrap();
+        held.push(session.encrypt(b"delayed", &mut rng).unwrap());
+        let reply = record.encrypt(b"again", &mut rng).unwrap().unwrap();
         session.decrypt(&reply).unwrap();
         alice_sessions.push(session);
     }
@@ -52,6 +61,7 @@ fn setup_with(archived: usize, seed: u8, config: SessionConfig) -> Setup {
         bob,
         record,
         alice_sessions,
+        held,
     }
 }
 
@@ -81,13 +91,30 @@ fn decrypt(c: &mut Criterion) {
         if archived > 0 {
             let on_oldest = s.alice_sessions[0].encrypt(&[0u8; 64], &mut s.rng).unwrap();
             group.bench_function(
-                format!("decrypt_oldest_archived/{archived}_archived"),
+                format!("decrypt_oldest_archived_new_chain/{archived}_archived"),
                 |b| {
                     b.iter_batched(
                         || SessionRecord::from_bytes(&stored).unwrap(),
                         |mut record| {
                             let plaintext =
                                 record.decrypt(&mut s.bob, black_box(&on_oldest), config);
+                            assert!(plaintext.is_ok());
+                            record
+                        },
+                        BatchSize::SmallInput,
+                    );
+                },
+            );
+        }
+        if archived > 0 {
+            let delayed = s.held[0].clone();
+            group.bench_function(
+                format!("decrypt_delayed_oldest_archived/{archived}_archived"),
+                |b| {
+                    b.iter_batched(
+                        || SessionRecord::from_bytes(&stored).unwrap(),
+                        |mut record| {
+                            let plaintext = record.decrypt(&mut s.bob, black_box(&delayed), config);
                             assert!(plaintext.is_ok());
                             record
                         },

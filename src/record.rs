@@ -66,11 +66,15 @@ pub(crate) const KIND_DECRYPTION_FAILURE: u8 = 0x15;
 /// dropped). Together they keep at most
 /// [`max_archived_skipped_keys`](Self::max_archived_skipped_keys) skipped
 /// message keys, evicted from the oldest archived sessions first. A decrypt
-/// tries each archived session at most once and skips, with a few integer
-/// comparisons, those whose state rules out a plain message's ratchet key
-/// (not its receiving chain nor a stored skipped chain, and no new chain
-/// possible: it has not sent since its last ratchet step, or `PN` is below
-/// what it already received) or whose header mode differs.
+/// tries each archived session at most once, with cheap comparisons first:
+/// it skips those whose header mode differs or whose state rules out a
+/// plain message's ratchet key (not its receiving chain nor a stored
+/// skipped chain, and no new chain possible: it has not sent since its last
+/// ratchet step, or `PN` is below what it already received), and tries
+/// those that know the message's chain (one attempt finds a delayed
+/// message) before those where it would start a new chain (a
+/// Diffie-Hellman each). With header encryption an attempt costs only
+/// header decryptions unless a next header key opens the header.
 ///
 /// # Recovery
 /// 1. The receiver's [`decrypt`](Self::decrypt) fails. It asks
@@ -477,17 +481,25 @@ impl SessionRecord {
                 Err(e) => note(e),
             }
         }
+        // First the sessions that know the message's chain (a delayed
+        // message costs one attempt), then those it could start a new
+        // chain in (a Diffie-Hellman each).
         let mut found = None;
-        for (at, entry) in self.archived.iter_mut().enumerate() {
-            if !may_decrypt(&entry.session.ratchet, message) {
-                continue;
-            }
-            match entry.session.decrypt(message) {
-                Ok(plaintext) => {
-                    found = Some((at, plaintext));
-                    break;
+        for pass in [Fit::KnownChain, Fit::NewChain] {
+            for (at, entry) in self.archived.iter_mut().enumerate() {
+                if fit(&entry.session.ratchet, message) != pass {
+                    continue;
                 }
-                Err(e) => note(e),
+                match entry.session.decrypt(message) {
+                    Ok(plaintext) => {
+                        found = Some((at, plaintext));
+                        break;
+                    }
+                    Err(e) => note(e),
+                }
+            }
+            if found.is_some() {
+                break;
             }
         }
         match found {
@@ -610,13 +622,25 @@ fn receives_on(session: &Session, enc_header: &[u8]) -> bool {
             .any(|k| k.open(ad, enc_header).is_some())
 }
 
-/// Whether `ratchet` could possibly decrypt `message` (a cheap filter for
-/// archived sessions; `true` means "try").
-fn may_decrypt(ratchet: &Ratchet, message: &AnyMessage) -> bool {
+/// How a message may belong to an archived session (a cheap filter: only
+/// integer and key comparisons).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fit {
+    /// It cannot.
+    No,
+    /// A chain the session receives on (or, with encrypted headers, it may:
+    /// trying costs a few header decryptions).
+    KnownChain,
+    /// It could start a new chain: trying costs a Diffie-Hellman.
+    NewChain,
+}
+
+fn fit(ratchet: &Ratchet, message: &AnyMessage) -> Fit {
     match message {
-        AnyMessage::EncryptedHeader(_) => ratchet.header_keys.is_some(),
-        AnyMessage::Message(m) => ratchet.header_keys.is_none() && may_carry(ratchet, m),
-        AnyMessage::PreKey(_) => true,
+        AnyMessage::EncryptedHeader(_) if ratchet.header_keys.is_some() => Fit::KnownChain,
+        AnyMessage::Message(m) if ratchet.header_keys.is_none() => carry(ratchet, m),
+        AnyMessage::PreKey(_) => Fit::KnownChain,
+        _ => Fit::No,
     }
 }
 
@@ -625,13 +649,23 @@ fn may_decrypt(ratchet: &Ratchet, message: &AnyMessage) -> bool {
 /// new chain after receiving our current ratchet key, so this session must
 /// have sent since its last step, and the peer's previous chain (`PN`
 /// long) is the one we receive on, of which we already got `Nr` messages.
-fn may_carry(ratchet: &Ratchet, m: &Message) -> bool {
+fn carry(ratchet: &Ratchet, m: &Message) -> Fit {
     let key = m.ratchet_key();
-    match &ratchet.receiving {
-        Some(chain) if chain.ratchet_key == *key => true,
-        _ if ratchet.skipped.has_chain(key) => true,
+    let known = ratchet
+        .receiving
+        .as_ref()
+        .is_some_and(|c| c.ratchet_key == *key)
+        || ratchet.skipped.has_chain(key);
+    let new = match &ratchet.receiving {
         None => ratchet.sending.is_some(),
         Some(chain) => ratchet.sending.is_some() && m.previous_chain_length() >= chain.index,
+    };
+    if known {
+        Fit::KnownChain
+    } else if new {
+        Fit::NewChain
+    } else {
+        Fit::No
     }
 }
 
