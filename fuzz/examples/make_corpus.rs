@@ -100,12 +100,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         out.push(("protocol", name.to_owned(), script));
     }
 
+    // Replace what this program wrote before; keep the inputs that fuzzing
+    // campaigns added (`campaign-*`).
     for (target, _) in TARGETS {
         let dir = seeds.join(target);
-        if dir.exists() {
-            fs::remove_dir_all(&dir)?;
-        }
         fs::create_dir_all(&dir)?;
+        for entry in fs::read_dir(&dir)? {
+            let path = entry?.path();
+            let generated = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| !n.starts_with("campaign-"));
+            if generated {
+                fs::remove_file(path)?;
+            }
+        }
     }
     for (target, name, bytes) in &out {
         fs::write(seeds.join(target).join(name), bytes)?;

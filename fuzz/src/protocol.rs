@@ -24,6 +24,7 @@
 //! At the end, both sides send one more message that is delivered at once.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use cliquet::{Account, AnyMessage, Error, RatchetMessage, Session, SessionConfig};
 use rand_chacha::ChaCha20Rng;
@@ -241,22 +242,10 @@ struct World {
 
 impl World {
     fn new(config: SessionConfig, one_time_prekey: bool) -> Self {
-        let mut rng = fixtures::rng(7);
-        let alice = Account::new(&mut rng);
-        let mut bob = Account::new(&mut rng);
-        let opk = if one_time_prekey {
-            bob.generate_one_time_prekeys(1, &mut rng)
-                .first()
-                .map(|(id, _)| *id)
-        } else {
-            None
-        };
-        let bundle = bob
-            .bundle(opk)
-            .and_then(|b| b.verify())
-            .expect("own bundle verifies");
-        let session =
-            Session::initiate(alice.identity(), &bundle, config, &mut rng).expect("initiate");
+        let (alice, bob) = start(config, one_time_prekey);
+        let session = Session::from_bytes(&alice).expect("a stored session loads");
+        let bob = Account::from_bytes(&bob).expect("a stored account loads");
+        let rng = fixtures::rng(8);
         let alice = Party {
             account: None,
             session: Some(session),
@@ -517,6 +506,45 @@ impl World {
             ),
         }
     }
+}
+
+/// Alice's stored session just after `initiate` and Bob's stored account,
+/// built once per configuration (key generation and X3DH would otherwise
+/// dominate every run).
+fn start(config: SessionConfig, one_time_prekey: bool) -> (Vec<u8>, Vec<u8>) {
+    type Key = (u32, u32, bool, bool);
+    type Stored = (Vec<u8>, Vec<u8>);
+    static CACHE: OnceLock<Mutex<HashMap<Key, Stored>>> = OnceLock::new();
+    let key = (
+        config.max_skip(),
+        config.max_skipped_keys(),
+        config.header_encryption(),
+        one_time_prekey,
+    );
+    let cache = CACHE.get_or_init(Mutex::default);
+    let mut cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
+    cache
+        .entry(key)
+        .or_insert_with(|| {
+            let mut rng = fixtures::rng(7);
+            let alice = Account::new(&mut rng);
+            let mut bob = Account::new(&mut rng);
+            let opk = if one_time_prekey {
+                bob.generate_one_time_prekeys(1, &mut rng)
+                    .first()
+                    .map(|(id, _)| *id)
+            } else {
+                None
+            };
+            let bundle = bob
+                .bundle(opk)
+                .and_then(|b| b.verify())
+                .expect("own bundle verifies");
+            let session =
+                Session::initiate(alice.identity(), &bundle, config, &mut rng).expect("initiate");
+            (session.to_bytes().to_vec(), bob.to_bytes().to_vec())
+        })
+        .clone()
 }
 
 /// Hands `bytes` to the party: a prekey message of no session of Bob's goes
