@@ -46,12 +46,12 @@ fn setup_with(archived: usize, seed: u8, config: SessionConfig) -> Setup {
         let mut session = Session::initiate(alice.identity(), &bundle, config, &mut rng).unwrap();
         let first = session.encrypt(b"hello", &mut rng).unwrap();
         record.decrypt(&mut bob, &first, config).unwrap();
-        let reply = record.encrypt(b"hi", &mut rng).unwrap().unwrap();
+        let reply = record.encrypt(b"hi", &mut rng).unwrap();
         session.decrypt(&reply).unwrap();
         let m = session.encrypt(b"new chain", &mut rng).unwrap();
         record.decrypt(&mut bob, &m, config).unwrap();
         held.push(session.encrypt(b"delayed", &mut rng).unwrap());
-        let reply = record.encrypt(b"again", &mut rng).unwrap().unwrap();
+        let reply = record.encrypt(b"again", &mut rng).unwrap();
         session.decrypt(&reply).unwrap();
         alice_sessions.push(session);
     }

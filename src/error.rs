@@ -50,6 +50,9 @@ pub enum Error {
     PreKeyIdInUse,
     /// The plaintext exceeds what AES-256-GCM can encrypt under one key (64 GiB).
     TooLarge,
+    /// A [`SessionRecord`](crate::SessionRecord) has no current session to
+    /// encrypt with: start one from the peer's bundle.
+    NoSession,
     /// Stored state could not be loaded or opened (SPEC §7).
     State(StateError),
 }
@@ -118,6 +121,9 @@ impl fmt::Display for Error {
             }
             Self::PreKeyIdInUse => f.write_str("one-time prekey id is already in use in this account"),
             Self::TooLarge => f.write_str("plaintext too large for one message (64 GiB); split it"),
+            Self::NoSession => f.write_str(
+                "no current session with this peer; fetch its bundle and start one (SessionRecord::start_new)",
+            ),
             Self::State(detail) => write!(f, "stored state rejected: {detail}"),
         }
     }

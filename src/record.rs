@@ -86,7 +86,7 @@ pub(crate) const KIND_DECRYPTION_FAILURE: u8 = 0x15;
 ///    [`on_decryption_failure`](Self::on_decryption_failure), which
 ///    abandons the current session if the notice names it.
 /// 3. [`needs_new_session`](Self::needs_new_session) is then true and
-///    [`encrypt`](Self::encrypt) returns `Ok(None)`: the application
+///    [`encrypt`](Self::encrypt) fails with [`Error::NoSession`]: the application
 ///    fetches a fresh bundle of the peer and calls
 ///    [`start_new`](Self::start_new); its next message is a prekey message
 ///    that the receiver accepts into a new session.
@@ -104,23 +104,23 @@ pub(crate) const KIND_DECRYPTION_FAILURE: u8 = 0x15;
 /// // Both start a session at the same moment, from each other's bundle.
 /// alice_to_bob.start_new(alice.identity(), &bob.bundle(None)?.verify()?, config, &mut rng)?;
 /// bob_to_alice.start_new(bob.identity(), &alice.bundle(None)?.verify()?, config, &mut rng)?;
-/// let hi_bob = alice_to_bob.encrypt(b"hi Bob", &mut rng)?.expect("a current session");
-/// let hi_alice = bob_to_alice.encrypt(b"hi Alice", &mut rng)?.expect("a current session");
+/// let hi_bob = alice_to_bob.encrypt(b"hi Bob", &mut rng)?;
+/// let hi_alice = bob_to_alice.encrypt(b"hi Alice", &mut rng)?;
 /// assert_eq!(bob_to_alice.decrypt(&mut bob, &hi_bob, config)?, b"hi Bob");
 /// assert_eq!(alice_to_bob.decrypt(&mut alice, &hi_alice, config)?, b"hi Alice");
 /// // The tie-break chose the same session on both sides.
 /// let current = |r: &SessionRecord| r.current().map(|s| s.session_id());
 /// assert_eq!(current(&alice_to_bob), current(&bob_to_alice));
 /// // One round trip, and both sessions are acknowledged.
-/// let m = alice_to_bob.encrypt(b"good", &mut rng)?.expect("a current session");
+/// let m = alice_to_bob.encrypt(b"good", &mut rng)?;
 /// bob_to_alice.decrypt(&mut bob, &m, config)?;
-/// let m = bob_to_alice.encrypt(b"good", &mut rng)?.expect("a current session");
+/// let m = bob_to_alice.encrypt(b"good", &mut rng)?;
 /// alice_to_bob.decrypt(&mut alice, &m, config)?;
 /// assert!(alice_to_bob.current().is_some_and(|s| s.is_acknowledged()));
 ///
 /// // Bob loses his record; Alice's next message cannot be decrypted.
 /// let mut bob_to_alice = SessionRecord::new();
-/// let lost = alice_to_bob.encrypt(b"are you there?", &mut rng)?.expect("a current session");
+/// let lost = alice_to_bob.encrypt(b"are you there?", &mut rng)?;
 /// let error = bob_to_alice.decrypt(&mut bob, &lost, config).unwrap_err();
 /// let notice = bob_to_alice.decryption_failure(&lost, &error).expect("no session could read it");
 ///
@@ -129,7 +129,7 @@ pub(crate) const KIND_DECRYPTION_FAILURE: u8 = 0x15;
 /// assert!(alice_to_bob.on_decryption_failure(&notice));
 /// assert!(alice_to_bob.needs_new_session());
 /// alice_to_bob.start_new(alice.identity(), &bob.bundle(None)?.verify()?, config, &mut rng)?;
-/// let again = alice_to_bob.encrypt(b"again", &mut rng)?.expect("a current session");
+/// let again = alice_to_bob.encrypt(b"again", &mut rng)?;
 /// assert_eq!(bob_to_alice.decrypt(&mut bob, &again, config)?, b"again");
 /// # Ok::<(), cliquet::Error>(())
 /// ```
@@ -289,19 +289,19 @@ impl SessionRecord {
     }
 
     /// Encrypts with the current session (see [`Session::encrypt`]).
-    /// `Ok(None)` when there is no current session
-    /// ([`needs_new_session`](Self::needs_new_session)): nothing was drawn.
     ///
     /// # Errors
-    /// The errors of [`Session::encrypt`]; the record is unchanged.
+    /// [`Error::NoSession`] when there is no current session
+    /// ([`needs_new_session`](Self::needs_new_session)), nothing drawn; the
+    /// errors of [`Session::encrypt`]. The record is unchanged.
     pub fn encrypt(
         &mut self,
         plaintext: &[u8],
         rng: &mut (impl CryptoRng + ?Sized),
-    ) -> Result<Option<AnyMessage>, Error> {
+    ) -> Result<AnyMessage, Error> {
         match &mut self.current {
-            None => Ok(None),
-            Some(session) => session.encrypt(plaintext, rng).map(Some),
+            None => Err(Error::NoSession),
+            Some(session) => session.encrypt(plaintext, rng),
         }
     }
 

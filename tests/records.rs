@@ -123,7 +123,7 @@ impl Pair {
         } else {
             &mut self.bob
         };
-        from.record.encrypt(text, rng).unwrap().expect("a session")
+        from.record.encrypt(text, rng).expect("a session")
     }
 
     /// The other device decrypts a message from `from_alice`'s side.
@@ -511,12 +511,7 @@ fn failed_prekey_decrypt_leaves_account_and_record_unchanged() {
             &mut p.rng,
         )
         .unwrap();
-    let foreign = mallory
-        .alice
-        .record
-        .encrypt(b"x", &mut p.rng)
-        .unwrap()
-        .unwrap();
+    let foreign = mallory.alice.record.encrypt(b"x", &mut p.rng).unwrap();
     assert_eq!(p.deliver(true, &foreign), Err(Error::Authentication));
     // The untouched message still works afterwards, exactly once.
     let good = AnyMessage::PreKey(good);
@@ -605,7 +600,10 @@ fn recovery_after_a_decryption_failure_notice() {
         // Alice's record retires the session; the next message starts anew.
         assert!(p.alice.record.on_decryption_failure(&notice));
         assert!(p.alice.record.needs_new_session());
-        assert_eq!(p.alice.record.encrypt(b"nothing", &mut p.rng), Ok(None));
+        assert_eq!(
+            p.alice.record.encrypt(b"nothing", &mut p.rng),
+            Err(Error::NoSession)
+        );
         assert!(!p.alice.record.on_decryption_failure(&notice));
         let m = p.send(true, b"fresh start");
         assert!(matches!(m, AnyMessage::PreKey(_)));

@@ -573,6 +573,7 @@ fn s8_every_error_says_what_happened() {
         Error::InvalidConfig,
         Error::PreKeyIdInUse,
         Error::TooLarge,
+        Error::NoSession,
         Error::State(cliquet::StateError::Sealed),
     ];
     let shown: std::collections::HashSet<String> = errors.iter().map(ToString::to_string).collect();
@@ -602,7 +603,9 @@ fn s5_encrypt_into_and_decrypt_into_match_the_owned_calls() {
             assert_eq!(owned.to_bytes(), wire);
         }
         let mut b = bob.accept(&first, config).expect("accept").session;
-        let reply = b.encrypt(b"reply", &mut Recording::new(26)).expect("encrypt");
+        let reply = b
+            .encrypt(b"reply", &mut Recording::new(26))
+            .expect("encrypt");
         let mut plaintext = vec![0xee; 100];
         a1.decrypt_into(&reply, &mut plaintext)
             .expect("decrypt_into");

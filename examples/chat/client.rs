@@ -240,9 +240,7 @@ impl Client {
             let bundle = self.fetch_bundle(peer)?;
             record.start_new(self.account.identity(), &bundle, self.config, &mut self.rng)?;
         }
-        let message = record
-            .encrypt(text.as_bytes(), &mut self.rng)?
-            .ok_or("the record has no current session")?;
+        let message = record.encrypt(text.as_bytes(), &mut self.rng)?;
         let identity = *record
             .peer_identity_key()
             .ok_or("the record has no session")?;
