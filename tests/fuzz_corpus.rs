@@ -72,6 +72,8 @@ replay_tests! {
     load_account: checks::load_account,
     load_session: checks::load_session,
     open_sealed: checks::open_sealed,
+    load_record: checks::load_record,
+    decode_decryption_failure: checks::decode_decryption_failure,
     decrypt_plain: checks::decrypt_plain,
     decrypt_header: checks::decrypt_header,
     protocol: protocol::run,

@@ -3,8 +3,8 @@
 //! cliquet is a failure too).
 
 use cliquet::{
-    Account, AnyMessage, DecodeError, EncryptedHeaderMessage, Error, Message, PreKeyBundle,
-    PreKeyMessage, Session,
+    Account, AnyMessage, DecodeError, DecryptionFailure, EncryptedHeaderMessage, Error, Message,
+    PreKeyBundle, PreKeyMessage, Session, SessionRecord,
 };
 
 use crate::fixtures::{self, ReplayRng, STORAGE_KEY};
@@ -26,6 +26,8 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("load_account", load_account),
     ("load_session", load_session),
     ("open_sealed", open_sealed),
+    ("load_record", load_record),
+    ("decode_decryption_failure", decode_decryption_failure),
     ("decrypt_plain", decrypt_plain),
     ("decrypt_header", decrypt_header),
     ("protocol", crate::protocol::run),
@@ -207,6 +209,31 @@ pub fn load_session(data: &[u8]) -> bool {
         }
         Err(_) => assert_eq!(session.to_bytes(), stored, "failed encrypt changed state"),
     }
+    true
+}
+
+/// A session record that loads stores to the same bytes and seals and opens
+/// to the same record.
+pub fn load_record(data: &[u8]) -> bool {
+    let Ok(record) = SessionRecord::from_bytes(data) else {
+        return false;
+    };
+    let stored = record.to_bytes();
+    assert_eq!(stored.as_slice(), data, "record stores differently");
+    let sealed = record
+        .seal(&STORAGE_KEY, &mut fixtures::rng(0))
+        .expect("sealing works");
+    let opened = SessionRecord::open(&sealed, &STORAGE_KEY).expect("a sealed record opens");
+    assert_eq!(opened.to_bytes(), stored);
+    true
+}
+
+/// A decryption-failure notice that decodes re-encodes to the same bytes.
+pub fn decode_decryption_failure(data: &[u8]) -> bool {
+    let Ok(notice) = DecryptionFailure::decode(data) else {
+        return false;
+    };
+    assert_eq!(notice.to_bytes(), data, "notice re-encodes differently");
     true
 }
 
