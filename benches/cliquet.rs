@@ -476,19 +476,7 @@ fn x3dh(c: &mut Criterion) {
         },
     );
 
-    let mut session = Session::initiate(
-        alice.identity(),
-        &verified,
-        SessionConfig::default(),
-        &mut rng,
-    )
-    .expect("initiate");
-    let AnyMessage::PreKey(first) = session
-        .encrypt(&[0x5a; PAYLOAD_LEN], &mut rng)
-        .expect("encrypt")
-    else {
-        panic!("the first message is a prekey message");
-    };
+    let first = first_prekey_message(&alice, &verified, &mut rng);
     g.bench_function("accept", |b| {
         b.iter_batched_ref(
             || Account::from_bytes(&bob_stored).expect("loads"),
@@ -1226,6 +1214,20 @@ fn timed_stream_into(pair: &mut Pair, payload: &[u8], n: usize, out: &mut Vec<u8
     start.elapsed()
 }
 
+/// Alice's first (prekey) message of a new session from `verified`.
+fn first_prekey_message(
+    alice: &Account,
+    verified: &cliquet::VerifiedBundle,
+    rng: &mut ChaCha20Rng,
+) -> cliquet::PreKeyMessage {
+    let mut session = Session::initiate(alice.identity(), verified, SessionConfig::default(), rng)
+        .expect("initiate");
+    match session.encrypt(&[0x5a; PAYLOAD_LEN], rng).expect("encrypt") {
+        AnyMessage::PreKey(first) => first,
+        _ => panic!("the first message is a prekey message"),
+    }
+}
+
 /// The paired report: the targets measured as interleaved A/B
 /// rounds, a check of the criterion ratios that no slow drift of the
 /// machine's load can bias.
@@ -1378,19 +1380,7 @@ fn paired_report() {
     );
     rows.push(("x3dh/initiate vs floor".into(), r));
     let bob_stored = bob.to_bytes();
-    let mut session = Session::initiate(
-        alice.identity(),
-        &verified,
-        SessionConfig::default(),
-        &mut rng,
-    )
-    .expect("initiate");
-    let AnyMessage::PreKey(first) = session
-        .encrypt(&[0x5a; PAYLOAD_LEN], &mut rng)
-        .expect("encrypt")
-    else {
-        panic!("the first message is a prekey message");
-    };
+    let first = first_prekey_message(&alice, &verified, &mut rng);
     let accept_cost = Cost {
         ed_decode: 1,
         ed_montgomery: 1,

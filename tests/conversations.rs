@@ -21,14 +21,6 @@ use proptest::prelude::*;
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
 
-fn config() -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(32);
-    ProptestConfig::with_cases(cases)
-}
-
 #[derive(Clone, Debug)]
 enum Op {
     Send {
@@ -222,7 +214,7 @@ impl Conversation {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(common::proptest_config(32))]
 
     #[test]
     fn conversations_survive_loss_reordering_replay_and_tampering(

@@ -16,6 +16,7 @@
     reason = "tests: a failed expectation is a failed test; small test values"
 )]
 
+mod common;
 use cliquet::{
     Account, AnyMessage, DecodeError, DecryptionFailure, Error, SessionConfig, SessionId,
     SessionRecord, StateError,
@@ -924,14 +925,6 @@ fn record_debug_shows_no_secret() {
 
 // --- Property test over random event sequences ---------------------------
 
-fn config() -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(64);
-    ProptestConfig::with_cases(cases)
-}
-
 #[derive(Clone, Debug)]
 enum Event {
     /// A device sends (starting a session first if it has none).
@@ -1212,7 +1205,7 @@ fn stale_notice_about_a_replaced_session_is_ignored() {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(common::proptest_config(64))]
 
     #[test]
     fn two_devices_always_talk_again(
@@ -1239,7 +1232,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(common::proptest_config(64))]
 
     #[test]
     fn arbitrary_bytes_never_panic_the_record_and_notice_decoders(

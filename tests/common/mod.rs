@@ -99,3 +99,13 @@ impl Pair {
         self.b.encrypt(plaintext, &mut self.rng).expect("encrypt")
     }
 }
+
+/// Proptest's configuration: `default` cases, or `PROPTEST_CASES` for a
+/// long run.
+pub(crate) fn proptest_config(default: u32) -> proptest::test_runner::Config {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default);
+    proptest::test_runner::Config::with_cases(cases)
+}
