@@ -1259,6 +1259,33 @@ fn paired_report() {
             || timed(400, || floor.run(&Cost::decrypt(he, 0))),
         );
         rows.push((format!("{mode}/decrypt/100B vs floor"), r));
+        // The same with caller-owned buffers, reused from message to message.
+        let mut pair = Pair::new(he, 75);
+        pair.alice_sends(b"start");
+        let mut wire = Vec::new();
+        let r = paired(
+            ROUNDS,
+            || {
+                timed(400, || {
+                    pair.alice
+                        .encrypt_into(&payload, &mut pair.rng, &mut wire)
+                        .expect("encrypt_into");
+                    black_box(&wire);
+                })
+            },
+            || timed(400, || floor.run(&Cost::encrypt(he))),
+        );
+        rows.push((format!("{mode}/encrypt_into/100B vs floor"), r));
+        let mut pair = Pair::new(he, 76);
+        let first = pair.alice_sends(b"start");
+        pair.bob.decrypt(&first).expect("decrypt");
+        let mut plaintext = Vec::new();
+        let r = paired(
+            ROUNDS,
+            || timed_stream_into(&mut pair, &payload, 400, &mut plaintext),
+            || timed(400, || floor.run(&Cost::decrypt(he, 0))),
+        );
+        rows.push((format!("{mode}/decrypt_into/100B vs floor"), r));
         let mut pair = Pair::new(he, 72);
         let r = paired(
             ROUNDS,
