@@ -9,7 +9,7 @@ use std::convert::Infallible;
 use std::sync::OnceLock;
 
 use cliquet::rand_core::{TryCryptoRng, TryRng};
-use cliquet::{Account, AnyMessage, Session, SessionConfig};
+use cliquet::{Account, AnyMessage, PublicKey, Session, SessionConfig};
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
 
@@ -105,19 +105,29 @@ pub fn fixture(header_encryption: bool) -> &'static Fixture {
     cell.get_or_init(|| build_fixture(header_encryption))
 }
 
+/// Alice's session from Bob's bundle with the first of `opks`.
+fn initiate_with_first_prekey(
+    alice: &Account,
+    bob: &Account,
+    opks: &[(u32, PublicKey)],
+    config: SessionConfig,
+    rng: &mut ChaCha20Rng,
+) -> Session {
+    let opk = opks.first().map(|(id, _)| *id);
+    let bundle = bob
+        .bundle(opk)
+        .and_then(|b| b.verify())
+        .expect("own bundle verifies");
+    Session::initiate(alice.identity(), &bundle, config, rng).expect("initiate works")
+}
+
 fn build_fixture(header_encryption: bool) -> Fixture {
     let mut rng = rng(if header_encryption { 2 } else { 1 });
     let config = decrypt_config(header_encryption);
     let alice = Account::new(&mut rng);
     let mut bob = Account::new(&mut rng);
     let opks = bob.generate_one_time_prekeys(2, &mut rng);
-    let opk = opks.first().map(|(id, _)| *id);
-    let bundle = bob
-        .bundle(opk)
-        .and_then(|b| b.verify())
-        .expect("own bundle verifies");
-    let mut a =
-        Session::initiate(alice.identity(), &bundle, config, &mut rng).expect("initiate works");
+    let mut a = initiate_with_first_prekey(&alice, &bob, &opks, config, &mut rng);
     let mut messages = Vec::new();
     let mut send = |s: &mut Session, to_bob: bool, text: &str, rng: &mut ChaCha20Rng| {
         let m = s.encrypt(text.as_bytes(), rng).expect("encrypt works");
@@ -179,13 +189,7 @@ pub fn stored_states() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
         bob.mark_one_time_prekeys_published();
         bob.rotate_signed_prekey(&mut rng);
         accounts.push(bob.to_bytes().to_vec());
-        let opk = opks.first().map(|(id, _)| *id);
-        let bundle = bob
-            .bundle(opk)
-            .and_then(|b| b.verify())
-            .expect("own bundle verifies");
-        let mut a =
-            Session::initiate(alice.identity(), &bundle, config, &mut rng).expect("initiate works");
+        let mut a = initiate_with_first_prekey(&alice, &bob, &opks, config, &mut rng);
         sessions.push(a.to_bytes().to_vec());
         let first = a.encrypt(b"1", &mut rng).expect("encrypt works");
         let AnyMessage::PreKey(first) = &first else {
