@@ -1,7 +1,8 @@
 //! Writes the seed corpora `fuzz/seeds/<target>/`: the byte strings of the
 //! known-answer vectors (`tests/vectors/*.json`), stored and sealed states of
-//! real sessions and accounts, the decrypt fixtures' messages, and a few
-//! protocol schedules. Deterministic: running it again gives the same files.
+//! real sessions and accounts, the golden session record, decryption-failure
+//! notices of every shape, the decrypt fixtures' messages, and a few protocol
+//! schedules. Deterministic: running it again gives the same files.
 //!
 //! ```text
 //! cd fuzz && cargo run --example make_corpus
@@ -71,6 +72,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         out.push(("load_session", format!("session-{i:02}"), bytes.clone()));
         let sealed = Session::from_bytes(bytes)?.seal(&STORAGE_KEY, &mut rng)?;
         out.push(("open_sealed", format!("session-{i:02}"), sealed));
+    }
+
+    // Session records and decryption-failure notices (kinds 0x22 and 0x15).
+    let record = fs::read(root.join("../tests/golden/record_v1.bin"))?;
+    out.push(("load_record", "golden-record_v1".to_owned(), record));
+    let mut ratchet_key = vec![0x15, 0x00, 0x01];
+    ratchet_key.extend(0..32u8);
+    let mut session_and_header = vec![0x15, 0x01];
+    session_and_header.extend([0x07; 32]);
+    session_and_header.push(0x02);
+    session_and_header.extend([0x09; 68]);
+    for (name, notice) in [
+        ("nothing", vec![0x15, 0x00, 0x00]),
+        ("ratchet-key", ratchet_key),
+        ("session-and-header", session_and_header),
+    ] {
+        out.push(("decode_decryption_failure", name.to_owned(), notice));
     }
 
     // The decrypt fixtures: their messages, and their stored states.
