@@ -92,15 +92,44 @@ fn decrypt_fixtures_hold_back_messages_for_both_sides() {
         let fixture = fixtures::fixture(header_encryption);
         let pending: Vec<_> = fixture.messages.iter().filter(|m| m.pending).collect();
         assert!(pending.iter().any(|m| m.to_bob) && pending.iter().any(|m| !m.to_bob));
-        // Every held-back message decrypts, every delivered one does not.
+        // Every held-back message decrypts, every delivered one does not;
+        // a prekey message's inner message on its own likewise.
+        let target = if header_encryption {
+            checks::decrypt_header
+        } else {
+            checks::decrypt_plain
+        };
         for m in &fixture.messages {
-            let target = if header_encryption {
-                checks::decrypt_header
-            } else {
-                checks::decrypt_plain
-            };
             assert_eq!(target(&m.bytes), m.pending, "{m:?}");
+            assert_eq!(target(&m.ratchet), m.pending, "inner message of {m:?}");
         }
+        let prekey_messages = fixture.messages.iter().filter(|m| m.bytes != m.ratchet);
+        assert!(prekey_messages.clone().any(|m| m.pending));
+        assert!(prekey_messages.clone().any(|m| !m.pending));
+    }
+}
+
+/// The campaign of 26 November 2026 found two inputs that the decrypt
+/// checks wrongly called forgeries: the inner message of a held-back prekey
+/// message, sent on its own (`decrypt_plain`), and a later message wrapped
+/// in the prekey envelope of its session (`decrypt_header`). Both carry a
+/// genuine ratchet message, and SPEC §5 lets a live session take it in
+/// either envelope; the checks now identify a message by what it carries.
+#[test]
+fn campaign_inputs_in_another_envelope_decrypt_once() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
+    for (file, check) in [
+        (
+            "decrypt_plain/campaign-inner-message-alone",
+            checks::decrypt_plain as fn(&[u8]) -> bool,
+        ),
+        (
+            "decrypt_header/campaign-later-message-in-prekey-envelope",
+            checks::decrypt_header,
+        ),
+    ] {
+        let data = fs::read(dir.join(file)).expect("committed input");
+        assert!(check(&data), "{file} decrypts");
     }
 }
 

@@ -512,6 +512,49 @@ fn s5_prekey_message_whose_fields_differ_from_the_session_is_rejected() {
     );
 }
 
+/// A prekey message is an envelope: the session it names takes the ratchet
+/// message inside it, alone or in that envelope, and only once either way.
+/// (Found by the fuzzer's decrypt targets, whose check was stricter.)
+#[test]
+fn s5_a_session_takes_its_ratchet_message_in_either_envelope_once() {
+    for config in [
+        SessionConfig::default(),
+        SessionConfig::default().with_header_encryption(true),
+    ] {
+        let (mut rng, _, mut bob, mut a, first) = initiated(config, 23);
+        let second = prekey(a.encrypt(b"second", &mut rng).expect("enc"));
+        let mut b = bob.accept(&first, config).expect("accept").session;
+        let inner = AnyMessage::from(second.message().clone());
+        assert_eq!(decrypt_checked(&mut b, &inner).expect("alone"), b"second");
+        assert_eq!(
+            decrypt_checked(&mut b, &AnyMessage::PreKey(second.clone())).err(),
+            Some(Error::Duplicate)
+        );
+        // After the reply Alice sends plain messages; one of them in the
+        // session's prekey envelope is still the same message.
+        let reply = b.encrypt(b"reply", &mut rng).expect("enc");
+        a.decrypt(&reply).expect("reply");
+        let later = a.encrypt(b"later", &mut rng).expect("enc");
+        assert_ne!(later.kind(), AnyMessage::PreKey(second.clone()).kind());
+        let mut wrapped = second.to_bytes();
+        wrapped.truncate(wrapped.len() - second.message().as_bytes().len());
+        wrapped.extend_from_slice(&later.to_bytes());
+        let wrapped = AnyMessage::decode(&wrapped).expect("well-formed");
+        assert_eq!(
+            decrypt_checked(&mut b, &wrapped).expect("wrapped"),
+            b"later"
+        );
+        assert_eq!(
+            decrypt_checked(&mut b, &later).err(),
+            Some(Error::Duplicate)
+        );
+        assert_eq!(
+            decrypt_checked(&mut b, &wrapped).err(),
+            Some(Error::Duplicate)
+        );
+    }
+}
+
 #[test]
 fn s5_decoders_report_each_fault() {
     assert_eq!(

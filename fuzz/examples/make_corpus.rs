@@ -1,8 +1,9 @@
 //! Writes the seed corpora `fuzz/seeds/<target>/`: the byte strings of the
 //! known-answer vectors (`tests/vectors/*.json`), stored and sealed states of
 //! real sessions and accounts, the golden session record, decryption-failure
-//! notices of every shape, the decrypt fixtures' messages, and a few protocol
-//! schedules. Deterministic: running it again gives the same files.
+//! notices of every shape, the decrypt fixtures' messages (and the inner
+//! messages of their prekey messages), and a few protocol schedules.
+//! Deterministic: running it again gives the same files.
 //!
 //! ```text
 //! cd fuzz && cargo run --example make_corpus
@@ -97,6 +98,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for (i, m) in fixture.messages.iter().enumerate() {
             let state = if m.pending { "pending" } else { "delivered" };
             out.push((target, format!("fixture-{i:02}-{state}"), m.bytes.clone()));
+            if m.ratchet != m.bytes {
+                // A prekey message's inner message, on its own.
+                let name = format!("fixture-{i:02}-{state}-inner");
+                out.push((target, name, m.ratchet.clone()));
+            }
         }
         let mode = if header_encryption { "he" } else { "plain" };
         for (who, bytes) in [("alice", &fixture.alice), ("bob", &fixture.bob)] {

@@ -270,15 +270,22 @@ pub fn decrypt_header(data: &[u8]) -> bool {
 }
 
 /// SPEC §4 "decrypt is all or nothing": into both stored sessions of the
-/// fixture, the input either is a held-back genuine message for that side
-/// and decrypts to its plaintext (once: again, it fails), or fails and the
-/// session is unchanged. A prekey message never creates a second session
-/// from Bob's account (its one-time prekey is used), and the account is
-/// unchanged.
+/// fixture, the input either carries a held-back genuine message for that
+/// side and decrypts to its plaintext, or fails and the session is
+/// unchanged. A message counts by the ratchet message it carries: the
+/// session takes a pending prekey message's inner message on its own, and a
+/// later message in a prekey envelope with the session's own fields (SPEC
+/// §5), but any envelope of it only once. A prekey message never creates a
+/// second session from Bob's account (its one-time prekey is used), and the
+/// account is unchanged.
 fn decrypt(data: &[u8], header_encryption: bool) -> bool {
     let fixture = fixtures::fixture(header_encryption);
     let Ok(message) = AnyMessage::decode(data) else {
         return false;
+    };
+    let carried = match &message {
+        AnyMessage::PreKey(m) => m.message().as_bytes(),
+        _ => data,
     };
     let mut decrypted = false;
     for (to_bob, stored) in [(false, &fixture.alice), (true, &fixture.bob)] {
@@ -293,14 +300,25 @@ fn decrypt(data: &[u8], header_encryption: bool) -> bool {
                 let genuine = fixture
                     .messages
                     .iter()
-                    .find(|g| g.bytes == data)
+                    .find(|g| g.ratchet == carried)
                     .expect("only a genuine message decrypts");
                 assert!(genuine.pending, "a message decrypted twice");
                 assert_eq!(genuine.to_bob, to_bob, "decrypted by the wrong side");
                 assert_eq!(genuine.plaintext, plaintext, "wrong plaintext");
+                if matches!(message, AnyMessage::PreKey(_)) {
+                    let envelope = data.strip_suffix(carried);
+                    assert!(
+                        fixture.messages.iter().any(|g| g.bytes != g.ratchet
+                            && g.bytes.strip_suffix(g.ratchet.as_slice()) == envelope),
+                        "a prekey envelope with other fields than the session's decrypted"
+                    );
+                }
                 let after = session.to_bytes();
-                assert!(session.decrypt(&message).is_err(), "decrypted twice");
-                assert_eq!(session.to_bytes(), after, "a failed decrypt changed state");
+                for again in [data, genuine.bytes.as_slice(), genuine.ratchet.as_slice()] {
+                    let again = AnyMessage::decode(again).expect("a genuine message decodes");
+                    assert!(session.decrypt(&again).is_err(), "decrypted twice");
+                    assert_eq!(session.to_bytes(), after, "a failed decrypt changed state");
+                }
                 decrypted = true;
             }
         }

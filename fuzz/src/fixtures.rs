@@ -73,6 +73,10 @@ impl TryCryptoRng for ReplayRng<'_> {}
 pub struct Genuine {
     /// Its encoding.
     pub bytes: Vec<u8>,
+    /// The ratchet message it carries: a prekey message's inner message,
+    /// else the whole encoding. A live session takes this message in either
+    /// envelope (SPEC §5), so it is what identifies the message.
+    pub ratchet: Vec<u8>,
     /// Whether Bob (the responder) is its recipient.
     pub to_bob: bool,
     /// What it decrypts to.
@@ -131,8 +135,13 @@ fn build_fixture(header_encryption: bool) -> Fixture {
     let mut messages = Vec::new();
     let mut send = |s: &mut Session, to_bob: bool, text: &str, rng: &mut ChaCha20Rng| {
         let m = s.encrypt(text.as_bytes(), rng).expect("encrypt works");
+        let ratchet = match &m {
+            AnyMessage::PreKey(p) => p.message().as_bytes().to_vec(),
+            other => other.to_bytes(),
+        };
         messages.push(Genuine {
             bytes: m.to_bytes(),
+            ratchet,
             to_bob,
             plaintext: text.as_bytes().to_vec(),
             pending: true,
