@@ -257,7 +257,9 @@ impl Session {
     /// Decrypts any message of this session: a `Message`, an
     /// `EncryptedHeaderMessage`, or a [`PreKeyMessage`] whose base key is this
     /// session's (the responder gets several while the initiator waits for a
-    /// reply). Draws no randomness.
+    /// reply). A prekey message is an envelope around a ratchet message:
+    /// the session takes that message once, alone or enveloped, whichever
+    /// arrives first. Draws no randomness.
     ///
     /// # Errors
     /// [`Error::Authentication`] (tampered, wrong mode, a prekey message of
