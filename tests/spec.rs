@@ -535,7 +535,7 @@ fn s5_a_session_takes_its_ratchet_message_in_either_envelope_once() {
         let reply = b.encrypt(b"reply", &mut rng).expect("enc");
         a.decrypt(&reply).expect("reply");
         let later = a.encrypt(b"later", &mut rng).expect("enc");
-        assert_ne!(later.kind(), AnyMessage::PreKey(second.clone()).kind());
+        assert!(!matches!(later, AnyMessage::PreKey(_)), "{later:?}");
         let mut wrapped = second.to_bytes();
         wrapped.truncate(wrapped.len() - second.message().as_bytes().len());
         wrapped.extend_from_slice(&later.to_bytes());
