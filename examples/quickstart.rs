@@ -158,8 +158,8 @@ impl Transcript {
 /// hidden from the network, and from this transcript too.
 fn describe(message: &AnyMessage) -> (&'static str, Option<&Message>) {
     match message {
-        AnyMessage::Message(m) => ("Message", Some(m)),
-        AnyMessage::EncryptedHeader(_) => ("EncHdr", None),
+        AnyMessage::Ratchet(RatchetMessage::Plain(m)) => ("Message", Some(m)),
+        AnyMessage::Ratchet(RatchetMessage::EncryptedHeader(_)) => ("EncHdr", None),
         AnyMessage::PreKey(p) => match p.message() {
             RatchetMessage::Plain(m) => ("PreKey", Some(m)),
             RatchetMessage::EncryptedHeader(_) => ("PreKey", None),

@@ -8,24 +8,34 @@ use core::fmt;
 use rand_core::CryptoRng;
 
 use crate::bundle::PreKeyBundle;
+use crate::codec::{Reader, Writer};
+use crate::config::SessionConfig;
+use crate::error::{Error, StateError};
 use crate::keys::{IdentityKey, IdentityKeyPair, OneTimePreKey, PublicKey, SignedPreKey};
 use crate::message::PreKeyMessage;
-use crate::ratchet::Incoming;
-use crate::session::{Handshake, Session};
-use crate::{Error, SessionConfig, x3dh};
+use crate::session::Session;
+use crate::storage::{self, Secret};
+use crate::x3dh;
 
 /// A one-time prekey and whether it was handed to the application to publish.
 #[derive(Clone, Debug)]
-pub(crate) struct OneTimeEntry {
-    pub(crate) key: OneTimePreKey,
-    pub(crate) published: bool,
+struct OneTimeEntry {
+    key: OneTimePreKey,
+    published: bool,
 }
 
 /// A signed prekey and its bundle (the signature is computed once).
 #[derive(Clone, Debug)]
-pub(crate) struct SignedEntry {
-    pub(crate) key: SignedPreKey,
-    pub(crate) bundle: PreKeyBundle,
+struct SignedEntry {
+    key: SignedPreKey,
+    bundle: PreKeyBundle,
+}
+
+impl SignedEntry {
+    fn new(identity: &IdentityKeyPair, key: SignedPreKey) -> Self {
+        let bundle = PreKeyBundle::sign(identity, &key);
+        Self { key, bundle }
+    }
 }
 
 /// One device's keys: its identity, the current signed prekey (and the
@@ -45,16 +55,16 @@ pub(crate) struct SignedEntry {
 /// assert!(account.unpublished_one_time_prekeys().is_empty());
 /// ```
 pub struct Account {
-    pub(crate) identity: IdentityKeyPair,
-    pub(crate) signed_prekey: SignedEntry,
-    pub(crate) previous_signed_prekey: Option<SignedEntry>,
-    pub(crate) one_time_prekeys: BTreeMap<u32, OneTimeEntry>,
-    pub(crate) next_one_time_prekey_id: u32,
+    identity: IdentityKeyPair,
+    signed_prekey: SignedEntry,
+    previous_signed_prekey: Option<SignedEntry>,
+    one_time_prekeys: BTreeMap<u32, OneTimeEntry>,
+    next_one_time_prekey_id: u32,
 }
 
 /// A session created by [`Account::accept`] and the plaintext of the prekey
-/// message that created it.
-#[derive(Debug)]
+/// message that created it. Its `Debug` shows the session and the
+/// plaintext's length, never the plaintext.
 #[non_exhaustive]
 pub struct Accepted {
     /// The new responder session.
@@ -73,7 +83,7 @@ impl Account {
 
     /// An account with these keys and no one-time prekeys.
     pub fn from_keys(identity: IdentityKeyPair, signed_prekey: SignedPreKey) -> Self {
-        let signed_prekey = sign(&identity, signed_prekey);
+        let signed_prekey = SignedEntry::new(&identity, signed_prekey);
         Self {
             identity,
             signed_prekey,
@@ -192,7 +202,7 @@ impl Account {
     /// Returns the new id.
     pub fn rotate_signed_prekey(&mut self, rng: &mut (impl CryptoRng + ?Sized)) -> u32 {
         let id = self.signed_prekey.key.id().wrapping_add(1).max(1);
-        let new = sign(&self.identity, SignedPreKey::generate(id, rng));
+        let new = SignedEntry::new(&self.identity, SignedPreKey::generate(id, rng));
         self.previous_signed_prekey = Some(core::mem::replace(&mut self.signed_prekey, new));
         id
     }
@@ -245,29 +255,124 @@ impl Account {
             &their_identity,
             message.base_key(),
         )?;
-        let handshake = Handshake {
-            base_key: *message.base_key(),
-            signed_prekey_id: message.signed_prekey_id(),
-            one_time_prekey_id: message.one_time_prekey_id(),
-        };
-        let config = config.with_header_encryption(message.message().has_encrypted_header());
-        let mut session =
-            Session::respond(shared, signed.key.pair(), their_identity, handshake, config);
-        let mut plaintext = Vec::new();
-        let ad = session.associated_data;
-        session
-            .ratchet
-            .decrypt(&ad, Incoming::from(message.message()), &mut plaintext)?;
+        let responded =
+            Session::respond(&shared, signed.key.pair(), their_identity, message, config)?;
         if let Some(id) = message.one_time_prekey_id() {
             self.one_time_prekeys.remove(&id);
         }
-        Ok(Accepted { session, plaintext })
+        Ok(Accepted {
+            session: responded.session,
+            plaintext: responded.plaintext,
+        })
     }
 }
 
-pub(crate) fn sign(identity: &IdentityKeyPair, key: SignedPreKey) -> SignedEntry {
-    let bundle = PreKeyBundle::sign(identity, &key);
-    SignedEntry { key, bundle }
+impl Account {
+    /// The account's whole state (every secret) in the storage format of
+    /// SPEC §7. Keep it secret; prefer [`seal`](Self::seal).
+    ///
+    /// ```text
+    /// 0x20 || version (1) || IK seed (32) || u32be(spk_id) || SPK (32)
+    ///      || flag [|| u32be(previous spk_id) || previous SPK (32)]
+    ///      || u32be(next_opk_id) || u32be(count) || count × (u32be(id) || OPK (32) || published (1))
+    /// ```
+    ///
+    /// ```
+    /// use cliquet::Account;
+    /// # use rand_chacha::rand_core::SeedableRng;
+    /// # let mut rng = rand_chacha::ChaCha20Rng::from_seed([4; 32]);
+    /// let mut account = Account::new(&mut rng);
+    /// account.generate_one_time_prekeys(2, &mut rng);
+    /// let restored = Account::from_bytes(&account.to_bytes())?;
+    /// assert_eq!(restored.to_bytes(), account.to_bytes());
+    /// # Ok::<(), cliquet::Error>(())
+    /// ```
+    pub fn to_bytes(&self) -> Secret {
+        let previous = self.previous_signed_prekey.as_ref().map_or(0, |_| 36);
+        let len = 2 + 32 + 36 + 1 + previous + 8 + 37 * self.one_time_prekeys.len();
+        let mut out = storage::start(storage::ACCOUNT, len);
+        out.put(self.identity.seed());
+        write_signed_prekey(&mut out, &self.signed_prekey.key);
+        out.put_flag(self.previous_signed_prekey.is_some());
+        if let Some(entry) = &self.previous_signed_prekey {
+            write_signed_prekey(&mut out, &entry.key);
+        }
+        out.put_u32_be(self.next_one_time_prekey_id);
+        out.put_len(self.one_time_prekeys.len());
+        for (id, entry) in &self.one_time_prekeys {
+            out.put_u32_be(*id);
+            out.put(entry.key.pair().secret_bytes());
+            out.put_flag(entry.published);
+        }
+        out
+    }
+
+    /// Loads an account stored by [`to_bytes`](Self::to_bytes) (any format
+    /// version up to this library's).
+    ///
+    /// # Errors
+    /// [`Error::State`]: wrong kind, newer version, truncated, trailing or
+    /// inconsistent input.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
+        Self::read(bytes).map_err(Error::State)
+    }
+
+    fn read(bytes: &[u8]) -> Result<Self, StateError> {
+        let mut r = Reader::new(bytes);
+        storage::header(&mut r, storage::ACCOUNT)?;
+        let identity = IdentityKeyPair::from_secret_bytes(&*storage::secret(&mut r)?);
+        let current = read_signed_prekey(&mut r)?;
+        let previous = if r.flag()? {
+            Some(read_signed_prekey(&mut r)?)
+        } else {
+            None
+        };
+        let next_one_time_prekey_id = r.u32_be()?;
+        let mut account = Self::from_keys(identity, current);
+        account.previous_signed_prekey =
+            previous.map(|key| SignedEntry::new(&account.identity, key));
+        for _ in 0..storage::count(&mut r, 4 + 32 + 1)? {
+            let id = r.u32_be()?;
+            let key = OneTimePreKey::from_secret_bytes(id, &*storage::secret(&mut r)?);
+            let published = r.flag()?;
+            // Ids are stored ascending; anything else was not written by us.
+            if account
+                .one_time_prekeys
+                .last_key_value()
+                .is_some_and(|(last, _)| *last >= id)
+            {
+                return Err(StateError::Inconsistent);
+            }
+            account
+                .one_time_prekeys
+                .insert(id, OneTimeEntry { key, published });
+        }
+        r.finish()?;
+        account.next_one_time_prekey_id = next_one_time_prekey_id;
+        Ok(account)
+    }
+}
+
+storage::sealed_storage!(Account, storage::ACCOUNT, "account");
+
+/// `u32be(id) || SPK secret (32)`.
+fn write_signed_prekey(w: &mut impl Writer, key: &SignedPreKey) {
+    w.put_u32_be(key.id());
+    w.put(key.pair().secret_bytes());
+}
+
+fn read_signed_prekey(r: &mut Reader<'_>) -> Result<SignedPreKey, StateError> {
+    let id = r.u32_be()?;
+    Ok(SignedPreKey::from_secret_bytes(id, &*storage::secret(r)?))
+}
+
+impl fmt::Debug for Accepted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Accepted")
+            .field("session", &self.session)
+            .field("plaintext_len", &self.plaintext.len())
+            .finish()
+    }
 }
 
 impl fmt::Debug for Account {

@@ -2,10 +2,12 @@
 
 use alloc::vec::Vec;
 
-use crate::Error;
-use crate::codec::Reader;
-use crate::crypto::LABEL_SIGNED_PREKEY;
-use crate::keys::{IdentityKey, IdentityKeyPair, PublicKey, SignedPreKey};
+use crate::codec::{ArrayBuf, Reader, Writer};
+use crate::error::Error;
+use crate::keys::{Hex, IdentityKey, IdentityKeyPair, PublicKey, SignedPreKey};
+
+/// Prefix of the signed-prekey signature (§2).
+const LABEL_SIGNED_PREKEY: &[u8] = b"cliquet/v1/signed-prekey";
 
 /// Kind byte of a bundle.
 pub(crate) const KIND_BUNDLE: u8 = 0x14;
@@ -106,18 +108,15 @@ impl PreKeyBundle {
     /// The wire format.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(Self::LEN_WITH_ONE_TIME_PREKEY);
-        out.push(KIND_BUNDLE);
-        out.extend_from_slice(&self.identity_key);
-        out.extend_from_slice(&self.signed_prekey_id.to_be_bytes());
-        out.extend_from_slice(self.signed_prekey.as_bytes());
-        out.extend_from_slice(&self.signature);
-        match &self.one_time_prekey {
-            None => out.push(0),
-            Some((id, key)) => {
-                out.push(1);
-                out.extend_from_slice(&id.to_be_bytes());
-                out.extend_from_slice(key.as_bytes());
-            }
+        out.put_u8(KIND_BUNDLE);
+        out.put(&self.identity_key);
+        out.put_u32_be(self.signed_prekey_id);
+        out.put(self.signed_prekey.as_bytes());
+        out.put(&self.signature);
+        out.put_flag(self.one_time_prekey.is_some());
+        if let Some((id, key)) = &self.one_time_prekey {
+            out.put_u32_be(*id);
+            out.put(key.as_bytes());
         }
         out
     }
@@ -159,7 +158,7 @@ impl PreKeyBundle {
 impl core::fmt::Debug for PreKeyBundle {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("PreKeyBundle")
-            .field("identity_key", &crate::keys::Hex(&self.identity_key))
+            .field("identity_key", &Hex(&self.identity_key))
             .field("signed_prekey_id", &self.signed_prekey_id)
             .field("signed_prekey", &self.signed_prekey)
             .field("one_time_prekey", &self.one_time_prekey)
@@ -196,18 +195,17 @@ impl VerifiedBundle {
 }
 
 /// What the identity key signs: `"cliquet/v1/signed-prekey" || SPK_pub`.
-fn signed_message(signed_prekey: &PublicKey) -> [u8; 56] {
-    let mut m = [0u8; 56];
-    let (label, key) = m.split_at_mut(LABEL_SIGNED_PREKEY.len());
-    label.copy_from_slice(LABEL_SIGNED_PREKEY);
-    key.copy_from_slice(signed_prekey.as_bytes());
-    m
+fn signed_message(signed_prekey: &PublicKey) -> [u8; LABEL_SIGNED_PREKEY.len() + 32] {
+    let mut m = ArrayBuf::new();
+    m.put(LABEL_SIGNED_PREKEY);
+    m.put(signed_prekey.as_bytes());
+    m.into_array()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::DecodeError;
+    use crate::error::DecodeError;
 
     fn bundle() -> (Vec<u8>, PreKeyBundle) {
         let ik = IdentityKeyPair::from_secret_bytes(&[1; 32]);

@@ -1,6 +1,10 @@
-//! The bounds-checked cursor: the only code that slices untrusted bytes.
+//! Bytes in and out: the bounds-checked [`Reader`] (the only code that
+//! slices untrusted bytes) and the [`Writer`] (the only code that assembles
+//! encodings), so that no other module counts offsets by hand.
 
-use crate::DecodeError;
+use alloc::vec::Vec;
+
+use crate::error::DecodeError;
 
 /// Reads fields front to back; every read checks the length first.
 #[derive(Debug)]
@@ -76,6 +80,90 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Appends fields to an encoding, front to back.
+///
+/// Implemented for `Vec<u8>` (growable, for wire messages and stored state)
+/// and for [`ArrayBuf`] (a fixed buffer on the stack, for associated data and
+/// other short encodings on hot paths).
+pub(crate) trait Writer {
+    /// Appends `bytes`.
+    fn put(&mut self, bytes: &[u8]);
+
+    /// Appends one byte.
+    fn put_u8(&mut self, byte: u8) {
+        self.put(&[byte]);
+    }
+
+    /// Appends `u32be(v)`.
+    fn put_u32_be(&mut self, v: u32) {
+        self.put(&v.to_be_bytes());
+    }
+
+    /// Appends a flag byte: `0x01` for true, `0x00` for false.
+    fn put_flag(&mut self, on: bool) {
+        self.put_u8(u8::from(on));
+    }
+
+    /// Appends a count or length as `u32be` (saturating: nothing this crate
+    /// encodes comes near 2^32 items, and the decoders bound every count by
+    /// the input's length).
+    fn put_len(&mut self, len: usize) {
+        self.put_u32_be(u32::try_from(len).unwrap_or(u32::MAX));
+    }
+}
+
+impl Writer for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+/// Stored state, which holds secrets.
+impl Writer for zeroize::Zeroizing<Vec<u8>> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+/// A fixed-capacity encoding on the stack. Its users size `N` for the
+/// longest encoding they write; a write past the end is cut short (and
+/// caught by tests), never a panic.
+#[derive(Clone, Copy)]
+pub(crate) struct ArrayBuf<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> ArrayBuf<N> {
+    pub(crate) const fn new() -> Self {
+        Self {
+            buf: [0; N],
+            len: 0,
+        }
+    }
+
+    /// What was written.
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+
+    /// The whole buffer, for encodings that fill it exactly.
+    pub(crate) const fn into_array(self) -> [u8; N] {
+        self.buf
+    }
+}
+
+impl<const N: usize> Writer for ArrayBuf<N> {
+    fn put(&mut self, bytes: &[u8]) {
+        let rest = self.buf.get_mut(self.len..).unwrap_or_default();
+        let n = bytes.len().min(rest.len());
+        if let (Some(dst), Some(src)) = (rest.get_mut(..n), bytes.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        self.len += n;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,5 +181,24 @@ mod tests {
         let mut r = Reader::new(&[5, 6]);
         assert_eq!(r.kind(4), Err(DecodeError::BadKind));
         assert_eq!(r.finish(), Err(DecodeError::Trailing));
+    }
+
+    #[test]
+    fn writers_agree_and_never_overrun() {
+        let mut v = Vec::new();
+        let mut a = ArrayBuf::<16>::new();
+        for w in [&mut v as &mut dyn Writer, &mut a] {
+            w.put_u8(7);
+            w.put_flag(true);
+            w.put_u32_be(0x0102_0304);
+            w.put_len(2);
+            w.put(&[9, 9]);
+        }
+        assert_eq!(v, [7, 1, 1, 2, 3, 4, 0, 0, 0, 2, 9, 9]);
+        assert_eq!(a.as_slice(), &v[..]);
+        let mut small = ArrayBuf::<3>::new();
+        small.put(&[1, 2]);
+        small.put(&[3, 4]);
+        assert_eq!(small.into_array(), [1, 2, 3]);
     }
 }

@@ -1,6 +1,7 @@
 //! Session limits and options (SPEC §4 "Limits and failure rules", §6).
 
-use crate::Error;
+use crate::codec::{Reader, Writer};
+use crate::error::{ConfigError, DecodeError, Error};
 
 /// Limits and options of a [`Session`](crate::Session).
 ///
@@ -20,12 +21,15 @@ use crate::Error;
 /// would otherwise be evicted by that same message.
 ///
 /// ```
-/// use cliquet::{Error, SessionConfig};
+/// use cliquet::{ConfigError, Error, SessionConfig};
 ///
 /// let config = SessionConfig::new(100, 500)?.with_header_encryption(true);
 /// assert_eq!(config.max_skip(), 100);
 /// assert!(config.header_encryption());
-/// assert_eq!(SessionConfig::new(501, 500), Err(Error::InvalidConfig));
+/// assert_eq!(
+///     SessionConfig::new(501, 500),
+///     Err(Error::InvalidConfig(ConfigError::MaxSkipAboveMaxSkippedKeys))
+/// );
 /// # Ok::<(), Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -47,11 +51,16 @@ impl SessionConfig {
     /// A configuration with these limits, header encryption off.
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] if `max_skip > max_skipped_keys` or
-    /// `max_skipped_keys > LIMIT_MAX_SKIPPED_KEYS`.
+    /// [`Error::InvalidConfig`] naming the broken limit:
+    /// `max_skipped_keys > LIMIT_MAX_SKIPPED_KEYS`, or `max_skip > max_skipped_keys`.
     pub const fn new(max_skip: u32, max_skipped_keys: u32) -> Result<Self, Error> {
-        if max_skip > max_skipped_keys || max_skipped_keys > Self::LIMIT_MAX_SKIPPED_KEYS {
-            return Err(Error::InvalidConfig);
+        if max_skipped_keys > Self::LIMIT_MAX_SKIPPED_KEYS {
+            return Err(Error::InvalidConfig(ConfigError::MaxSkippedKeysAboveLimit));
+        }
+        if max_skip > max_skipped_keys {
+            return Err(Error::InvalidConfig(
+                ConfigError::MaxSkipAboveMaxSkippedKeys,
+            ));
         }
         Ok(Self {
             max_skip,
@@ -84,6 +93,31 @@ impl SessionConfig {
     }
 }
 
+impl SessionConfig {
+    /// The stored limits: `u32be(max_skip) || u32be(max_skipped_keys)`.
+    pub(crate) fn write(&self, w: &mut impl Writer) {
+        w.put_u32_be(self.max_skip);
+        w.put_u32_be(self.max_skipped_keys);
+    }
+
+    /// Stored limits, checked as [`new`](Self::new) checks them (`None`:
+    /// refused).
+    pub(crate) fn read(
+        r: &mut Reader<'_>,
+        header_encryption: bool,
+    ) -> Result<Option<Self>, DecodeError> {
+        let (max_skip, max_skipped_keys) = (r.u32_be()?, r.u32_be()?);
+        Ok(Self::new(max_skip, max_skipped_keys)
+            .ok()
+            .map(|c| c.with_header_encryption(header_encryption)))
+    }
+
+    /// `max_skipped_keys` as a count.
+    pub(crate) fn max_skipped_keys_usize(&self) -> usize {
+        usize::try_from(self.max_skipped_keys).unwrap_or(usize::MAX)
+    }
+}
+
 impl Default for SessionConfig {
     fn default() -> Self {
         Self {
@@ -96,6 +130,8 @@ impl Default for SessionConfig {
 
 #[cfg(test)]
 mod tests {
+    use alloc::string::ToString;
+
     use super::*;
 
     #[test]
@@ -109,12 +145,32 @@ mod tests {
 
     #[test]
     fn s4_max_skip_above_max_skipped_keys_is_refused() {
-        assert_eq!(SessionConfig::new(11, 10), Err(Error::InvalidConfig));
+        assert_eq!(
+            SessionConfig::new(11, 10),
+            Err(Error::InvalidConfig(
+                ConfigError::MaxSkipAboveMaxSkippedKeys
+            ))
+        );
         assert!(SessionConfig::new(10, 10).is_ok());
         assert!(SessionConfig::new(0, 0).is_ok());
-        assert_eq!(
-            SessionConfig::new(1, SessionConfig::LIMIT_MAX_SKIPPED_KEYS + 1),
-            Err(Error::InvalidConfig)
+        assert!(SessionConfig::new(65_536, 65_536).is_ok());
+        // Both limits broken: the detail names the hard limit first.
+        for max_skip in [1, 100_000] {
+            let refused = SessionConfig::new(max_skip, SessionConfig::LIMIT_MAX_SKIPPED_KEYS + 1);
+            assert_eq!(
+                refused,
+                Err(Error::InvalidConfig(ConfigError::MaxSkippedKeysAboveLimit))
+            );
+        }
+        let text = SessionConfig::new(10, 100_000).unwrap_err().to_string();
+        assert!(
+            text.contains("max_skipped_keys must not exceed 65536"),
+            "{text}"
+        );
+        let text = SessionConfig::new(11, 10).unwrap_err().to_string();
+        assert!(
+            text.contains("max_skip must not exceed max_skipped_keys"),
+            "{text}"
         );
     }
 }

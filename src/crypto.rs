@@ -1,5 +1,6 @@
-//! The only module that names primitive crates: labelled KDFs, AEAD, and
-//! contributory X25519 (SPEC notation and §1, §3, §4).
+//! The only module that names primitive crates: HKDF, HMAC, SHA-256,
+//! AES-256-GCM and contributory X25519, over plain byte arrays (SPEC
+//! notation and §1). What the bytes mean (labels, key roles) is decided above.
 
 use aes_gcm::aead::inout::InOutBuf;
 use aes_gcm::aead::{AeadInOut, KeyInit};
@@ -8,21 +9,7 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::Error;
-use crate::keys::PublicKey;
-
-/// `info` of the X3DH KDF (§3).
-pub(crate) const LABEL_X3DH: &[u8] = b"cliquet/v1/x3dh";
-/// `info` of `KDF_RK` (§4).
-pub(crate) const LABEL_ROOT: &[u8] = b"cliquet/v1/root";
-/// `info` of `KDF_RK_HE` (§6).
-pub(crate) const LABEL_ROOT_HE: &[u8] = b"cliquet/v1/root-he";
-/// `info` of the per-message key and nonce derivation (§4).
-pub(crate) const LABEL_MESSAGE: &[u8] = b"cliquet/v1/message";
-/// Prefix of the signed-prekey signature (§2).
-pub(crate) const LABEL_SIGNED_PREKEY: &[u8] = b"cliquet/v1/signed-prekey";
-/// Associated data of sealed state (§7).
-pub(crate) const LABEL_STATE: &[u8] = b"cliquet/v1/state";
+use crate::error::Error;
 
 /// AES-256-GCM tag length.
 pub(crate) const TAG_LEN: usize = 16;
@@ -70,9 +57,9 @@ pub(crate) fn sha256(parts: &[&[u8]]) -> [u8; 32] {
 /// X25519 that rejects a non-contributory (all-zero) output (§1).
 pub(crate) fn x25519(
     secret: &x25519_dalek::StaticSecret,
-    public: &PublicKey,
+    public: &[u8; 32],
 ) -> Result<Zeroizing<[u8; 32]>, Error> {
-    let shared = secret.diffie_hellman(&x25519_dalek::PublicKey::from(*public.as_bytes()));
+    let shared = secret.diffie_hellman(&x25519_dalek::PublicKey::from(*public));
     if !shared.was_contributory() {
         return Err(Error::InvalidKey);
     }
@@ -80,8 +67,8 @@ pub(crate) fn x25519(
 }
 
 /// The X25519 public key of a secret.
-pub(crate) fn x25519_public(secret: &x25519_dalek::StaticSecret) -> PublicKey {
-    PublicKey::from_bytes(x25519_dalek::PublicKey::from(secret).to_bytes())
+pub(crate) fn x25519_public(secret: &x25519_dalek::StaticSecret) -> [u8; 32] {
+    x25519_dalek::PublicKey::from(secret).to_bytes()
 }
 
 /// AES-256-GCM encryption of `buf` in place; returns the tag.

@@ -44,8 +44,10 @@ pub enum Error {
     /// The sending chain reached its last message number (2^32 − 1); the
     /// session cannot send any more and must be replaced by a new one.
     ChainExhausted,
-    /// The configuration was refused (see [`SessionConfig::new`](crate::SessionConfig::new)).
-    InvalidConfig,
+    /// The configuration was refused; the detail names the limit broken
+    /// (see [`SessionConfig::new`](crate::SessionConfig::new) and
+    /// [`SessionRecord::with_limits`](crate::SessionRecord::with_limits)).
+    InvalidConfig(ConfigError),
     /// A one-time prekey id is already held by the account.
     PreKeyIdInUse,
     /// The plaintext exceeds what AES-256-GCM can encrypt under one key (64 GiB).
@@ -55,6 +57,29 @@ pub enum Error {
     NoSession,
     /// Stored state could not be loaded or opened (SPEC §7).
     State(StateError),
+    /// The peer's identity key is not the one this record holds sessions
+    /// with: a bundle for [`SessionRecord::start_new`](crate::SessionRecord::start_new)
+    /// of another identity. Not a tampered message: the peer reinstalled, or
+    /// someone claims to be them. Nothing was changed.
+    IdentityChanged,
+}
+
+/// Which limit a refused configuration broke.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `max_skip` is above `max_skipped_keys`: the keys one message skips
+    /// would be evicted by that same message.
+    MaxSkipAboveMaxSkippedKeys,
+    /// `max_skipped_keys` is above
+    /// [`SessionConfig::LIMIT_MAX_SKIPPED_KEYS`](crate::SessionConfig::LIMIT_MAX_SKIPPED_KEYS).
+    MaxSkippedKeysAboveLimit,
+    /// `max_archived` is above
+    /// [`SessionRecord::LIMIT_MAX_ARCHIVED`](crate::SessionRecord::LIMIT_MAX_ARCHIVED).
+    MaxArchivedAboveLimit,
+    /// `max_archived_skipped_keys` is above
+    /// [`SessionConfig::LIMIT_MAX_SKIPPED_KEYS`](crate::SessionConfig::LIMIT_MAX_SKIPPED_KEYS).
+    MaxArchivedSkippedKeysAboveLimit,
 }
 
 /// Why bytes failed to decode (the `malformed` details of SPEC §8).
@@ -116,15 +141,16 @@ impl fmt::Display for Error {
             Self::ChainExhausted => f.write_str(
                 "sending chain exhausted (2^32 - 1 messages); start a new session",
             ),
-            Self::InvalidConfig => {
-                f.write_str("configuration refused: max_skip must not exceed max_skipped_keys")
-            }
+            Self::InvalidConfig(detail) => write!(f, "configuration refused: {detail}"),
             Self::PreKeyIdInUse => f.write_str("one-time prekey id is already in use in this account"),
             Self::TooLarge => f.write_str("plaintext too large for one message (64 GiB); split it"),
             Self::NoSession => f.write_str(
                 "no current session with this peer; fetch its bundle and start one (SessionRecord::start_new)",
             ),
             Self::State(detail) => write!(f, "stored state rejected: {detail}"),
+            Self::IdentityChanged => f.write_str(
+                "the peer's identity key changed; verify it (safety number) before accepting it",
+            ),
         }
     }
 }
@@ -137,6 +163,19 @@ impl fmt::Display for DecodeError {
             Self::Truncated => "truncated",
             Self::Trailing => "trailing bytes after the last field",
             Self::ShortCiphertext => "ciphertext shorter than salt and tag (32 bytes)",
+        })
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::MaxSkipAboveMaxSkippedKeys => "max_skip must not exceed max_skipped_keys",
+            Self::MaxSkippedKeysAboveLimit => "max_skipped_keys must not exceed 65536",
+            Self::MaxArchivedAboveLimit => "max_archived must not exceed 1024",
+            Self::MaxArchivedSkippedKeysAboveLimit => {
+                "max_archived_skipped_keys must not exceed 65536"
+            }
         })
     }
 }
@@ -164,10 +203,30 @@ impl fmt::Display for StateError {
 impl core::error::Error for Error {}
 impl core::error::Error for DecodeError {}
 impl core::error::Error for StateError {}
+impl core::error::Error for ConfigError {}
 
 impl From<DecodeError> for Error {
     fn from(e: DecodeError) -> Self {
         Self::Malformed(e)
+    }
+}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Self {
+        Self::InvalidConfig(e)
+    }
+}
+
+impl From<DecodeError> for StateError {
+    /// A stored field that does not decode: the kind and the length faults
+    /// keep their meaning, anything else is a value no state could hold.
+    fn from(e: DecodeError) -> Self {
+        match e {
+            DecodeError::BadKind => Self::WrongKind,
+            DecodeError::Trailing => Self::Trailing,
+            DecodeError::Truncated => Self::Truncated,
+            DecodeError::BadFlag | DecodeError::ShortCiphertext => Self::Inconsistent,
+        }
     }
 }
 

@@ -7,8 +7,8 @@ use rand_core::CryptoRng;
 use x25519_dalek::StaticSecret;
 use zeroize::Zeroizing;
 
-use crate::Error;
 use crate::crypto;
+use crate::error::Error;
 
 /// Writes bytes as lowercase hex.
 pub(crate) struct Hex<'a>(pub(crate) &'a [u8]);
@@ -213,7 +213,7 @@ impl IdentityKeyPair {
 
     /// X25519 with the identity's DH view.
     pub(crate) fn diffie_hellman(&self, public: &PublicKey) -> Result<Zeroizing<[u8; 32]>, Error> {
-        crypto::x25519(&self.dh, public)
+        crypto::x25519(&self.dh, public.as_bytes())
     }
 }
 
@@ -239,7 +239,7 @@ impl KeyPair {
 
     pub(crate) fn from_secret_bytes(secret: &[u8; 32]) -> Self {
         let secret = StaticSecret::from(*secret);
-        let public = crypto::x25519_public(&secret);
+        let public = PublicKey(crypto::x25519_public(&secret));
         Self { secret, public }
     }
 
@@ -252,7 +252,7 @@ impl KeyPair {
     }
 
     pub(crate) fn diffie_hellman(&self, public: &PublicKey) -> Result<Zeroizing<[u8; 32]>, Error> {
-        crypto::x25519(&self.secret, public)
+        crypto::x25519(&self.secret, public.as_bytes())
     }
 }
 

@@ -1,8 +1,8 @@
 //! `SessionRecord`: everything one device keeps about one peer device (the
-//! current session and the archived ones), and the `DecryptionFailure`
-//! notice of the recovery flow.
+//! current session and the archived ones): routing, promotion and the
+//! recovery flow, through `Session`'s API; and its stored form (SPEC §7).
 
-use alloc::collections::VecDeque;
+use alloc::collections::{BTreeSet, VecDeque};
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -10,15 +10,13 @@ use rand_core::CryptoRng;
 
 use crate::account::Account;
 use crate::bundle::VerifiedBundle;
-use crate::codec::Reader;
-use crate::keys::{IdentityKey, IdentityKeyPair, PublicKey};
-use crate::message::{AnyMessage, ENC_HEADER_LEN, Message, PreKeyMessage, RatchetMessage};
-use crate::ratchet::Ratchet;
-use crate::session::{Session, SessionId};
-use crate::{DecodeError, Error, SessionConfig};
-
-/// Kind byte of a [`DecryptionFailure`] notice.
-pub(crate) const KIND_DECRYPTION_FAILURE: u8 = 0x15;
+use crate::codec::{Reader, Writer};
+use crate::config::SessionConfig;
+use crate::error::{ConfigError, Error, StateError};
+use crate::keys::{IdentityKey, IdentityKeyPair};
+use crate::message::{AnyMessage, DecryptionFailure, PreKeyMessage, SessionId};
+use crate::session::{Fit, Session};
+use crate::storage::{self, Secret};
 
 /// Everything one device keeps about one peer device: the current session
 /// and up to [`max_archived`](Self::max_archived) archived ones, newest
@@ -134,23 +132,23 @@ pub(crate) const KIND_DECRYPTION_FAILURE: u8 = 0x15;
 /// # Ok::<(), cliquet::Error>(())
 /// ```
 pub struct SessionRecord {
-    pub(crate) current: Option<Session>,
+    current: Option<Session>,
     /// Newest first.
-    pub(crate) archived: VecDeque<Archived>,
-    pub(crate) max_archived: u32,
-    pub(crate) max_archived_skipped_keys: u32,
+    archived: VecDeque<Archived>,
+    max_archived: u32,
+    max_archived_skipped_keys: u32,
 }
 
 /// An archived session.
 #[derive(Debug)]
-pub(crate) struct Archived {
-    pub(crate) session: Session,
-    pub(crate) standing: Standing,
+struct Archived {
+    session: Session,
+    standing: Standing,
 }
 
 /// Why a session was archived: what may promote it again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Standing {
+enum Standing {
     /// Replaced by another session: any message it decrypts promotes it.
     Replaced,
     /// Lost a simultaneous-initiation tie-break: a normal message promotes
@@ -163,7 +161,7 @@ pub(crate) enum Standing {
 
 impl Standing {
     /// The stored byte.
-    pub(crate) const fn to_byte(self) -> u8 {
+    const fn to_byte(self) -> u8 {
         match self {
             Self::Replaced => 0,
             Self::LostTieBreak => 1,
@@ -172,7 +170,7 @@ impl Standing {
     }
 
     /// From the stored byte.
-    pub(crate) const fn from_byte(byte: u8) -> Option<Self> {
+    const fn from_byte(byte: u8) -> Option<Self> {
         match byte {
             0 => Some(Self::Replaced),
             1 => Some(Self::LostTieBreak),
@@ -205,7 +203,7 @@ impl SessionRecord {
     /// which together keep at most `max_archived_skipped_keys` skipped keys.
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] if `max_archived` exceeds
+    /// [`Error::InvalidConfig`] naming the limit broken: `max_archived` exceeds
     /// [`LIMIT_MAX_ARCHIVED`](Self::LIMIT_MAX_ARCHIVED) or
     /// `max_archived_skipped_keys` exceeds
     /// [`SessionConfig::LIMIT_MAX_SKIPPED_KEYS`].
@@ -213,10 +211,13 @@ impl SessionRecord {
         max_archived: u32,
         max_archived_skipped_keys: u32,
     ) -> Result<Self, Error> {
-        if max_archived > Self::LIMIT_MAX_ARCHIVED
-            || max_archived_skipped_keys > SessionConfig::LIMIT_MAX_SKIPPED_KEYS
-        {
-            return Err(Error::InvalidConfig);
+        if max_archived > Self::LIMIT_MAX_ARCHIVED {
+            return Err(Error::InvalidConfig(ConfigError::MaxArchivedAboveLimit));
+        }
+        if max_archived_skipped_keys > SessionConfig::LIMIT_MAX_SKIPPED_KEYS {
+            return Err(Error::InvalidConfig(
+                ConfigError::MaxArchivedSkippedKeysAboveLimit,
+            ));
         }
         Ok(Self {
             current: None,
@@ -270,7 +271,7 @@ impl SessionRecord {
     /// Draws as [`Session::initiate`] does. Returns the new session's id.
     ///
     /// # Errors
-    /// [`Error::Authentication`] if the bundle's identity key is not the
+    /// [`Error::IdentityChanged`] if the bundle's identity key is not the
     /// record's peer's; the errors of [`Session::initiate`]. The record is
     /// unchanged.
     pub fn start_new(
@@ -280,7 +281,12 @@ impl SessionRecord {
         config: SessionConfig,
         rng: &mut (impl CryptoRng + ?Sized),
     ) -> Result<SessionId, Error> {
-        self.check_peer(bundle.identity_key().as_bytes())?;
+        if self
+            .peer_identity_key()
+            .is_some_and(|peer| peer != bundle.identity_key())
+        {
+            return Err(Error::IdentityChanged);
+        }
         let session = Session::initiate(identity, bundle, config, rng)?;
         let id = session.session_id();
         self.replace_current(session, Standing::Abandoned);
@@ -325,7 +331,7 @@ impl SessionRecord {
     ) -> Result<Vec<u8>, Error> {
         match message {
             AnyMessage::PreKey(prekey) => self.decrypt_prekey(account, message, prekey, config),
-            _ => self.decrypt_ratchet(message),
+            AnyMessage::Ratchet(_) => self.decrypt_ratchet(message),
         }
     }
 
@@ -349,16 +355,15 @@ impl SessionRecord {
         let Some(current) = &self.current else {
             return false;
         };
-        let names_current = match (&notice.session_id, &notice.named) {
-            (Some(id), _) => awaiting_answer(current) && current.session_id() == *id,
-            (None, Named::RatchetKey(key)) => current.ratchet.own.public() == key,
-            (None, Named::EncryptedHeader(header)) => current
-                .ratchet
-                .header_keys
-                .as_ref()
-                .and_then(|keys| keys.sending.as_ref())
-                .is_some_and(|key| key.open(&current.associated_data, header).is_some()),
-            (None, Named::Nothing) => true,
+        let names_current = match (
+            notice.session_id(),
+            notice.ratchet_key(),
+            notice.encrypted_header(),
+        ) {
+            (Some(id), _, _) => awaiting_answer(current) && current.session_id() == *id,
+            (None, Some(key), _) => current.sends_with(key),
+            (None, None, Some(header)) => current.sent_header(header),
+            (None, None, None) => true,
         };
         if !names_current {
             return false;
@@ -400,26 +405,14 @@ impl SessionRecord {
             Error::Authentication | Error::UnknownPreKey | Error::InvalidKey
         );
         let due = match message {
-            AnyMessage::Message(m) => {
-                let key = m.ratchet_key();
-                unreadable
-                    && !self.sessions().any(|s| {
-                        let r = &s.ratchet;
-                        r.skipped.has_chain(key)
-                            || r.receiving.as_ref().is_some_and(|c| c.ratchet_key == *key)
-                    })
-            }
-            AnyMessage::EncryptedHeader(m) => {
-                let header = m.encrypted_header();
-                unreadable && !self.sessions().any(|s| receives_on(s, header))
-            }
+            AnyMessage::Ratchet(m) => unreadable && !self.sessions().any(|s| s.receives_on(m)),
             AnyMessage::PreKey(m) => {
                 unreadable
                     || (*error == Error::Duplicate
                         && self
                             .current
                             .as_ref()
-                            .is_none_or(|s| s.handshake.base_key != *m.base_key()))
+                            .is_none_or(|s| s.base_key() != m.base_key()))
             }
         };
         due.then(|| DecryptionFailure::for_message(message))
@@ -430,13 +423,6 @@ impl SessionRecord {
         self.current.iter().chain(self.archived())
     }
 
-    fn check_peer(&self, identity: &[u8; 32]) -> Result<(), Error> {
-        match self.peer_identity_key() {
-            Some(peer) if peer.as_bytes() != identity => Err(Error::Authentication),
-            _ => Ok(()),
-        }
-    }
-
     fn decrypt_prekey(
         &mut self,
         account: &mut Account,
@@ -445,24 +431,26 @@ impl SessionRecord {
         config: SessionConfig,
     ) -> Result<Vec<u8>, Error> {
         let base_key = prekey.base_key();
-        if let Some(current) = self
-            .current
-            .as_mut()
-            .filter(|s| s.handshake.base_key == *base_key)
-        {
+        if let Some(current) = self.current.as_mut().filter(|s| s.base_key() == base_key) {
             return current.decrypt(message);
         }
         let found = self
             .archived
             .iter_mut()
             .enumerate()
-            .find(|(_, a)| a.session.handshake.base_key == *base_key);
+            .find(|(_, a)| a.session.base_key() == base_key);
         if let Some((at, entry)) = found {
             let plaintext = entry.session.decrypt(message)?;
             self.after_archived_decrypt(at, true);
             return Ok(plaintext);
         }
-        self.check_peer(prekey.identity_key_bytes())?;
+        // A prekey message of another identity is not for this record.
+        if self
+            .peer_identity_key()
+            .is_some_and(|peer| peer.as_bytes() != prekey.identity_key_bytes())
+        {
+            return Err(Error::Authentication);
+        }
         let accepted = account.accept(prekey, config)?;
         self.adopt(accepted.session);
         Ok(accepted.plaintext)
@@ -487,7 +475,7 @@ impl SessionRecord {
         let mut found = None;
         for pass in [Fit::KnownChain, Fit::NewChain] {
             for (at, entry) in self.archived.iter_mut().enumerate() {
-                if fit(&entry.session.ratchet, message) != pass {
+                if entry.session.fit(message) != pass {
                     continue;
                 }
                 match entry.session.decrypt(message) {
@@ -591,10 +579,10 @@ impl SessionRecord {
             if total <= budget {
                 break;
             }
-            let skipped = &mut entry.session.ratchet.skipped;
-            let before = skipped.len();
-            skipped.evict_to(before.saturating_sub(total.saturating_sub(budget)));
-            total = total.saturating_sub(before.saturating_sub(skipped.len()));
+            let session = &mut entry.session;
+            let before = session.skipped_keys();
+            session.evict_skipped_to(before.saturating_sub(total.saturating_sub(budget)));
+            total = total.saturating_sub(before.saturating_sub(session.skipped_keys()));
         }
     }
 }
@@ -602,71 +590,6 @@ impl SessionRecord {
 /// An initiated session the peer has not answered yet.
 fn awaiting_answer(session: &Session) -> bool {
     session.is_initiator() && !session.is_acknowledged()
-}
-
-/// Whether `enc_header` opens with the header key of a chain `session`
-/// receives on (its current receiving chain or one with stored skipped
-/// keys); a header for a new chain (`NHKr`) does not count.
-fn receives_on(session: &Session, enc_header: &[u8]) -> bool {
-    let r = &session.ratchet;
-    let ad = &session.associated_data;
-    let current = r
-        .header_keys
-        .as_ref()
-        .and_then(|k| k.receiving.as_ref())
-        .is_some_and(|k| k.open(ad, enc_header).is_some());
-    current
-        || r.skipped
-            .chains()
-            .filter_map(|c| c.header_key.as_ref())
-            .any(|k| k.open(ad, enc_header).is_some())
-}
-
-/// How a message may belong to an archived session (a cheap filter: only
-/// integer and key comparisons).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Fit {
-    /// It cannot.
-    No,
-    /// A chain the session receives on (or, with encrypted headers, it may:
-    /// trying costs a few header decryptions).
-    KnownChain,
-    /// It could start a new chain: trying costs a Diffie-Hellman.
-    NewChain,
-}
-
-fn fit(ratchet: &Ratchet, message: &AnyMessage) -> Fit {
-    match message {
-        AnyMessage::EncryptedHeader(_) if ratchet.header_keys.is_some() => Fit::KnownChain,
-        AnyMessage::Message(m) if ratchet.header_keys.is_none() => carry(ratchet, m),
-        AnyMessage::PreKey(_) => Fit::KnownChain,
-        _ => Fit::No,
-    }
-}
-
-/// A plain message's ratchet key is the receiving chain's, a chain with
-/// stored skipped keys, or a new chain; the peer can only have started a
-/// new chain after receiving our current ratchet key, so this session must
-/// have sent since its last step, and the peer's previous chain (`PN`
-/// long) is the one we receive on, of which we already got `Nr` messages.
-fn carry(ratchet: &Ratchet, m: &Message) -> Fit {
-    let key = m.ratchet_key();
-    let known = ratchet
-        .receiving
-        .as_ref()
-        .is_some_and(|c| c.ratchet_key == *key)
-        || ratchet.skipped.has_chain(key);
-    let new = match &ratchet.receiving {
-        None => ratchet.sending.is_some(),
-        Some(chain) => ratchet.sending.is_some() && m.previous_chain_length() >= chain.index,
-    };
-    if known {
-        Fit::KnownChain
-    } else if new {
-        Fit::NewChain
-    } else {
-        Fit::No
-    }
 }
 
 impl Default for SessionRecord {
@@ -694,144 +617,107 @@ impl fmt::Debug for SessionRecord {
     }
 }
 
-/// A notice that a message could not be decrypted by any session, for the
-/// receiver's application to send back to the sender (see
-/// [`SessionRecord`]'s recovery flow). It names the session when the failed
-/// message was a prekey message, and the failed message's chain: its
-/// ratchet key, or with header encryption its encrypted header (which only
-/// the sender can open). It carries no secret and no plaintext.
-///
-/// ```text
-/// 0x15 || flag (1: 0x00 | 0x01) [|| session_id (32)]
-///      || chain (1: 0x00 none | 0x01 ratchet key | 0x02 encrypted header)
-///      [|| ratchet_pub (32) | enc_header (68)]
-/// ```
-///
-/// 3 to 103 bytes. The kind byte differs from every message kind, so a
-/// transport can carry notices and messages side by side.
-///
-/// ```
-/// use cliquet::{DecodeError, DecryptionFailure, Error};
-///
-/// let notice = DecryptionFailure::decode(&[0x15, 0x00, 0x00])?;
-/// assert_eq!((notice.session_id(), notice.ratchet_key()), (None, None));
-/// assert_eq!(notice.to_bytes(), [0x15, 0x00, 0x00]);
-/// assert_eq!(
-///     DecryptionFailure::decode(&[0x15, 0x00, 0x03]),
-///     Err(Error::Malformed(DecodeError::BadFlag))
-/// );
-/// # Ok::<(), Error>(())
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DecryptionFailure {
-    session_id: Option<SessionId>,
-    named: Named,
-}
-
-/// Which chain a notice names.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Named {
-    Nothing,
-    RatchetKey(PublicKey),
-    EncryptedHeader([u8; ENC_HEADER_LEN]),
-}
-
-impl DecryptionFailure {
-    /// The notice naming what `message` shows of its session.
-    pub fn for_message(message: &AnyMessage) -> Self {
-        let named = |m: &RatchetMessage| match m {
-            RatchetMessage::Plain(m) => Named::RatchetKey(*m.ratchet_key()),
-            RatchetMessage::EncryptedHeader(m) => m
-                .encrypted_header()
-                .try_into()
-                .map_or(Named::Nothing, Named::EncryptedHeader),
-        };
-        match message {
-            AnyMessage::Message(m) => Self {
-                session_id: None,
-                named: Named::RatchetKey(*m.ratchet_key()),
-            },
-            AnyMessage::EncryptedHeader(m) => Self {
-                session_id: None,
-                named: m
-                    .encrypted_header()
-                    .try_into()
-                    .map_or(Named::Nothing, Named::EncryptedHeader),
-            },
-            AnyMessage::PreKey(m) => Self {
-                session_id: Some(m.session_id()),
-                named: named(m.message()),
-            },
-        }
-    }
-
-    /// The session of the failed message, if it was a prekey message.
-    pub const fn session_id(&self) -> Option<&SessionId> {
-        self.session_id.as_ref()
-    }
-
-    /// The ratchet key of the failed message, if its header was plain.
-    pub const fn ratchet_key(&self) -> Option<&PublicKey> {
-        match &self.named {
-            Named::RatchetKey(key) => Some(key),
-            _ => None,
-        }
-    }
-
-    /// The encrypted header of the failed message (nonce, ciphertext and
-    /// tag: 68 bytes), if it used header encryption.
-    pub const fn encrypted_header(&self) -> Option<&[u8; ENC_HEADER_LEN]> {
-        match &self.named {
-            Named::EncryptedHeader(header) => Some(header),
-            _ => None,
-        }
-    }
-
-    /// Parses a notice.
+impl SessionRecord {
+    /// The record's whole state in the storage format of SPEC §7: every
+    /// session in the session format of [`Session::to_bytes`], unchanged.
+    /// Keep it secret; prefer [`seal`](Self::seal).
     ///
-    /// # Errors
-    /// [`Error::Malformed`]: wrong kind byte, a flag other than 0 or 1 or a
-    /// chain byte other than 0, 1 or 2, truncated or trailing bytes.
-    pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
-        let mut r = Reader::new(bytes);
-        r.kind(KIND_DECRYPTION_FAILURE)?;
-        let session_id = if r.flag()? {
-            Some(SessionId::from_bytes(r.array()?))
-        } else {
-            None
-        };
-        let named = match r.u8()? {
-            0 => Named::Nothing,
-            1 => Named::RatchetKey(PublicKey::from_bytes(r.array()?)),
-            2 => Named::EncryptedHeader(r.array()?),
-            _ => return Err(DecodeError::BadFlag.into()),
-        };
-        r.finish()?;
-        Ok(Self { session_id, named })
-    }
-
-    /// The encoding.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(3 + 32 + ENC_HEADER_LEN);
-        out.push(KIND_DECRYPTION_FAILURE);
-        match &self.session_id {
-            None => out.push(0),
-            Some(id) => {
-                out.push(1);
-                out.extend_from_slice(&id.to_bytes());
-            }
+    /// ```text
+    /// 0x22 || version (1) || u32be(max_archived) || u32be(max_archived_skipped_keys)
+    ///      || flag (current present) [|| u32be(len) || session (len)]
+    ///      || u32be(count) || count × (standing (1) || u32be(len) || session (len))
+    /// ```
+    ///
+    /// Archived sessions are stored newest first; `standing` says why one
+    /// was archived (0 replaced, 1 lost a tie-break, 2 abandoned), which
+    /// decides what may make it current again.
+    ///
+    /// ```
+    /// use cliquet::{Account, SessionConfig, SessionRecord};
+    /// # use rand_chacha::rand_core::SeedableRng;
+    /// # let mut rng = rand_chacha::ChaCha20Rng::from_seed([8; 32]);
+    /// let alice = Account::new(&mut rng);
+    /// let bob = Account::new(&mut rng);
+    /// let mut record = SessionRecord::new();
+    /// let bundle = bob.bundle(None)?.verify()?;
+    /// record.start_new(alice.identity(), &bundle, SessionConfig::default(), &mut rng)?;
+    /// record.start_new(alice.identity(), &bundle, SessionConfig::default(), &mut rng)?;
+    /// let restored = SessionRecord::from_bytes(&record.to_bytes())?;
+    /// assert_eq!(restored.to_bytes(), record.to_bytes());
+    /// assert_eq!(restored.archived().len(), 1);
+    /// # Ok::<(), cliquet::Error>(())
+    /// ```
+    pub fn to_bytes(&self) -> Secret {
+        let nested = |s: &Session| 4 + s.encoded_len();
+        let len = 2
+            + 8
+            + 1
+            + self.current.as_ref().map_or(0, nested)
+            + 4
+            + self
+                .archived
+                .iter()
+                .map(|a| 1 + nested(&a.session))
+                .sum::<usize>();
+        let mut out = storage::start(storage::RECORD, len);
+        out.put_u32_be(self.max_archived);
+        out.put_u32_be(self.max_archived_skipped_keys);
+        out.put_flag(self.current.is_some());
+        if let Some(session) = &self.current {
+            session.write_nested(&mut out);
         }
-        match &self.named {
-            Named::Nothing => out.push(0),
-            Named::RatchetKey(key) => {
-                out.push(1);
-                out.extend_from_slice(key.as_bytes());
-            }
-            Named::EncryptedHeader(header) => {
-                out.push(2);
-                out.extend_from_slice(header);
-            }
+        out.put_len(self.archived.len());
+        for entry in &self.archived {
+            out.put_u8(entry.standing.to_byte());
+            entry.session.write_nested(&mut out);
         }
         out
     }
+
+    /// Loads a record stored by [`to_bytes`](Self::to_bytes).
+    ///
+    /// # Errors
+    /// [`Error::State`]: wrong kind, newer version, truncated, trailing or
+    /// inconsistent input (a session that does not load, more archived
+    /// sessions or skipped keys than the record's limits, sessions of
+    /// different peers, or the same session twice).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
+        Self::read(bytes).map_err(Error::State)
+    }
+
+    fn read(bytes: &[u8]) -> Result<Self, StateError> {
+        let mut r = Reader::new(bytes);
+        storage::header(&mut r, storage::RECORD)?;
+        let mut record =
+            Self::with_limits(r.u32_be()?, r.u32_be()?).map_err(|_| StateError::Inconsistent)?;
+        if r.flag()? {
+            record.current = Some(Session::read_nested(&mut r)?);
+        }
+        let n = storage::count(&mut r, 1 + 4)?;
+        if n > usize::try_from(record.max_archived).unwrap_or(usize::MAX) {
+            return Err(StateError::Inconsistent);
+        }
+        for _ in 0..n {
+            let standing = Standing::from_byte(r.u8()?).ok_or(StateError::Inconsistent)?;
+            let session = Session::read_nested(&mut r)?;
+            record.archived.push_back(Archived { session, standing });
+        }
+        r.finish()?;
+        let skipped: usize = record.archived().map(Session::skipped_keys).sum();
+        let budget = usize::try_from(record.max_archived_skipped_keys).unwrap_or(usize::MAX);
+        let peer = record.peer_identity_key().copied();
+        let mut base_keys = BTreeSet::new();
+        for session in record.sessions() {
+            if Some(*session.peer_identity_key()) != peer || !base_keys.insert(*session.base_key())
+            {
+                return Err(StateError::Inconsistent);
+            }
+        }
+        if skipped > budget {
+            return Err(StateError::Inconsistent);
+        }
+        Ok(record)
+    }
 }
+
+storage::sealed_storage!(SessionRecord, storage::RECORD, "record");

@@ -78,7 +78,8 @@ via_bytes!(PublicKey, |v| v.to_bytes(), |d| array(d)
 via_bytes!(IdentityKey, |v| v.to_bytes(), |d| decoded(
     IdentityKey::from_bytes(&array(d)?)
 ));
-via_bytes!(SessionId, |v| v.to_bytes(), |d| array(d).map(SessionId));
+via_bytes!(SessionId, |v| v.to_bytes(), |d| array(d)
+    .map(SessionId::from_bytes));
 via_bytes!(PreKeyBundle, |v| v.to_bytes(), |d| decoded(
     PreKeyBundle::decode(&bytes(d)?)
 ));
@@ -88,9 +89,9 @@ via_bytes!(Message, |v| v.as_bytes(), |d| decoded(Message::decode(
 via_bytes!(EncryptedHeaderMessage, |v| v.as_bytes(), |d| {
     decoded(EncryptedHeaderMessage::decode(&bytes(d)?))
 });
-via_bytes!(PreKeyMessage, |v| v.to_bytes(), |d| decoded(
+via_bytes!(PreKeyMessage, |v| v.as_bytes(), |d| decoded(
     PreKeyMessage::decode(&bytes(d)?)
 ));
-via_bytes!(AnyMessage, |v| v.to_bytes(), |d| decoded(
+via_bytes!(AnyMessage, |v| v.as_bytes(), |d| decoded(
     AnyMessage::decode(&bytes(d)?)
 ));

@@ -1,4 +1,5 @@
-//! `Session`: initiate, encrypt, decrypt (SPEC §3–§6).
+//! `Session`: initiate, encrypt, decrypt (SPEC §3–§6), and its stored form
+//! (SPEC §7).
 
 use alloc::vec::Vec;
 use core::fmt;
@@ -6,60 +7,20 @@ use core::fmt;
 use rand_core::CryptoRng;
 
 use crate::bundle::VerifiedBundle;
-use crate::keys::{Hex, IdentityKey, IdentityKeyPair, KeyPair, PublicKey};
-use crate::message::{
-    AnyMessage, EncryptedHeaderMessage, Message, PreKeyMessage, PreKeyPrefix, RatchetMessage,
-};
-use crate::ratchet::{Incoming, Ratchet};
-use crate::{Error, SessionConfig, x3dh};
-
-/// Label of the session id hash.
-const LABEL_SESSION_ID: &[u8] = b"cliquet/v1/session-id";
-
-/// A stable identifier of a session, the same on both sides:
-/// SHA-256 of a label and the initiator's base key `EK_A`.
-///
-/// A responder finds the session of an incoming [`PreKeyMessage`] by
-/// comparing [`PreKeyMessage::session_id`] with [`Session::session_id`].
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SessionId(pub(crate) [u8; 32]);
-
-impl SessionId {
-    pub(crate) fn from_base_key(base_key: &PublicKey) -> Self {
-        Self(crate::crypto::sha256(&[
-            LABEL_SESSION_ID,
-            base_key.as_bytes(),
-        ]))
-    }
-
-    /// An id from its 32 bytes (as carried by a decryption-failure notice).
-    pub(crate) const fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(bytes)
-    }
-
-    /// The 32 bytes of the id.
-    pub const fn to_bytes(&self) -> [u8; 32] {
-        self.0
-    }
-}
-
-impl fmt::Debug for SessionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SessionId({:?})", Hex(&self.0))
-    }
-}
-
-/// What the X3DH handshake named: the fields a prekey message carries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Handshake {
-    pub(crate) base_key: PublicKey,
-    pub(crate) signed_prekey_id: u32,
-    pub(crate) one_time_prekey_id: Option<u32>,
-}
+use crate::codec::{Reader, Writer};
+use crate::config::SessionConfig;
+use crate::error::{Error, StateError};
+use crate::kdf::{AD_LEN, ENC_HEADER_LEN, SharedSecrets};
+use crate::keys::{IdentityKey, IdentityKeyPair, KeyPair, PublicKey};
+use crate::message::{AnyMessage, Handshake, PreKeyMessage, RatchetMessage, SessionId, Shape};
+pub(crate) use crate::ratchet::Fit;
+use crate::ratchet::{RATCHET_FLAGS, Ratchet};
+use crate::storage::{self, Secret};
+use crate::x3dh;
 
 /// Which side of the handshake this session is on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Role {
+enum Role {
     /// Sent the prekey message; `acknowledged` once a reply decrypted.
     Initiator { acknowledged: bool },
     /// Received it.
@@ -96,17 +57,23 @@ pub(crate) enum Role {
 /// let reply = bob_session.encrypt(b"hi Alice", &mut rng)?;
 /// assert_eq!(alice_session.decrypt(&reply)?, b"hi Alice");
 /// assert!(alice_session.is_acknowledged());
-/// assert!(matches!(alice_session.encrypt(b"ok", &mut rng)?, AnyMessage::Message(_)));
+/// assert!(matches!(alice_session.encrypt(b"ok", &mut rng)?, AnyMessage::Ratchet(_)));
 /// assert_eq!(alice_session.session_id(), bob_session.session_id());
 /// # Ok::<(), cliquet::Error>(())
 /// ```
 pub struct Session {
-    pub(crate) ratchet: Ratchet,
+    ratchet: Ratchet,
     /// `AD = IK_A_pub || IK_B_pub`.
-    pub(crate) associated_data: [u8; 64],
-    pub(crate) peer_identity: IdentityKey,
-    pub(crate) role: Role,
-    pub(crate) handshake: Handshake,
+    associated_data: [u8; AD_LEN],
+    peer_identity: IdentityKey,
+    role: Role,
+    handshake: Handshake,
+}
+
+/// A session created by a prekey message, and that message's plaintext.
+pub(crate) struct Responded {
+    pub(crate) session: Session,
+    pub(crate) plaintext: Vec<u8>,
 }
 
 impl Session {
@@ -126,12 +93,11 @@ impl Session {
         let dh1 = x3dh::dh1_initiator(identity, bundle)?;
         let ephemeral = KeyPair::generate(rng);
         let shared = x3dh::initiator(identity, &dh1, bundle, &ephemeral)?;
-        let associated_data = shared.associated_data;
         let (signed_prekey_id, signed_prekey) = bundle.signed_prekey();
-        let ratchet = Ratchet::initiator(shared, signed_prekey, config, rng)?;
+        let ratchet = Ratchet::initiator(&shared, signed_prekey, config, rng)?;
         Ok(Self {
             ratchet,
-            associated_data,
+            associated_data: shared.associated_data,
             peer_identity: *bundle.identity_key(),
             role: Role::Initiator {
                 acknowledged: false,
@@ -144,22 +110,28 @@ impl Session {
         })
     }
 
-    /// The responder's session before its first decrypt.
+    /// The responder's session, created by the prekey message `message`
+    /// whose X3DH gave `shared`: it exists only if that message decrypts.
+    /// The session's mode (header encryption) follows the inner message.
     pub(crate) fn respond(
-        shared: x3dh::SharedSecrets,
+        shared: &SharedSecrets,
         signed_prekey: &KeyPair,
         peer_identity: IdentityKey,
-        handshake: Handshake,
+        message: &PreKeyMessage,
         config: SessionConfig,
-    ) -> Self {
-        let associated_data = shared.associated_data;
-        Self {
-            ratchet: Ratchet::responder(shared, signed_prekey, config),
-            associated_data,
+    ) -> Result<Responded, Error> {
+        let inner = message.message();
+        let config = config.with_header_encryption(inner.has_encrypted_header());
+        let mut plaintext = Vec::new();
+        let ratchet = Ratchet::responder(shared, signed_prekey, config, inner, &mut plaintext)?;
+        let session = Self {
+            ratchet,
+            associated_data: shared.associated_data,
             peer_identity,
             role: Role::Responder,
-            handshake,
-        }
+            handshake: *message.handshake(),
+        };
+        Ok(Responded { session, plaintext })
     }
 
     /// Encrypts `plaintext`. Until the initiator has decrypted a reply, the
@@ -179,30 +151,16 @@ impl Session {
         rng: &mut (impl CryptoRng + ?Sized),
     ) -> Result<AnyMessage, Error> {
         let mut bytes = Vec::new();
-        let header =
-            self.ratchet
-                .encrypt_into(&self.associated_data, plaintext, rng, &[], &mut bytes)?;
-        let message = if self.has_header_encryption() {
-            RatchetMessage::EncryptedHeader(EncryptedHeaderMessage::from_bytes_unchecked(bytes))
-        } else {
-            RatchetMessage::Plain(Message::from_parts(
-                bytes,
-                header.ratchet_key,
-                header.previous_chain_length,
-                header.index,
-            ))
-        };
-        Ok(match self.role {
-            Role::Initiator {
-                acknowledged: false,
-            } => AnyMessage::PreKey(PreKeyMessage::new(
+        let (start, shape) = self.encrypt_framed(plaintext, rng, &mut bytes)?;
+        let message = RatchetMessage::from_shape(bytes, start, shape);
+        Ok(if self.sends_prekey_messages() {
+            AnyMessage::PreKey(PreKeyMessage::from_encoded(
                 self.local_identity_bytes(),
-                self.handshake.base_key,
-                self.handshake.signed_prekey_id,
-                self.handshake.one_time_prekey_id,
+                self.handshake,
                 message,
-            )),
-            _ => message.into(),
+            ))
+        } else {
+            AnyMessage::Ratchet(message)
         })
     }
 
@@ -237,21 +195,26 @@ impl Session {
         rng: &mut (impl CryptoRng + ?Sized),
         out: &mut Vec<u8>,
     ) -> Result<(), Error> {
-        let prefix = match self.role {
-            Role::Initiator {
-                acknowledged: false,
-            } => Some(PreKeyPrefix::new(
-                &self.local_identity_bytes(),
-                &self.handshake.base_key,
-                self.handshake.signed_prekey_id,
-                self.handshake.one_time_prekey_id,
-            )),
-            _ => None,
-        };
-        let prefix = prefix.as_ref().map_or(&[][..], PreKeyPrefix::as_bytes);
-        self.ratchet
-            .encrypt_into(&self.associated_data, plaintext, rng, prefix, out)?;
+        self.encrypt_framed(plaintext, rng, out)?;
         Ok(())
+    }
+
+    /// Encrypts into `out`, behind the prekey message's prefix while one is
+    /// due; returns where the ratchet message starts and its shape.
+    fn encrypt_framed(
+        &mut self,
+        plaintext: &[u8],
+        rng: &mut (impl CryptoRng + ?Sized),
+        out: &mut Vec<u8>,
+    ) -> Result<(usize, Shape), Error> {
+        let prefix = self
+            .sends_prekey_messages()
+            .then(|| PreKeyMessage::prefix(&self.local_identity_bytes(), &self.handshake));
+        let prefix = prefix.as_ref().map_or(&[][..], |p| p.as_slice());
+        let shape =
+            self.ratchet
+                .encrypt_into(&self.associated_data, plaintext, rng, prefix, out)?;
+        Ok((prefix.len(), shape))
     }
 
     /// Decrypts any message of this session: a `Message`, an
@@ -279,18 +242,14 @@ impl Session {
     /// # Errors
     /// As [`decrypt`](Self::decrypt).
     pub fn decrypt_into(&mut self, message: &AnyMessage, out: &mut Vec<u8>) -> Result<(), Error> {
-        let incoming = match message {
-            AnyMessage::Message(m) => Incoming::Plain(m),
-            AnyMessage::EncryptedHeader(m) => Incoming::EncryptedHeader(m),
-            AnyMessage::PreKey(m) => {
-                if let Err(e) = self.check_prekey_message(m) {
-                    out.clear();
-                    return Err(e);
-                }
-                m.message().into()
-            }
-        };
-        self.ratchet.decrypt(&self.associated_data, incoming, out)?;
+        if let AnyMessage::PreKey(m) = message
+            && let Err(e) = self.check_prekey_message(m)
+        {
+            out.clear();
+            return Err(e);
+        }
+        self.ratchet
+            .decrypt(&self.associated_data, message.ratchet_message(), out)?;
         if let Role::Initiator { acknowledged } = &mut self.role {
             *acknowledged = true;
         }
@@ -301,10 +260,8 @@ impl Session {
     /// key, the peer's identity and the same prekeys.
     fn check_prekey_message(&self, m: &PreKeyMessage) -> Result<(), Error> {
         let same = self.role == Role::Responder
-            && *m.base_key() == self.handshake.base_key
-            && m.identity_key_bytes() == self.peer_identity.as_bytes()
-            && m.signed_prekey_id() == self.handshake.signed_prekey_id
-            && m.one_time_prekey_id() == self.handshake.one_time_prekey_id;
+            && *m.handshake() == self.handshake
+            && m.identity_key_bytes() == self.peer_identity.as_bytes();
         if same {
             Ok(())
         } else {
@@ -319,19 +276,14 @@ impl Session {
 
     /// The session's id, the same on both sides.
     pub fn session_id(&self) -> SessionId {
-        SessionId::from_base_key(&self.handshake.base_key)
+        self.handshake.session_id()
     }
 
     /// Whether the peer has shown it holds this session: always for the
     /// responder; for the initiator, once a reply decrypted (from then on
     /// it sends plain messages instead of prekey messages).
     pub const fn is_acknowledged(&self) -> bool {
-        !matches!(
-            self.role,
-            Role::Initiator {
-                acknowledged: false
-            }
-        )
+        !self.sends_prekey_messages()
     }
 
     /// Whether this session started the handshake.
@@ -341,17 +293,28 @@ impl Session {
 
     /// The session's limits and mode.
     pub const fn config(&self) -> &SessionConfig {
-        &self.ratchet.config
+        self.ratchet.config()
     }
 
     /// Whether headers are encrypted (SPEC §6).
     pub const fn has_header_encryption(&self) -> bool {
-        self.ratchet.header_keys.is_some()
+        self.ratchet.has_header_encryption()
     }
 
     /// How many skipped message keys the session holds.
     pub fn skipped_keys(&self) -> usize {
-        self.ratchet.skipped.len()
+        self.ratchet.skipped_keys()
+    }
+
+    /// An initiated session the peer has not answered yet: it sends prekey
+    /// messages.
+    const fn sends_prekey_messages(&self) -> bool {
+        matches!(
+            self.role,
+            Role::Initiator {
+                acknowledged: false
+            }
+        )
     }
 
     fn local_identity_bytes(&self) -> [u8; 32] {
@@ -361,7 +324,185 @@ impl Session {
         };
         half.copied().unwrap_or_default()
     }
+
+    // What a record asks of its sessions to route messages and notices.
+
+    /// `EK_A`, the base key that names this session.
+    pub(crate) const fn base_key(&self) -> &PublicKey {
+        &self.handshake.base_key
+    }
+
+    /// How `message` may belong to this session, from cheap comparisons.
+    pub(crate) fn fit(&self, message: &AnyMessage) -> Fit {
+        match message {
+            AnyMessage::PreKey(_) => Fit::KnownChain,
+            AnyMessage::Ratchet(m) => self.ratchet.fit(m),
+        }
+    }
+
+    /// Whether `message` is on a chain this session receives on.
+    pub(crate) fn receives_on(&self, message: &RatchetMessage) -> bool {
+        self.ratchet.receives_on(&self.associated_data, message)
+    }
+
+    /// Whether our last messages carry the ratchet key `key`.
+    pub(crate) fn sends_with(&self, key: &PublicKey) -> bool {
+        self.ratchet.sends_with(key)
+    }
+
+    /// Whether `enc_header` is the encrypted header of a message we sent on
+    /// our current header key.
+    pub(crate) fn sent_header(&self, enc_header: &[u8; ENC_HEADER_LEN]) -> bool {
+        self.ratchet.sent_header(&self.associated_data, enc_header)
+    }
+
+    /// Evicts the oldest skipped keys until at most `max` remain.
+    pub(crate) fn evict_skipped_to(&mut self, max: usize) {
+        self.ratchet.evict_skipped_to(max);
+    }
+
+    /// The ratchet, for its unit tests.
+    #[cfg(test)]
+    pub(crate) const fn ratchet_mut(&mut self) -> &mut Ratchet {
+        &mut self.ratchet
+    }
 }
+
+/// Flag bits of a stored session that belong to the session (the ratchet
+/// owns the others: [`RATCHET_FLAGS`]).
+const FLAG_INITIATOR: u8 = 1;
+const FLAG_ACKNOWLEDGED: u8 = 1 << 1;
+const FLAG_ONE_TIME_PREKEY: u8 = 1 << 5;
+
+impl Session {
+    /// The session's whole state (every secret and skipped key, and the
+    /// config) in the storage format of SPEC §7. Keep it secret; prefer
+    /// [`seal`](Self::seal).
+    ///
+    /// ```text
+    /// 0x21 || version (1) || flags (1) || u32be(max_skip) || u32be(max_skipped_keys)
+    ///      || AD (64) || EK_A (32) || u32be(spk_id) || [u32be(opk_id)] || ratchet
+    /// ```
+    ///
+    /// The ratchet's part (root key, ratchet keys, chains, header keys and
+    /// the skipped keys grouped by chain, 36 bytes a key) is laid out in
+    /// the crate's SPEC.md, §7.
+    pub fn to_bytes(&self) -> Secret {
+        let mut out = storage::start(storage::SESSION, self.encoded_len());
+        self.write(&mut out);
+        out
+    }
+
+    /// Loads a session stored by [`to_bytes`](Self::to_bytes).
+    ///
+    /// # Errors
+    /// [`Error::State`]: wrong kind, newer version, truncated, trailing or
+    /// inconsistent input (for example more skipped keys than its config
+    /// allows, or a skipped key its chain could not have skipped).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
+        let mut r = Reader::new(bytes);
+        storage::header(&mut r, storage::SESSION)?;
+        let session = Self::read(&mut r)?;
+        r.finish().map_err(StateError::from)?;
+        Ok(session)
+    }
+
+    /// The stored length, `kind || version` included.
+    pub(crate) fn encoded_len(&self) -> usize {
+        let one_time_prekey = self.handshake.one_time_prekey_id.map_or(0, |_| 4);
+        2 + 1 + 8 + AD_LEN + 32 + 4 + one_time_prekey + self.ratchet.encoded_len()
+    }
+
+    /// Everything after `kind || version`.
+    fn write(&self, w: &mut impl Writer) {
+        let mut flags = self.ratchet.flags();
+        if self.is_initiator() {
+            flags |= FLAG_INITIATOR;
+        }
+        if self.is_initiator() && self.is_acknowledged() {
+            flags |= FLAG_ACKNOWLEDGED;
+        }
+        if self.handshake.one_time_prekey_id.is_some() {
+            flags |= FLAG_ONE_TIME_PREKEY;
+        }
+        w.put_u8(flags);
+        self.ratchet.config().write(w);
+        w.put(&self.associated_data);
+        w.put(self.handshake.base_key.as_bytes());
+        w.put_u32_be(self.handshake.signed_prekey_id);
+        if let Some(id) = self.handshake.one_time_prekey_id {
+            w.put_u32_be(id);
+        }
+        self.ratchet.write(w);
+    }
+
+    /// Reads what [`write`](Self::write) wrote; checks that the role and
+    /// the ratchet agree (a session that was answered has received a chain,
+    /// one that was not has not).
+    fn read(r: &mut Reader<'_>) -> Result<Self, StateError> {
+        let flags = r.u8()?;
+        let on = |bit: u8| flags & bit != 0;
+        let header_encryption = Ratchet::stored_header_encryption(flags);
+        let config = SessionConfig::read(r, header_encryption)?.ok_or(StateError::Inconsistent)?;
+        let associated_data: [u8; AD_LEN] = r.array()?;
+        let role = match (on(FLAG_INITIATOR), on(FLAG_ACKNOWLEDGED)) {
+            (true, acknowledged) => Role::Initiator { acknowledged },
+            (false, false) => Role::Responder,
+            (false, true) => return Err(StateError::Inconsistent),
+        };
+        let peer = match role {
+            Role::Initiator { .. } => associated_data.last_chunk::<32>(),
+            Role::Responder => associated_data.first_chunk::<32>(),
+        };
+        let peer_identity = peer
+            .and_then(|bytes| IdentityKey::from_bytes(bytes).ok())
+            .ok_or(StateError::Inconsistent)?;
+        let handshake = Handshake {
+            base_key: PublicKey::from_bytes(r.array()?),
+            signed_prekey_id: r.u32_be()?,
+            one_time_prekey_id: if on(FLAG_ONE_TIME_PREKEY) {
+                Some(r.u32_be()?)
+            } else {
+                None
+            },
+        };
+        let ratchet = Ratchet::read(r, flags & RATCHET_FLAGS, config)?;
+        let answered = !matches!(
+            role,
+            Role::Initiator {
+                acknowledged: false
+            }
+        );
+        if ratchet.has_receiving_chain() != answered {
+            return Err(StateError::Inconsistent);
+        }
+        Ok(Self {
+            ratchet,
+            associated_data,
+            peer_identity,
+            role,
+            handshake,
+        })
+    }
+
+    /// A session stored inside a record: `u32be(len) || session`.
+    pub(crate) fn write_nested(&self, w: &mut impl Writer) {
+        w.put_len(self.encoded_len());
+        w.put(&[storage::SESSION.plain, storage::VERSION]);
+        self.write(w);
+    }
+
+    /// Reads what [`write_nested`](Self::write_nested) wrote.
+    pub(crate) fn read_nested(r: &mut Reader<'_>) -> Result<Self, StateError> {
+        let mut inner = Reader::new(storage::nested(r)?);
+        storage::header(&mut inner, storage::SESSION)?;
+        let session = Self::read(&mut inner)?;
+        inner.finish()?;
+        Ok(session)
+    }
+}
+
+storage::sealed_storage!(Session, storage::SESSION, "session");
 
 impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -373,145 +514,5 @@ impl fmt::Debug for Session {
             .field("header_encryption", &self.has_header_encryption())
             .field("skipped_keys", &self.skipped_keys())
             .finish_non_exhaustive()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use rand_chacha::ChaCha20Rng;
-    use rand_chacha::rand_core::SeedableRng;
-    use zeroize::ZeroizeOnDrop;
-
-    use super::*;
-    use crate::ratchet::{ChainKey, HEADER_TRIALS, HeaderKey, MessageKey, RootKey};
-    use crate::{Account, AnyMessage};
-
-    /// Alice's session and Bob's, after one message each way.
-    fn pair(header_encryption: bool, rng: &mut ChaCha20Rng) -> (Session, Session) {
-        let alice = Account::new(rng);
-        let mut bob = Account::new(rng);
-        let config = SessionConfig::default().with_header_encryption(header_encryption);
-        let bundle = bob.bundle(None).unwrap().verify().unwrap();
-        let mut a = Session::initiate(alice.identity(), &bundle, config, rng).unwrap();
-        let AnyMessage::PreKey(first) = a.encrypt(b"1", rng).unwrap() else {
-            panic!("not a prekey message")
-        };
-        let mut b = bob.accept(&first, config).unwrap().session;
-        let reply = b.encrypt(b"2", rng).unwrap();
-        assert_eq!(a.decrypt(&reply).unwrap(), b"2");
-        (a, b)
-    }
-
-    #[test]
-    fn s4_sending_counter_never_wraps() {
-        let mut rng = ChaCha20Rng::from_seed([1; 32]);
-        let (mut a, mut b) = pair(false, &mut rng);
-        let step = a
-            .encrypt(b"activates the deferred sending chain", &mut rng)
-            .unwrap();
-        b.decrypt(&step).unwrap();
-        a.ratchet.sending.as_mut().unwrap().index = u32::MAX - 1;
-        let last = a.encrypt(b"last", &mut rng).unwrap();
-        let AnyMessage::Message(m) = &last else {
-            panic!("plain message expected")
-        };
-        assert_eq!(m.index(), u32::MAX - 1);
-        let before = a.to_bytes();
-        assert_eq!(
-            a.encrypt(b"one too many", &mut rng).err(),
-            Some(Error::ChainExhausted)
-        );
-        assert_eq!(a.to_bytes(), before, "a refused encrypt changes nothing");
-        // The receiver refuses to step its counter past 2^32 - 1 as well.
-        let chain = b.ratchet.receiving.as_mut().unwrap();
-        chain.index = u32::MAX - 1;
-        let before = b.to_bytes();
-        let mut forged = m.as_bytes().to_vec();
-        forged[37..41].copy_from_slice(&u32::MAX.to_be_bytes());
-        let forged = AnyMessage::decode(&forged).unwrap();
-        assert_eq!(b.decrypt(&forged).err(), Some(Error::ChainExhausted));
-        assert_eq!(b.to_bytes(), before);
-    }
-
-    #[test]
-    fn s6_one_trial_decryption_per_distinct_header_key() {
-        let mut rng = ChaCha20Rng::from_seed([2; 32]);
-        let (mut a, mut b) = pair(true, &mut rng);
-        // Five round trips in which one of Alice's messages is held back:
-        // Bob ends up with skipped keys in five old chains.
-        let mut held = Vec::new();
-        for i in 0..5u8 {
-            held.push(a.encrypt(&[i], &mut rng).unwrap());
-            let sent = a.encrypt(b"x", &mut rng).unwrap();
-            b.decrypt(&sent).unwrap();
-            let reply = b.encrypt(b"y", &mut rng).unwrap();
-            a.decrypt(&reply).unwrap();
-        }
-        let chains = b.ratchet.skipped.chains().count();
-        assert_eq!((chains, b.skipped_keys()), (5, 5));
-        // A message no key opens: one trial per distinct header key, that is
-        // one per stored chain (the newest one's is HKr) and NHKr.
-        let mut junk = a.encrypt(b"z", &mut rng).unwrap().to_bytes();
-        junk[5] ^= 1;
-        let junk = AnyMessage::decode(&junk).unwrap();
-        HEADER_TRIALS.with(|n| n.set(0));
-        assert_eq!(b.decrypt(&junk).err(), Some(Error::Authentication));
-        assert_eq!(HEADER_TRIALS.with(core::cell::Cell::get), chains + 1);
-        // A held-back message of the oldest chain opens at the first trial.
-        HEADER_TRIALS.with(|n| n.set(0));
-        assert_eq!(b.decrypt(&held[0]).unwrap(), [0]);
-        assert_eq!(HEADER_TRIALS.with(core::cell::Cell::get), 1);
-    }
-
-    #[test]
-    fn s7_secrets_are_zeroize_on_drop() {
-        fn zeroized_on_drop<T: ZeroizeOnDrop>() {}
-        zeroized_on_drop::<RootKey>();
-        zeroized_on_drop::<ChainKey>();
-        zeroized_on_drop::<MessageKey>();
-        zeroized_on_drop::<HeaderKey>();
-        zeroized_on_drop::<x25519_dalek::StaticSecret>();
-        zeroized_on_drop::<ed25519_dalek::SigningKey>();
-    }
-
-    #[test]
-    fn s7_debug_shows_no_secret() {
-        let mut rng = ChaCha20Rng::from_seed([3; 32]);
-        for header_encryption in [false, true] {
-            let (a, b) = pair(header_encryption, &mut rng);
-            for s in [&a, &b] {
-                let shown = format!("{s:?}");
-                let r = &s.ratchet;
-                let mut secrets = vec![
-                    r.root_key.as_bytes().to_vec(),
-                    r.own.secret_bytes().to_vec(),
-                ];
-                secrets.extend(r.sending.iter().map(|c| c.chain_key.as_bytes().to_vec()));
-                secrets.extend(r.receiving.iter().map(|c| c.chain_key.as_bytes().to_vec()));
-                if let Some(k) = &r.header_keys {
-                    secrets.push(k.next_sending.as_bytes().to_vec());
-                    secrets.push(k.next_receiving.as_bytes().to_vec());
-                }
-                for secret in secrets {
-                    let hex: alloc::string::String =
-                        secret.iter().map(|b| format!("{b:02x}")).collect();
-                    assert!(!shown.contains(&hex[..16]), "{shown}");
-                    assert!(
-                        !shown.contains(&format!("{:?}", &secret[..4])[1..10]),
-                        "{shown}"
-                    );
-                }
-                assert!(shown.contains("Session {"), "{shown}");
-            }
-        }
-        let account = Account::new(&mut rng);
-        let shown = format!("{account:?}");
-        let seed: alloc::string::String = account
-            .identity
-            .seed()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        assert!(!shown.contains(&seed[..16]), "{shown}");
     }
 }

@@ -18,8 +18,8 @@
 
 mod common;
 use cliquet::{
-    Account, AnyMessage, DecodeError, DecryptionFailure, Error, SessionConfig, SessionId,
-    SessionRecord, StateError,
+    Account, AnyMessage, DecodeError, DecryptionFailure, Error, RatchetMessage, SessionConfig,
+    SessionId, SessionRecord, StateError,
 };
 use proptest::prelude::*;
 use rand_chacha::ChaCha20Rng;
@@ -521,7 +521,7 @@ fn failed_prekey_decrypt_leaves_account_and_record_unchanged() {
     assert_eq!(p.deliver(true, &good), Err(Error::Duplicate));
     // A normal message no session can read changes nothing either.
     p.round_trip();
-    let AnyMessage::Message(m) = p.send(true, b"z") else {
+    let AnyMessage::Ratchet(RatchetMessage::Plain(m)) = p.send(true, b"z") else {
         panic!("a normal message")
     };
     let mut bytes = m.as_bytes().to_vec();
@@ -563,7 +563,16 @@ fn archive_never_exceeds_max() {
     }
     assert_eq!(
         SessionRecord::with_limits(SessionRecord::LIMIT_MAX_ARCHIVED + 1, 0).unwrap_err(),
-        Error::InvalidConfig
+        Error::InvalidConfig(cliquet::ConfigError::MaxArchivedAboveLimit)
+    );
+    // The detail names the limit that was broken (both broken: the first).
+    assert_eq!(
+        SessionRecord::with_limits(5000, 10).unwrap_err(),
+        Error::InvalidConfig(cliquet::ConfigError::MaxArchivedAboveLimit)
+    );
+    assert_eq!(
+        SessionRecord::with_limits(10, SessionConfig::LIMIT_MAX_SKIPPED_KEYS + 1).unwrap_err(),
+        Error::InvalidConfig(cliquet::ConfigError::MaxArchivedSkippedKeysAboveLimit)
     );
     // A zero limit keeps nothing archived.
     p.bob.record = SessionRecord::with_limits(0, 0).unwrap();
@@ -659,7 +668,7 @@ fn notices_only_for_failures_no_session_could_read() {
     // copy, no notice.
     let m = p.send(true, b"y");
     p.deliver(true, &m).unwrap();
-    let AnyMessage::Message(plain) = p.send(true, b"z") else {
+    let AnyMessage::Ratchet(RatchetMessage::Plain(plain)) = p.send(true, b"z") else {
         panic!("a normal message")
     };
     let mut bytes = plain.as_bytes().to_vec();
@@ -667,7 +676,11 @@ fn notices_only_for_failures_no_session_could_read() {
     let corrupted = AnyMessage::decode(&bytes).unwrap();
     let error = p.deliver(true, &corrupted).unwrap_err();
     assert_eq!(p.bob.record.decryption_failure(&corrupted, &error), None);
-    assert_eq!(p.deliver(true, &AnyMessage::Message(plain)).unwrap(), b"z");
+    assert_eq!(
+        p.deliver(true, &AnyMessage::Ratchet(RatchetMessage::Plain(plain)))
+            .unwrap(),
+        b"z"
+    );
     // A notice for an archived session is ignored.
     let old = p.alice.current().unwrap();
     p.start(true);
@@ -898,7 +911,7 @@ fn record_of_one_peer_refuses_another_identity() {
         p.alice
             .record
             .start_new(p.alice.account.identity(), &bundle, p.config, &mut rng),
-        Err(Error::Authentication)
+        Err(Error::IdentityChanged)
     );
     assert_eq!(p.alice.record.to_bytes(), before);
 }

@@ -16,7 +16,8 @@ use std::convert::Infallible;
 
 use cliquet::rand_core::{Rng, TryCryptoRng, TryRng};
 use cliquet::{
-    Account, AnyMessage, DecodeError, Error, IdentityKeyPair, PreKeyMessage, Session, SessionConfig,
+    Account, AnyMessage, DecodeError, Error, IdentityKeyPair, PreKeyMessage, RatchetMessage,
+    Session, SessionConfig,
 };
 use common::{decrypt_checked, established, flipped, initiated, prekey};
 use rand_chacha::ChaCha20Rng;
@@ -107,7 +108,7 @@ fn s1_small_order_identity_key_in_prekey_message_is_rejected() {
 fn s1_all_zero_ratchet_dh_is_rejected() {
     let mut p = established(SessionConfig::default(), 3);
     let m = p.a_to_b(b"x");
-    let AnyMessage::Message(m) = m else {
+    let AnyMessage::Ratchet(RatchetMessage::Plain(m)) = m else {
         panic!("plain message expected")
     };
     // Small-order ratchet keys (0 and 1) give an all-zero X25519 output.
@@ -124,7 +125,11 @@ fn s1_all_zero_ratchet_dh_is_rejected() {
             Some(Error::InvalidKey)
         );
     }
-    assert_eq!(p.b.decrypt(&AnyMessage::Message(m)).expect("genuine"), b"x");
+    assert_eq!(
+        p.b.decrypt(&AnyMessage::Ratchet(RatchetMessage::Plain(m)))
+            .expect("genuine"),
+        b"x"
+    );
 }
 
 // §2 Bundle
@@ -453,12 +458,15 @@ fn s5_prekey_messages_until_a_reply_decrypts() {
         .session;
     assert!(b.is_acknowledged());
     let reply = b.encrypt(b"r", &mut rng).expect("enc");
-    assert!(matches!(reply, AnyMessage::Message(_)));
+    assert!(matches!(
+        reply,
+        AnyMessage::Ratchet(RatchetMessage::Plain(_))
+    ));
     a.decrypt(&reply).expect("reply");
     assert!(a.is_acknowledged());
     assert!(matches!(
         a.encrypt(b"3", &mut rng).expect("enc"),
-        AnyMessage::Message(_)
+        AnyMessage::Ratchet(RatchetMessage::Plain(_))
     ));
 }
 
@@ -587,7 +595,10 @@ fn s6_modes_do_not_mix() {
     let mut plain = established(SessionConfig::default(), 23);
     let mut he = established(SessionConfig::default().with_header_encryption(true), 23);
     let from_he = he.a_to_b(b"x");
-    assert!(matches!(from_he, AnyMessage::EncryptedHeader(_)));
+    assert!(matches!(
+        from_he,
+        AnyMessage::Ratchet(RatchetMessage::EncryptedHeader(_))
+    ));
     let from_plain = plain.a_to_b(b"x");
     assert_eq!(
         decrypt_checked(&mut plain.b, &from_he).err(),
@@ -613,11 +624,15 @@ fn s8_every_error_says_what_happened() {
         Error::BadSignature,
         Error::InvalidKey,
         Error::ChainExhausted,
-        Error::InvalidConfig,
+        Error::InvalidConfig(cliquet::ConfigError::MaxSkipAboveMaxSkippedKeys),
+        Error::InvalidConfig(cliquet::ConfigError::MaxSkippedKeysAboveLimit),
+        Error::InvalidConfig(cliquet::ConfigError::MaxArchivedAboveLimit),
+        Error::InvalidConfig(cliquet::ConfigError::MaxArchivedSkippedKeysAboveLimit),
         Error::PreKeyIdInUse,
         Error::TooLarge,
         Error::NoSession,
         Error::State(cliquet::StateError::Sealed),
+        Error::IdentityChanged,
     ];
     let shown: std::collections::HashSet<String> = errors.iter().map(ToString::to_string).collect();
     assert_eq!(shown.len(), errors.len(), "each message is distinct");

@@ -64,7 +64,7 @@ pub fn decode_message(data: &[u8]) -> bool {
     if data.first() == Some(&0x11) {
         assert_eq!(
             AnyMessage::decode(data),
-            decoded.clone().map(AnyMessage::Message)
+            decoded.clone().map(AnyMessage::from)
         );
     }
     let Ok(m) = decoded else {
@@ -123,7 +123,7 @@ pub fn decode_encrypted_header_message(data: &[u8]) -> bool {
     if data.first() == Some(&0x13) {
         assert_eq!(
             AnyMessage::decode(data),
-            decoded.clone().map(AnyMessage::EncryptedHeader)
+            decoded.clone().map(AnyMessage::from)
         );
     }
     let Ok(m) = decoded else {
@@ -141,9 +141,9 @@ pub fn decode_any_message(data: &[u8]) -> bool {
     let any = AnyMessage::decode(data);
     let expected = match data.first() {
         None => Err(Error::Malformed(DecodeError::Truncated)),
-        Some(0x11) => Message::decode(data).map(AnyMessage::Message),
+        Some(0x11) => Message::decode(data).map(AnyMessage::from),
         Some(0x12) => PreKeyMessage::decode(data).map(AnyMessage::PreKey),
-        Some(0x13) => EncryptedHeaderMessage::decode(data).map(AnyMessage::EncryptedHeader),
+        Some(0x13) => EncryptedHeaderMessage::decode(data).map(AnyMessage::from),
         Some(_) => Err(Error::Malformed(DecodeError::BadKind)),
     };
     assert_eq!(any, expected, "AnyMessage disagrees with the typed decoder");

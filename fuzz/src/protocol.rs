@@ -295,12 +295,12 @@ impl World {
         );
         let (epoch, index, previous_chain_length) = party.model.send();
         let plain = match &message {
-            AnyMessage::Message(m) => Some(m),
+            AnyMessage::Ratchet(RatchetMessage::Plain(m)) => Some(m),
             AnyMessage::PreKey(p) => match p.message() {
                 RatchetMessage::Plain(m) => Some(m),
                 RatchetMessage::EncryptedHeader(_) => None,
             },
-            AnyMessage::EncryptedHeader(_) => None,
+            AnyMessage::Ratchet(RatchetMessage::EncryptedHeader(_)) => None,
         };
         if let Some(m) = plain
             && !self.rolled_back

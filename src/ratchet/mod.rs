@@ -1,89 +1,118 @@
 //! The Double Ratchet (SPEC §4) with optional header encryption (SPEC §6).
 //!
-//! Decrypt stages every change in a [`Commit`] and writes `self` only after
-//! the message authenticated, so a failed decrypt changes nothing and draws
-//! no randomness. The second half of a DH ratchet step (new `DHs`, sending
-//! chain) is deferred to the next encrypt.
+//! Both directions stage, then commit: encrypt and decrypt compute every
+//! change into locals (a [`Commit`], a staged sending step) and write `self`
+//! only once nothing can fail any more, so a failed call changes nothing. The
+//! second half of a DH ratchet step (new `DHs`, sending chain) is deferred
+//! to the next encrypt: [`Chains::Pending`].
 
-mod kdf;
 mod skipped;
+mod state;
+
+pub(crate) use state::RATCHET_FLAGS;
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use rand_core::CryptoRng;
 
-#[cfg(test)]
-pub(crate) use kdf::HEADER_TRIALS;
-pub(crate) use kdf::{ChainKey, Header, HeaderKey, MessageKey, RootKey, write_parts};
-pub(crate) use skipped::SkippedKeys;
-
+use self::skipped::SkippedKeys;
+use crate::codec::{ArrayBuf, Writer};
+use crate::config::SessionConfig;
 use crate::crypto::{NONCE_LEN, TAG_LEN};
+use crate::error::Error;
+use crate::kdf::{AD_LEN, ChainKey, HeaderKey, MessageKey, RootKey, SALT_LEN, SharedSecrets};
 use crate::keys::{KeyPair, PublicKey};
 use crate::message::{
-    EH_HEADER_LEN, EncryptedHeaderMessage, HEADER_LEN, KIND_ENCRYPTED_HEADER_MESSAGE, KIND_MESSAGE,
-    Message, RatchetMessage, SALT_LEN,
+    EH_MESSAGE_HEADER_LEN, EncryptedHeaderMessage, Header, KIND_ENCRYPTED_HEADER_MESSAGE,
+    KIND_MESSAGE, Message, RatchetMessage, Shape,
 };
-use crate::{Error, SessionConfig, StateError};
-
-/// A received ratchet message, borrowed.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Incoming<'a> {
-    Plain(&'a Message),
-    EncryptedHeader(&'a EncryptedHeaderMessage),
-}
-
-impl<'a> From<&'a RatchetMessage> for Incoming<'a> {
-    fn from(m: &'a RatchetMessage) -> Self {
-        match m {
-            RatchetMessage::Plain(m) => Self::Plain(m),
-            RatchetMessage::EncryptedHeader(m) => Self::EncryptedHeader(m),
-        }
-    }
-}
 
 /// AES-GCM's plaintext limit (2^36 − 32 bytes), checked before anything is drawn.
 const MAX_PLAINTEXT_LEN: u64 = (1 << 36) - 32;
 
 /// A sending chain: `CKs` and `Ns`.
 #[derive(Debug)]
-pub(crate) struct SendingChain {
-    pub(crate) chain_key: ChainKey,
-    pub(crate) index: u32,
+struct SendingChain {
+    chain_key: ChainKey,
+    index: u32,
 }
 
 /// A receiving chain: `DHr`, `CKr` and `Nr`.
 #[derive(Debug)]
-pub(crate) struct ReceivingChain {
-    pub(crate) ratchet_key: PublicKey,
-    pub(crate) chain_key: ChainKey,
-    pub(crate) index: u32,
+struct ReceivingChain {
+    ratchet_key: PublicKey,
+    chain_key: ChainKey,
+    index: u32,
 }
 
-/// The header keys of §6.
+/// Which chains the ratchet has: where it stands in the DH ratchet.
+#[derive(Debug)]
+enum Chains {
+    /// The initiator before any reply: it sends, and receives nothing yet.
+    Sending(SendingChain),
+    /// The peer started a new chain and we have not sent since: the next
+    /// encrypt draws `DHs` and derives the sending chain (the deferred half
+    /// of the DH ratchet step).
+    Pending(ReceivingChain),
+    /// Both directions.
+    Both(SendingChain, ReceivingChain),
+}
+
+impl Chains {
+    const fn sending(&self) -> Option<&SendingChain> {
+        match self {
+            Self::Sending(s) | Self::Both(s, _) => Some(s),
+            Self::Pending(_) => None,
+        }
+    }
+
+    const fn receiving(&self) -> Option<&ReceivingChain> {
+        match self {
+            Self::Pending(r) | Self::Both(_, r) => Some(r),
+            Self::Sending(_) => None,
+        }
+    }
+
+    fn receiving_mut(&mut self) -> Option<&mut ReceivingChain> {
+        match self {
+            Self::Pending(r) | Self::Both(_, r) => Some(r),
+            Self::Sending(_) => None,
+        }
+    }
+
+    fn sending_mut(&mut self) -> Option<&mut SendingChain> {
+        match self {
+            Self::Sending(s) | Self::Both(s, _) => Some(s),
+            Self::Pending(_) => None,
+        }
+    }
+}
+
+/// The header keys of §6. `HKs` always exists (the initiator starts with
+/// `HKA`, the responder takes `NHKs` in the step of its first message);
+/// `HKr` exists once a chain was received.
 #[derive(Debug, Clone)]
-pub(crate) struct HeaderKeys {
-    pub(crate) sending: Option<HeaderKey>,
-    pub(crate) receiving: Option<HeaderKey>,
-    pub(crate) next_sending: HeaderKey,
-    pub(crate) next_receiving: HeaderKey,
+struct HeaderKeys {
+    sending: HeaderKey,
+    receiving: Option<HeaderKey>,
+    next_sending: HeaderKey,
+    next_receiving: HeaderKey,
 }
 
 /// The state of one Double Ratchet.
 #[derive(Debug)]
 pub(crate) struct Ratchet {
-    pub(crate) config: SessionConfig,
-    pub(crate) root_key: RootKey,
+    config: SessionConfig,
+    root_key: RootKey,
     /// `DHs`.
-    pub(crate) own: KeyPair,
-    /// `None` when a DH step is pending: the next encrypt draws `DHs`.
-    pub(crate) sending: Option<SendingChain>,
-    pub(crate) receiving: Option<ReceivingChain>,
+    own: KeyPair,
+    chains: Chains,
     /// `PN`.
-    pub(crate) previous_chain_length: u32,
+    previous_chain_length: u32,
     /// `Some` iff the session encrypts headers.
-    pub(crate) header_keys: Option<HeaderKeys>,
-    pub(crate) skipped: SkippedKeys,
+    header_keys: Option<HeaderKeys>,
+    skipped: SkippedKeys,
 }
 
 /// What a successful decrypt writes.
@@ -100,12 +129,32 @@ enum Commit {
     Step(Box<Step>),
 }
 
+/// The receiving half of a DH ratchet step, staged.
 struct Step {
     root_key: RootKey,
     receiving: ReceivingChain,
-    old_chain_skipped: Vec<(u32, MessageKey)>,
+    /// The skipped keys of the new chain (`0..N`).
     new_chain_skipped: Vec<(u32, MessageKey)>,
+    /// `PN`: where the previous receiving chain ends. Its skipped keys are
+    /// derived when the step is applied, after the message authenticated.
+    previous_chain_end: u32,
     next_receiving_header_key: Option<HeaderKey>,
+}
+
+/// The deferred half of a DH ratchet step, staged by an encrypt.
+struct SendingStep {
+    own: KeyPair,
+    root_key: RootKey,
+    chain_key: ChainKey,
+    next_sending_header_key: Option<HeaderKey>,
+}
+
+/// The chain an encrypt sends on.
+enum Sender<'a> {
+    /// The current sending chain.
+    Current(&'a SendingChain),
+    /// A new one: the deferred half of a DH step, staged.
+    Step(SendingStep),
 }
 
 /// Which chain a received header belongs to.
@@ -118,10 +167,23 @@ enum Route {
     New,
 }
 
+/// How a message may belong to a ratchet, judged from cheap comparisons only
+/// (a record uses it to choose which archived sessions to try).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fit {
+    /// It cannot.
+    No,
+    /// A chain the ratchet receives on (or, with encrypted headers, it may:
+    /// trying costs a few header decryptions).
+    KnownChain,
+    /// It could start a new chain: trying costs a Diffie-Hellman.
+    NewChain,
+}
+
 impl Ratchet {
     /// `RatchetInitAlice` (and `RatchetInitAliceHE`): draws `DHs`.
     pub(crate) fn initiator(
-        shared: crate::x3dh::SharedSecrets,
+        shared: &SharedSecrets,
         their_signed_prekey: &PublicKey,
         config: SessionConfig,
         rng: &mut (impl CryptoRng + ?Sized),
@@ -129,9 +191,9 @@ impl Ratchet {
         let own = KeyPair::generate(rng);
         let dh = own.diffie_hellman(their_signed_prekey)?;
         let (root_key, chain_key, next_sending) =
-            kdf_root(&shared.root_key, &dh, config.header_encryption());
+            shared.root_key.step(&dh, config.header_encryption());
         let header_keys = next_sending.map(|next_sending| HeaderKeys {
-            sending: Some(shared.header_key_alice.clone()),
+            sending: shared.header_key_alice.clone(),
             receiving: None,
             next_sending,
             next_receiving: shared.next_header_key_bob.clone(),
@@ -140,132 +202,193 @@ impl Ratchet {
             config,
             root_key,
             own,
-            sending: Some(SendingChain {
+            chains: Chains::Sending(SendingChain {
                 chain_key,
                 index: 0,
             }),
-            receiving: None,
             previous_chain_length: 0,
             header_keys,
             skipped: SkippedKeys::default(),
         })
     }
 
-    /// `RatchetInitBob` (and `RatchetInitBobHE`): `DHs` is the signed prekey pair.
+    /// `RatchetInitBob` (and `RatchetInitBobHE`) with `DHs` the signed
+    /// prekey pair, and the first message: a ratchet exists on the
+    /// responder's side only once its first message decrypted into `out`.
+    /// The message must start the first chain (with header encryption:
+    /// its header opens with `NHKr = HKA`).
     pub(crate) fn responder(
-        shared: crate::x3dh::SharedSecrets,
+        shared: &SharedSecrets,
         signed_prekey: &KeyPair,
         config: SessionConfig,
-    ) -> Self {
-        let header_keys = config.header_encryption().then(|| HeaderKeys {
-            sending: None,
-            receiving: None,
-            next_sending: shared.next_header_key_bob.clone(),
-            next_receiving: shared.header_key_alice.clone(),
-        });
-        Self {
+        message: &RatchetMessage,
+        out: &mut Vec<u8>,
+    ) -> Result<Self, Error> {
+        let ad = &shared.associated_data;
+        let header = match (message, config.header_encryption()) {
+            (RatchetMessage::Plain(m), false) => *m.header(),
+            (RatchetMessage::EncryptedHeader(m), true) => shared
+                .header_key_alice
+                .open(ad, m.encrypted_header())
+                .and_then(|h| Header::from_bytes(&h))
+                .ok_or(Error::Authentication)?,
+            _ => return Err(Error::Authentication),
+        };
+        let step = stage_new_chain(
+            &shared.root_key,
+            signed_prekey,
+            None,
+            header,
+            &config,
+            ad,
+            message,
+            out,
+        )
+        .inspect_err(|_| out.clear())?;
+        let mut ratchet = Self {
             config,
-            root_key: shared.root_key,
+            root_key: step.root_key,
             own: signed_prekey.clone(),
-            sending: None,
-            receiving: None,
+            chains: Chains::Pending(step.receiving),
             previous_chain_length: 0,
-            header_keys,
+            header_keys: step
+                .next_receiving_header_key
+                .map(|next_receiving| HeaderKeys {
+                    sending: shared.next_header_key_bob.clone(),
+                    receiving: Some(shared.header_key_alice.clone()),
+                    next_sending: shared.next_header_key_bob.clone(),
+                    next_receiving,
+                }),
             skipped: SkippedKeys::default(),
-        }
+        };
+        let ratchet_key = header.ratchet_key;
+        let header_key = ratchet.receiving_header_key().cloned();
+        ratchet
+            .skipped
+            .insert(ratchet_key, header_key.as_ref(), step.new_chain_skipped);
+        ratchet
+            .skipped
+            .evict_to(ratchet.config.max_skipped_keys_usize());
+        Ok(ratchet)
     }
 
     /// Encrypts one message and writes `prefix || message` to `out`
-    /// (resized to fit, its allocation reused); returns the header. Draws,
-    /// in order: the deferred ratchet key (if a step is pending), the
-    /// 16-byte salt, and with header encryption the 12-byte header nonce.
+    /// (resized to fit, its allocation reused); returns what the written
+    /// message holds. Draws, in order: the deferred ratchet key (if a step
+    /// is pending), the 16-byte salt, and with header encryption the 12-byte
+    /// header nonce. On error nothing changed.
     pub(crate) fn encrypt_into(
         &mut self,
-        ad: &[u8; 64],
+        ad: &[u8; AD_LEN],
         plaintext: &[u8],
         rng: &mut (impl CryptoRng + ?Sized),
         prefix: &[u8],
         out: &mut Vec<u8>,
-    ) -> Result<Header, Error> {
+    ) -> Result<Shape, Error> {
         if u64::try_from(plaintext.len()).map_or(true, |len| len > MAX_PLAINTEXT_LEN) {
             return Err(Error::TooLarge);
         }
-        if self.sending.as_ref().is_some_and(|c| c.index == u32::MAX) {
-            return Err(Error::ChainExhausted);
-        }
-        if self.sending.is_none() {
-            self.finish_step(rng)?;
-        }
-        let Some(chain) = self.sending.as_mut() else {
-            return Err(StateError::Inconsistent.into());
+        // Stage: the chain this message is sent on, new if a step is pending.
+        let sender = match &self.chains {
+            Chains::Pending(receiving) => Sender::Step(self.stage_sending_step(receiving, rng)?),
+            Chains::Sending(chain) | Chains::Both(chain, _) if chain.index == u32::MAX => {
+                return Err(Error::ChainExhausted);
+            }
+            Chains::Sending(chain) | Chains::Both(chain, _) => Sender::Current(chain),
+        };
+        let (chain_key, index, own) = match &sender {
+            Sender::Current(chain) => (&chain.chain_key, chain.index, &self.own),
+            Sender::Step(step) => (&step.chain_key, 0, &step.own),
         };
         let header = Header {
-            ratchet_key: *self.own.public(),
+            ratchet_key: *own.public(),
             previous_chain_length: self.previous_chain_length,
-            index: chain.index,
+            index,
         };
-        let (message_key, next_chain_key) = chain.chain_key.step();
+        let (message_key, next_chain_key) = chain_key.step();
         let mut salt = [0u8; SALT_LEN];
         rng.fill_bytes(&mut salt);
-        let mut header_bytes = [0u8; EH_HEADER_LEN];
-        let header_len = match &self.header_keys {
+        let mut header_bytes = ArrayBuf::<EH_MESSAGE_HEADER_LEN>::new();
+        let shape = match &self.header_keys {
             None => {
-                kdf::write_parts(&mut header_bytes, &[&[KIND_MESSAGE], &header.to_bytes()]);
-                HEADER_LEN
+                header_bytes.put_u8(KIND_MESSAGE);
+                header.write(&mut header_bytes);
+                Shape::Plain(header)
             }
             Some(keys) => {
-                let Some(header_key) = &keys.sending else {
-                    return Err(StateError::Inconsistent.into());
-                };
                 let mut nonce = [0u8; NONCE_LEN];
                 rng.fill_bytes(&mut nonce);
-                let enc_header = header_key.seal(&nonce, ad, header)?;
-                kdf::write_parts(
-                    &mut header_bytes,
-                    &[&[KIND_ENCRYPTED_HEADER_MESSAGE], &enc_header],
-                );
-                EH_HEADER_LEN
+                let enc_header = keys.sending.seal(&nonce, ad, &header.to_bytes())?;
+                header_bytes.put_u8(KIND_ENCRYPTED_HEADER_MESSAGE);
+                header_bytes.put(&enc_header);
+                Shape::EncryptedHeader(enc_header)
             }
         };
-        let header_bytes = header_bytes.get(..header_len).unwrap_or_default();
-        let head_len = prefix.len() + header_len;
+        let header_bytes = header_bytes.as_slice();
+        let head_len = prefix.len() + header_bytes.len();
         out.resize(head_len + SALT_LEN + plaintext.len() + TAG_LEN, 0);
         let (head, body) = out.split_at_mut_checked(head_len).ok_or(Error::TooLarge)?;
-        kdf::write_parts(head, &[prefix, header_bytes]);
+        let (prefix_out, header_out) = head.split_at_mut(prefix.len());
+        prefix_out.copy_from_slice(prefix);
+        header_out.copy_from_slice(header_bytes);
         message_key.encrypt(&salt, ad, header_bytes, plaintext, body)?;
-        chain.chain_key = next_chain_key;
-        chain.index = header.index.saturating_add(1);
-        Ok(header)
+        // Commit.
+        let next = SendingChain {
+            chain_key: next_chain_key,
+            index: index.saturating_add(1),
+        };
+        match sender {
+            Sender::Current(_) => {
+                if let Some(chain) = self.chains.sending_mut() {
+                    *chain = next;
+                }
+            }
+            Sender::Step(step) => self.apply_sending_step(step, next),
+        }
+        Ok(shape)
     }
 
-    /// The deferred half of a DH ratchet step: new `DHs`, then
+    /// The deferred half of a DH ratchet step: a new `DHs`, then
     /// `RK, CKs [, NHKs] = KDF_RK(RK, DH(DHs, DHr))`.
-    fn finish_step(&mut self, rng: &mut (impl CryptoRng + ?Sized)) -> Result<(), Error> {
-        let Some(their) = self.receiving.as_ref().map(|r| r.ratchet_key) else {
-            return Err(StateError::Inconsistent.into());
-        };
+    fn stage_sending_step(
+        &self,
+        receiving: &ReceivingChain,
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<SendingStep, Error> {
         let own = KeyPair::generate(rng);
-        let dh = own.diffie_hellman(&their)?;
-        let (root_key, chain_key, next_sending) =
-            kdf_root(&self.root_key, &dh, self.header_keys.is_some());
-        self.own = own;
-        self.root_key = root_key;
-        if let (Some(keys), Some(next)) = (&mut self.header_keys, next_sending) {
-            keys.next_sending = next;
-        }
-        self.sending = Some(SendingChain {
+        let dh = own.diffie_hellman(&receiving.ratchet_key)?;
+        let (root_key, chain_key, next_sending_header_key) =
+            self.root_key.step(&dh, self.header_keys.is_some());
+        Ok(SendingStep {
+            own,
+            root_key,
             chain_key,
-            index: 0,
-        });
-        Ok(())
+            next_sending_header_key,
+        })
+    }
+
+    fn apply_sending_step(&mut self, step: SendingStep, next: SendingChain) {
+        self.own = step.own;
+        self.root_key = step.root_key;
+        if let (Some(keys), Some(header_key)) =
+            (&mut self.header_keys, step.next_sending_header_key)
+        {
+            keys.next_sending = header_key;
+        }
+        self.chains = match self.chains.take() {
+            Chains::Pending(receiving) | Chains::Both(_, receiving) => {
+                Chains::Both(next, receiving)
+            }
+            Chains::Sending(_) => Chains::Sending(next),
+        };
     }
 
     /// Decrypts one message into `out` (resized to the plaintext, its
     /// allocation reused). On error nothing changes and `out` is empty.
     pub(crate) fn decrypt(
         &mut self,
-        ad: &[u8; 64],
-        message: Incoming<'_>,
+        ad: &[u8; AD_LEN],
+        message: &RatchetMessage,
         out: &mut Vec<u8>,
     ) -> Result<(), Error> {
         match self.stage_message(ad, message, out) {
@@ -283,60 +406,55 @@ impl Ratchet {
     /// Routes the message to its chain, then stages its decryption.
     fn stage_message(
         &self,
-        ad: &[u8; 64],
-        message: Incoming<'_>,
+        ad: &[u8; AD_LEN],
+        message: &RatchetMessage,
         out: &mut Vec<u8>,
     ) -> Result<Commit, Error> {
-        let (route, header, header_bytes, ciphertext) = match (message, &self.header_keys) {
-            (Incoming::Plain(m), None) => {
-                let (route, header) = self.route_plain(m)?;
-                (route, header, m.header_bytes(), m.ciphertext())
-            }
-            (Incoming::EncryptedHeader(m), Some(keys)) => {
-                let (route, header) = self.route_encrypted_header(ad, keys, m)?;
-                (route, header, m.header_bytes(), m.ciphertext())
+        let (route, header) = match (message, &self.header_keys) {
+            (RatchetMessage::Plain(m), None) => (self.route_plain(m)?, *m.header()),
+            (RatchetMessage::EncryptedHeader(m), Some(keys)) => {
+                self.route_encrypted_header(ad, keys, m)?
             }
             // A message of the other mode cannot be authentic for this session.
             _ => return Err(Error::Authentication),
         };
-        self.stage(ad, route, header, header_bytes, ciphertext, out)
+        self.stage(ad, route, header, message, out)
     }
 
-    fn route_plain(&self, m: &Message) -> Result<(Route, Header), Error> {
-        let header = Header {
-            ratchet_key: *m.ratchet_key(),
-            previous_chain_length: m.previous_chain_length(),
-            index: m.index(),
-        };
-        let route = if self
+    fn route_plain(&self, m: &Message) -> Result<Route, Error> {
+        let header = m.header();
+        if self
             .skipped
             .get(&header.ratchet_key, header.index)
             .is_some()
         {
-            Route::Old(header.ratchet_key)
+            Ok(Route::Old(header.ratchet_key))
         } else if self
-            .receiving
-            .as_ref()
+            .chains
+            .receiving()
             .is_some_and(|r| r.ratchet_key == header.ratchet_key)
         {
-            Route::Current
+            Ok(Route::Current)
         } else if self.skipped.has_chain(&header.ratchet_key) {
             // A chain we still know (it has stored keys) but not this key.
-            return Err(Error::Duplicate);
+            Err(Error::Duplicate)
         } else {
-            Route::New
-        };
-        Ok((route, header))
+            Ok(Route::New)
+        }
     }
 
     fn route_encrypted_header(
         &self,
-        ad: &[u8; 64],
+        ad: &[u8; AD_LEN],
         keys: &HeaderKeys,
         m: &EncryptedHeaderMessage,
     ) -> Result<(Route, Header), Error> {
         let enc_header = m.encrypted_header();
-        let current = self.receiving.as_ref().map(|r| r.ratchet_key);
+        let open = |key: &HeaderKey| {
+            key.open(ad, enc_header)
+                .and_then(|h| Header::from_bytes(&h))
+        };
+        let current = self.chains.receiving().map(|r| r.ratchet_key);
         // One attempt per distinct header key: the skipped chains' keys (the
         // current chain's key is HKr, tried next), then HKr, then NHKr.
         let old = self
@@ -344,14 +462,11 @@ impl Ratchet {
             .chains()
             .filter(|c| Some(c.ratchet_key) != current);
         for chain in old {
-            let Some(header_key) = &chain.header_key else {
-                continue;
-            };
-            if let Some(header) = header_key.open(ad, enc_header) {
+            if let Some(header) = chain.header_key.as_ref().and_then(open) {
                 return Ok((Route::Old(chain.ratchet_key), header));
             }
         }
-        if let Some(header) = keys.receiving.as_ref().and_then(|k| k.open(ad, enc_header)) {
+        if let Some(header) = keys.receiving.as_ref().and_then(open) {
             let in_store =
                 current.is_some_and(|key| self.skipped.get(&key, header.index).is_some());
             let route = match current {
@@ -360,7 +475,7 @@ impl Ratchet {
             };
             return Ok((route, header));
         }
-        if let Some(header) = keys.next_receiving.open(ad, enc_header) {
+        if let Some(header) = open(&keys.next_receiving) {
             return Ok((Route::New, header));
         }
         Err(Error::Authentication)
@@ -368,14 +483,13 @@ impl Ratchet {
 
     fn stage(
         &self,
-        ad: &[u8; 64],
+        ad: &[u8; AD_LEN],
         route: Route,
         header: Header,
-        header_bytes: &[u8],
-        ciphertext: &[u8],
+        message: &RatchetMessage,
         out: &mut Vec<u8>,
     ) -> Result<Commit, Error> {
-        let max_skip = self.config.max_skip();
+        let (header_bytes, ciphertext) = (message.header_bytes(), message.ciphertext());
         match route {
             Route::Old(ratchet_key) => {
                 let key = self
@@ -389,14 +503,14 @@ impl Ratchet {
                 })
             }
             Route::Current => {
-                let Some(chain) = &self.receiving else {
+                let Some(chain) = self.chains.receiving() else {
                     return Err(Error::Authentication);
                 };
                 let gap = header
                     .index
                     .checked_sub(chain.index)
                     .ok_or(Error::Duplicate)?;
-                if gap > max_skip {
+                if gap > self.config.max_skip() {
                     return Err(Error::TooManySkipped);
                 }
                 let next = header.index.checked_add(1).ok_or(Error::ChainExhausted)?;
@@ -409,39 +523,17 @@ impl Ratchet {
                     skipped,
                 })
             }
-            Route::New => {
-                let old_gap = self
-                    .receiving
-                    .as_ref()
-                    .map_or(0, |c| header.previous_chain_length.saturating_sub(c.index));
-                if old_gap > max_skip || header.index > max_skip {
-                    return Err(Error::TooManySkipped);
-                }
-                let next = header.index.checked_add(1).ok_or(Error::ChainExhausted)?;
-                let old_chain_skipped = match &self.receiving {
-                    Some(c) if old_gap > 0 => {
-                        derive_chain(&c.chain_key, c.index, header.previous_chain_length).0
-                    }
-                    _ => Vec::new(),
-                };
-                let dh = self.own.diffie_hellman(&header.ratchet_key)?;
-                let (root_key, chain_key, next_receiving_header_key) =
-                    kdf_root(&self.root_key, &dh, self.header_keys.is_some());
-                let (new_chain_skipped, key, chain_key) = derive_chain(&chain_key, 0, header.index);
-                key.decrypt(ad, header_bytes, ciphertext, out)?;
-                let step = Step {
-                    root_key,
-                    receiving: ReceivingChain {
-                        ratchet_key: header.ratchet_key,
-                        chain_key,
-                        index: next,
-                    },
-                    old_chain_skipped,
-                    new_chain_skipped,
-                    next_receiving_header_key,
-                };
-                Ok(Commit::Step(Box::new(step)))
-            }
+            Route::New => stage_new_chain(
+                &self.root_key,
+                &self.own,
+                self.chains.receiving(),
+                header,
+                &self.config,
+                ad,
+                message,
+                out,
+            )
+            .map(|step| Commit::Step(Box::new(step))),
         }
     }
 
@@ -453,59 +545,215 @@ impl Ratchet {
                 index,
                 skipped,
             } => {
-                if let Some(chain) = &mut self.receiving {
-                    let header_key = self.header_keys.as_ref().and_then(|k| k.receiving.as_ref());
-                    self.skipped.insert(chain.ratchet_key, header_key, skipped);
+                let header_key = self.receiving_header_key().cloned();
+                if let Some(chain) = self.chains.receiving_mut() {
+                    self.skipped
+                        .insert(chain.ratchet_key, header_key.as_ref(), skipped);
                     chain.chain_key = chain_key;
                     chain.index = index;
                 }
             }
-            Commit::Step(step) => {
-                let Step {
-                    root_key,
-                    receiving,
-                    old_chain_skipped,
-                    new_chain_skipped,
-                    next_receiving_header_key,
-                } = *step;
-                let old_header_key = self.header_keys.as_ref().and_then(|k| k.receiving.as_ref());
-                if let Some(old) = &self.receiving {
-                    self.skipped
-                        .insert(old.ratchet_key, old_header_key, old_chain_skipped);
-                }
-                if let (Some(keys), Some(next)) = (&mut self.header_keys, next_receiving_header_key)
-                {
-                    keys.sending = Some(keys.next_sending.clone());
-                    keys.receiving = Some(core::mem::replace(&mut keys.next_receiving, next));
-                }
-                let new_header_key = self.header_keys.as_ref().and_then(|k| k.receiving.as_ref());
-                self.skipped
-                    .insert(receiving.ratchet_key, new_header_key, new_chain_skipped);
-                self.root_key = root_key;
-                self.receiving = Some(receiving);
-                if let Some(sending) = self.sending.take() {
-                    self.previous_chain_length = sending.index;
-                }
+            Commit::Step(step) => self.apply_step(*step),
+        }
+        self.skipped.evict_to(self.config.max_skipped_keys_usize());
+    }
+
+    fn apply_step(&mut self, step: Step) {
+        let Step {
+            root_key,
+            receiving,
+            new_chain_skipped,
+            previous_chain_end,
+            next_receiving_header_key,
+        } = step;
+        let old_header_key = self.receiving_header_key().cloned();
+        let (old_sending, old_receiving) = match self.chains.take() {
+            Chains::Sending(s) => (Some(s), None),
+            Chains::Pending(r) => (None, Some(r)),
+            Chains::Both(s, r) => (Some(s), Some(r)),
+        };
+        if let Some(old) = old_receiving.filter(|old| old.index < previous_chain_end) {
+            // The old chain's keys up to PN: derived now that the message
+            // authenticated (a forged header costs no chain steps).
+            let old_chain_skipped = derive_chain(&old.chain_key, old.index, previous_chain_end).0;
+            self.skipped
+                .insert(old.ratchet_key, old_header_key.as_ref(), old_chain_skipped);
+        }
+        if let (Some(keys), Some(next)) = (&mut self.header_keys, next_receiving_header_key) {
+            keys.sending = keys.next_sending.clone();
+            keys.receiving = Some(core::mem::replace(&mut keys.next_receiving, next));
+        }
+        let new_header_key = self.receiving_header_key().cloned();
+        self.skipped.insert(
+            receiving.ratchet_key,
+            new_header_key.as_ref(),
+            new_chain_skipped,
+        );
+        self.root_key = root_key;
+        self.chains = Chains::Pending(receiving);
+        if let Some(sending) = old_sending {
+            self.previous_chain_length = sending.index;
+        }
+    }
+
+    fn receiving_header_key(&self) -> Option<&HeaderKey> {
+        self.header_keys.as_ref().and_then(|k| k.receiving.as_ref())
+    }
+
+    /// The session's limits and mode.
+    pub(crate) const fn config(&self) -> &SessionConfig {
+        &self.config
+    }
+
+    /// Whether headers are encrypted.
+    pub(crate) const fn has_header_encryption(&self) -> bool {
+        self.header_keys.is_some()
+    }
+
+    /// Whether a chain was received (the peer answered).
+    pub(crate) const fn has_receiving_chain(&self) -> bool {
+        self.chains.receiving().is_some()
+    }
+
+    /// How many skipped message keys are stored.
+    pub(crate) fn skipped_keys(&self) -> usize {
+        self.skipped.len()
+    }
+
+    /// Evicts the oldest-inserted skipped keys until at most `max` remain.
+    pub(crate) fn evict_skipped_to(&mut self, max: usize) {
+        self.skipped.evict_to(max);
+    }
+
+    /// Whether `key` is our current ratchet public key (the one our last
+    /// messages carry).
+    pub(crate) fn sends_with(&self, key: &PublicKey) -> bool {
+        self.own.public() == key
+    }
+
+    /// Whether `HKs` opens `enc_header`: the header is of a message we sent
+    /// on our current header key.
+    pub(crate) fn sent_header(
+        &self,
+        ad: &[u8; AD_LEN],
+        enc_header: &[u8; crate::kdf::ENC_HEADER_LEN],
+    ) -> bool {
+        self.header_keys
+            .as_ref()
+            .is_some_and(|keys| keys.sending.open(ad, enc_header).is_some())
+    }
+
+    /// Whether a message of this chain would be received on a chain we
+    /// know: the receiving chain or a chain with stored skipped keys (with
+    /// header encryption: one whose header key opens the header; a header
+    /// for a new chain, `NHKr`, does not count).
+    pub(crate) fn receives_on(&self, ad: &[u8; AD_LEN], message: &RatchetMessage) -> bool {
+        match message {
+            RatchetMessage::Plain(m) => self.knows_chain(m.ratchet_key()),
+            RatchetMessage::EncryptedHeader(m) => {
+                let enc_header = m.encrypted_header();
+                let opens = |key: &HeaderKey| key.open(ad, enc_header).is_some();
+                self.receiving_header_key().is_some_and(opens)
+                    || self
+                        .skipped
+                        .chains()
+                        .filter_map(|c| c.header_key.as_ref())
+                        .any(opens)
             }
         }
-        let max = usize::try_from(self.config.max_skipped_keys()).unwrap_or(usize::MAX);
-        self.skipped.evict_to(max);
+    }
+
+    fn knows_chain(&self, key: &PublicKey) -> bool {
+        self.chains
+            .receiving()
+            .is_some_and(|c| c.ratchet_key == *key)
+            || self.skipped.has_chain(key)
+    }
+
+    /// How `message` may belong to this ratchet, from cheap comparisons.
+    ///
+    /// A plain message's ratchet key is the receiving chain's, a chain with
+    /// stored skipped keys, or a new chain; the peer can only have started a
+    /// new chain after receiving our current ratchet key, so we must have
+    /// sent since our last step, and the peer's previous chain (`PN` long)
+    /// is the one we receive on, of which we already got `Nr` messages.
+    pub(crate) fn fit(&self, message: &RatchetMessage) -> Fit {
+        match (message, self.has_header_encryption()) {
+            (RatchetMessage::EncryptedHeader(_), true) => Fit::KnownChain,
+            (RatchetMessage::Plain(m), false) => {
+                let new = match &self.chains {
+                    Chains::Sending(_) => true,
+                    Chains::Both(_, chain) => m.previous_chain_length() >= chain.index,
+                    Chains::Pending(_) => false,
+                };
+                if self.knows_chain(m.ratchet_key()) {
+                    Fit::KnownChain
+                } else if new {
+                    Fit::NewChain
+                } else {
+                    Fit::No
+                }
+            }
+            _ => Fit::No,
+        }
     }
 }
 
-/// `KDF_RK`, or `KDF_RK_HE` (which also yields a next header key).
-fn kdf_root(
-    root_key: &RootKey,
-    dh: &[u8; 32],
-    header_encryption: bool,
-) -> (RootKey, ChainKey, Option<HeaderKey>) {
-    if header_encryption {
-        let (rk, ck, nhk) = root_key.step_he(dh);
-        (rk, ck, Some(nhk))
-    } else {
-        let (rk, ck) = root_key.step(dh);
-        (rk, ck, None)
+impl Chains {
+    /// Takes the chains out to build the next ones from their parts,
+    /// leaving an inert placeholder that the caller overwrites at once.
+    fn take(&mut self) -> Self {
+        core::mem::replace(
+            self,
+            Self::Sending(SendingChain {
+                chain_key: ChainKey::from_bytes(zeroize::Zeroizing::new([0; 32])),
+                index: u32::MAX,
+            }),
+        )
     }
+}
+
+/// Stages the receiving half of a DH ratchet step: checks the gaps against
+/// `max_skip` first (before any cryptographic work), then
+/// `RK, CKr [, NHKr] = KDF_RK(RK, DH(DHs, DHr))`, walks the new chain to
+/// the message and opens it into `out`.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the parts of the state a step reads, borrowed separately so that the responder's first message can use it before a ratchet exists"
+)]
+fn stage_new_chain(
+    root_key: &RootKey,
+    own: &KeyPair,
+    previous: Option<&ReceivingChain>,
+    header: Header,
+    config: &SessionConfig,
+    ad: &[u8; AD_LEN],
+    message: &RatchetMessage,
+    out: &mut Vec<u8>,
+) -> Result<Step, Error> {
+    let max_skip = config.max_skip();
+    let previous_chain_end = previous.map_or(0, |c| header.previous_chain_length.max(c.index));
+    let old_gap = previous.map_or(0, |c| header.previous_chain_length.saturating_sub(c.index));
+    if old_gap > max_skip || header.index > max_skip {
+        return Err(Error::TooManySkipped);
+    }
+    let next = header.index.checked_add(1).ok_or(Error::ChainExhausted)?;
+    let dh = own.diffie_hellman(&header.ratchet_key)?;
+    let (root_key, chain_key, next_receiving_header_key) =
+        root_key.step(&dh, config.header_encryption());
+    let (new_chain_skipped, key, chain_key) = derive_chain(&chain_key, 0, header.index);
+    key.decrypt(ad, message.header_bytes(), message.ciphertext(), out)?;
+    Ok(Step {
+        root_key,
+        receiving: ReceivingChain {
+            ratchet_key: header.ratchet_key,
+            chain_key,
+            index: next,
+        },
+        new_chain_skipped,
+        previous_chain_end,
+        next_receiving_header_key,
+    })
 }
 
 /// Walks a chain from `from` to `to`: the keys of `from..to` (to be stored as
@@ -522,4 +770,193 @@ fn derive_chain(
         (key, next) = next.step();
     }
     (skipped, key, next)
+}
+
+#[cfg(test)]
+mod tests {
+    use rand_chacha::ChaCha20Rng;
+    use rand_chacha::rand_core::SeedableRng;
+    use zeroize::ZeroizeOnDrop;
+
+    use super::*;
+    use crate::kdf::HEADER_TRIALS;
+    use crate::{Account, AnyMessage, Session};
+
+    /// Alice's session and Bob's, after one message each way.
+    fn pair(header_encryption: bool, rng: &mut ChaCha20Rng) -> (Session, Session) {
+        let alice = Account::new(rng);
+        let mut bob = Account::new(rng);
+        let config = SessionConfig::default().with_header_encryption(header_encryption);
+        let bundle = bob.bundle(None).unwrap().verify().unwrap();
+        let mut a = Session::initiate(alice.identity(), &bundle, config, rng).unwrap();
+        let AnyMessage::PreKey(first) = a.encrypt(b"1", rng).unwrap() else {
+            panic!("not a prekey message")
+        };
+        let mut b = bob.accept(&first, config).unwrap().session;
+        let reply = b.encrypt(b"2", rng).unwrap();
+        assert_eq!(a.decrypt(&reply).unwrap(), b"2");
+        (a, b)
+    }
+
+    /// Every secret a ratchet holds, as bytes.
+    fn secrets(r: &Ratchet) -> Vec<Vec<u8>> {
+        let mut secrets = vec![
+            r.root_key.as_bytes().to_vec(),
+            r.own.secret_bytes().to_vec(),
+        ];
+        secrets.extend(r.chains.sending().map(|c| c.chain_key.as_bytes().to_vec()));
+        secrets.extend(
+            r.chains
+                .receiving()
+                .map(|c| c.chain_key.as_bytes().to_vec()),
+        );
+        if let Some(k) = &r.header_keys {
+            secrets.push(k.sending.as_bytes().to_vec());
+            secrets.extend(k.receiving.iter().map(|k| k.as_bytes().to_vec()));
+            secrets.push(k.next_sending.as_bytes().to_vec());
+            secrets.push(k.next_receiving.as_bytes().to_vec());
+        }
+        secrets
+    }
+
+    #[test]
+    fn s4_sending_counter_never_wraps() {
+        let mut rng = ChaCha20Rng::from_seed([1; 32]);
+        let (mut a, mut b) = pair(false, &mut rng);
+        let step = a
+            .encrypt(b"activates the deferred sending chain", &mut rng)
+            .unwrap();
+        b.decrypt(&step).unwrap();
+        a.ratchet_mut().chains.sending_mut().unwrap().index = u32::MAX - 1;
+        let last = a.encrypt(b"last", &mut rng).unwrap();
+        let AnyMessage::Ratchet(RatchetMessage::Plain(m)) = &last else {
+            panic!("plain message expected")
+        };
+        assert_eq!(m.index(), u32::MAX - 1);
+        let before = a.to_bytes();
+        assert_eq!(
+            a.encrypt(b"one too many", &mut rng).err(),
+            Some(Error::ChainExhausted)
+        );
+        assert_eq!(a.to_bytes(), before, "a refused encrypt changes nothing");
+        // The receiver refuses to step its counter past 2^32 - 1 as well.
+        b.ratchet_mut().chains.receiving_mut().unwrap().index = u32::MAX - 1;
+        let before = b.to_bytes();
+        let mut forged = m.as_bytes().to_vec();
+        forged[37..41].copy_from_slice(&u32::MAX.to_be_bytes());
+        let forged = AnyMessage::decode(&forged).unwrap();
+        assert_eq!(b.decrypt(&forged).err(), Some(Error::ChainExhausted));
+        assert_eq!(b.to_bytes(), before);
+    }
+
+    #[test]
+    fn s4_a_failed_encrypt_leaves_a_pending_step_pending() {
+        let mut rng = ChaCha20Rng::from_seed([4; 32]);
+        let (mut a, mut b) = pair(false, &mut rng);
+        let new_chain = a.encrypt(b"new chain", &mut rng).unwrap();
+        b.decrypt(&new_chain).unwrap();
+        assert!(matches!(b.ratchet_mut().chains, Chains::Pending(_)));
+        // A peer ratchet key of small order: the deferred step's
+        // Diffie-Hellman fails after the new ratchet key was drawn.
+        let chain = b.ratchet_mut().chains.receiving_mut().unwrap();
+        chain.ratchet_key = PublicKey::from_bytes([0; 32]);
+        let before = b.to_bytes();
+        assert_eq!(b.encrypt(b"x", &mut rng).err(), Some(Error::InvalidKey));
+        assert_eq!(b.to_bytes(), before, "nothing committed");
+        assert!(matches!(b.ratchet_mut().chains, Chains::Pending(_)));
+    }
+
+    #[test]
+    fn s6_one_trial_decryption_per_distinct_header_key() {
+        let mut rng = ChaCha20Rng::from_seed([2; 32]);
+        let (mut a, mut b) = pair(true, &mut rng);
+        // Five round trips in which one of Alice's messages is held back:
+        // Bob ends up with skipped keys in five old chains.
+        let mut held = Vec::new();
+        for i in 0..5u8 {
+            held.push(a.encrypt(&[i], &mut rng).unwrap());
+            let sent = a.encrypt(b"x", &mut rng).unwrap();
+            b.decrypt(&sent).unwrap();
+            let reply = b.encrypt(b"y", &mut rng).unwrap();
+            a.decrypt(&reply).unwrap();
+        }
+        let chains = b.ratchet_mut().skipped.chains().count();
+        assert_eq!((chains, b.skipped_keys()), (5, 5));
+        // A message no key opens: one trial per distinct header key, that is
+        // one per stored chain (the newest one's is HKr) and NHKr.
+        let mut junk = a.encrypt(b"z", &mut rng).unwrap().to_bytes();
+        junk[5] ^= 1;
+        let junk = AnyMessage::decode(&junk).unwrap();
+        HEADER_TRIALS.with(|n| n.set(0));
+        assert_eq!(b.decrypt(&junk).err(), Some(Error::Authentication));
+        assert_eq!(HEADER_TRIALS.with(core::cell::Cell::get), chains + 1);
+        // A held-back message of the oldest chain opens at the first trial.
+        HEADER_TRIALS.with(|n| n.set(0));
+        assert_eq!(b.decrypt(&held[0]).unwrap(), [0]);
+        assert_eq!(HEADER_TRIALS.with(core::cell::Cell::get), 1);
+    }
+
+    #[test]
+    fn s7_secrets_are_zeroize_on_drop() {
+        fn zeroized_on_drop<T: ZeroizeOnDrop>() {}
+        zeroized_on_drop::<RootKey>();
+        zeroized_on_drop::<ChainKey>();
+        zeroized_on_drop::<MessageKey>();
+        zeroized_on_drop::<HeaderKey>();
+        zeroized_on_drop::<x25519_dalek::StaticSecret>();
+        zeroized_on_drop::<ed25519_dalek::SigningKey>();
+    }
+
+    #[test]
+    fn s7_debug_shows_no_secret() {
+        let mut rng = ChaCha20Rng::from_seed([3; 32]);
+        for header_encryption in [false, true] {
+            let (mut a, mut b) = pair(header_encryption, &mut rng);
+            for s in [&mut a, &mut b] {
+                let session = format!("{s:?}");
+                let shown = format!("{session} {:?}", s.ratchet_mut());
+                for secret in secrets(s.ratchet_mut()) {
+                    let hex: alloc::string::String =
+                        secret.iter().map(|b| format!("{b:02x}")).collect();
+                    assert!(!shown.contains(&hex[..16]), "{shown}");
+                    assert!(
+                        !shown.contains(&format!("{:?}", &secret[..4])[1..10]),
+                        "{shown}"
+                    );
+                }
+                assert!(shown.contains("Session {"), "{shown}");
+            }
+        }
+    }
+
+    #[test]
+    fn s7_a_restored_old_state_never_repeats_a_key_and_nonce() {
+        let mut rng = ChaCha20Rng::from_seed([5; 32]);
+        let alice = Account::new(&mut rng);
+        let bob = Account::new(&mut rng);
+        let bundle = bob.bundle(None).unwrap().verify().unwrap();
+        let config = SessionConfig::default();
+        let session = Session::initiate(alice.identity(), &bundle, config, &mut rng).unwrap();
+        let backup = session.to_bytes();
+        // The application restores the same backup twice and sends from each.
+        let mut salts = Vec::new();
+        for _ in 0..2 {
+            let mut s = Session::from_bytes(&backup).unwrap();
+            let AnyMessage::PreKey(m) = s.encrypt(b"same message key", &mut rng).unwrap() else {
+                panic!()
+            };
+            let RatchetMessage::Plain(inner) = m.message() else {
+                panic!()
+            };
+            assert_eq!(inner.index(), 0, "both use message key 0 of the same chain");
+            salts.push(inner.ciphertext().get(..16).unwrap().to_vec());
+        }
+        let mut restored = Session::from_bytes(&backup).unwrap();
+        let chain = restored.ratchet_mut().chains.sending().unwrap();
+        let (message_key, _) = chain.chain_key.step();
+        let (k1, n1) = message_key.key_and_nonce(&salts[0]);
+        let (k2, n2) = message_key.key_and_nonce(&salts[1]);
+        assert_ne!(*k1, *k2, "AES keys differ");
+        assert_ne!(n1, n2, "nonces differ");
+    }
 }

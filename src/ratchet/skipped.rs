@@ -13,8 +13,14 @@ use alloc::vec::Vec;
 use hashbrown::HashMap;
 use zeroize::Zeroize;
 
-use super::kdf::{HeaderKey, MessageKey};
+use crate::codec::{Reader, Writer};
+use crate::error::StateError;
+use crate::kdf::{HeaderKey, MessageKey};
 use crate::keys::PublicKey;
+use crate::storage;
+
+/// Stored length of one key: `u32be(N) || MK`.
+const KEY_LEN: usize = 4 + 32;
 
 /// One chain's stored keys.
 #[derive(Debug)]
@@ -115,6 +121,74 @@ impl SkippedKeys {
                 self.chains.remove(at);
             }
         }
+    }
+
+    /// Stored length: see [`write`](Self::write).
+    pub(crate) fn encoded_len(&self, header_encryption: bool) -> usize {
+        let chain_len = 32 + if header_encryption { 32 } else { 0 } + 4;
+        4 + self.chains.len() * chain_len + self.keys.len() * KEY_LEN
+    }
+
+    /// `u32be(chains) || chains × (ratchet_pub || [HK] || u32be(n) || n × (u32be(N) || MK))`,
+    /// chains oldest first, keys ascending.
+    pub(crate) fn write(&self, w: &mut impl Writer) {
+        w.put_len(self.chains.len());
+        for chain in &self.chains {
+            w.put(chain.ratchet_key.as_bytes());
+            if let Some(key) = &chain.header_key {
+                w.put(key.as_bytes());
+            }
+            w.put_len(chain.indexes.len());
+            for index in chain.indexes() {
+                w.put_u32_be(index);
+                if let Some(key) = self.get(&chain.ratchet_key, index) {
+                    w.put(key.as_bytes());
+                }
+            }
+        }
+    }
+
+    /// Loads what [`write`](Self::write) wrote, checking the store's own
+    /// invariants: every chain has keys, no chain twice, keys ascending, at
+    /// most `max` keys, and the keys of the current receiving chain
+    /// (`receiving`: its ratchet key and next index) below that index.
+    pub(crate) fn read(
+        r: &mut Reader<'_>,
+        header_encryption: bool,
+        max: usize,
+        receiving: Option<(&PublicKey, u32)>,
+    ) -> Result<Self, StateError> {
+        let header_key_len = if header_encryption { 32 } else { 0 };
+        let mut store = Self::default();
+        let mut total: usize = 0;
+        for _ in 0..storage::count(r, 32 + header_key_len + 4 + KEY_LEN)? {
+            let ratchet_key = PublicKey::from_bytes(r.array()?);
+            let header_key = if header_encryption {
+                Some(HeaderKey::from_bytes(storage::secret(r)?))
+            } else {
+                None
+            };
+            let n = storage::count(r, KEY_LEN)?;
+            total = total.saturating_add(n);
+            if n == 0 || total > max || store.has_chain(&ratchet_key) {
+                return Err(StateError::Inconsistent);
+            }
+            let limit = receiving
+                .filter(|(key, _)| **key == ratchet_key)
+                .map_or(u32::MAX, |(_, next)| next);
+            let mut keys = Vec::with_capacity(n);
+            let mut last = None;
+            for _ in 0..n {
+                let index = r.u32_be()?;
+                if last.is_some_and(|l| l >= index) || index >= limit {
+                    return Err(StateError::Inconsistent);
+                }
+                last = Some(index);
+                keys.push((index, MessageKey::from_bytes(storage::secret(r)?)));
+            }
+            store.insert(ratchet_key, header_key.as_ref(), keys);
+        }
+        Ok(store)
     }
 
     /// Evicts oldest-inserted keys until at most `max` remain.

@@ -1,0 +1,146 @@
+//! Wire types (SPEC §5, §6 and the notice of the recovery flow): what
+//! crosses the network, decoded strictly and encoded once. Nothing here
+//! knows a session; the session and the record read these types.
+//!
+//! - [`ratchet`]: `Message` (0x11), `EncryptedHeaderMessage` (0x13), and
+//!   [`RatchetMessage`], either of them;
+//! - [`prekey`]: `PreKeyMessage` (0x12), the [`Handshake`] it carries and the
+//!   [`SessionId`] it names;
+//! - [`notice`]: `DecryptionFailure` (0x15);
+//! - here: [`AnyMessage`], anything a session receives, by kind byte.
+
+mod notice;
+mod prekey;
+mod ratchet;
+
+use alloc::vec::Vec;
+
+pub use notice::DecryptionFailure;
+pub(crate) use prekey::Handshake;
+pub use prekey::{PreKeyMessage, SessionId};
+pub use ratchet::{EncryptedHeaderMessage, Message, RatchetMessage};
+pub(crate) use ratchet::{Header, Shape};
+
+use crate::codec::Reader;
+use crate::crypto::TAG_LEN;
+use crate::error::{DecodeError, Error};
+use crate::kdf::{ENC_HEADER_LEN, HEADER_LEN, SALT_LEN};
+
+/// Kind byte of a [`Message`].
+pub(crate) const KIND_MESSAGE: u8 = 0x11;
+/// Kind byte of a [`PreKeyMessage`].
+pub(crate) const KIND_PREKEY_MESSAGE: u8 = 0x12;
+/// Kind byte of an [`EncryptedHeaderMessage`].
+pub(crate) const KIND_ENCRYPTED_HEADER_MESSAGE: u8 = 0x13;
+/// Kind byte of a [`DecryptionFailure`].
+pub(crate) const KIND_DECRYPTION_FAILURE: u8 = 0x15;
+
+/// Length of a `Message`'s `header_bytes`: kind and header (§4).
+pub(crate) const MESSAGE_HEADER_LEN: usize = 1 + HEADER_LEN;
+/// Length of an `EncryptedHeaderMessage`'s `header_bytes`: kind and
+/// encrypted header (§6).
+pub(crate) const EH_MESSAGE_HEADER_LEN: usize = 1 + ENC_HEADER_LEN;
+/// The shortest ciphertext: salt and tag.
+pub(crate) const MIN_CIPHERTEXT_LEN: usize = SALT_LEN + TAG_LEN;
+
+/// Checks that what follows a header is long enough to be a ciphertext.
+fn ciphertext(r: &mut Reader<'_>) -> Result<(), DecodeError> {
+    if r.remaining() < MIN_CIPHERTEXT_LEN {
+        return Err(DecodeError::ShortCiphertext);
+    }
+    r.rest();
+    Ok(())
+}
+
+/// Any message a session sends or receives, decoded by its kind byte: a
+/// Double Ratchet message (plain or encrypted header), or a prekey message
+/// that carries one.
+///
+/// ```
+/// use cliquet::{AnyMessage, DecodeError, Error};
+/// assert_eq!(AnyMessage::decode(&[0x14]), Err(Error::Malformed(DecodeError::BadKind)));
+/// assert_eq!(AnyMessage::decode(&[]), Err(Error::Malformed(DecodeError::Truncated)));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AnyMessage {
+    /// A `Message` (0x11) or an `EncryptedHeaderMessage` (0x13).
+    Ratchet(RatchetMessage),
+    /// A `PreKeyMessage` (0x12).
+    PreKey(PreKeyMessage),
+}
+
+impl AnyMessage {
+    /// Parses any message by its kind byte.
+    ///
+    /// # Errors
+    /// [`Error::Malformed`], as for each message type; an empty input is
+    /// `Truncated`, an unknown kind byte `BadKind`.
+    pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
+        match bytes.first() {
+            Some(&KIND_PREKEY_MESSAGE) => PreKeyMessage::decode(bytes).map(Self::PreKey),
+            _ => RatchetMessage::decode(bytes).map(Self::Ratchet),
+        }
+    }
+
+    /// The encoding.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Ratchet(m) => m.as_bytes(),
+            Self::PreKey(m) => m.as_bytes(),
+        }
+    }
+
+    /// The encoding, copied.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.as_bytes().to_vec()
+    }
+
+    /// The encoding, without a copy.
+    pub fn into_bytes(self) -> Vec<u8> {
+        match self {
+            Self::Ratchet(m) => m.into_bytes(),
+            Self::PreKey(m) => m.into_bytes(),
+        }
+    }
+
+    /// The kind byte.
+    pub const fn kind(&self) -> u8 {
+        match self {
+            Self::Ratchet(m) => m.kind(),
+            Self::PreKey(_) => KIND_PREKEY_MESSAGE,
+        }
+    }
+
+    /// The Double Ratchet message: the message itself, or the one a prekey
+    /// message carries.
+    pub const fn ratchet_message(&self) -> &RatchetMessage {
+        match self {
+            Self::Ratchet(m) => m,
+            Self::PreKey(m) => m.message(),
+        }
+    }
+}
+
+impl From<RatchetMessage> for AnyMessage {
+    fn from(m: RatchetMessage) -> Self {
+        Self::Ratchet(m)
+    }
+}
+
+impl From<Message> for AnyMessage {
+    fn from(m: Message) -> Self {
+        Self::Ratchet(RatchetMessage::Plain(m))
+    }
+}
+
+impl From<EncryptedHeaderMessage> for AnyMessage {
+    fn from(m: EncryptedHeaderMessage) -> Self {
+        Self::Ratchet(RatchetMessage::EncryptedHeader(m))
+    }
+}
+
+impl From<PreKeyMessage> for AnyMessage {
+    fn from(m: PreKeyMessage) -> Self {
+        Self::PreKey(m)
+    }
+}

@@ -1,0 +1,171 @@
+//! What is stored (SPEC §7): the framing every stored state shares, written
+//! once. Each type encodes and loads its own body next to its definition
+//! (`Account`, `Session` and its ratchet, `SessionRecord`); this module
+//! gives them the kind and version header, the bounded counts, and the
+//! sealed form.
+//!
+//! Layout: `kind (1) || version (1) || body`. Sealed:
+//! `kind (1) || version (1) || nonce (12) || AES-256-GCM(storage key, body) || tag (16)`
+//! with associated data `"cliquet/v1/state" || kind || version`. The kinds
+//! differ between accounts, sessions and records (plain and sealed), so one
+//! can never be loaded as another.
+
+use alloc::vec::Vec;
+
+use rand_core::CryptoRng;
+use zeroize::Zeroizing;
+
+use crate::codec::{ArrayBuf, Reader, Writer};
+use crate::crypto::{self, NONCE_LEN, TAG_LEN};
+use crate::error::{Error, StateError};
+
+/// Associated data label of sealed state (§7).
+const LABEL_STATE: &[u8] = b"cliquet/v1/state";
+
+/// The format version written today; every earlier one keeps loading.
+pub(crate) const VERSION: u8 = 1;
+
+/// What is stored, and its sealed form: the kind bytes of SPEC §7.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Kind {
+    pub(crate) plain: u8,
+    pub(crate) sealed: u8,
+}
+
+/// An [`Account`](crate::Account).
+pub(crate) const ACCOUNT: Kind = Kind {
+    plain: 0x20,
+    sealed: 0x30,
+};
+/// A [`Session`](crate::Session).
+pub(crate) const SESSION: Kind = Kind {
+    plain: 0x21,
+    sealed: 0x31,
+};
+/// A [`SessionRecord`](crate::SessionRecord).
+pub(crate) const RECORD: Kind = Kind {
+    plain: 0x22,
+    sealed: 0x32,
+};
+
+/// A buffer for secret bytes, zeroized when dropped.
+pub(crate) type Secret = Zeroizing<Vec<u8>>;
+
+/// Starts a stored state of `kind`: a buffer of exactly `len` bytes (so it
+/// never reallocates and leaves a copy of a secret behind), holding
+/// `kind || version`.
+pub(crate) fn start(kind: Kind, len: usize) -> Secret {
+    let mut out = Zeroizing::new(Vec::with_capacity(len));
+    out.put(&[kind.plain, VERSION]);
+    out
+}
+
+/// Reads `kind || version`, refusing versions newer than this library;
+/// returns the version.
+pub(crate) fn header(r: &mut Reader<'_>, kind: Kind) -> Result<u8, StateError> {
+    r.kind(kind.plain)?;
+    read_version(r)
+}
+
+fn read_version(r: &mut Reader<'_>) -> Result<u8, StateError> {
+    match r.u8()? {
+        v @ 1..=VERSION => Ok(v),
+        v => Err(StateError::UnsupportedVersion(v)),
+    }
+}
+
+/// A stored 32-byte secret.
+pub(crate) fn secret(r: &mut Reader<'_>) -> Result<Zeroizing<[u8; 32]>, StateError> {
+    Ok(Zeroizing::new(r.array()?))
+}
+
+/// A count of items of at least `item_len` bytes each, refused if the rest
+/// of the input cannot hold them (so no allocation exceeds the input).
+pub(crate) fn count(r: &mut Reader<'_>, item_len: usize) -> Result<usize, StateError> {
+    let n = usize::try_from(r.u32_be()?).map_err(|_| StateError::Truncated)?;
+    if n.checked_mul(item_len)
+        .is_none_or(|len| len > r.remaining())
+    {
+        return Err(StateError::Truncated);
+    }
+    Ok(n)
+}
+
+/// `u32be(len) || bytes`: a nested state, such as a session in a record.
+pub(crate) fn nested<'a>(r: &mut Reader<'a>) -> Result<&'a [u8], StateError> {
+    let len = usize::try_from(r.u32_be()?).map_err(|_| StateError::Truncated)?;
+    Ok(r.take(len)?)
+}
+
+/// `"cliquet/v1/state" || kind || version`.
+fn sealed_aad(kind: u8, version: u8) -> ArrayBuf<{ LABEL_STATE.len() + 2 }> {
+    let mut aad = ArrayBuf::new();
+    aad.put(LABEL_STATE);
+    aad.put(&[kind, version]);
+    aad
+}
+
+/// `kind || version || nonce || AEAD(body) || tag` (one 12-byte draw).
+pub(crate) fn seal(
+    kind: Kind,
+    body: &[u8],
+    storage_key: &[u8; 32],
+    rng: &mut (impl CryptoRng + ?Sized),
+) -> Result<Vec<u8>, Error> {
+    let mut nonce = [0u8; NONCE_LEN];
+    rng.fill_bytes(&mut nonce);
+    let mut out = Vec::with_capacity(2 + NONCE_LEN + body.len() + TAG_LEN);
+    out.put(&[kind.sealed, VERSION]);
+    out.put(&nonce);
+    let aad = sealed_aad(kind.sealed, VERSION);
+    crypto::seal_append(storage_key, &nonce, aad.as_slice(), body, &mut out)?;
+    Ok(out)
+}
+
+/// The plain stored state inside a sealed one.
+pub(crate) fn open(kind: Kind, sealed: &[u8], storage_key: &[u8; 32]) -> Result<Secret, Error> {
+    let mut r = Reader::new(sealed);
+    r.kind(kind.sealed).map_err(StateError::from)?;
+    let version = read_version(&mut r)?;
+    let nonce = r.array::<NONCE_LEN>().map_err(StateError::from)?;
+    let aad = sealed_aad(kind.sealed, version);
+    let body = crypto::open_to_vec(storage_key, &nonce, aad.as_slice(), r.rest())
+        .map_err(|_| StateError::Sealed)?;
+    Ok(Zeroizing::new(body))
+}
+
+/// `seal` and `open` for a stored type with `to_bytes` and `from_bytes`,
+/// documented once.
+macro_rules! sealed_storage {
+    ($ty:ty, $kind:expr, $name:literal) => {
+        impl $ty {
+            #[doc = concat!("The ", $name, "'s stored state (see [`to_bytes`](Self::to_bytes))")]
+            /// encrypted under a 32-byte storage key: AES-256-GCM with a 12-byte
+            /// nonce drawn from `rng`, the kind and format version bound as
+            /// associated data (SPEC §7).
+            ///
+            /// # Errors
+            /// None in practice ([`Error::TooLarge`](crate::Error::TooLarge) past 64 GiB).
+            pub fn seal(
+                &self,
+                storage_key: &[u8; 32],
+                rng: &mut (impl rand_core::CryptoRng + ?Sized),
+            ) -> Result<alloc::vec::Vec<u8>, $crate::Error> {
+                $crate::storage::seal($kind, &self.to_bytes(), storage_key, rng)
+            }
+
+            #[doc = concat!("Opens and loads a sealed ", $name, ".")]
+            ///
+            /// # Errors
+            /// [`StateError::Sealed`](crate::StateError::Sealed) for a wrong key or
+            /// corrupted bytes, [`StateError::WrongKind`](crate::StateError::WrongKind)
+            /// for another kind of sealed state, and the errors of
+            /// [`from_bytes`](Self::from_bytes).
+            pub fn open(sealed: &[u8], storage_key: &[u8; 32]) -> Result<Self, $crate::Error> {
+                Self::from_bytes(&$crate::storage::open($kind, sealed, storage_key)?)
+            }
+        }
+    };
+}
+
+pub(crate) use sealed_storage;
