@@ -16,7 +16,7 @@ use alloc::vec::Vec;
 
 use rand_core::CryptoRng;
 
-use self::skipped::SkippedKeys;
+use self::skipped::{KeyRun, SkippedKey, SkippedKeys};
 use crate::codec::{ArrayBuf, Writer};
 use crate::config::SessionConfig;
 use crate::crypto::{NONCE_LEN, TAG_LEN};
@@ -123,7 +123,7 @@ enum Commit {
     Advance {
         chain_key: ChainKey,
         index: u32,
-        skipped: Vec<(u32, MessageKey)>,
+        skipped: KeyRun,
     },
     /// A DH ratchet step (receiving half).
     Step(Box<Step>),
@@ -134,7 +134,7 @@ struct Step {
     root_key: RootKey,
     receiving: ReceivingChain,
     /// The skipped keys of the new chain (`0..N`).
-    new_chain_skipped: Vec<(u32, MessageKey)>,
+    new_chain_skipped: KeyRun,
     /// `PN`: where the previous receiving chain ends. Its skipped keys are
     /// derived when the step is applied, after the message authenticated.
     previous_chain_end: u32,
@@ -758,15 +758,12 @@ fn stage_new_chain(
 
 /// Walks a chain from `from` to `to`: the keys of `from..to` (to be stored as
 /// skipped), the key of message `to`, and the chain key after it.
-fn derive_chain(
-    chain_key: &ChainKey,
-    from: u32,
-    to: u32,
-) -> (Vec<(u32, MessageKey)>, MessageKey, ChainKey) {
-    let mut skipped = Vec::with_capacity(usize::try_from(to.saturating_sub(from)).unwrap_or(0));
+fn derive_chain(chain_key: &ChainKey, from: u32, to: u32) -> (KeyRun, MessageKey, ChainKey) {
+    let len = usize::try_from(to.saturating_sub(from)).unwrap_or(0);
+    let mut skipped = zeroize::Zeroizing::new(Vec::with_capacity(len));
     let (mut key, mut next) = chain_key.step();
     for index in from..to {
-        skipped.push((index, key));
+        skipped.push(SkippedKey { index, key });
         (key, next) = next.step();
     }
     (skipped, key, next)
