@@ -284,7 +284,7 @@ mod tests {
             indexes
                 .map(|index| SkippedKey {
                     index,
-                    key: MessageKey::from_bytes(Zeroizing::new([index as u8; 32])),
+                    key: MessageKey::from_bytes(Zeroizing::new([index.to_le_bytes()[0]; 32])),
                 })
                 .collect(),
         )
