@@ -55,6 +55,13 @@ pub enum Error {
     NoSession,
     /// Stored state could not be loaded or opened (SPEC §7).
     State(StateError),
+    /// A scanned safety-number code is well formed but does not match this
+    /// device's [`SafetyNumber`](crate::SafetyNumber) (SPEC §9): one of the two
+    /// devices holds an identity key (or identifier) the other does not have.
+    Mismatch,
+    /// An identifier for a [`SafetyNumber`](crate::SafetyNumber) is empty or
+    /// longer than 255 bytes (SPEC §9).
+    InvalidIdentifier,
 }
 
 /// Why bytes failed to decode (the `malformed` details of SPEC §8).
@@ -71,6 +78,12 @@ pub enum DecodeError {
     Trailing,
     /// The ciphertext is shorter than a salt (16 bytes) and a tag (16 bytes).
     ShortCiphertext,
+    /// A version byte names a format this library does not know (the version
+    /// byte of a scanned safety-number code, SPEC §9, must be `0x00`).
+    UnsupportedVersion,
+    /// A character is not a hexadecimal digit (parsing an
+    /// [`IdentityKey`](crate::IdentityKey) from its hex form).
+    InvalidHex,
 }
 
 /// Why stored state could not be loaded (SPEC §7).
@@ -125,6 +138,12 @@ impl fmt::Display for Error {
                 "no current session with this peer; fetch its bundle and start one (SessionRecord::start_new)",
             ),
             Self::State(detail) => write!(f, "stored state rejected: {detail}"),
+            Self::Mismatch => f.write_str(
+                "safety numbers do not match: an identity key differs; do not trust this peer until you compare again",
+            ),
+            Self::InvalidIdentifier => {
+                f.write_str("safety-number identifier must be 1 to 255 bytes long")
+            }
         }
     }
 }
@@ -137,6 +156,8 @@ impl fmt::Display for DecodeError {
             Self::Truncated => "truncated",
             Self::Trailing => "trailing bytes after the last field",
             Self::ShortCiphertext => "ciphertext shorter than salt and tag (32 bytes)",
+            Self::UnsupportedVersion => "unsupported version byte",
+            Self::InvalidHex => "not a hexadecimal digit",
         })
     }
 }
