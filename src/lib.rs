@@ -17,6 +17,7 @@ mod keys;
 mod message;
 mod ratchet;
 mod record;
+mod safety;
 #[cfg(feature = "serde")]
 mod serde;
 mod session;
@@ -32,4 +33,5 @@ pub use message::{AnyMessage, EncryptedHeaderMessage, Message, PreKeyMessage, Ra
 /// The `rand_core` this crate takes its randomness through.
 pub use rand_core;
 pub use record::{DecryptionFailure, SessionRecord};
+pub use safety::SafetyNumber;
 pub use session::{Session, SessionId};
