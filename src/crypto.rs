@@ -200,3 +200,21 @@ pub(crate) fn open_to_vec(
     open_into(key, nonce, aad, sealed, &mut out)?;
     Ok(out)
 }
+
+/// SHA-512 iterated (§9): `h = SHA-512(first...)`, then `rounds` times
+/// `h = SHA-512(h || suffix)`; returns the last `h`. One hasher is reused and
+/// nothing is allocated, so each round costs one SHA-512 and two buffer copies.
+pub(crate) fn sha512_iterated(first: &[&[u8]], suffix: &[u8], rounds: u32) -> [u8; 64] {
+    let mut hasher = sha2::Sha512::new();
+    for part in first {
+        hasher.update(part);
+    }
+    let mut h = sha2::digest::Output::<sha2::Sha512>::default();
+    hasher.finalize_into_reset(&mut h);
+    for _ in 0..rounds {
+        hasher.update(h.as_slice());
+        hasher.update(suffix);
+        hasher.finalize_into_reset(&mut h);
+    }
+    h.into()
+}

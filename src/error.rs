@@ -62,6 +62,13 @@ pub enum Error {
     /// of another identity. Not a tampered message: the peer reinstalled, or
     /// someone claims to be them. Nothing was changed.
     IdentityChanged,
+    /// A scanned safety-number code is well formed but does not match this
+    /// device's [`SafetyNumber`](crate::SafetyNumber) (SPEC §9): one of the two
+    /// devices holds an identity key (or identifier) the other does not have.
+    Mismatch,
+    /// An identifier for a [`SafetyNumber`](crate::SafetyNumber) is empty or
+    /// longer than 255 bytes (SPEC §9).
+    InvalidIdentifier,
 }
 
 /// Which limit a refused configuration broke.
@@ -96,6 +103,12 @@ pub enum DecodeError {
     Trailing,
     /// The ciphertext is shorter than a salt (16 bytes) and a tag (16 bytes).
     ShortCiphertext,
+    /// A version byte names a format this library does not know (the version
+    /// byte of a scanned safety-number code, SPEC §9, must be `0x00`).
+    UnsupportedVersion,
+    /// A character is not a hexadecimal digit (parsing an
+    /// [`IdentityKey`](crate::IdentityKey) from its hex form).
+    InvalidHex,
 }
 
 /// Why stored state could not be loaded (SPEC §7).
@@ -151,6 +164,12 @@ impl fmt::Display for Error {
             Self::IdentityChanged => f.write_str(
                 "the peer's identity key changed; verify it (safety number) before accepting it",
             ),
+            Self::Mismatch => f.write_str(
+                "safety numbers do not match: an identity key differs; do not trust this peer until you compare again",
+            ),
+            Self::InvalidIdentifier => {
+                f.write_str("safety-number identifier must be 1 to 255 bytes long")
+            }
         }
     }
 }
@@ -163,6 +182,8 @@ impl fmt::Display for DecodeError {
             Self::Truncated => "truncated",
             Self::Trailing => "trailing bytes after the last field",
             Self::ShortCiphertext => "ciphertext shorter than salt and tag (32 bytes)",
+            Self::UnsupportedVersion => "unsupported version byte",
+            Self::InvalidHex => "not a hexadecimal digit",
         })
     }
 }
@@ -225,7 +246,10 @@ impl From<DecodeError> for StateError {
             DecodeError::BadKind => Self::WrongKind,
             DecodeError::Trailing => Self::Trailing,
             DecodeError::Truncated => Self::Truncated,
-            DecodeError::BadFlag | DecodeError::ShortCiphertext => Self::Inconsistent,
+            DecodeError::BadFlag
+            | DecodeError::ShortCiphertext
+            | DecodeError::UnsupportedVersion
+            | DecodeError::InvalidHex => Self::Inconsistent,
         }
     }
 }

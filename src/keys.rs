@@ -338,6 +338,81 @@ prekey_type!(
     OneTimePreKey
 );
 
+/// The 32-byte encoding as 64 lowercase hex digits, for logs, configuration
+/// files and the like (`Debug` shows the same digits inside `IdentityKey(…)`).
+///
+/// ```
+/// use cliquet::IdentityKeyPair;
+///
+/// let key = *IdentityKeyPair::from_secret_bytes(&[1; 32]).public_key();
+/// let shown = key.to_string();
+/// assert_eq!(shown.len(), 64);
+/// assert_eq!(shown.parse(), Ok(key));
+/// ```
+impl fmt::Display for IdentityKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", Hex(&self.bytes))
+    }
+}
+
+/// Parses the 64 hex digits that `Display` writes (upper- or lowercase
+/// accepted) and validates the key as
+/// [`IdentityKey::from_bytes`] does.
+///
+/// # Errors
+/// - [`Error::Malformed`] with [`DecodeError::Truncated`](crate::DecodeError::Truncated)
+///   for fewer than 64 bytes, [`Trailing`](crate::DecodeError::Trailing) for more,
+///   and [`InvalidHex`](crate::DecodeError::InvalidHex) for a character that is
+///   not a hex digit;
+/// - [`Error::InvalidKey`] for hex that is not a valid identity key (SPEC §1).
+///
+/// ```
+/// use cliquet::{DecodeError, Error, IdentityKey};
+///
+/// let hex = "eafd04e809261df12b1af8d9ac0cb802efc4c2b68c3ac5faf12bf4d9c549f0a9";
+/// let key: IdentityKey = hex.parse()?;
+/// assert_eq!(key.to_string(), hex);
+/// assert_eq!(hex.to_uppercase().parse(), Ok(key));
+///
+/// assert_eq!(hex[..63].parse::<IdentityKey>(), Err(Error::Malformed(DecodeError::Truncated)));
+/// assert_eq!(format!("{hex}0").parse::<IdentityKey>(), Err(Error::Malformed(DecodeError::Trailing)));
+/// assert_eq!(hex.replace('e', "g").parse::<IdentityKey>(), Err(Error::Malformed(DecodeError::InvalidHex)));
+/// // The identity point, a small-order key (SPEC §1).
+/// let identity = format!("01{}", "0".repeat(62));
+/// assert_eq!(identity.parse::<IdentityKey>(), Err(Error::InvalidKey));
+/// # Ok::<(), Error>(())
+/// ```
+impl core::str::FromStr for IdentityKey {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        let digits = s.as_bytes();
+        match digits.len() {
+            64 => {}
+            n if n < 64 => return Err(crate::DecodeError::Truncated.into()),
+            _ => return Err(crate::DecodeError::Trailing.into()),
+        }
+        let mut bytes = [0u8; 32];
+        for (byte, pair) in bytes.iter_mut().zip(digits.chunks_exact(2)) {
+            let [high, low] = pair else {
+                return Err(crate::DecodeError::Truncated.into());
+            };
+            *byte = (hex_digit(*high)? << 4) | hex_digit(*low)?;
+        }
+        Self::from_bytes(&bytes)
+    }
+}
+
+/// The value of one hex digit (either case).
+fn hex_digit(c: u8) -> Result<u8, Error> {
+    match c {
+        b'0'..=b'9' => Ok(c - b'0'),
+        b'a'..=b'f' => Ok(c - b'a' + 10),
+        b'A'..=b'F' => Ok(c - b'A' + 10),
+        _ => Err(crate::DecodeError::InvalidHex.into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

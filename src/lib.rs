@@ -7,28 +7,31 @@ extern crate alloc;
 #[macro_use]
 extern crate std;
 
-// The layers, bottom up: a module uses only modules on lines above its own
-// (`python3 tools/layers.py` checks it; see ARCHITECTURE in the README).
-// ground
+// The layers, bottom up: a module uses only modules declared before it
+// (`python3 tools/layers.py` checks it; see Architecture in the README).
 mod codec;
 mod config;
 mod crypto;
 mod error;
-// keys and the key schedule
+
 mod kdf;
 mod keys;
-// wire types
+
 mod bundle;
 mod message;
-// the handshake and the storage framing
+mod safety;
+
 mod storage;
 mod x3dh;
-// state machines
-mod account;
+
 mod ratchet;
-mod record;
+
 mod session;
-// optional layers
+
+mod account;
+
+mod record;
+
 #[cfg(feature = "serde")]
 mod serde;
 
@@ -44,4 +47,5 @@ pub use message::{
 /// The `rand_core` this crate takes its randomness through.
 pub use rand_core;
 pub use record::SessionRecord;
+pub use safety::SafetyNumber;
 pub use session::Session;

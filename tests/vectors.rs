@@ -26,6 +26,8 @@ use cliquet::{
 use serde_json::Value;
 
 mod common;
+#[path = "harness/safety.rs"]
+mod safety;
 
 /// Yields the scripted entries in order; every draw must ask for exactly
 /// the next entry's length.
@@ -376,7 +378,9 @@ fn known_answer_vectors() {
             std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let v: Value = serde_json::from_str(&text)
             .unwrap_or_else(|e| panic!("{}: not JSON: {e}", path.display()));
-        if let Some(cases) = v.get("cases").and_then(Value::as_array) {
+        if safety::is_safety_file(&v) {
+            steps += safety::replay(&v);
+        } else if let Some(cases) = v.get("cases").and_then(Value::as_array) {
             let failures: Vec<String> = cases
                 .iter()
                 .filter_map(|c| decoder_case(c).err().map(|e| format!("{}: {e}", c["note"])))
