@@ -455,17 +455,10 @@ impl Ratchet {
                 .and_then(|h| Header::from_bytes(&h))
         };
         let current = self.chains.receiving().map(|r| r.ratchet_key);
-        // One attempt per distinct header key: the skipped chains' keys (the
-        // current chain's key is HKr, tried next), then HKr, then NHKr.
-        let old = self
-            .skipped
-            .chains()
-            .filter(|c| Some(c.ratchet_key) != current);
-        for chain in old {
-            if let Some(header) = chain.header_key.as_ref().and_then(open) {
-                return Ok((Route::Old(chain.ratchet_key), header));
-            }
-        }
+        // One attempt per distinct header key (SPEC §6). HKr first, then
+        // NHKr, so that an in-order message or a new chain costs one or two
+        // attempts whatever is stored; then the header keys of the older
+        // chains with skipped keys (the current chain's is HKr).
         if let Some(header) = keys.receiving.as_ref().and_then(open) {
             let in_store =
                 current.is_some_and(|key| self.skipped.get(&key, header.index).is_some());
@@ -477,6 +470,15 @@ impl Ratchet {
         }
         if let Some(header) = open(&keys.next_receiving) {
             return Ok((Route::New, header));
+        }
+        let old = self
+            .skipped
+            .chains()
+            .filter(|c| Some(c.ratchet_key) != current);
+        for chain in old {
+            if let Some(header) = chain.header_key.as_ref().and_then(open) {
+                return Ok((Route::Old(chain.ratchet_key), header));
+            }
         }
         Err(Error::Authentication)
     }
@@ -887,10 +889,27 @@ mod tests {
         HEADER_TRIALS.with(|n| n.set(0));
         assert_eq!(b.decrypt(&junk).err(), Some(Error::Authentication));
         assert_eq!(HEADER_TRIALS.with(core::cell::Cell::get), chains + 1);
-        // A held-back message of the oldest chain opens at the first trial.
+        // A held-back message of the oldest chain: HKr, NHKr, then the
+        // oldest chain's key.
         HEADER_TRIALS.with(|n| n.set(0));
         assert_eq!(b.decrypt(&held[0]).unwrap(), [0]);
-        assert_eq!(HEADER_TRIALS.with(core::cell::Cell::get), 1);
+        assert_eq!(HEADER_TRIALS.with(core::cell::Cell::get), 3);
+        // The first message of a new chain costs two trials, an in-order
+        // message one, however much is stored.
+        for expected in [2, 1, 1] {
+            let in_order = a.encrypt(b"in order", &mut rng).unwrap();
+            HEADER_TRIALS.with(|n| n.set(0));
+            b.decrypt(&in_order).unwrap();
+            assert_eq!(HEADER_TRIALS.with(core::cell::Cell::get), expected);
+        }
+        let reply = b.encrypt(b"reply", &mut rng).unwrap();
+        a.decrypt(&reply).unwrap();
+        let new_chain = a.encrypt(b"new chain", &mut rng).unwrap();
+        HEADER_TRIALS.with(|n| n.set(0));
+        b.decrypt(&new_chain).unwrap();
+        assert_eq!(HEADER_TRIALS.with(core::cell::Cell::get), 2);
+        // The four other held messages and the one whose copy was tampered.
+        assert_eq!(b.skipped_keys(), 5);
     }
 
     #[test]
