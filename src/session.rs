@@ -401,8 +401,8 @@ impl Session {
     /// allows, or a skipped key its chain could not have skipped).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
         let mut r = Reader::new(bytes);
-        storage::header(&mut r, storage::SESSION)?;
-        let session = Self::read(&mut r)?;
+        let version = storage::header(&mut r, storage::SESSION)?;
+        let session = Self::read(&mut r, version)?;
         r.finish().map_err(StateError::from)?;
         Ok(session)
     }
@@ -439,7 +439,7 @@ impl Session {
     /// Reads what [`write`](Self::write) wrote; checks that the role and
     /// the ratchet agree (a session that was answered has received a chain,
     /// one that was not has not).
-    fn read(r: &mut Reader<'_>) -> Result<Self, StateError> {
+    fn read(r: &mut Reader<'_>, version: u8) -> Result<Self, StateError> {
         let flags = r.u8()?;
         let on = |bit: u8| flags & bit != 0;
         let header_encryption = Ratchet::stored_header_encryption(flags);
@@ -466,7 +466,7 @@ impl Session {
                 None
             },
         };
-        let ratchet = Ratchet::read(r, flags & RATCHET_FLAGS, config)?;
+        let ratchet = Ratchet::read(r, version, flags & RATCHET_FLAGS, config)?;
         let answered = !matches!(
             role,
             Role::Initiator {
@@ -495,8 +495,8 @@ impl Session {
     /// Reads what [`write_nested`](Self::write_nested) wrote.
     pub(crate) fn read_nested(r: &mut Reader<'_>) -> Result<Self, StateError> {
         let mut inner = Reader::new(storage::nested(r)?);
-        storage::header(&mut inner, storage::SESSION)?;
-        let session = Self::read(&mut inner)?;
+        let version = storage::header(&mut inner, storage::SESSION)?;
+        let session = Self::read(&mut inner, version)?;
         inner.finish()?;
         Ok(session)
     }

@@ -23,7 +23,10 @@ use crate::error::{Error, StateError};
 const LABEL_STATE: &[u8] = b"cliquet/v1/state";
 
 /// The format version written today; every earlier one keeps loading.
-pub(crate) const VERSION: u8 = 1;
+///
+/// - 1: the first format.
+/// - 2: a session keeps its ratchet secret only with a sending chain.
+pub(crate) const VERSION: u8 = 2;
 
 /// What is stored, and its sealed form: the kind bytes of SPEC §7.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

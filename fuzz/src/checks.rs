@@ -156,6 +156,18 @@ pub fn decode_any_message(data: &[u8]) -> bool {
     true
 }
 
+/// SPEC §7: state that loaded stores back to the same bytes if it was in
+/// today's format version; state of an older version is stored in today's,
+/// which loads and stores back to itself.
+fn assert_stores_back(data: &[u8], stored: &[u8], reload: impl Fn(&[u8]) -> Vec<u8>, what: &str) {
+    if stored.get(1) == data.get(1) {
+        assert_eq!(stored, data, "{what} stores differently");
+    } else {
+        assert!(stored.get(1) > data.get(1), "{what} stored in an older version");
+        assert_eq!(reload(stored), stored, "{what}: upgraded state is not stable");
+    }
+}
+
 /// SPEC §7: an account that loads stores to the same bytes, seals and opens
 /// to the same account, and its bundle verifies.
 pub fn load_account(data: &[u8]) -> bool {
@@ -163,7 +175,8 @@ pub fn load_account(data: &[u8]) -> bool {
         return false;
     };
     let stored = account.to_bytes();
-    assert_eq!(stored.as_slice(), data, "account stores differently");
+    let reload = |b: &[u8]| Account::from_bytes(b).expect("reloads").to_bytes().to_vec();
+    assert_stores_back(data, &stored, reload, "account");
     let sealed = account
         .seal(&STORAGE_KEY, &mut fixtures::rng(0))
         .expect("sealing works");
@@ -187,7 +200,8 @@ pub fn load_session(data: &[u8]) -> bool {
         return false;
     };
     let stored = session.to_bytes();
-    assert_eq!(stored.as_slice(), data, "session stores differently");
+    let reload = |b: &[u8]| Session::from_bytes(b).expect("reloads").to_bytes().to_vec();
+    assert_stores_back(data, &stored, reload, "session");
     let sealed = session
         .seal(&STORAGE_KEY, &mut fixtures::rng(0))
         .expect("sealing works");
@@ -219,7 +233,13 @@ pub fn load_record(data: &[u8]) -> bool {
         return false;
     };
     let stored = record.to_bytes();
-    assert_eq!(stored.as_slice(), data, "record stores differently");
+    let reload = |b: &[u8]| {
+        SessionRecord::from_bytes(b)
+            .expect("reloads")
+            .to_bytes()
+            .to_vec()
+    };
+    assert_stores_back(data, &stored, reload, "record");
     let sealed = record
         .seal(&STORAGE_KEY, &mut fixtures::rng(0))
         .expect("sealing works");
@@ -238,7 +258,8 @@ pub fn decode_decryption_failure(data: &[u8]) -> bool {
 }
 
 /// SPEC §7: whatever opens under the storage key seals back, with the same
-/// nonce, to the same bytes.
+/// nonce, to the same bytes (in today's format version; an older sealed
+/// state seals back in today's, which opens to the same state).
 pub fn open_sealed(data: &[u8]) -> bool {
     let nonce = data.get(2..14).unwrap_or_default();
     let mut opened = false;
@@ -246,14 +267,24 @@ pub fn open_sealed(data: &[u8]) -> bool {
         let resealed = account
             .seal(&STORAGE_KEY, &mut ReplayRng::new(nonce))
             .expect("sealing works");
-        assert_eq!(resealed, data, "account re-seals differently");
+        let reopen = |b: &[u8]| {
+            let opened = Account::open(b, &STORAGE_KEY).expect("reopens");
+            assert_eq!(opened.to_bytes(), account.to_bytes());
+            b.to_vec()
+        };
+        assert_stores_back(data, &resealed, reopen, "sealed account");
         opened = true;
     }
     if let Ok(session) = Session::open(data, &STORAGE_KEY) {
         let resealed = session
             .seal(&STORAGE_KEY, &mut ReplayRng::new(nonce))
             .expect("sealing works");
-        assert_eq!(resealed, data, "session re-seals differently");
+        let reopen = |b: &[u8]| {
+            let opened = Session::open(b, &STORAGE_KEY).expect("reopens");
+            assert_eq!(opened.to_bytes(), session.to_bytes());
+            b.to_vec()
+        };
+        assert_stores_back(data, &resealed, reopen, "sealed session");
         opened = true;
     }
     opened

@@ -46,45 +46,61 @@ struct ReceivingChain {
     index: u32,
 }
 
-/// Which chains the ratchet has: where it stands in the DH ratchet.
+/// Which chains the ratchet has: where it stands in the DH ratchet. Our
+/// ratchet key pair `DHs` exists only with a sending chain: it is needed to
+/// receive the chain the peer starts in reply to it, and for nothing after
+/// the peer did so.
 #[derive(Debug)]
 enum Chains {
     /// The initiator before any reply: it sends, and receives nothing yet.
-    Sending(SendingChain),
-    /// The peer started a new chain and we have not sent since: the next
-    /// encrypt draws `DHs` and derives the sending chain (the deferred half
-    /// of the DH ratchet step).
-    Pending(ReceivingChain),
+    Sending { own: KeyPair, sending: SendingChain },
+    /// The peer started a new chain in reply to our last ratchet key and we
+    /// have not sent since: the next encrypt draws `DHs` and derives the
+    /// sending chain (the deferred half of the DH ratchet step). Until
+    /// then we hold no ratchet secret, so the peer can start no other chain
+    /// (an honest one never does before our next message).
+    Pending { receiving: ReceivingChain },
     /// Both directions.
-    Both(SendingChain, ReceivingChain),
+    Both {
+        own: KeyPair,
+        sending: SendingChain,
+        receiving: ReceivingChain,
+    },
 }
 
 impl Chains {
+    const fn own(&self) -> Option<&KeyPair> {
+        match self {
+            Self::Sending { own, .. } | Self::Both { own, .. } => Some(own),
+            Self::Pending { .. } => None,
+        }
+    }
+
     const fn sending(&self) -> Option<&SendingChain> {
         match self {
-            Self::Sending(s) | Self::Both(s, _) => Some(s),
-            Self::Pending(_) => None,
+            Self::Sending { sending, .. } | Self::Both { sending, .. } => Some(sending),
+            Self::Pending { .. } => None,
         }
     }
 
     const fn receiving(&self) -> Option<&ReceivingChain> {
         match self {
-            Self::Pending(r) | Self::Both(_, r) => Some(r),
-            Self::Sending(_) => None,
+            Self::Pending { receiving } | Self::Both { receiving, .. } => Some(receiving),
+            Self::Sending { .. } => None,
         }
     }
 
     fn receiving_mut(&mut self) -> Option<&mut ReceivingChain> {
         match self {
-            Self::Pending(r) | Self::Both(_, r) => Some(r),
-            Self::Sending(_) => None,
+            Self::Pending { receiving } | Self::Both { receiving, .. } => Some(receiving),
+            Self::Sending { .. } => None,
         }
     }
 
     fn sending_mut(&mut self) -> Option<&mut SendingChain> {
         match self {
-            Self::Sending(s) | Self::Both(s, _) => Some(s),
-            Self::Pending(_) => None,
+            Self::Sending { sending, .. } | Self::Both { sending, .. } => Some(sending),
+            Self::Pending { .. } => None,
         }
     }
 }
@@ -105,8 +121,6 @@ struct HeaderKeys {
 pub(crate) struct Ratchet {
     config: SessionConfig,
     root_key: RootKey,
-    /// `DHs`.
-    own: KeyPair,
     chains: Chains,
     /// `PN`.
     previous_chain_length: u32,
@@ -151,8 +165,8 @@ struct SendingStep {
 
 /// The chain an encrypt sends on.
 enum Sender<'a> {
-    /// The current sending chain.
-    Current(&'a SendingChain),
+    /// The current sending chain, and our ratchet key pair.
+    Current(&'a SendingChain, &'a KeyPair),
     /// A new one: the deferred half of a DH step, staged.
     Step(SendingStep),
 }
@@ -201,11 +215,13 @@ impl Ratchet {
         Ok(Self {
             config,
             root_key,
-            own,
-            chains: Chains::Sending(SendingChain {
-                chain_key,
-                index: 0,
-            }),
+            chains: Chains::Sending {
+                own,
+                sending: SendingChain {
+                    chain_key,
+                    index: 0,
+                },
+            },
             previous_chain_length: 0,
             header_keys,
             skipped: SkippedKeys::default(),
@@ -216,7 +232,8 @@ impl Ratchet {
     /// prekey pair, and the first message: a ratchet exists on the
     /// responder's side only once its first message decrypted into `out`.
     /// The message must start the first chain (with header encryption:
-    /// its header opens with `NHKr = HKA`).
+    /// its header opens with `NHKr = HKA`). The signed prekey's secret is
+    /// used for that step only: the ratchet does not keep it.
     pub(crate) fn responder(
         shared: &SharedSecrets,
         signed_prekey: &KeyPair,
@@ -248,8 +265,9 @@ impl Ratchet {
         let mut ratchet = Self {
             config,
             root_key: step.root_key,
-            own: signed_prekey.clone(),
-            chains: Chains::Pending(step.receiving),
+            chains: Chains::Pending {
+                receiving: step.receiving,
+            },
             previous_chain_length: 0,
             header_keys: step
                 .next_receiving_header_key
@@ -290,14 +308,20 @@ impl Ratchet {
         }
         // Stage: the chain this message is sent on, new if a step is pending.
         let sender = match &self.chains {
-            Chains::Pending(receiving) => Sender::Step(self.stage_sending_step(receiving, rng)?),
-            Chains::Sending(chain) | Chains::Both(chain, _) if chain.index == u32::MAX => {
+            Chains::Pending { receiving } => {
+                Sender::Step(self.stage_sending_step(receiving, rng)?)
+            }
+            Chains::Sending { sending, .. } | Chains::Both { sending, .. }
+                if sending.index == u32::MAX =>
+            {
                 return Err(Error::ChainExhausted);
             }
-            Chains::Sending(chain) | Chains::Both(chain, _) => Sender::Current(chain),
+            Chains::Sending { own, sending } | Chains::Both { own, sending, .. } => {
+                Sender::Current(sending, own)
+            }
         };
         let (chain_key, index, own) = match &sender {
-            Sender::Current(chain) => (&chain.chain_key, chain.index, &self.own),
+            Sender::Current(chain, own) => (&chain.chain_key, chain.index, *own),
             Sender::Step(step) => (&step.chain_key, 0, &step.own),
         };
         let header = Header {
@@ -338,7 +362,7 @@ impl Ratchet {
             index: index.saturating_add(1),
         };
         match sender {
-            Sender::Current(_) => {
+            Sender::Current(..) => {
                 if let Some(chain) = self.chains.sending_mut() {
                     *chain = next;
                 }
@@ -368,18 +392,20 @@ impl Ratchet {
     }
 
     fn apply_sending_step(&mut self, step: SendingStep, next: SendingChain) {
-        self.own = step.own;
         self.root_key = step.root_key;
         if let (Some(keys), Some(header_key)) =
             (&mut self.header_keys, step.next_sending_header_key)
         {
             keys.next_sending = header_key;
         }
+        let own = step.own;
         self.chains = match self.chains.take() {
-            Chains::Pending(receiving) | Chains::Both(_, receiving) => {
-                Chains::Both(next, receiving)
-            }
-            Chains::Sending(_) => Chains::Sending(next),
+            Chains::Pending { receiving } | Chains::Both { receiving, .. } => Chains::Both {
+                own,
+                sending: next,
+                receiving,
+            },
+            Chains::Sending { .. } => Chains::Sending { own, sending: next },
         };
     }
 
@@ -527,7 +553,9 @@ impl Ratchet {
             }
             Route::New => stage_new_chain(
                 &self.root_key,
-                &self.own,
+                // A new chain answers our ratchet key: without one (a step
+                // is pending) no honest peer sends one.
+                self.chains.own().ok_or(Error::Authentication)?,
                 self.chains.receiving(),
                 header,
                 &self.config,
@@ -569,10 +597,14 @@ impl Ratchet {
             next_receiving_header_key,
         } = step;
         let old_header_key = self.receiving_header_key().cloned();
+        // Our ratchet secret goes with the old chains: the new chain was its
+        // last use.
         let (old_sending, old_receiving) = match self.chains.take() {
-            Chains::Sending(s) => (Some(s), None),
-            Chains::Pending(r) => (None, Some(r)),
-            Chains::Both(s, r) => (Some(s), Some(r)),
+            Chains::Sending { sending, .. } => (Some(sending), None),
+            Chains::Pending { receiving } => (None, Some(receiving)),
+            Chains::Both {
+                sending, receiving, ..
+            } => (Some(sending), Some(receiving)),
         };
         if let Some(old) = old_receiving.filter(|old| old.index < previous_chain_end) {
             // The old chain's keys up to PN: derived now that the message
@@ -592,7 +624,7 @@ impl Ratchet {
             new_chain_skipped,
         );
         self.root_key = root_key;
-        self.chains = Chains::Pending(receiving);
+        self.chains = Chains::Pending { receiving };
         if let Some(sending) = old_sending {
             self.previous_chain_length = sending.index;
         }
@@ -627,10 +659,11 @@ impl Ratchet {
         self.skipped.evict_to(max);
     }
 
-    /// Whether `key` is our current ratchet public key (the one our last
-    /// messages carry).
+    /// Whether `key` is the ratchet public key our last messages carry and
+    /// the peer has not visibly moved past (it has not answered it with a
+    /// new chain).
     pub(crate) fn sends_with(&self, key: &PublicKey) -> bool {
-        self.own.public() == key
+        self.chains.own().is_some_and(|own| own.public() == key)
     }
 
     /// Whether `HKs` opens `enc_header`: the header is of a message we sent
@@ -684,9 +717,11 @@ impl Ratchet {
             (RatchetMessage::EncryptedHeader(_), true) => Fit::KnownChain,
             (RatchetMessage::Plain(m), false) => {
                 let new = match &self.chains {
-                    Chains::Sending(_) => true,
-                    Chains::Both(_, chain) => m.previous_chain_length() >= chain.index,
-                    Chains::Pending(_) => false,
+                    Chains::Sending { .. } => true,
+                    Chains::Both { receiving, .. } => {
+                        m.previous_chain_length() >= receiving.index
+                    }
+                    Chains::Pending { .. } => false,
                 };
                 if self.knows_chain(m.ratchet_key()) {
                     Fit::KnownChain
@@ -707,10 +742,13 @@ impl Chains {
     fn take(&mut self) -> Self {
         core::mem::replace(
             self,
-            Self::Sending(SendingChain {
-                chain_key: ChainKey::from_bytes(zeroize::Zeroizing::new([0; 32])),
-                index: u32::MAX,
-            }),
+            Self::Pending {
+                receiving: ReceivingChain {
+                    ratchet_key: PublicKey::from_bytes([0; 32]),
+                    chain_key: ChainKey::from_bytes(zeroize::Zeroizing::new([0; 32])),
+                    index: u32::MAX,
+                },
+            },
         )
     }
 }
@@ -799,10 +837,8 @@ mod tests {
 
     /// Every secret a ratchet holds, as bytes.
     fn secrets(r: &Ratchet) -> Vec<Vec<u8>> {
-        let mut secrets = vec![
-            r.root_key.as_bytes().to_vec(),
-            r.own.secret_bytes().to_vec(),
-        ];
+        let mut secrets = vec![r.root_key.as_bytes().to_vec()];
+        secrets.extend(r.chains.own().map(|own| own.secret_bytes().to_vec()));
         secrets.extend(r.chains.sending().map(|c| c.chain_key.as_bytes().to_vec()));
         secrets.extend(
             r.chains
@@ -854,7 +890,7 @@ mod tests {
         let (mut a, mut b) = pair(false, &mut rng);
         let new_chain = a.encrypt(b"new chain", &mut rng).unwrap();
         b.decrypt(&new_chain).unwrap();
-        assert!(matches!(b.ratchet_mut().chains, Chains::Pending(_)));
+        assert!(matches!(b.ratchet_mut().chains, Chains::Pending { .. }));
         // A peer ratchet key of small order: the deferred step's
         // Diffie-Hellman fails after the new ratchet key was drawn.
         let chain = b.ratchet_mut().chains.receiving_mut().unwrap();
@@ -862,7 +898,7 @@ mod tests {
         let before = b.to_bytes();
         assert_eq!(b.encrypt(b"x", &mut rng).err(), Some(Error::InvalidKey));
         assert_eq!(b.to_bytes(), before, "nothing committed");
-        assert!(matches!(b.ratchet_mut().chains, Chains::Pending(_)));
+        assert!(matches!(b.ratchet_mut().chains, Chains::Pending { .. }));
     }
 
     #[test]

@@ -2,11 +2,14 @@
 //! fields, written and loaded here, with its own invariants checked on load.
 //!
 //! ```text
-//! RK (32) || DHs (32) || [CKs (32) || u32be(Ns)] || [DHr (32) || CKr (32) || u32be(Nr)]
+//! RK (32) || [DHs (32) || CKs (32) || u32be(Ns)] || [DHr (32) || CKr (32) || u32be(Nr)]
 //!   || u32be(PN) || [[HKs (32)] || [HKr (32)] || NHKs (32) || NHKr (32)] || skipped keys
 //! ```
 //!
-//! The bracketed parts are present as the flag bits below say.
+//! The bracketed parts are present as the flag bits below say. Format
+//! version 1 stored `DHs` after `RK` in every session, also while a DH step
+//! was pending; version 2 stores it with the sending chain only, as the
+//! ratchet keeps it (a version 1 session drops it on load).
 
 use super::skipped::SkippedKeys;
 use super::{Chains, HeaderKeys, Ratchet, ReceivingChain, SendingChain};
@@ -62,14 +65,13 @@ impl Ratchet {
 
     /// The length [`write`](Self::write) writes.
     pub(crate) fn encoded_len(&self) -> usize {
-        let sending = self.chains.sending().map_or(0, |_| 32 + 4);
+        let sending = self.chains.sending().map_or(0, |_| 32 + 32 + 4);
         let receiving = self.chains.receiving().map_or(0, |_| 32 + 32 + 4);
         let header_keys = self
             .header_keys
             .as_ref()
             .map_or(0, |k| 32 * (3 + usize::from(k.receiving.is_some())));
-        32 + 32
-            + sending
+        32 + sending
             + receiving
             + 4
             + header_keys
@@ -79,8 +81,8 @@ impl Ratchet {
     /// Writes the ratchet's fields (the layout in the module docs).
     pub(crate) fn write(&self, w: &mut impl Writer) {
         w.put(self.root_key.as_bytes());
-        w.put(self.own.secret_bytes());
-        if let Some(chain) = self.chains.sending() {
+        if let (Some(own), Some(chain)) = (self.chains.own(), self.chains.sending()) {
+            w.put(own.secret_bytes());
             w.put(chain.chain_key.as_bytes());
             w.put_u32_be(chain.index);
         }
@@ -108,13 +110,22 @@ impl Ratchet {
     /// [`SkippedKeys::read`] accepts within the config's limit.
     pub(crate) fn read(
         r: &mut Reader<'_>,
+        version: u8,
         flags: u8,
         config: SessionConfig,
     ) -> Result<Self, StateError> {
         let on = |bit: u8| flags & bit != 0;
         let root_key = RootKey::from_bytes(storage::secret(r)?);
-        let own = KeyPair::from_secret_bytes(&*storage::secret(r)?);
+        // Version 1: `DHs` always, here.
+        let mut own = if version == 1 {
+            Some(KeyPair::from_secret_bytes(&*storage::secret(r)?))
+        } else {
+            None
+        };
         let sending = if on(FLAG_SENDING) {
+            if version > 1 {
+                own = Some(KeyPair::from_secret_bytes(&*storage::secret(r)?));
+            }
             Some(SendingChain {
                 chain_key: ChainKey::from_bytes(storage::secret(r)?),
                 index: r.u32_be()?,
@@ -131,11 +142,16 @@ impl Ratchet {
         } else {
             None
         };
-        let chains = match (sending, receiving) {
-            (Some(s), None) => Chains::Sending(s),
-            (None, Some(r)) => Chains::Pending(r),
-            (Some(s), Some(r)) => Chains::Both(s, r),
-            (None, None) => return Err(StateError::Inconsistent),
+        let chains = match (own, sending, receiving) {
+            (Some(own), Some(sending), None) => Chains::Sending { own, sending },
+            // A version 1 session's `DHs` of a pending step is dropped here.
+            (_, None, Some(receiving)) => Chains::Pending { receiving },
+            (Some(own), Some(sending), Some(receiving)) => Chains::Both {
+                own,
+                sending,
+                receiving,
+            },
+            _ => return Err(StateError::Inconsistent),
         };
         let previous_chain_length = r.u32_be()?;
         let header_keys = if on(FLAG_HEADER_ENCRYPTION) {
@@ -175,7 +191,6 @@ impl Ratchet {
         Ok(Self {
             config,
             root_key,
-            own,
             chains,
             previous_chain_length,
             header_keys,
