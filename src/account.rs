@@ -1,7 +1,7 @@
 //! `Account`: a device's identity, prekey stores, bundle and the responder
 //! side of X3DH (SPEC §1–§3, §5).
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -12,7 +12,7 @@ use crate::codec::{Reader, Writer};
 use crate::config::SessionConfig;
 use crate::error::{Error, StateError};
 use crate::keys::{IdentityKey, IdentityKeyPair, OneTimePreKey, PublicKey, SignedPreKey};
-use crate::message::PreKeyMessage;
+use crate::message::{PreKeyMessage, RatchetMessage};
 use crate::session::Session;
 use crate::storage::{self, Secret};
 use crate::x3dh;
@@ -24,17 +24,33 @@ struct OneTimeEntry {
     published: bool,
 }
 
-/// A signed prekey and its bundle (the signature is computed once).
+/// A signed prekey, its bundle (the signature is computed once), and the
+/// base keys of the sessions it accepted without a one-time prekey.
 #[derive(Clone, Debug)]
 struct SignedEntry {
     key: SignedPreKey,
     bundle: PreKeyBundle,
+    /// Oldest first, at most [`Account::MAX_REMEMBERED_BASE_KEYS`].
+    accepted: VecDeque<PublicKey>,
 }
 
 impl SignedEntry {
     fn new(identity: &IdentityKeyPair, key: SignedPreKey) -> Self {
         let bundle = PreKeyBundle::sign(identity, &key);
-        Self { key, bundle }
+        Self {
+            key,
+            bundle,
+            accepted: VecDeque::new(),
+        }
+    }
+
+    /// Remembers the base key of a session accepted without a one-time
+    /// prekey, forgetting the oldest beyond the bound.
+    fn remember(&mut self, base_key: PublicKey) {
+        if self.accepted.len() >= Account::MAX_REMEMBERED_BASE_KEYS {
+            self.accepted.pop_front();
+        }
+        self.accepted.push_back(base_key);
     }
 }
 
@@ -74,6 +90,13 @@ pub struct Accepted {
 }
 
 impl Account {
+    /// How many base keys of sessions accepted without a one-time prekey
+    /// the account remembers per signed prekey, to refuse a replay of their
+    /// first message ([`Error::Duplicate`]). Beyond it the oldest is
+    /// forgotten: rotate the signed prekey more often than that many such
+    /// sessions arrive (at most 64 KiB of stored state per signed prekey).
+    pub const MAX_REMEMBERED_BASE_KEYS: usize = 2048;
+
     /// A new account: an identity key, then signed prekey 1 (two 32-byte draws).
     pub fn new(rng: &mut (impl CryptoRng + ?Sized)) -> Self {
         let identity = IdentityKeyPair::generate(rng);
@@ -247,6 +270,22 @@ impl Account {
             None => None,
             Some(id) => Some(self.one_time_prekeys.get(&id).ok_or(Error::UnknownPreKey)?),
         };
+        // A replay of a first message that used no one-time prekey.
+        if one_time.is_none() && signed.accepted.contains(message.base_key()) {
+            return Err(Error::Duplicate);
+        }
+        // SPEC §4: the gap limit is checked before any cryptographic work
+        // (with an encrypted header, N is known only after X3DH).
+        if let RatchetMessage::Plain(inner) = message.message()
+            && inner.index() > config.max_skip()
+        {
+            return Err(Error::TooManySkipped);
+        }
+        if config.requires_mode()
+            && message.message().has_encrypted_header() != config.header_encryption()
+        {
+            return Err(Error::ModeRefused);
+        }
         let their_identity = IdentityKey::from_bytes(message.identity_key_bytes())?;
         let shared = x3dh::responder(
             &self.identity,
@@ -257,8 +296,23 @@ impl Account {
         )?;
         let responded =
             Session::respond(&shared, signed.key.pair(), their_identity, message, config)?;
-        if let Some(id) = message.one_time_prekey_id() {
-            self.one_time_prekeys.remove(&id);
+        match message.one_time_prekey_id() {
+            Some(id) => {
+                self.one_time_prekeys.remove(&id);
+            }
+            None => {
+                let id = message.signed_prekey_id();
+                let entry = [
+                    Some(&mut self.signed_prekey),
+                    self.previous_signed_prekey.as_mut(),
+                ]
+                .into_iter()
+                .flatten()
+                .find(|e| e.key.id() == id);
+                if let Some(entry) = entry {
+                    entry.remember(*message.base_key());
+                }
+            }
         }
         Ok(Accepted {
             session: responded.session,
@@ -272,10 +326,13 @@ impl Account {
     /// SPEC §7. Keep it secret; prefer [`seal`](Self::seal).
     ///
     /// ```text
-    /// 0x20 || version (1) || IK seed (32) || u32be(spk_id) || SPK (32)
-    ///      || flag [|| u32be(previous spk_id) || previous SPK (32)]
+    /// 0x20 || version (1) || IK seed (32) || signed prekey || flag [|| previous signed prekey]
     ///      || u32be(next_opk_id) || u32be(count) || count × (u32be(id) || OPK (32) || published (1))
+    /// signed prekey = u32be(spk_id) || SPK (32) || u32be(n) || n × EK_A (32)
     /// ```
+    ///
+    /// `EK_A` are the base keys of the sessions it accepted without a
+    /// one-time prekey (format version 2; version 1 had none).
     ///
     /// ```
     /// use cliquet::Account;
@@ -288,14 +345,21 @@ impl Account {
     /// # Ok::<(), cliquet::Error>(())
     /// ```
     pub fn to_bytes(&self) -> Secret {
-        let previous = self.previous_signed_prekey.as_ref().map_or(0, |_| 36);
-        let len = 2 + 32 + 36 + 1 + previous + 8 + 37 * self.one_time_prekeys.len();
+        let entry_len = |e: &SignedEntry| 4 + 32 + 4 + 32 * e.accepted.len();
+        let previous = self.previous_signed_prekey.as_ref().map_or(0, entry_len);
+        let len = 2
+            + 32
+            + entry_len(&self.signed_prekey)
+            + 1
+            + previous
+            + 8
+            + 37 * self.one_time_prekeys.len();
         let mut out = storage::start(storage::ACCOUNT, len);
         out.put(self.identity.seed());
-        write_signed_prekey(&mut out, &self.signed_prekey.key);
+        write_signed_prekey(&mut out, &self.signed_prekey);
         out.put_flag(self.previous_signed_prekey.is_some());
         if let Some(entry) = &self.previous_signed_prekey {
-            write_signed_prekey(&mut out, &entry.key);
+            write_signed_prekey(&mut out, entry);
         }
         out.put_u32_be(self.next_one_time_prekey_id);
         out.put_len(self.one_time_prekeys.len());
@@ -319,18 +383,22 @@ impl Account {
 
     fn read(bytes: &[u8]) -> Result<Self, StateError> {
         let mut r = Reader::new(bytes);
-        storage::header(&mut r, storage::ACCOUNT)?;
+        let version = storage::header(&mut r, storage::ACCOUNT)?;
         let identity = IdentityKeyPair::from_secret_bytes(&*storage::secret(&mut r)?);
-        let current = read_signed_prekey(&mut r)?;
+        let current = read_signed_prekey(&mut r, version, &identity)?;
         let previous = if r.flag()? {
-            Some(read_signed_prekey(&mut r)?)
+            Some(read_signed_prekey(&mut r, version, &identity)?)
         } else {
             None
         };
         let next_one_time_prekey_id = r.u32_be()?;
-        let mut account = Self::from_keys(identity, current);
-        account.previous_signed_prekey =
-            previous.map(|key| SignedEntry::new(&account.identity, key));
+        let mut account = Self {
+            identity,
+            signed_prekey: current,
+            previous_signed_prekey: previous,
+            one_time_prekeys: BTreeMap::new(),
+            next_one_time_prekey_id,
+        };
         for _ in 0..storage::count(&mut r, 4 + 32 + 1)? {
             let id = r.u32_be()?;
             let key = OneTimePreKey::from_secret_bytes(id, &*storage::secret(&mut r)?);
@@ -348,22 +416,41 @@ impl Account {
                 .insert(id, OneTimeEntry { key, published });
         }
         r.finish()?;
-        account.next_one_time_prekey_id = next_one_time_prekey_id;
         Ok(account)
     }
 }
 
 storage::sealed_storage!(Account, storage::ACCOUNT, "account");
 
-/// `u32be(id) || SPK secret (32)`.
-fn write_signed_prekey(w: &mut impl Writer, key: &SignedPreKey) {
-    w.put_u32_be(key.id());
-    w.put(key.pair().secret_bytes());
+/// `u32be(id) || SPK secret (32) || u32be(n) || n × EK_A (32)`.
+fn write_signed_prekey(w: &mut impl Writer, entry: &SignedEntry) {
+    w.put_u32_be(entry.key.id());
+    w.put(entry.key.pair().secret_bytes());
+    w.put_len(entry.accepted.len());
+    for base_key in &entry.accepted {
+        w.put(base_key.as_bytes());
+    }
 }
 
-fn read_signed_prekey(r: &mut Reader<'_>) -> Result<SignedPreKey, StateError> {
+fn read_signed_prekey(
+    r: &mut Reader<'_>,
+    version: u8,
+    identity: &IdentityKeyPair,
+) -> Result<SignedEntry, StateError> {
     let id = r.u32_be()?;
-    Ok(SignedPreKey::from_secret_bytes(id, &*storage::secret(r)?))
+    let key = SignedPreKey::from_secret_bytes(id, &*storage::secret(r)?);
+    let mut entry = SignedEntry::new(identity, key);
+    if version > 1 {
+        let n = storage::count(r, 32)?;
+        if n > Account::MAX_REMEMBERED_BASE_KEYS {
+            return Err(StateError::Inconsistent);
+        }
+        entry.accepted.reserve_exact(n);
+        for _ in 0..n {
+            entry.accepted.push_back(PublicKey::from_bytes(r.array()?));
+        }
+    }
+    Ok(entry)
 }
 
 impl fmt::Debug for Accepted {

@@ -37,6 +37,7 @@ pub struct SessionConfig {
     max_skip: u32,
     max_skipped_keys: u32,
     header_encryption: bool,
+    requires_mode: bool,
 }
 
 impl SessionConfig {
@@ -66,6 +67,7 @@ impl SessionConfig {
             max_skip,
             max_skipped_keys,
             header_encryption: false,
+            requires_mode: false,
         })
     }
 
@@ -75,6 +77,22 @@ impl SessionConfig {
     pub const fn with_header_encryption(mut self, on: bool) -> Self {
         self.header_encryption = on;
         self
+    }
+
+    /// The same configuration, with the responder's policy: `true` refuses
+    /// a prekey message whose session is in the other header-encryption
+    /// mode than [`header_encryption`](Self::header_encryption)
+    /// ([`Error::ModeRefused`]), so that a responder can require encrypted
+    /// headers; `false` (the default) follows the initiator.
+    #[must_use]
+    pub const fn with_required_mode(mut self, on: bool) -> Self {
+        self.requires_mode = on;
+        self
+    }
+
+    /// Whether a responder refuses sessions in the other mode.
+    pub const fn requires_mode(&self) -> bool {
+        self.requires_mode
     }
 
     /// Most skipped keys one chain may require in one decrypt.
@@ -124,6 +142,7 @@ impl Default for SessionConfig {
             max_skip: Self::DEFAULT_MAX_SKIP,
             max_skipped_keys: Self::DEFAULT_MAX_SKIPPED_KEYS,
             header_encryption: false,
+            requires_mode: false,
         }
     }
 }

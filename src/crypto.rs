@@ -66,6 +66,42 @@ pub(crate) fn x25519(
     Ok(Zeroizing::new(shared.to_bytes()))
 }
 
+/// Whether an X25519 public key has small order (on the curve or its
+/// twist), so that every Diffie-Hellman with it is all zeros: one of the
+/// seven u-coordinates below (0, 1, the two points of order 8, and the
+/// non-canonical p − 1, p, p + 1), the top bit ignored as X25519 ignores it.
+/// A table look-up, where an exchange would cost a scalar multiplication.
+pub(crate) fn x25519_small_order(public: &[u8; 32]) -> bool {
+    const P_MINUS_ONE: [u8; 32] = {
+        let mut p = [0xff; 32];
+        p[0] = 0xec;
+        p[31] = 0x7f;
+        p
+    };
+    const ORDER_8: [[u8; 32]; 2] = [
+        [
+            0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3, 0xfa, 0xf1, 0x9f,
+            0xc4, 0x6a, 0xda, 0x09, 0x8d, 0xeb, 0x9c, 0x32, 0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16,
+            0x5f, 0x49, 0xb8, 0x00,
+        ],
+        [
+            0x5f, 0x9c, 0x95, 0xbc, 0xa3, 0x50, 0x8c, 0x24, 0xb1, 0xd0, 0xb1, 0x55, 0x9c, 0x83,
+            0xef, 0x5b, 0x04, 0x44, 0x5c, 0xc4, 0x58, 0x1c, 0x8e, 0x86, 0xd8, 0x22, 0x4e, 0xdd,
+            0xd0, 0x9f, 0x11, 0x57,
+        ],
+    ];
+    let mut u = *public;
+    if let Some(last) = u.last_mut() {
+        *last &= 0x7f;
+    }
+    let [first, middle @ .., last] = u;
+    let small_integer = middle.iter().all(|b| *b == 0) && last == 0 && first <= 1;
+    let near_p = middle.iter().all(|b| *b == 0xff)
+        && last == 0x7f
+        && (P_MINUS_ONE[0]..=P_MINUS_ONE[0] + 2).contains(&first);
+    small_integer || near_p || ORDER_8.contains(&u)
+}
+
 /// The X25519 public key of a secret.
 pub(crate) fn x25519_public(secret: &x25519_dalek::StaticSecret) -> [u8; 32] {
     x25519_dalek::PublicKey::from(secret).to_bytes()
@@ -217,4 +253,46 @@ pub(crate) fn sha512_iterated(first: &[&[u8]], suffix: &[u8], rounds: u32) -> [u
         hasher.finalize_into_reset(&mut h);
     }
     h.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s1_small_order_points_are_exactly_those_with_all_zero_exchanges() {
+        // Every point of the 8-torsion, in every encoding X25519 accepts.
+        for point in curve25519_dalek::constants::EIGHT_TORSION {
+            let u = point.to_montgomery().to_bytes();
+            assert!(x25519_small_order(&u), "{u:02x?}");
+            let mut high = u;
+            high[31] |= 0x80;
+            assert!(x25519_small_order(&high), "{high:02x?}");
+        }
+        let secret = x25519_dalek::StaticSecret::from([0x5a; 32]);
+        let mut candidates: alloc::vec::Vec<[u8; 32]> = (0..=255u8)
+            .map(|b| {
+                let mut u = [b; 32];
+                u[31] &= 0x7f;
+                u
+            })
+            .collect();
+        for first in 0xe0..=0xff {
+            let mut u = [0xff; 32];
+            u[0] = first;
+            candidates.push(u);
+        }
+        for k in 0..4u8 {
+            let mut u = [0; 32];
+            u[0] = k;
+            candidates.push(u);
+        }
+        for u in candidates {
+            assert_eq!(
+                x25519_small_order(&u),
+                x25519(&secret, &u).is_err(),
+                "{u:02x?}"
+            );
+        }
+    }
 }

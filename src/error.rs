@@ -69,6 +69,10 @@ pub enum Error {
     /// An identifier for a [`SafetyNumber`](crate::SafetyNumber) is empty or
     /// longer than 255 bytes (SPEC §9).
     InvalidIdentifier,
+    /// A prekey message starts a session in the other header-encryption
+    /// mode than this responder's configuration requires
+    /// ([`SessionConfig::with_required_mode`](crate::SessionConfig::with_required_mode)).
+    ModeRefused,
 }
 
 /// Which limit a refused configuration broke.
@@ -125,8 +129,12 @@ pub enum StateError {
     Trailing,
     /// A field holds a value that the state could never have reached.
     Inconsistent,
-    /// A sealed state did not open: wrong storage key, or corrupted bytes.
+    /// A sealed state did not open: wrong storage key, another context, or
+    /// corrupted bytes.
     Sealed,
+    /// A record belongs to another peer identity than the one it was opened
+    /// for ([`SessionRecord::open_for_peer`](crate::SessionRecord::open_for_peer)).
+    OtherPeer,
 }
 
 impl fmt::Display for Error {
@@ -170,6 +178,9 @@ impl fmt::Display for Error {
             Self::InvalidIdentifier => {
                 f.write_str("safety-number identifier must be 1 to 255 bytes long")
             }
+            Self::ModeRefused => f.write_str(
+                "session refused: its header-encryption mode is not the one this configuration requires",
+            ),
         }
     }
 }
@@ -214,9 +225,10 @@ impl fmt::Display for StateError {
             Self::Truncated => f.write_str("truncated"),
             Self::Trailing => f.write_str("trailing bytes"),
             Self::Inconsistent => f.write_str("a field holds a value the state could never reach"),
-            Self::Sealed => {
-                f.write_str("sealed state did not open (wrong storage key or corrupted)")
-            }
+            Self::Sealed => f.write_str(
+                "sealed state did not open (wrong storage key, another context, or corrupted)",
+            ),
+            Self::OtherPeer => f.write_str("the record belongs to another peer identity"),
         }
     }
 }

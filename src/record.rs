@@ -2,6 +2,7 @@
 //! current session and the archived ones): routing, promotion and the
 //! recovery flow, through `Session`'s API; and its stored form (SPEC §7).
 
+use alloc::boxed::Box;
 use alloc::collections::{BTreeSet, VecDeque};
 use alloc::vec::Vec;
 use core::fmt;
@@ -70,8 +71,10 @@ use crate::storage::{self, Secret};
 /// skipped chain, and no new chain possible: it has not sent since its last
 /// ratchet step, or `PN` is below what it already received), and tries
 /// those that know the message's chain (one attempt finds a delayed
-/// message) before those where it would start a new chain (a
-/// Diffie-Hellman each). With header encryption an attempt costs only
+/// message); of those where it would start a new chain (a Diffie-Hellman
+/// and up to `max_skip` chain steps before it can authenticate) it tries
+/// the newest only, so that a forged message costs at most two sessions'
+/// worth of work, not forty. With header encryption an attempt costs only
 /// header decryptions unless a next header key opens the header.
 ///
 /// # Recovery
@@ -132,17 +135,35 @@ use crate::storage::{self, Secret};
 /// # Ok::<(), cliquet::Error>(())
 /// ```
 pub struct SessionRecord {
-    current: Option<Session>,
+    /// Sessions are boxed so that moving them (promotion, archiving) moves
+    /// a pointer, never their secrets: a moved-from heap block is freed
+    /// without being zeroized.
+    current: Option<Box<Session>>,
     /// Newest first.
     archived: VecDeque<Archived>,
     max_archived: u32,
     max_archived_skipped_keys: u32,
+    identity: Identity,
+}
+
+/// What a record knows of its peer's identity key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Identity {
+    /// The peer's identity key, pinned by the record's first session (or by
+    /// the application): every session of the record is under it, and it
+    /// stays when the sessions go.
+    pinned: Option<IdentityKey>,
+    /// The user compared safety numbers for the pinned key.
+    verified: bool,
+    /// Another identity key this side was asked to start a session with,
+    /// waiting for the application's decision.
+    changed: Option<IdentityKey>,
 }
 
 /// An archived session.
 #[derive(Debug)]
 struct Archived {
-    session: Session,
+    session: Box<Session>,
     standing: Standing,
 }
 
@@ -190,12 +211,17 @@ impl SessionRecord {
     pub const LIMIT_MAX_ARCHIVED: u32 = 1024;
 
     /// An empty record with the default limits.
-    pub fn new() -> Self {
+    pub const fn new() -> Self {
         Self {
             current: None,
             archived: VecDeque::new(),
             max_archived: Self::DEFAULT_MAX_ARCHIVED,
             max_archived_skipped_keys: Self::DEFAULT_MAX_ARCHIVED_SKIPPED_KEYS,
+            identity: Identity {
+                pinned: None,
+                verified: false,
+                changed: None,
+            },
         }
     }
 
@@ -219,22 +245,20 @@ impl SessionRecord {
                 ConfigError::MaxArchivedSkippedKeysAboveLimit,
             ));
         }
-        Ok(Self {
-            current: None,
-            archived: VecDeque::new(),
-            max_archived,
-            max_archived_skipped_keys,
-        })
+        let mut record = Self::new();
+        record.max_archived = max_archived;
+        record.max_archived_skipped_keys = max_archived_skipped_keys;
+        Ok(record)
     }
 
     /// The session [`encrypt`](Self::encrypt) uses, if any.
-    pub const fn current(&self) -> Option<&Session> {
-        self.current.as_ref()
+    pub fn current(&self) -> Option<&Session> {
+        self.current.as_deref()
     }
 
     /// The archived sessions, newest first.
     pub fn archived(&self) -> impl ExactSizeIterator<Item = &Session> {
-        self.archived.iter().map(|a| &a.session)
+        self.archived.iter().map(|a| &*a.session)
     }
 
     /// Whether the record holds a session with this id (current or archived).
@@ -252,11 +276,69 @@ impl SessionRecord {
         self.max_archived_skipped_keys
     }
 
-    /// The peer's identity key, once the record holds a session. A record
-    /// belongs to one peer identity: sessions under another identity key
-    /// are refused.
-    pub fn peer_identity_key(&self) -> Option<&IdentityKey> {
-        self.sessions().next().map(Session::peer_identity_key)
+    /// The peer's identity key, pinned by the record's first session (or
+    /// [`mark_verified`](Self::mark_verified)). A record belongs to one
+    /// peer identity: it keeps it when its sessions go, and a session
+    /// under another identity key needs the application's decision
+    /// ([`accept_identity`](Self::accept_identity)).
+    pub const fn peer_identity_key(&self) -> Option<&IdentityKey> {
+        self.identity.pinned.as_ref()
+    }
+
+    /// Whether the user verified the pinned identity key (compared safety
+    /// numbers, [`SafetyNumber`](crate::SafetyNumber)); a change of
+    /// identity clears it.
+    pub const fn is_verified(&self) -> bool {
+        self.identity.verified
+    }
+
+    /// Records that the user verified `identity` (compared safety numbers
+    /// with its owner). Pins it if the record has no identity yet.
+    ///
+    /// # Errors
+    /// [`Error::IdentityChanged`] if `identity` is not the pinned key (a
+    /// number computed for another key was compared); nothing changes.
+    pub fn mark_verified(&mut self, identity: &IdentityKey) -> Result<(), Error> {
+        match self.identity.pinned {
+            Some(pinned) if pinned != *identity => Err(Error::IdentityChanged),
+            _ => {
+                self.identity.pinned = Some(*identity);
+                self.identity.verified = true;
+                Ok(())
+            }
+        }
+    }
+
+    /// The other identity key this side was asked to start a session with
+    /// ([`start_new`](Self::start_new) failed with
+    /// [`Error::IdentityChanged`]) and that the application has not yet
+    /// accepted or refused. While there is one, [`encrypt`](Self::encrypt)
+    /// refuses: nothing leaves for the old key or the new one until the
+    /// user decides.
+    pub const fn changed_identity(&self) -> Option<&IdentityKey> {
+        self.identity.changed.as_ref()
+    }
+
+    /// The application's decision that `identity` is now the peer's
+    /// identity key (after showing the user the new safety number). The
+    /// sessions under the old key are dropped (their peer cannot read them
+    /// any more, or was never the peer), the verified mark is cleared, and
+    /// a prekey message or a bundle of `identity` is then accepted.
+    pub fn accept_identity(&mut self, identity: &IdentityKey) {
+        if self.identity.pinned != Some(*identity) {
+            self.current = None;
+            self.archived.clear();
+            self.identity.verified = false;
+        }
+        self.identity.pinned = Some(*identity);
+        self.identity.changed = None;
+    }
+
+    /// The application's decision to keep the pinned identity key: forgets
+    /// the [`changed_identity`](Self::changed_identity), so that
+    /// [`encrypt`](Self::encrypt) works again with the current session.
+    pub fn refuse_identity_change(&mut self) {
+        self.identity.changed = None;
     }
 
     /// Whether there is no current session: the record is new, or a
@@ -272,8 +354,10 @@ impl SessionRecord {
     ///
     /// # Errors
     /// [`Error::IdentityChanged`] if the bundle's identity key is not the
-    /// record's peer's; the errors of [`Session::initiate`]. The record is
-    /// unchanged.
+    /// record's pinned one: no session is created, and the record notes the
+    /// new key ([`changed_identity`](Self::changed_identity)) so that
+    /// nothing is sent until the application accepts or refuses it. The
+    /// errors of [`Session::initiate`], the record unchanged.
     pub fn start_new(
         &mut self,
         identity: &IdentityKeyPair,
@@ -281,14 +365,14 @@ impl SessionRecord {
         config: SessionConfig,
         rng: &mut (impl CryptoRng + ?Sized),
     ) -> Result<SessionId, Error> {
-        if self
-            .peer_identity_key()
-            .is_some_and(|peer| peer != bundle.identity_key())
-        {
+        let theirs = bundle.identity_key();
+        if self.identity.pinned.is_some_and(|pinned| pinned != *theirs) {
+            self.identity.changed = Some(*theirs);
             return Err(Error::IdentityChanged);
         }
-        let session = Session::initiate(identity, bundle, config, rng)?;
+        let session = Box::new(Session::initiate(identity, bundle, config, rng)?);
         let id = session.session_id();
+        self.identity.pinned = Some(*theirs);
         self.replace_current(session, Standing::Abandoned);
         self.enforce_limits();
         Ok(id)
@@ -297,14 +381,19 @@ impl SessionRecord {
     /// Encrypts with the current session (see [`Session::encrypt`]).
     ///
     /// # Errors
-    /// [`Error::NoSession`] when there is no current session
-    /// ([`needs_new_session`](Self::needs_new_session)), nothing drawn; the
-    /// errors of [`Session::encrypt`]. The record is unchanged.
+    /// [`Error::IdentityChanged`] while a [`changed_identity`](Self::changed_identity)
+    /// waits for the application's decision; [`Error::NoSession`] when
+    /// there is no current session ([`needs_new_session`](Self::needs_new_session));
+    /// nothing drawn in either case. The errors of [`Session::encrypt`].
+    /// The record is unchanged.
     pub fn encrypt(
         &mut self,
         plaintext: &[u8],
         rng: &mut (impl CryptoRng + ?Sized),
     ) -> Result<AnyMessage, Error> {
+        if self.identity.changed.is_some() {
+            return Err(Error::IdentityChanged);
+        }
         match &mut self.current {
             None => Err(Error::NoSession),
             Some(session) => session.encrypt(plaintext, rng),
@@ -318,8 +407,9 @@ impl SessionRecord {
     /// # Errors
     /// For a prekey message: the errors of its session's
     /// [`Session::decrypt`] or of [`Account::accept`], and
-    /// [`Error::Authentication`] if it comes from another identity than the
-    /// record's sessions. For any other message: the first error other than
+    /// [`Error::IdentityChanged`] if it comes from another identity key
+    /// than the record's (nothing changes: see
+    /// [`accept_identity`](Self::accept_identity)). For any other message: the first error other than
     /// [`Error::Authentication`] that a session gave (say
     /// [`Error::Duplicate`]), else `Authentication`. The record and the
     /// account are unchanged.
@@ -335,26 +425,38 @@ impl SessionRecord {
         }
     }
 
-    /// Handles a notice that the peer could not decrypt a message. If it
-    /// names the current session, that session is abandoned and
+    /// Handles a notice that the peer could not decrypt a message;
+    /// `identity` is this device's identity key. The notice counts only if
+    /// the record's pinned peer identity key signed it for `identity`, so
+    /// nobody else can make the record drop a session. If it names the
+    /// current session, that session is abandoned and
     /// [`needs_new_session`](Self::needs_new_session) turns true. A notice
     /// names a session by its id when the failed message was a prekey
     /// message: it counts only while the current session still sends
     /// prekey messages (once a reply decrypted, the peer demonstrably holds
     /// the session and the notice is about a late copy). Otherwise it names
     /// the ratchet key of the failed message, which must be the one the
-    /// current session last sent with, or (header encryption) carries its
-    /// encrypted header, which the current sending header key must open. A
-    /// notice naming nothing applies to the current session. Returns
-    /// whether the record changed; a notice about an archived or unknown
-    /// session, or an older chain, is ignored.
-    ///
-    /// Notices are not authenticated: anyone who can send one can make the
-    /// record start a new session, and no more than that.
-    pub fn on_decryption_failure(&mut self, notice: &DecryptionFailure) -> bool {
+    /// current session last sent with and the peer has not answered with a
+    /// new chain, or (header encryption) carries its encrypted header,
+    /// which the current sending header key must open. Returns whether the
+    /// record changed; a notice that is not signed by the peer, names
+    /// nothing, or names an archived or unknown session or a chain the peer
+    /// has moved past, is ignored.
+    pub fn on_decryption_failure(
+        &mut self,
+        notice: &DecryptionFailure,
+        identity: &IdentityKey,
+    ) -> bool {
         let Some(current) = &self.current else {
             return false;
         };
+        let signed = self
+            .identity
+            .pinned
+            .is_some_and(|peer| notice.verify(&peer, identity).is_ok());
+        if !signed {
+            return false;
+        }
         let names_current = match (
             notice.session_id(),
             notice.ratchet_key(),
@@ -363,7 +465,7 @@ impl SessionRecord {
             (Some(id), _, _) => awaiting_answer(current) && current.session_id() == *id,
             (None, Some(key), _) => current.sends_with(key),
             (None, None, Some(header)) => current.sent_header(header),
-            (None, None, None) => true,
+            (None, None, None) => false,
         };
         if !names_current {
             return false;
@@ -379,8 +481,12 @@ impl SessionRecord {
     }
 
     /// The notice to send back after [`decrypt`](Self::decrypt) failed
-    /// with `error` on `message`, if the failure can mean that the peer
-    /// sends on a session this record cannot (or no longer) read:
+    /// with `error` on `message`, signed by `identity` (this device) for
+    /// `peer` (the device the transport says sent it: the record's
+    /// [`peer_identity_key`](Self::peer_identity_key), or after losing the
+    /// record, the key the application knows for that contact), if the
+    /// failure can mean that the peer sends on a session this record cannot
+    /// (or no longer) read:
     ///
     /// - [`Error::Authentication`], [`Error::UnknownPreKey`] or
     ///   [`Error::InvalidKey`], except for a message on a chain some session
@@ -399,6 +505,8 @@ impl SessionRecord {
         &self,
         message: &AnyMessage,
         error: &Error,
+        identity: &IdentityKeyPair,
+        peer: &IdentityKey,
     ) -> Option<DecryptionFailure> {
         let unreadable = matches!(
             error,
@@ -415,12 +523,12 @@ impl SessionRecord {
                             .is_none_or(|s| s.base_key() != m.base_key()))
             }
         };
-        due.then(|| DecryptionFailure::for_message(message))
+        due.then(|| DecryptionFailure::for_message(message, identity, peer))
     }
 
     /// Every session, current first, then the archived ones newest first.
     fn sessions(&self) -> impl Iterator<Item = &Session> {
-        self.current.iter().chain(self.archived())
+        self.current.as_deref().into_iter().chain(self.archived())
     }
 
     fn decrypt_prekey(
@@ -444,15 +552,18 @@ impl SessionRecord {
             self.after_archived_decrypt(at, true);
             return Ok(plaintext);
         }
-        // A prekey message of another identity is not for this record.
+        // A prekey message of another identity needs the application's
+        // decision first. It changes nothing: anyone can make one.
         if self
-            .peer_identity_key()
-            .is_some_and(|peer| peer.as_bytes() != prekey.identity_key_bytes())
+            .identity
+            .pinned
+            .is_some_and(|pinned| pinned.as_bytes() != prekey.identity_key_bytes())
         {
-            return Err(Error::Authentication);
+            return Err(Error::IdentityChanged);
         }
         let accepted = account.accept(prekey, config)?;
-        self.adopt(accepted.session);
+        self.identity.pinned = Some(*accepted.session.peer_identity_key());
+        self.adopt(Box::new(accepted.session));
         Ok(accepted.plaintext)
     }
 
@@ -470,14 +581,22 @@ impl SessionRecord {
             }
         }
         // First the sessions that know the message's chain (a delayed
-        // message costs one attempt), then those it could start a new
-        // chain in (a Diffie-Hellman each).
+        // message costs one attempt), then the newest one it could start a
+        // new chain in: a new chain costs a Diffie-Hellman and up to
+        // max_skip chain steps before the message can authenticate, so one
+        // message may cause that work in two sessions at most (the current
+        // one and this one), not in every archived session.
         let mut found = None;
         for pass in [Fit::KnownChain, Fit::NewChain] {
+            let mut attempts = if pass == Fit::NewChain { 1 } else { usize::MAX };
             for (at, entry) in self.archived.iter_mut().enumerate() {
+                if attempts == 0 {
+                    break;
+                }
                 if entry.session.fit(message) != pass {
                     continue;
                 }
+                attempts -= 1;
                 match entry.session.decrypt(message) {
                     Ok(plaintext) => {
                         found = Some((at, plaintext));
@@ -529,7 +648,7 @@ impl SessionRecord {
 
     /// A prekey message created `session`: it becomes current unless the
     /// tie-break keeps our own unanswered initiation.
-    fn adopt(&mut self, session: Session) {
+    fn adopt(&mut self, session: Box<Session>) {
         match &self.current {
             Some(current)
                 if awaiting_answer(current) && current.session_id() < session.session_id() =>
@@ -552,14 +671,14 @@ impl SessionRecord {
     /// on replaces it: as a tie-break loser if it was our own unanswered
     /// initiation.
     fn standing_of_replaced(&self) -> Standing {
-        if self.current.as_ref().is_some_and(awaiting_answer) {
+        if self.current.as_deref().is_some_and(awaiting_answer) {
             Standing::LostTieBreak
         } else {
             Standing::Replaced
         }
     }
 
-    fn replace_current(&mut self, session: Session, standing: Standing) {
+    fn replace_current(&mut self, session: Box<Session>, standing: Standing) {
         if let Some(old) = self.current.replace(session) {
             self.archived.push_front(Archived {
                 session: old,
@@ -624,6 +743,7 @@ impl SessionRecord {
     ///
     /// ```text
     /// 0x22 || version (1) || u32be(max_archived) || u32be(max_archived_skipped_keys)
+    ///      || flag [|| pinned IK (32)] || verified flag || flag [|| changed IK (32)]
     ///      || flag (current present) [|| u32be(len) || session (len)]
     ///      || u32be(count) || count × (standing (1) || u32be(len) || session (len))
     /// ```
@@ -649,10 +769,14 @@ impl SessionRecord {
     /// ```
     pub fn to_bytes(&self) -> Secret {
         let nested = |s: &Session| 4 + s.encoded_len();
+        let key = |k: Option<IdentityKey>| 1 + k.map_or(0, |_| 32);
         let len = 2
             + 8
+            + key(self.identity.pinned)
             + 1
-            + self.current.as_ref().map_or(0, nested)
+            + key(self.identity.changed)
+            + 1
+            + self.current.as_deref().map_or(0, nested)
             + 4
             + self
                 .archived
@@ -662,6 +786,9 @@ impl SessionRecord {
         let mut out = storage::start(storage::RECORD, len);
         out.put_u32_be(self.max_archived);
         out.put_u32_be(self.max_archived_skipped_keys);
+        write_identity(&mut out, self.identity.pinned.as_ref());
+        out.put_flag(self.identity.verified);
+        write_identity(&mut out, self.identity.changed.as_ref());
         out.put_flag(self.current.is_some());
         if let Some(session) = &self.current {
             session.write_nested(&mut out);
@@ -674,24 +801,33 @@ impl SessionRecord {
         out
     }
 
-    /// Loads a record stored by [`to_bytes`](Self::to_bytes).
+    /// Loads a record stored by [`to_bytes`](Self::to_bytes) (any format
+    /// version up to this library's; a version 1 record, which did not
+    /// store its peer's identity key, takes it from its sessions).
     ///
     /// # Errors
     /// [`Error::State`]: wrong kind, newer version, truncated, trailing or
     /// inconsistent input (a session that does not load, more archived
-    /// sessions or skipped keys than the record's limits, sessions of
-    /// different peers, or the same session twice).
+    /// sessions or skipped keys than the record's limits, a session of
+    /// another identity key than the record's, or the same session twice).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
         Self::read(bytes).map_err(Error::State)
     }
 
     fn read(bytes: &[u8]) -> Result<Self, StateError> {
         let mut r = Reader::new(bytes);
-        storage::header(&mut r, storage::RECORD)?;
+        let version = storage::header(&mut r, storage::RECORD)?;
         let mut record =
             Self::with_limits(r.u32_be()?, r.u32_be()?).map_err(|_| StateError::Inconsistent)?;
+        if version > 1 {
+            record.identity = Identity {
+                pinned: read_identity(&mut r)?,
+                verified: r.flag()?,
+                changed: read_identity(&mut r)?,
+            };
+        }
         if r.flag()? {
-            record.current = Some(Session::read_nested(&mut r)?);
+            record.current = Some(Box::new(Session::read_nested(&mut r)?));
         }
         let n = storage::count(&mut r, 1 + 4)?;
         if n > usize::try_from(record.max_archived).unwrap_or(usize::MAX) {
@@ -699,16 +835,28 @@ impl SessionRecord {
         }
         for _ in 0..n {
             let standing = Standing::from_byte(r.u8()?).ok_or(StateError::Inconsistent)?;
-            let session = Session::read_nested(&mut r)?;
+            let session = Box::new(Session::read_nested(&mut r)?);
             record.archived.push_back(Archived { session, standing });
         }
         r.finish()?;
+        if version == 1 {
+            let first = record.sessions().next().map(|s| *s.peer_identity_key());
+            record.identity.pinned = first;
+        }
+        let Identity {
+            pinned,
+            verified,
+            changed,
+        } = record.identity;
+        let unpinned = pinned.is_none() && (verified || changed.is_some());
+        if unpinned || changed.is_some() && changed == pinned {
+            return Err(StateError::Inconsistent);
+        }
         let skipped: usize = record.archived().map(Session::skipped_keys).sum();
         let budget = usize::try_from(record.max_archived_skipped_keys).unwrap_or(usize::MAX);
-        let peer = record.peer_identity_key().copied();
         let mut base_keys = BTreeSet::new();
         for session in record.sessions() {
-            if Some(*session.peer_identity_key()) != peer || !base_keys.insert(*session.base_key())
+            if Some(*session.peer_identity_key()) != pinned || !base_keys.insert(*session.base_key())
             {
                 return Err(StateError::Inconsistent);
             }
@@ -720,4 +868,43 @@ impl SessionRecord {
     }
 }
 
+/// `flag [|| IK (32)]`.
+fn write_identity(w: &mut impl Writer, identity: Option<&IdentityKey>) {
+    w.put_flag(identity.is_some());
+    if let Some(key) = identity {
+        w.put(key.as_bytes());
+    }
+}
+
+fn read_identity(r: &mut Reader<'_>) -> Result<Option<IdentityKey>, StateError> {
+    if !r.flag()? {
+        return Ok(None);
+    }
+    let key = IdentityKey::from_bytes(&r.array()?).map_err(|_| StateError::Inconsistent)?;
+    Ok(Some(key))
+}
+
 storage::sealed_storage!(SessionRecord, storage::RECORD, "record");
+
+impl SessionRecord {
+    /// Opens a sealed record (see [`open`](Self::open)) that must belong to
+    /// `peer`: a record of another peer, swapped in by whoever can write
+    /// the application's storage, is refused even if it was sealed under
+    /// the same key and context. A record that has no peer yet opens.
+    ///
+    /// # Errors
+    /// [`StateError::OtherPeer`] for a record of another identity key, and
+    /// the errors of [`open`](Self::open).
+    pub fn open_for_peer(
+        sealed: &[u8],
+        storage_key: &[u8; 32],
+        context: &[u8],
+        peer: &IdentityKey,
+    ) -> Result<Self, Error> {
+        let record = Self::open(sealed, storage_key, context)?;
+        match record.peer_identity_key() {
+            Some(pinned) if pinned != peer => Err(StateError::OtherPeer.into()),
+            _ => Ok(record),
+        }
+    }
+}

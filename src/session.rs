@@ -94,6 +94,8 @@ impl Session {
         let ephemeral = KeyPair::generate(rng);
         let shared = x3dh::initiator(identity, &dh1, bundle, &ephemeral)?;
         let (signed_prekey_id, signed_prekey) = bundle.signed_prekey();
+        // The responder's policy is not part of a session.
+        let config = config.with_required_mode(false);
         let ratchet = Ratchet::initiator(&shared, signed_prekey, config, rng)?;
         Ok(Self {
             ratchet,
@@ -121,7 +123,9 @@ impl Session {
         config: SessionConfig,
     ) -> Result<Responded, Error> {
         let inner = message.message();
-        let config = config.with_header_encryption(inner.has_encrypted_header());
+        let config = config
+            .with_header_encryption(inner.has_encrypted_header())
+            .with_required_mode(false);
         let mut plaintext = Vec::new();
         let ratchet = Ratchet::responder(shared, signed_prekey, config, inner, &mut plaintext)?;
         let session = Self {

@@ -15,7 +15,7 @@ use alloc::vec::Vec;
 use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
-use crate::codec::{ArrayBuf, Reader, Writer};
+use crate::codec::{Reader, Writer};
 use crate::crypto::{self, NONCE_LEN, TAG_LEN};
 use crate::error::{Error, StateError};
 
@@ -25,7 +25,10 @@ const LABEL_STATE: &[u8] = b"cliquet/v1/state";
 /// The format version written today; every earlier one keeps loading.
 ///
 /// - 1: the first format.
-/// - 2: a session keeps its ratchet secret only with a sending chain.
+/// - 2: a session keeps its ratchet secret only with a sending chain; an
+///   account remembers the base keys of sessions it accepted without a
+///   one-time prekey; a record stores its peer's identity key; sealed state
+///   binds the application's context.
 pub(crate) const VERSION: u8 = 2;
 
 /// What is stored, and its sealed form: the kind bytes of SPEC §7.
@@ -100,11 +103,15 @@ pub(crate) fn nested<'a>(r: &mut Reader<'a>) -> Result<&'a [u8], StateError> {
     Ok(r.take(len)?)
 }
 
-/// `"cliquet/v1/state" || kind || version`.
-fn sealed_aad(kind: u8, version: u8) -> ArrayBuf<{ LABEL_STATE.len() + 2 }> {
-    let mut aad = ArrayBuf::new();
+/// `"cliquet/v1/state" || kind || version || context`: the context (where
+/// the application stores the state) is bound from format version 2 on.
+fn sealed_aad(kind: u8, version: u8, context: &[u8]) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(LABEL_STATE.len() + 2 + context.len());
     aad.put(LABEL_STATE);
     aad.put(&[kind, version]);
+    if version > 1 {
+        aad.put(context);
+    }
     aad
 }
 
@@ -113,6 +120,7 @@ pub(crate) fn seal(
     kind: Kind,
     body: &[u8],
     storage_key: &[u8; 32],
+    context: &[u8],
     rng: &mut (impl CryptoRng + ?Sized),
 ) -> Result<Vec<u8>, Error> {
     let mut nonce = [0u8; NONCE_LEN];
@@ -120,19 +128,24 @@ pub(crate) fn seal(
     let mut out = Vec::with_capacity(2 + NONCE_LEN + body.len() + TAG_LEN);
     out.put(&[kind.sealed, VERSION]);
     out.put(&nonce);
-    let aad = sealed_aad(kind.sealed, VERSION);
-    crypto::seal_append(storage_key, &nonce, aad.as_slice(), body, &mut out)?;
+    let aad = sealed_aad(kind.sealed, VERSION, context);
+    crypto::seal_append(storage_key, &nonce, &aad, body, &mut out)?;
     Ok(out)
 }
 
-/// The plain stored state inside a sealed one.
-pub(crate) fn open(kind: Kind, sealed: &[u8], storage_key: &[u8; 32]) -> Result<Secret, Error> {
+/// The plain stored state inside a sealed one, sealed under `context`.
+pub(crate) fn open(
+    kind: Kind,
+    sealed: &[u8],
+    storage_key: &[u8; 32],
+    context: &[u8],
+) -> Result<Secret, Error> {
     let mut r = Reader::new(sealed);
     r.kind(kind.sealed).map_err(StateError::from)?;
     let version = read_version(&mut r)?;
     let nonce = r.array::<NONCE_LEN>().map_err(StateError::from)?;
-    let aad = sealed_aad(kind.sealed, version);
-    let body = crypto::open_to_vec(storage_key, &nonce, aad.as_slice(), r.rest())
+    let aad = sealed_aad(kind.sealed, version, context);
+    let body = crypto::open_to_vec(storage_key, &nonce, &aad, r.rest())
         .map_err(|_| StateError::Sealed)?;
     Ok(Zeroizing::new(body))
 }
@@ -144,28 +157,45 @@ macro_rules! sealed_storage {
         impl $ty {
             #[doc = concat!("The ", $name, "'s stored state (see [`to_bytes`](Self::to_bytes))")]
             /// encrypted under a 32-byte storage key: AES-256-GCM with a 12-byte
-            /// nonce drawn from `rng`, the kind and format version bound as
-            /// associated data (SPEC §7).
+            /// nonce drawn from `rng`, with the kind, the format version and
+            /// `context` bound as associated data (SPEC §7, SPEC.md §11).
+            ///
+            /// `context` says where the application keeps this state: the
+            /// peer's address or the row's key, say. Sealed state then opens
+            /// only under the same context, so two records sealed under one
+            /// storage key cannot be swapped, nor a sealed state moved to
+            /// another row. It cannot stop a rollback of the same row to an
+            /// older copy sealed under the same context: keep a version
+            /// counter in the context if that matters (an account restored
+            /// from an old copy brings consumed one-time prekeys back).
             ///
             /// # Errors
             /// None in practice ([`Error::TooLarge`](crate::Error::TooLarge) past 64 GiB).
             pub fn seal(
                 &self,
                 storage_key: &[u8; 32],
+                context: &[u8],
                 rng: &mut (impl rand_core::CryptoRng + ?Sized),
             ) -> Result<alloc::vec::Vec<u8>, $crate::Error> {
-                $crate::storage::seal($kind, &self.to_bytes(), storage_key, rng)
+                $crate::storage::seal($kind, &self.to_bytes(), storage_key, context, rng)
             }
 
-            #[doc = concat!("Opens and loads a sealed ", $name, ".")]
+            #[doc = concat!("Opens and loads a sealed ", $name, ", sealed under `context`.")]
+            ///
+            /// Sealed state of format version 1 bound no context and opens
+            /// under any; seal it again to bind one.
             ///
             /// # Errors
-            /// [`StateError::Sealed`](crate::StateError::Sealed) for a wrong key or
-            /// corrupted bytes, [`StateError::WrongKind`](crate::StateError::WrongKind)
+            /// [`StateError::Sealed`](crate::StateError::Sealed) for a wrong key, another
+            /// context or corrupted bytes, [`StateError::WrongKind`](crate::StateError::WrongKind)
             /// for another kind of sealed state, and the errors of
             /// [`from_bytes`](Self::from_bytes).
-            pub fn open(sealed: &[u8], storage_key: &[u8; 32]) -> Result<Self, $crate::Error> {
-                Self::from_bytes(&$crate::storage::open($kind, sealed, storage_key)?)
+            pub fn open(
+                sealed: &[u8],
+                storage_key: &[u8; 32],
+                context: &[u8],
+            ) -> Result<Self, $crate::Error> {
+                Self::from_bytes(&$crate::storage::open($kind, sealed, storage_key, context)?)
             }
         }
     };

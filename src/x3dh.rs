@@ -8,13 +8,21 @@ use crate::error::Error;
 use crate::kdf::{self, SharedSecrets};
 use crate::keys::{IdentityKey, IdentityKeyPair, KeyPair, PublicKey};
 
-/// The initiator's side: `DH1 = X25519(IK_A, SPK_B)` is computed first, so an
-/// unusable signed prekey fails before the ephemeral key is drawn.
+/// The initiator's side before anything is drawn: `DH1 = X25519(IK_A,
+/// SPK_B)`, and a check that the one-time prekey does not have small
+/// order, so that an unusable bundle fails before the ephemeral key is
+/// drawn.
 pub(crate) fn dh1_initiator(
     identity: &IdentityKeyPair,
     bundle: &VerifiedBundle,
 ) -> Result<Zeroizing<[u8; 32]>, Error> {
-    identity.diffie_hellman(bundle.signed_prekey().1)
+    let dh1 = identity.diffie_hellman(bundle.signed_prekey().1)?;
+    if let Some((_, key)) = bundle.one_time_prekey()
+        && crate::crypto::x25519_small_order(key.as_bytes())
+    {
+        return Err(Error::InvalidKey);
+    }
+    Ok(dh1)
 }
 
 /// The rest of the initiator's side, with the drawn `EK_A`.

@@ -1,7 +1,8 @@
 //! The decryption-failure notice (kind 0x15) of the recovery flow: the
-//! wire type only; what a record does with one is in `record`.
+//! wire type and its signature; what a record does with one is in `record`.
 
 use alloc::vec::Vec;
+use core::fmt;
 
 use super::prekey::SessionId;
 use super::ratchet::RatchetMessage;
@@ -9,40 +10,51 @@ use super::{AnyMessage, KIND_DECRYPTION_FAILURE};
 use crate::codec::{Reader, Writer};
 use crate::error::{DecodeError, Error};
 use crate::kdf::ENC_HEADER_LEN;
-use crate::keys::PublicKey;
+use crate::keys::{Hex, IdentityKey, IdentityKeyPair, PublicKey};
+
+/// Prefix of what a notice's signature covers.
+const LABEL_NOTICE: &[u8] = b"cliquet/v1/decryption-failure";
+/// Length of an Ed25519 signature.
+const SIGNATURE_LEN: usize = 64;
 
 /// A notice that a message could not be decrypted by any session, for the
 /// receiver's application to send back to the sender (see
-/// [`SessionRecord`](crate::SessionRecord)'s recovery flow). It names the session when the failed
-/// message was a prekey message, and the failed message's chain: its
-/// ratchet key, or with header encryption its encrypted header (which only
-/// the sender can open). It carries no secret and no plaintext.
+/// [`SessionRecord`](crate::SessionRecord)'s recovery flow). It names the
+/// session when the failed message was a prekey message, and the failed
+/// message's chain: its ratchet key, or with header encryption its
+/// encrypted header (which only the sender can open). It carries no secret
+/// and no plaintext, and it is signed by the identity key of the device
+/// that sends it, so that nobody else can make a record abandon a session
+/// (SPEC.md §13):
 ///
 /// ```text
 /// 0x15 || flag (1: 0x00 | 0x01) [|| session_id (32)]
 ///      || chain (1: 0x00 none | 0x01 ratchet key | 0x02 encrypted header)
-///      [|| ratchet_pub (32) | enc_header (68)]
+///      [|| ratchet_pub (32) | enc_header (68)] || signature (64)
+/// signature = Ed25519(IK_sender, "cliquet/v1/decryption-failure"
+///                     || IK_sender_pub || IK_receiver_pub || every byte before it)
 /// ```
 ///
-/// 3 to 103 bytes. The kind byte differs from every message kind, so a
+/// 67 to 167 bytes. The kind byte differs from every message kind, so a
 /// transport can carry notices and messages side by side.
 ///
 /// ```
 /// use cliquet::{DecodeError, DecryptionFailure, Error};
 ///
-/// let notice = DecryptionFailure::decode(&[0x15, 0x00, 0x00])?;
+/// let mut bytes = vec![0x15, 0x00, 0x00];
+/// bytes.extend_from_slice(&[0; 64]);
+/// let notice = DecryptionFailure::decode(&bytes)?;
 /// assert_eq!((notice.session_id(), notice.ratchet_key()), (None, None));
-/// assert_eq!(notice.to_bytes(), [0x15, 0x00, 0x00]);
-/// assert_eq!(
-///     DecryptionFailure::decode(&[0x15, 0x00, 0x03]),
-///     Err(Error::Malformed(DecodeError::BadFlag))
-/// );
+/// assert_eq!(notice.to_bytes(), bytes);
+/// bytes[2] = 0x03;
+/// assert_eq!(DecryptionFailure::decode(&bytes), Err(Error::Malformed(DecodeError::BadFlag)));
 /// # Ok::<(), Error>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct DecryptionFailure {
     session_id: Option<SessionId>,
     named: Named,
+    signature: [u8; SIGNATURE_LEN],
 }
 
 /// Which chain a notice names.
@@ -54,11 +66,14 @@ enum Named {
 }
 
 impl DecryptionFailure {
-    /// The longest encoding: kind, flag, session id, chain byte, encrypted header.
-    pub const MAX_LEN: usize = 1 + 1 + 32 + 1 + ENC_HEADER_LEN;
+    /// The longest encoding: kind, flag, session id, chain byte, encrypted
+    /// header, signature.
+    pub const MAX_LEN: usize = 1 + 1 + 32 + 1 + ENC_HEADER_LEN + SIGNATURE_LEN;
 
-    /// The notice naming what `message` shows of its session.
-    pub fn for_message(message: &AnyMessage) -> Self {
+    /// The notice naming what `message` shows of its session, signed by
+    /// `identity` (the device that could not decrypt) for `peer` (the
+    /// device that sent the message).
+    pub fn for_message(message: &AnyMessage, identity: &IdentityKeyPair, peer: &IdentityKey) -> Self {
         let session_id = match message {
             AnyMessage::PreKey(m) => Some(m.session_id()),
             AnyMessage::Ratchet(_) => None,
@@ -67,7 +82,14 @@ impl DecryptionFailure {
             RatchetMessage::Plain(m) => Named::RatchetKey(*m.ratchet_key()),
             RatchetMessage::EncryptedHeader(m) => Named::EncryptedHeader(*m.encrypted_header()),
         };
-        Self { session_id, named }
+        let mut notice = Self {
+            session_id,
+            named,
+            signature: [0; SIGNATURE_LEN],
+        };
+        let signed = notice.signed_bytes(identity.public_key(), peer);
+        notice.signature = identity.sign(&signed);
+        notice
     }
 
     /// The session of the failed message, if it was a prekey message.
@@ -92,7 +114,16 @@ impl DecryptionFailure {
         }
     }
 
-    /// Parses a notice.
+    /// Checks the signature: `sender` signed this notice for `receiver`
+    /// (strict Ed25519 verification).
+    ///
+    /// # Errors
+    /// [`Error::BadSignature`] otherwise.
+    pub fn verify(&self, sender: &IdentityKey, receiver: &IdentityKey) -> Result<(), Error> {
+        sender.verify(&self.signed_bytes(sender, receiver), &self.signature)
+    }
+
+    /// Parses a notice (its signature is checked by [`verify`](Self::verify)).
     ///
     /// # Errors
     /// [`Error::Malformed`]: wrong kind byte, a flag other than 0 or 1 or a
@@ -111,29 +142,60 @@ impl DecryptionFailure {
             2 => Named::EncryptedHeader(r.array()?),
             _ => return Err(DecodeError::BadFlag.into()),
         };
+        let signature = r.array()?;
         r.finish()?;
-        Ok(Self { session_id, named })
+        Ok(Self {
+            session_id,
+            named,
+            signature,
+        })
     }
 
     /// The encoding.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(Self::MAX_LEN);
-        out.put_u8(KIND_DECRYPTION_FAILURE);
-        out.put_flag(self.session_id.is_some());
+        self.write_body(&mut out);
+        out.put(&self.signature);
+        out
+    }
+
+    /// Everything before the signature.
+    fn write_body(&self, w: &mut impl Writer) {
+        w.put_u8(KIND_DECRYPTION_FAILURE);
+        w.put_flag(self.session_id.is_some());
         if let Some(id) = &self.session_id {
-            out.put(&id.to_bytes());
+            w.put(&id.to_bytes());
         }
         match &self.named {
-            Named::Nothing => out.put_u8(0),
+            Named::Nothing => w.put_u8(0),
             Named::RatchetKey(key) => {
-                out.put_u8(1);
-                out.put(key.as_bytes());
+                w.put_u8(1);
+                w.put(key.as_bytes());
             }
             Named::EncryptedHeader(header) => {
-                out.put_u8(2);
-                out.put(header);
+                w.put_u8(2);
+                w.put(header);
             }
         }
-        out
+    }
+
+    /// What the signature covers.
+    fn signed_bytes(&self, sender: &IdentityKey, receiver: &IdentityKey) -> Vec<u8> {
+        let mut signed = Vec::with_capacity(LABEL_NOTICE.len() + 64 + Self::MAX_LEN);
+        signed.put(LABEL_NOTICE);
+        signed.put(sender.as_bytes());
+        signed.put(receiver.as_bytes());
+        self.write_body(&mut signed);
+        signed
+    }
+}
+
+impl fmt::Debug for DecryptionFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DecryptionFailure")
+            .field("session_id", &self.session_id)
+            .field("named", &self.named)
+            .field("signature", &Hex(&self.signature))
+            .finish()
     }
 }

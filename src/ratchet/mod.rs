@@ -11,7 +11,6 @@ mod state;
 
 pub(crate) use state::RATCHET_FLAGS;
 
-use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use rand_core::CryptoRng;
@@ -139,8 +138,9 @@ enum Commit {
         index: u32,
         skipped: KeyRun,
     },
-    /// A DH ratchet step (receiving half).
-    Step(Box<Step>),
+    /// A DH ratchet step (receiving half). Not boxed: moving it out of a
+    /// box would free a heap block holding the new root and chain keys.
+    Step(Step),
 }
 
 /// The receiving half of a DH ratchet step, staged.
@@ -563,7 +563,7 @@ impl Ratchet {
                 message,
                 out,
             )
-            .map(|step| Commit::Step(Box::new(step))),
+            .map(Commit::Step),
         }
     }
 
@@ -583,7 +583,7 @@ impl Ratchet {
                     chain.index = index;
                 }
             }
-            Commit::Step(step) => self.apply_step(*step),
+            Commit::Step(step) => self.apply_step(step),
         }
         self.skipped.evict_to(self.config.max_skipped_keys_usize());
     }
