@@ -55,6 +55,11 @@ pub enum Error {
     NoSession,
     /// Stored state could not be loaded or opened (SPEC §7).
     State(StateError),
+    /// No sender chain for this group message (SPEC §10): its sender's
+    /// distribution for that chain was never received here, or was dropped
+    /// (at most five chains are kept per sender and group), or it belongs to
+    /// another group. Also: this member has no sender chain of its own yet.
+    UnknownChain,
 }
 
 /// Why bytes failed to decode (the `malformed` details of SPEC §8).
@@ -125,6 +130,9 @@ impl fmt::Display for Error {
                 "no current session with this peer; fetch its bundle and start one (SessionRecord::start_new)",
             ),
             Self::State(detail) => write!(f, "stored state rejected: {detail}"),
+            Self::UnknownChain => f.write_str(
+                "no sender chain for this group message (distribution not received or dropped, or another group); drop it, the group state is unchanged",
+            ),
         }
     }
 }

@@ -13,6 +13,7 @@ mod codec;
 mod config;
 mod crypto;
 mod error;
+mod group;
 mod keys;
 mod message;
 mod ratchet;
@@ -27,6 +28,7 @@ pub use account::{Accepted, Account};
 pub use bundle::{PreKeyBundle, VerifiedBundle};
 pub use config::SessionConfig;
 pub use error::{DecodeError, Error, StateError};
+pub use group::{GroupMessage, GroupSession, SenderKeyDistribution};
 pub use keys::{IdentityKey, IdentityKeyPair, OneTimePreKey, PublicKey, SignedPreKey};
 pub use message::{AnyMessage, EncryptedHeaderMessage, Message, PreKeyMessage, RatchetMessage};
 /// The `rand_core` this crate takes its randomness through.
