@@ -31,6 +31,9 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("decrypt_plain", decrypt_plain),
     ("decrypt_header", decrypt_header),
     ("protocol", crate::protocol::run),
+    ("decode_distribution", crate::group::decode_distribution),
+    ("decode_group_message", crate::group::decode_group_message),
+    ("group_decrypt", crate::group::group_decrypt),
 ];
 
 /// SPEC §2: a bundle that decodes re-encodes to the same bytes; verifying
