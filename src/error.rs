@@ -131,7 +131,7 @@ impl fmt::Display for Error {
             ),
             Self::State(detail) => write!(f, "stored state rejected: {detail}"),
             Self::UnknownChain => f.write_str(
-                "no sender chain for this group message (distribution not received or dropped, or another group); drop it, the group state is unchanged",
+                "no sender chain: the group message's distribution was not received here or was dropped (or it is of another group), or, to encrypt, this member has not started its own chain (GroupSession::rotate)",
             ),
         }
     }
