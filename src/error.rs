@@ -73,6 +73,11 @@ pub enum Error {
     /// mode than this responder's configuration requires
     /// ([`SessionConfig::with_required_mode`](crate::SessionConfig::with_required_mode)).
     ModeRefused,
+    /// No sender chain for this group message (SPEC §10): its sender's
+    /// distribution for that chain was never received here, or was dropped
+    /// (at most five chains are kept per sender and group), or it belongs to
+    /// another group. Also: this member has no sender chain of its own yet.
+    UnknownChain,
 }
 
 /// Which limit a refused configuration broke.
@@ -180,6 +185,9 @@ impl fmt::Display for Error {
             }
             Self::ModeRefused => f.write_str(
                 "session refused: its header-encryption mode is not the one this configuration requires",
+            ),
+            Self::UnknownChain => f.write_str(
+                "no sender chain: the group message's distribution was not received here or was dropped (or it is of another group), or, to encrypt, this member has not started its own chain (GroupSession::rotate)",
             ),
         }
     }

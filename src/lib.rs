@@ -24,6 +24,8 @@ mod safety;
 mod storage;
 mod x3dh;
 
+mod group;
+
 mod ratchet;
 
 mod session;
@@ -39,6 +41,7 @@ pub use account::{Accepted, Account};
 pub use bundle::{PreKeyBundle, VerifiedBundle};
 pub use config::SessionConfig;
 pub use error::{ConfigError, DecodeError, Error, StateError};
+pub use group::{GroupMessage, GroupSession, SenderKeyDistribution};
 pub use keys::{IdentityKey, IdentityKeyPair, OneTimePreKey, PublicKey, SignedPreKey};
 pub use message::{
     AnyMessage, DecryptionFailure, EncryptedHeaderMessage, Message, PreKeyMessage, RatchetMessage,

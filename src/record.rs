@@ -856,7 +856,8 @@ impl SessionRecord {
         let budget = usize::try_from(record.max_archived_skipped_keys).unwrap_or(usize::MAX);
         let mut base_keys = BTreeSet::new();
         for session in record.sessions() {
-            if Some(*session.peer_identity_key()) != pinned || !base_keys.insert(*session.base_key())
+            if Some(*session.peer_identity_key()) != pinned
+                || !base_keys.insert(*session.base_key())
             {
                 return Err(StateError::Inconsistent);
             }

@@ -54,6 +54,12 @@ pub(crate) const RECORD: Kind = Kind {
     sealed: 0x32,
 };
 
+/// A [`GroupSession`](crate::GroupSession).
+pub(crate) const GROUP: Kind = Kind {
+    plain: 0x23,
+    sealed: 0x33,
+};
+
 /// A buffer for secret bytes, zeroized when dropped.
 pub(crate) type Secret = Zeroizing<Vec<u8>>;
 
@@ -145,8 +151,8 @@ pub(crate) fn open(
     let version = read_version(&mut r)?;
     let nonce = r.array::<NONCE_LEN>().map_err(StateError::from)?;
     let aad = sealed_aad(kind.sealed, version, context);
-    let body = crypto::open_to_vec(storage_key, &nonce, &aad, r.rest())
-        .map_err(|_| StateError::Sealed)?;
+    let body =
+        crypto::open_to_vec(storage_key, &nonce, &aad, r.rest()).map_err(|_| StateError::Sealed)?;
     Ok(Zeroizing::new(body))
 }
 

@@ -18,6 +18,8 @@ use std::path::Path;
 mod checks;
 #[path = "../fuzz/src/fixtures.rs"]
 mod fixtures;
+#[path = "../fuzz/src/group.rs"]
+mod group;
 #[path = "../fuzz/src/protocol.rs"]
 mod protocol;
 
@@ -77,6 +79,9 @@ replay_tests! {
     decrypt_plain: checks::decrypt_plain,
     decrypt_header: checks::decrypt_header,
     protocol: protocol::run,
+    decode_distribution: group::decode_distribution,
+    decode_group_message: group::decode_group_message,
+    group_decrypt: group::group_decrypt,
 }
 
 #[test]
@@ -142,4 +147,36 @@ fn protocol_schedules_run_in_both_modes() {
     assert!(protocol::run(&tampered));
     // Too short for a configuration: nothing runs.
     assert!(!protocol::run(&[0, 1]));
+}
+
+#[test]
+fn group_fixture_holds_back_messages_of_both_senders() {
+    let fixture = group::group_fixture();
+    for sender in 0..2 {
+        let of = |pending| {
+            fixture
+                .messages
+                .iter()
+                .any(|m| m.sender == sender && m.pending == pending)
+        };
+        assert!(of(true) && of(false), "sender {sender}");
+    }
+    // Every held-back message decrypts, once, as its sender's; a delivered
+    // one, or one named as another sender's, does not.
+    for m in &fixture.messages {
+        for named in 0..3u8 {
+            let input = [&[named][..], &m.bytes].concat();
+            let expected = m.pending && usize::from(named) == m.sender;
+            let mut state = cliquet::GroupSession::from_bytes(&fixture.state).expect("loads");
+            let message = cliquet::GroupMessage::decode(&m.bytes).expect("decodes");
+            assert_eq!(
+                state
+                    .decrypt(&fixture.senders[usize::from(named)], &message)
+                    .is_ok(),
+                expected,
+                "{m:?} named as {named}'s"
+            );
+            assert!(group::group_decrypt(&input));
+        }
+    }
 }

@@ -26,6 +26,8 @@ use cliquet::{
 use serde_json::Value;
 
 mod common;
+#[path = "harness/group.rs"]
+mod group;
 #[path = "harness/safety.rs"]
 mod safety;
 
@@ -130,7 +132,10 @@ fn decoder_case(case: &Value) -> Result<(), String> {
         "encrypted_header_message" => {
             EncryptedHeaderMessage::decode(&bytes).map(|m| m.as_bytes().to_vec())
         }
-        other => return Err(format!("unknown decoder type {other}")),
+        other => {
+            return group::decoder_case(case)
+                .unwrap_or_else(|| Err(format!("unknown decoder type {other}")));
+        }
     };
     match (&case["error"], result) {
         (Value::Null, Ok(encoded)) if encoded == bytes => Ok(()),
@@ -392,6 +397,8 @@ fn known_answer_vectors() {
                 failures.join("\n")
             );
             steps += cases.len();
+        } else if group::is_group_file(&v) {
+            steps += group::replay(&v);
         } else if v.get("steps").is_some() {
             steps += scenario(&v);
         } else {

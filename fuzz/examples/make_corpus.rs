@@ -45,6 +45,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Some(0x12) => Some("prekey_message"),
                 Some(0x13) => Some("encrypted_header_message"),
                 Some(0x14) => Some("bundle"),
+                Some(0x19) => Some("distribution"),
+                Some(0x1a) => Some("group_message"),
                 _ => None,
             });
             let target = match kind {
@@ -52,9 +54,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Some("message") => "decode_message",
                 Some("prekey_message") => "decode_prekey_message",
                 Some("encrypted_header_message") => "decode_encrypted_header_message",
+                Some("distribution") => "decode_distribution",
+                Some("group_message") => {
+                    out.push(("group_decrypt", name.clone(), [&[0][..], &bytes].concat()));
+                    "decode_group_message"
+                }
                 _ => continue,
             };
-            if target != "decode_bundle" {
+            if matches!(
+                target,
+                "decode_message" | "decode_prekey_message" | "decode_encrypted_header_message"
+            ) {
                 out.push(("decode_any_message", name.clone(), bytes.clone()));
             }
             out.push((target, name, bytes));
@@ -119,6 +129,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ));
     }
 
+    // The group decrypt fixture: each message named as its sender's, and a
+    // held-back one as another sender's.
+    let group = cliquet_fuzz::group::group_fixture();
+    for (i, m) in group.messages.iter().enumerate() {
+        let state = if m.pending { "pending" } else { "delivered" };
+        let named = u8::try_from(m.sender).unwrap_or(0);
+        let input = [&[named][..], &m.bytes].concat();
+        out.push(("group_decrypt", format!("fixture-{i:02}-{state}"), input));
+        out.push((
+            "decode_group_message",
+            format!("fixture-{i:02}"),
+            m.bytes.clone(),
+        ));
+    }
+
     // Protocol schedules (see src/protocol.rs for the encoding).
     for (name, script) in protocol_scripts() {
         out.push(("protocol", name.to_owned(), script));
@@ -164,6 +189,8 @@ fn collect(v: &Value, kind: Option<&str>, out: &mut Vec<(Option<&'static str>, V
                         Some("message") => Some("message"),
                         Some("prekey_message") => Some("prekey_message"),
                         Some("encrypted_header_message") => Some("encrypted_header_message"),
+                        Some("distribution") => Some("distribution"),
+                        Some("group_message") => Some("group_message"),
                         _ => None,
                     };
                     // Outside decoders.json the key says what it is.

@@ -31,6 +31,9 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("decrypt_plain", decrypt_plain),
     ("decrypt_header", decrypt_header),
     ("protocol", crate::protocol::run),
+    ("decode_distribution", crate::group::decode_distribution),
+    ("decode_group_message", crate::group::decode_group_message),
+    ("group_decrypt", crate::group::group_decrypt),
 ];
 
 /// SPEC §2: a bundle that decodes re-encodes to the same bytes; verifying
@@ -163,8 +166,15 @@ fn assert_stores_back(data: &[u8], stored: &[u8], reload: impl Fn(&[u8]) -> Vec<
     if stored.get(1) == data.get(1) {
         assert_eq!(stored, data, "{what} stores differently");
     } else {
-        assert!(stored.get(1) > data.get(1), "{what} stored in an older version");
-        assert_eq!(reload(stored), stored, "{what}: upgraded state is not stable");
+        assert!(
+            stored.get(1) > data.get(1),
+            "{what} stored in an older version"
+        );
+        assert_eq!(
+            reload(stored),
+            stored,
+            "{what}: upgraded state is not stable"
+        );
     }
 }
 

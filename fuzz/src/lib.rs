@@ -7,4 +7,5 @@
 
 pub mod checks;
 pub mod fixtures;
+pub mod group;
 pub mod protocol;

@@ -73,7 +73,11 @@ impl DecryptionFailure {
     /// The notice naming what `message` shows of its session, signed by
     /// `identity` (the device that could not decrypt) for `peer` (the
     /// device that sent the message).
-    pub fn for_message(message: &AnyMessage, identity: &IdentityKeyPair, peer: &IdentityKey) -> Self {
+    pub fn for_message(
+        message: &AnyMessage,
+        identity: &IdentityKeyPair,
+        peer: &IdentityKey,
+    ) -> Self {
         let session_id = match message {
             AnyMessage::PreKey(m) => Some(m.session_id()),
             AnyMessage::Ratchet(_) => None,

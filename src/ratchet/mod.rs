@@ -308,9 +308,7 @@ impl Ratchet {
         }
         // Stage: the chain this message is sent on, new if a step is pending.
         let sender = match &self.chains {
-            Chains::Pending { receiving } => {
-                Sender::Step(self.stage_sending_step(receiving, rng)?)
-            }
+            Chains::Pending { receiving } => Sender::Step(self.stage_sending_step(receiving, rng)?),
             Chains::Sending { sending, .. } | Chains::Both { sending, .. }
                 if sending.index == u32::MAX =>
             {
@@ -718,9 +716,7 @@ impl Ratchet {
             (RatchetMessage::Plain(m), false) => {
                 let new = match &self.chains {
                     Chains::Sending { .. } => true,
-                    Chains::Both { receiving, .. } => {
-                        m.previous_chain_length() >= receiving.index
-                    }
+                    Chains::Both { receiving, .. } => m.previous_chain_length() >= receiving.index,
                     Chains::Pending { .. } => false,
                 };
                 if self.knows_chain(m.ratchet_key()) {

@@ -1,0 +1,352 @@
+//! Sender chains (SPEC §10): the secrets, one type per role, the owner's
+//! chain that encrypts and signs, and a receiver's copy that verifies and
+//! decrypts.
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+use core::fmt;
+
+use rand_core::CryptoRng;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+use super::wire::{
+    GroupId, GroupMessage, KIND_GROUP_MESSAGE, SIGNATURE_LEN, SenderKeyDistribution,
+};
+use crate::crypto::{self, NONCE_LEN};
+use crate::keys::{IdentityKey, IdentityKeyPair, draw_secret};
+use crate::{Error, SessionConfig};
+
+/// `info` of the group message key and nonce derivation (§10).
+const LABEL_GROUP_MESSAGE: &[u8] = b"cliquet/v1/group-message";
+/// The salt drawn by each encrypt.
+const SALT_LEN: usize = 16;
+
+macro_rules! group_secret {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Zeroize, ZeroizeOnDrop)]
+        pub(crate) struct $name([u8; 32]);
+
+        impl $name {
+            pub(crate) fn from_bytes(bytes: Zeroizing<[u8; 32]>) -> Self {
+                Self(*bytes)
+            }
+
+            pub(crate) const fn as_bytes(&self) -> &[u8; 32] {
+                &self.0
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(concat!(stringify!($name), "(..)"))
+            }
+        }
+    };
+}
+
+group_secret!(
+    /// A sender chain's `CK_i`.
+    ChainKey
+);
+group_secret!(
+    /// `MK_i = HMAC(CK_i, 0x01)`: encrypts exactly one group message.
+    MessageKey
+);
+
+impl ChainKey {
+    /// The chain step of §4: `(HMAC(ck, 0x01), HMAC(ck, 0x02))`.
+    pub(crate) fn step(&self) -> (MessageKey, Self) {
+        let (mk, ck) = crypto::hmac_pair(&self.0);
+        (MessageKey(*mk), Self(*ck))
+    }
+
+    /// A copy, for a distribution (it carries `CK_i`).
+    fn duplicate(&self) -> Self {
+        Self(self.0)
+    }
+}
+
+impl MessageKey {
+    /// `HKDF(salt, MK, "cliquet/v1/group-message", 44)` → AES key || nonce.
+    fn key_and_nonce(&self, salt: &[u8]) -> (Zeroizing<[u8; 32]>, [u8; NONCE_LEN]) {
+        let okm = crypto::hkdf::<44>(salt, &self.0, LABEL_GROUP_MESSAGE);
+        let mut key = Zeroizing::new([0u8; 32]);
+        let mut nonce = [0u8; NONCE_LEN];
+        let (k, n) = okm.split_at(32);
+        key.copy_from_slice(k);
+        nonce.copy_from_slice(n);
+        (key, nonce)
+    }
+
+    /// Opens `salt || AEAD output` with the header as associated data.
+    fn open(&self, header: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, Error> {
+        let (salt, sealed) = ciphertext
+            .split_at_checked(SALT_LEN)
+            .ok_or(Error::Authentication)?;
+        let (key, nonce) = self.key_and_nonce(salt);
+        crypto::open_to_vec(&key, &nonce, header, sealed)
+    }
+}
+
+/// `GSK_pub`: a validated Ed25519 public key (the identity-key rules of §1),
+/// which verifies a chain's messages strictly.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SigningPublicKey(IdentityKey);
+
+impl SigningPublicKey {
+    /// # Errors
+    /// [`Error::InvalidKey`] as [`IdentityKey::from_bytes`].
+    pub(crate) fn from_bytes(bytes: &[u8; 32]) -> Result<Self, Error> {
+        IdentityKey::from_bytes(bytes).map(Self)
+    }
+
+    pub(crate) const fn as_bytes(&self) -> &[u8; 32] {
+        self.0.as_bytes()
+    }
+
+    /// Strict Ed25519 verification (`verify_strict`).
+    fn verify(&self, message: &[u8], signature: &[u8; SIGNATURE_LEN]) -> Result<(), Error> {
+        self.0.verify(message, signature)
+    }
+}
+
+/// `GSK`: the chain owner's Ed25519 key pair, from its 32-byte seed. (An
+/// identity key pair's signing half, which is exactly an RFC 8032 key; its
+/// Diffie-Hellman half is never used.)
+pub(crate) struct SigningKeyPair(IdentityKeyPair);
+
+impl SigningKeyPair {
+    pub(crate) fn from_seed(seed: &[u8; 32]) -> Self {
+        Self(IdentityKeyPair::from_secret_bytes(seed))
+    }
+
+    pub(crate) fn seed(&self) -> &[u8; 32] {
+        self.0.seed()
+    }
+
+    fn public(&self) -> SigningPublicKey {
+        SigningPublicKey(*self.0.public_key())
+    }
+
+    pub(crate) fn sign(&self, message: &[u8]) -> [u8; SIGNATURE_LEN] {
+        self.0.sign(message)
+    }
+}
+
+/// The member's own sender chain in a group: it encrypts and signs.
+pub(crate) struct OwnChain {
+    pub(crate) chain_id: u32,
+    /// The index of the next message; 2^32 − 1: exhausted.
+    pub(crate) iteration: u32,
+    pub(crate) chain_key: ChainKey,
+    pub(crate) signing: SigningKeyPair,
+}
+
+impl OwnChain {
+    /// A new chain: draws `CK`, then the `GSK` seed (§10).
+    pub(crate) fn generate(chain_id: u32, rng: &mut (impl CryptoRng + ?Sized)) -> Self {
+        let chain_key = ChainKey::from_bytes(draw_secret(rng));
+        let signing = SigningKeyPair::from_seed(&draw_secret(rng));
+        Self {
+            chain_id,
+            iteration: 0,
+            chain_key,
+            signing,
+        }
+    }
+
+    /// The chain's current state as a distribution.
+    pub(crate) fn distribution(&self, group_id: GroupId) -> SenderKeyDistribution {
+        SenderKeyDistribution::new(
+            group_id,
+            self.chain_id,
+            self.iteration,
+            self.chain_key.duplicate(),
+            self.signing.public(),
+        )
+    }
+
+    /// Encrypts and signs message `iteration`, then steps the chain. An
+    /// exhausted chain fails before drawing anything.
+    pub(crate) fn encrypt(
+        &mut self,
+        group_id: GroupId,
+        plaintext: &[u8],
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<GroupMessage, Error> {
+        let iteration = self.iteration;
+        if iteration == u32::MAX {
+            return Err(Error::ChainExhausted);
+        }
+        let len = GroupMessage::OVERHEAD
+            .checked_add(plaintext.len())
+            .ok_or(Error::TooLarge)?;
+        let mut salt = [0u8; SALT_LEN];
+        rng.fill_bytes(&mut salt);
+        let (message_key, next) = self.chain_key.step();
+        let (key, nonce) = message_key.key_and_nonce(&salt);
+        let mut header = [0u8; GroupMessage::HEADER_LEN];
+        let parts: [&[u8]; 4] = [
+            &[KIND_GROUP_MESSAGE],
+            &group_id,
+            &self.chain_id.to_be_bytes(),
+            &iteration.to_be_bytes(),
+        ];
+        header
+            .iter_mut()
+            .zip(parts.into_iter().flatten())
+            .for_each(|(d, s)| *d = *s);
+        let mut out = Vec::with_capacity(len);
+        out.extend_from_slice(&header);
+        out.extend_from_slice(&salt);
+        crypto::seal_append(&key, &nonce, &header, plaintext, &mut out)?;
+        let signature = self.signing.sign(&out);
+        out.extend_from_slice(&signature);
+        debug_assert_eq!(out.len(), len);
+        self.chain_key = next;
+        self.iteration = iteration + 1;
+        Ok(GroupMessage::from_parts(
+            out,
+            group_id,
+            self.chain_id,
+            iteration,
+        ))
+    }
+}
+
+impl fmt::Debug for OwnChain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnChain")
+            .field("chain_id", &self.chain_id)
+            .field("iteration", &self.iteration)
+            .field(
+                "signing_key",
+                &crate::keys::Hex(self.signing.public().as_bytes()),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// A member's copy of another member's sender chain.
+pub(crate) struct ReceivedChain {
+    pub(crate) chain_id: u32,
+    /// The index of the next message whose key `chain_key` derives.
+    pub(crate) iteration: u32,
+    pub(crate) chain_key: ChainKey,
+    pub(crate) signing_key: SigningPublicKey,
+    /// Keys of skipped iterations below `iteration`, by iteration. They are
+    /// inserted in ascending order, so the lowest is the oldest-inserted.
+    pub(crate) skipped: BTreeMap<u32, MessageKey>,
+}
+
+/// A decrypt's outcome before it is committed: the chain's new state.
+pub(crate) struct Staged {
+    pub(crate) plaintext: Vec<u8>,
+    change: Change,
+}
+
+enum Change {
+    /// A stored skipped key was used: remove it.
+    UsedSkipped(u32),
+    /// The chain moved forward: store these skipped keys, then this state.
+    Advanced {
+        skipped: Vec<(u32, MessageKey)>,
+        chain_key: ChainKey,
+        iteration: u32,
+    },
+}
+
+impl ReceivedChain {
+    pub(crate) fn from_distribution(d: &SenderKeyDistribution) -> Self {
+        Self {
+            chain_id: d.chain_id(),
+            iteration: d.iteration(),
+            chain_key: d.chain_key().duplicate(),
+            signing_key: *d.signing_key(),
+            skipped: BTreeMap::new(),
+        }
+    }
+
+    /// Everything a decrypt does except writing `self` (SPEC §10
+    /// "Receiving", after the chain lookup): the strict signature, the
+    /// iteration, the key (stored, or derived after the limit check), AEAD.
+    pub(crate) fn stage(
+        &self,
+        message: &GroupMessage,
+        config: &SessionConfig,
+    ) -> Result<Staged, Error> {
+        self.signing_key
+            .verify(message.signed(), &message.signature())?;
+        let n = message.iteration();
+        if n == u32::MAX {
+            return Err(Error::InvalidKey);
+        }
+        if n < self.iteration {
+            let key = self.skipped.get(&n).ok_or(Error::Duplicate)?;
+            let plaintext = key.open(message.header(), message.ciphertext())?;
+            return Ok(Staged {
+                plaintext,
+                change: Change::UsedSkipped(n),
+            });
+        }
+        let gap = n - self.iteration;
+        if gap > config.max_skip() {
+            return Err(Error::TooManySkipped);
+        }
+        let mut skipped = Vec::with_capacity(usize::try_from(gap).unwrap_or(0));
+        let mut chain_key = self.chain_key.step();
+        for i in self.iteration..n {
+            skipped.push((i, chain_key.0));
+            chain_key = chain_key.1.step();
+        }
+        let (message_key, next) = chain_key;
+        let plaintext = message_key.open(message.header(), message.ciphertext())?;
+        Ok(Staged {
+            plaintext,
+            change: Change::Advanced {
+                skipped,
+                chain_key: next,
+                iteration: n + 1,
+            },
+        })
+    }
+
+    /// Writes a staged decrypt, then evicts skipped keys over the limit,
+    /// lowest iteration (oldest-inserted) first.
+    pub(crate) fn commit(&mut self, change: Staged, config: &SessionConfig) -> Vec<u8> {
+        match change.change {
+            Change::UsedSkipped(n) => {
+                self.skipped.remove(&n);
+            }
+            Change::Advanced {
+                skipped,
+                chain_key,
+                iteration,
+            } => {
+                self.skipped.extend(skipped);
+                self.chain_key = chain_key;
+                self.iteration = iteration;
+                let max = usize::try_from(config.max_skipped_keys()).unwrap_or(usize::MAX);
+                while self.skipped.len() > max {
+                    self.skipped.pop_first();
+                }
+            }
+        }
+        change.plaintext
+    }
+}
+
+impl fmt::Debug for ReceivedChain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReceivedChain")
+            .field("chain_id", &self.chain_id)
+            .field("iteration", &self.iteration)
+            .field(
+                "signing_key",
+                &crate::keys::Hex(self.signing_key.as_bytes()),
+            )
+            .field("skipped_keys", &self.skipped.len())
+            .finish_non_exhaustive()
+    }
+}

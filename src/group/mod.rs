@@ -1,0 +1,311 @@
+//! Group messages with sender keys (SPEC §10).
+//!
+//! Each member of a group has one *sender chain* in it: it encrypts a group
+//! message once with that chain, and every other member decrypts with the
+//! copy it received. The copy (a [`SenderKeyDistribution`]) travels inside
+//! the pairwise sessions, so the server that fans out group messages never
+//! sees it. [`GroupSession`] holds one group's state for one member: its own
+//! chain and the chains it received from the others.
+//!
+//! This module uses only the codec, the primitives, the key types, the
+//! errors and the config: nothing of the pairwise protocol.
+
+mod chain;
+mod storage;
+mod wire;
+
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::vec::Vec;
+use core::fmt;
+
+use rand_core::CryptoRng;
+
+use self::chain::{OwnChain, ReceivedChain};
+pub use self::wire::{GroupMessage, SenderKeyDistribution};
+use crate::keys::{Hex, IdentityKey};
+use crate::{Error, SessionConfig};
+
+/// One member's state in one group (SPEC §10): its own sender chain (once
+/// it has one) and the chains it received from other members, at most
+/// [`MAX_CHAINS_PER_SENDER`](Self::MAX_CHAINS_PER_SENDER) per sender.
+///
+/// An application keeps one `GroupSession` per group and device, and stores
+/// it like a pairwise session ([`to_bytes`](Self::to_bytes) /
+/// [`seal`](Self::seal)).
+///
+/// **Senders.** A group message does not say who sent it, and the server
+/// that delivers it is not trusted to say so either. A sender chain belongs
+/// to the member whose *pairwise session* delivered its distribution: the
+/// application passes that session's
+/// [`peer_identity_key`](crate::Session::peer_identity_key) as `sender` to
+/// [`receive_distribution`](Self::receive_distribution), and later names the
+/// sender of each group message the same way (a message from a member signs
+/// with that member's chain, so a wrong name fails with
+/// [`Error::UnknownChain`] or [`Error::BadSignature`]). Never take a
+/// distribution from anywhere but the pairwise session of the member it is
+/// filed under: whoever gives it decides what that member's messages say.
+///
+/// **Rotation.** Sender keys have forward secrecy (chain keys only move
+/// forward) but do not heal: when a member leaves, each remaining member
+/// calls [`rotate`](Self::rotate) and sends the new distribution to the
+/// remaining members only. Rotating also heals after a suspected compromise.
+///
+/// **Errors change nothing.** When a call returns an error the state is
+/// exactly what it was.
+///
+/// ```
+/// use cliquet::{GroupSession, IdentityKeyPair, SenderKeyDistribution, SessionConfig};
+/// # use rand_chacha::rand_core::SeedableRng;
+/// # let mut rng = rand_chacha::ChaCha20Rng::from_seed([1; 32]);
+/// let group_id = [0x42; 16];
+/// let alice_identity = IdentityKeyPair::generate(&mut rng);
+/// let mut alice = GroupSession::new(group_id, SessionConfig::default());
+/// let mut bob = GroupSession::new(group_id, SessionConfig::default());
+///
+/// // Alice starts her chain; its distribution goes to Bob inside their
+/// // pairwise session (here directly), and Bob files it under Alice.
+/// let distribution = alice.rotate(&mut rng)?;
+/// let received = SenderKeyDistribution::decode(&distribution.to_bytes()[..])?;
+/// bob.receive_distribution(alice_identity.public_key(), &received)?;
+///
+/// // One encryption for the whole group; each member decrypts it once.
+/// let message = alice.encrypt(b"hello, group", &mut rng)?;
+/// let plaintext = bob.decrypt(alice_identity.public_key(), &message)?;
+/// assert_eq!(plaintext, b"hello, group");
+/// assert_eq!(
+///     bob.decrypt(alice_identity.public_key(), &message),
+///     Err(cliquet::Error::Duplicate)
+/// );
+/// # Ok::<(), cliquet::Error>(())
+/// ```
+pub struct GroupSession {
+    group_id: [u8; 16],
+    config: SessionConfig,
+    own: Option<OwnChain>,
+    /// Received chains by sender identity key (its encoding).
+    senders: BTreeMap<[u8; 32], Sender>,
+}
+
+/// What a member holds of one other member's chains in the group.
+struct Sender {
+    identity: IdentityKey,
+    /// Oldest-inserted first; at most [`GroupSession::MAX_CHAINS_PER_SENDER`].
+    chains: VecDeque<ReceivedChain>,
+    /// Ids of chains dropped under the limit: refused if distributed again.
+    dropped: BTreeSet<u32>,
+}
+
+impl Sender {
+    fn holds_or_dropped(&self, chain_id: u32) -> bool {
+        self.dropped.contains(&chain_id) || self.chains.iter().any(|c| c.chain_id == chain_id)
+    }
+}
+
+impl GroupSession {
+    /// The most chains kept per sender (SPEC §10): a sixth drops the
+    /// oldest-inserted one.
+    pub const MAX_CHAINS_PER_SENDER: usize = 5;
+
+    /// An empty state for the group `group_id` (16 bytes chosen by the
+    /// application, for instance a UUID): no own chain, nothing received.
+    ///
+    /// `config` gives the receiving limits of SPEC §4, applied to each
+    /// received chain: at most [`max_skip`](SessionConfig::max_skip) keys
+    /// skipped by one message and
+    /// [`max_skipped_keys`](SessionConfig::max_skipped_keys) stored per
+    /// chain (its header-encryption option plays no part here).
+    pub fn new(group_id: [u8; 16], config: SessionConfig) -> Self {
+        Self {
+            group_id,
+            config: config.with_header_encryption(false),
+            own: None,
+            senders: BTreeMap::new(),
+        }
+    }
+
+    /// The group's id.
+    pub const fn group_id(&self) -> &[u8; 16] {
+        &self.group_id
+    }
+
+    /// The receiving limits.
+    pub const fn config(&self) -> &SessionConfig {
+        &self.config
+    }
+
+    /// Starts a new own sender chain, and returns its distribution to send
+    /// to every member who should read it. The first chain has id 1, each
+    /// later one the next id: a rotation, which replaces the previous chain
+    /// (members who hold the old one can still read what was sent on it).
+    ///
+    /// Draws `CK`, then the `GSK` seed (two 32-byte draws).
+    ///
+    /// # Errors
+    /// [`Error::ChainExhausted`] if the current chain id is 2^32 − 1 (no
+    /// draw happens).
+    pub fn rotate(
+        &mut self,
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<SenderKeyDistribution, Error> {
+        let chain_id = match &self.own {
+            None => 1,
+            Some(own) => own.chain_id.checked_add(1).ok_or(Error::ChainExhausted)?,
+        };
+        let own = OwnChain::generate(chain_id, rng);
+        let distribution = own.distribution(self.group_id);
+        self.own = Some(own);
+        Ok(distribution)
+    }
+
+    /// The own chain's current state (`None` before the first
+    /// [`rotate`](Self::rotate)): what a member who joins now receives.
+    /// It reads messages from the current iteration on, never earlier ones.
+    pub fn distribution(&self) -> Option<SenderKeyDistribution> {
+        self.own.as_ref().map(|own| own.distribution(self.group_id))
+    }
+
+    /// The own chain's id and the iteration of its next message.
+    pub fn sender_chain(&self) -> Option<(u32, u32)> {
+        self.own.as_ref().map(|own| (own.chain_id, own.iteration))
+    }
+
+    /// Encrypts `plaintext` for the group with the own chain: one message
+    /// for all members (SPEC §10). Draws the 16-byte salt.
+    ///
+    /// # Errors
+    /// - [`Error::UnknownChain`]: no own chain yet (call [`rotate`](Self::rotate));
+    /// - [`Error::ChainExhausted`]: the chain sent its last message
+    ///   (iteration 2^32 − 2): rotate. Nothing is drawn.
+    /// - [`Error::TooLarge`] past 64 GiB.
+    pub fn encrypt(
+        &mut self,
+        plaintext: &[u8],
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<GroupMessage, Error> {
+        let own = self.own.as_mut().ok_or(Error::UnknownChain)?;
+        own.encrypt(self.group_id, plaintext, rng)
+    }
+
+    /// Files a distribution under `sender`, the identity key of the member
+    /// whose pairwise session delivered it (see the type's docs): from now
+    /// on this member reads that chain's messages from the distribution's
+    /// iteration on. The sender's sixth chain in the group drops its
+    /// oldest-inserted one.
+    ///
+    /// # Errors
+    /// - [`Error::Duplicate`]: a chain with this id is held for `sender`, or
+    ///   was dropped (a chain id is used once, so a replayed distribution
+    ///   can never move a chain back to keys already used);
+    /// - [`Error::UnknownChain`]: the distribution is for another group.
+    ///
+    /// The signing key and iteration were checked by
+    /// [`SenderKeyDistribution::decode`].
+    pub fn receive_distribution(
+        &mut self,
+        sender: &IdentityKey,
+        distribution: &SenderKeyDistribution,
+    ) -> Result<(), Error> {
+        if distribution.group_id() != &self.group_id {
+            return Err(Error::UnknownChain);
+        }
+        let entry = self.senders.get(sender.as_bytes());
+        if entry.is_some_and(|s| s.holds_or_dropped(distribution.chain_id())) {
+            return Err(Error::Duplicate);
+        }
+        let entry = self
+            .senders
+            .entry(sender.to_bytes())
+            .or_insert_with(|| Sender {
+                identity: *sender,
+                chains: VecDeque::new(),
+                dropped: BTreeSet::new(),
+            });
+        if entry.chains.len() >= Self::MAX_CHAINS_PER_SENDER
+            && let Some(oldest) = entry.chains.pop_front()
+        {
+            entry.dropped.insert(oldest.chain_id);
+        }
+        entry
+            .chains
+            .push_back(ReceivedChain::from_distribution(distribution));
+        Ok(())
+    }
+
+    /// Decrypts a group message from `sender` (SPEC §10 "Receiving"): the
+    /// chain is looked up by (sender, group id, chain id), the signature
+    /// verified strictly before any other work, then the message key taken
+    /// from the stored skipped keys or derived (storing the keys of skipped
+    /// iterations), then the AEAD opened. Each message decrypts once.
+    ///
+    /// # Errors
+    /// Each leaves the state unchanged:
+    /// - [`Error::UnknownChain`]: no such chain held (never received, or
+    ///   dropped), or a message of another group;
+    /// - [`Error::BadSignature`]: the signature fails strict verification
+    ///   with the chain's signing key (checked before everything below);
+    /// - [`Error::InvalidKey`]: iteration 2^32 − 1, which no chain sends;
+    /// - [`Error::Duplicate`]: already decrypted, its key was evicted, or it
+    ///   precedes the iteration this member's copy started at;
+    /// - [`Error::TooManySkipped`]: more than `max_skip` iterations ahead;
+    /// - [`Error::Authentication`]: the ciphertext does not open.
+    pub fn decrypt(
+        &mut self,
+        sender: &IdentityKey,
+        message: &GroupMessage,
+    ) -> Result<Vec<u8>, Error> {
+        if message.group_id() != &self.group_id {
+            return Err(Error::UnknownChain);
+        }
+        let chain = self
+            .senders
+            .get_mut(sender.as_bytes())
+            .and_then(|s| {
+                s.chains
+                    .iter_mut()
+                    .find(|c| c.chain_id == message.chain_id())
+            })
+            .ok_or(Error::UnknownChain)?;
+        let staged = chain.stage(message, &self.config)?;
+        Ok(chain.commit(staged, &self.config))
+    }
+
+    /// How many chains are held for `sender`.
+    pub fn chains_from(&self, sender: &IdentityKey) -> usize {
+        self.senders
+            .get(sender.as_bytes())
+            .map_or(0, |s| s.chains.len())
+    }
+
+    /// The skipped message keys stored, over every received chain.
+    pub fn skipped_keys(&self) -> usize {
+        self.senders
+            .values()
+            .flat_map(|s| &s.chains)
+            .map(|c| c.skipped.len())
+            .sum()
+    }
+}
+
+impl fmt::Debug for GroupSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GroupSession")
+            .field("group_id", &Hex(&self.group_id))
+            .field("config", &self.config)
+            .field("own", &self.own)
+            .field("senders", &self.senders.values().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for Sender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender")
+            .field("identity", &self.identity)
+            .field("chains", &self.chains)
+            .field("dropped", &self.dropped)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests;
