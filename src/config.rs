@@ -15,10 +15,16 @@ use crate::error::{ConfigError, DecodeError, Error};
 ///   successful decrypt); their messages then fail with [`Error::Duplicate`].
 ///   It bounds memory and stored size (about 36 bytes a key).
 /// - header encryption (default off, SPEC §6): chosen by the initiator; a
-///   responder follows the mode of the first message it receives.
+///   responder follows the mode of the first message it receives, unless
+///   [`with_required_mode`](Self::with_required_mode) makes it refuse the
+///   other mode.
 ///
-/// `max_skip` may not exceed `max_skipped_keys`: keys skipped by one message
-/// would otherwise be evicted by that same message.
+/// `max_skip` may not exceed `max_skipped_keys`. One message may still
+/// store up to `2 × max_skip` keys (the rest of the sender's previous chain
+/// and the start of its new one): when that is more than
+/// `max_skipped_keys`, the oldest are evicted at once, possibly some that
+/// this message stored. Choose `max_skipped_keys >= 2 × max_skip` (the
+/// defaults do) to keep every key one message skips.
 ///
 /// ```
 /// use cliquet::{ConfigError, Error, SessionConfig};

@@ -275,18 +275,24 @@ fn s7_group_state_round_trips_and_seals() {
     let mut loaded = GroupSession::from_bytes(&stored).unwrap();
     assert_eq!(loaded.to_bytes(), stored);
     assert_eq!(loaded.decrypt(&sender, &held).unwrap(), b"held");
-    let sealed = bob.seal(&[9; 32], &mut rng(4)).unwrap();
+    let sealed = bob.seal(&[9; 32], b"group 1", &mut rng(4)).unwrap();
     assert_eq!(sealed.len(), 2 + 12 + stored.len() + 16);
     assert_eq!(
-        GroupSession::open(&sealed, &[9; 32]).unwrap().to_bytes(),
+        GroupSession::open(&sealed, &[9; 32], b"group 1")
+            .unwrap()
+            .to_bytes(),
         stored
     );
     assert_eq!(
-        GroupSession::open(&sealed, &[8; 32]).err(),
+        GroupSession::open(&sealed, &[8; 32], b"group 1").err(),
         Some(Error::State(StateError::Sealed))
     );
     assert_eq!(
-        GroupSession::open(&stored, &[9; 32]).err(),
+        GroupSession::open(&sealed, &[9; 32], b"group 2").err(),
+        Some(Error::State(StateError::Sealed))
+    );
+    assert_eq!(
+        GroupSession::open(&stored, &[9; 32], b"group 1").err(),
         Some(Error::State(StateError::WrongKind))
     );
     assert_eq!(
@@ -294,10 +300,10 @@ fn s7_group_state_round_trips_and_seals() {
         Some(Error::State(StateError::WrongKind))
     );
     let mut newer = stored.to_vec();
-    newer[1] = 2;
+    newer[1] = 3;
     assert_eq!(
         GroupSession::from_bytes(&newer).err(),
-        Some(Error::State(StateError::UnsupportedVersion(2)))
+        Some(Error::State(StateError::UnsupportedVersion(3)))
     );
     // Every prefix fails cleanly, and so does any extra byte.
     for len in 0..stored.len() {

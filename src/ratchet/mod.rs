@@ -774,6 +774,8 @@ fn stage_new_chain(
         return Err(Error::TooManySkipped);
     }
     let next = header.index.checked_add(1).ok_or(Error::ChainExhausted)?;
+    #[cfg(test)]
+    NEW_CHAIN_TRIALS.with(|n| n.set(n.get() + 1));
     let dh = own.diffie_hellman(&header.ratchet_key)?;
     let (root_key, chain_key, next_receiving_header_key) =
         root_key.step(&dh, config.header_encryption());
@@ -790,6 +792,13 @@ fn stage_new_chain(
         previous_chain_end,
         next_receiving_header_key,
     })
+}
+
+#[cfg(test)]
+std::thread_local! {
+    /// New chains staged (a Diffie-Hellman and a chain walk each) on this
+    /// thread: tests count them.
+    pub(crate) static NEW_CHAIN_TRIALS: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
 }
 
 /// Walks a chain from `from` to `to`: the keys of `from..to` (to be stored as
