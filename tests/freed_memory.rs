@@ -126,7 +126,11 @@ fn s7_no_freed_block_holds_a_root_chain_or_message_key() {
     let config = SessionConfig::default();
     let alice = Account::new(&mut rng);
     let mut bob = Account::new(&mut rng);
-    let bundle = bob.bundle(None).expect("bundle").verify().expect("verifies");
+    let bundle = bob
+        .bundle(None)
+        .expect("bundle")
+        .verify()
+        .expect("verifies");
     let mut a = Session::initiate(alice.identity(), &bundle, config, &mut rng).expect("initiate");
     let AnyMessage::PreKey(first) = a.encrypt(b"first", &mut rng).expect("encrypt") else {
         panic!("a prekey message")
@@ -169,7 +173,10 @@ fn s7_no_freed_block_holds_a_root_chain_or_message_key() {
     let opened = b.decrypt(&skipped[0]).expect("a skipped key is used");
     WATCHING.store(false, Ordering::SeqCst);
 
-    assert_eq!((plaintext.as_slice(), opened.as_slice()), (&b"late"[..], &b"skipped"[..]));
+    assert_eq!(
+        (plaintext.as_slice(), opened.as_slice()),
+        (&b"late"[..], &b"skipped"[..])
+    );
     assert_eq!(b.skipped_keys(), 2);
     assert_eq!(
         HITS.load(Ordering::SeqCst),

@@ -169,7 +169,10 @@ impl Client {
             }
             Some((_, sealed)) => {
                 let storage_key = read_storage_key(&key_path)?;
-                (Account::open(&sealed, &storage_key)?, storage_key)
+                (
+                    Account::open(&sealed, &storage_key, ACCOUNT_CONTEXT)?,
+                    storage_key,
+                )
             }
             None => {
                 let storage_key = match read_storage_key(&key_path) {
@@ -177,7 +180,7 @@ impl Client {
                     Err(_) => create_storage_key(&key_path, &mut rng)?,
                 };
                 let account = Account::new(&mut rng);
-                let sealed = account.seal(&storage_key, &mut rng)?;
+                let sealed = account.seal(&storage_key, ACCOUNT_CONTEXT, &mut rng)?;
                 db.execute(
                     "INSERT INTO account (id, name, sealed) VALUES (1, ?1, ?2)",
                     params![name, sealed],
@@ -244,7 +247,7 @@ impl Client {
         let identity = *record
             .peer_identity_key()
             .ok_or("the record has no session")?;
-        let sealed = record.seal(&self.storage_key, &mut self.rng)?;
+        let sealed = record.seal(&self.storage_key, &record_context(peer), &mut self.rng)?;
 
         let tx = self.db.transaction()?;
         pin_identity(&tx, peer, &identity)?;
@@ -371,9 +374,9 @@ impl Client {
             match DecryptionFailure::decode(&envelope.payload) {
                 Err(e) => Outcome::Dropped(e.to_string()),
                 Ok(failure) => {
-                    let ended = record
-                        .as_mut()
-                        .is_some_and(|record| record.on_decryption_failure(&failure));
+                    let ended = record.as_mut().is_some_and(|record| {
+                        record.on_decryption_failure(&failure, self.account.identity_key())
+                    });
                     if ended {
                         Outcome::Reset
                     } else {
@@ -391,7 +394,21 @@ impl Client {
                             Outcome::Text(String::from_utf8_lossy(&plaintext).into_owned())
                         }
                         Err(e) => {
-                            notice = record.decryption_failure(&message, &e);
+                            // The notice is signed for the key we know for
+                            // the sender; with none, there is no one to tell.
+                            let peer = match record.peer_identity_key() {
+                                Some(key) => Some(*key),
+                                None => pinned_identity(&self.db, from)?
+                                    .and_then(|bytes| IdentityKey::from_bytes(&bytes).ok()),
+                            };
+                            notice = peer.and_then(|peer| {
+                                record.decryption_failure(
+                                    &message,
+                                    &e,
+                                    self.account.identity(),
+                                    &peer,
+                                )
+                            });
                             Outcome::Dropped(e.to_string())
                         }
                     }
@@ -400,14 +417,17 @@ impl Client {
         };
         let sealed_record = match (&outcome, &record) {
             (Outcome::Text(_) | Outcome::Reset, Some(record)) => {
-                Some(record.seal(&self.storage_key, &mut self.rng)?)
+                Some(record.seal(&self.storage_key, &record_context(from), &mut self.rng)?)
             }
             _ => None,
         };
         let sealed_account = if self.account.one_time_prekey_count() == prekeys_before {
             None
         } else {
-            Some(self.account.seal(&self.storage_key, &mut self.rng)?)
+            Some(
+                self.account
+                    .seal(&self.storage_key, ACCOUNT_CONTEXT, &mut self.rng)?,
+            )
         };
 
         let tx = self.db.transaction()?;
@@ -475,7 +495,7 @@ impl Client {
             )
             .optional()?;
         Ok(sealed
-            .map(|sealed| SessionRecord::open(&sealed, &self.storage_key))
+            .map(|sealed| SessionRecord::open(&sealed, &self.storage_key, &record_context(peer)))
             .transpose()?)
     }
 
@@ -529,7 +549,9 @@ impl Client {
     }
 
     fn store_account(&mut self) -> Result<()> {
-        let sealed = self.account.seal(&self.storage_key, &mut self.rng)?;
+        let sealed = self
+            .account
+            .seal(&self.storage_key, ACCOUNT_CONTEXT, &mut self.rng)?;
         self.db
             .execute("UPDATE account SET sealed = ?1 WHERE id = 1", [sealed])?;
         Ok(())
@@ -590,11 +612,20 @@ fn create_storage_key(path: &Path, rng: &mut impl Rng) -> Result<Zeroizing<[u8; 
     Ok(key)
 }
 
+/// What the account is sealed under: its row (SPEC.md §11, sealed context).
+const ACCOUNT_CONTEXT: &[u8] = b"chat/account";
+
+/// What a peer's record is sealed under: its row, so that two peers'
+/// records cannot be swapped in the database.
+fn record_context(peer: &str) -> Vec<u8> {
+    format!("chat/record/{peer}").into_bytes()
+}
+
 fn load_account(db: &Connection, storage_key: &[u8; 32]) -> Result<Account> {
     let sealed: Vec<u8> = db.query_row("SELECT sealed FROM account WHERE id = 1", [], |row| {
         row.get(0)
     })?;
-    Ok(Account::open(&sealed, storage_key)?)
+    Ok(Account::open(&sealed, storage_key, ACCOUNT_CONTEXT)?)
 }
 
 fn pinned_identity(db: &Connection, peer: &str) -> Result<Option<[u8; 32]>> {
