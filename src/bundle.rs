@@ -4,7 +4,7 @@ use alloc::vec::Vec;
 
 use crate::codec::{ArrayBuf, Reader, Writer};
 use crate::error::Error;
-use crate::keys::{Hex, IdentityKey, IdentityKeyPair, PublicKey, SignedPreKey};
+use crate::keys::{Hex, IdentityKey, IdentityKeyPair, PublicKey, SignedPreKey, Verifier};
 
 /// Prefix of the signed-prekey signature (§2).
 const LABEL_SIGNED_PREKEY: &[u8] = b"cliquet/v1/signed-prekey";
@@ -129,10 +129,10 @@ impl PreKeyBundle {
     /// not canonical or has small order; [`Error::BadSignature`] if the
     /// signature does not verify strictly.
     pub fn verify(&self) -> Result<VerifiedBundle, Error> {
-        let identity_key = IdentityKey::from_bytes(&self.identity_key)?;
-        identity_key.verify(&signed_message(&self.signed_prekey), &self.signature)?;
+        let verifier = Verifier::from_bytes(&self.identity_key)?;
+        verifier.verify(&signed_message(&self.signed_prekey), &self.signature)?;
         Ok(VerifiedBundle {
-            identity_key,
+            identity_key: *verifier.key(),
             signed_prekey_id: self.signed_prekey_id,
             signed_prekey: self.signed_prekey,
             one_time_prekey: self.one_time_prekey,

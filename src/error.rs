@@ -2,6 +2,8 @@
 
 use core::fmt;
 
+use crate::public::IdentityKey;
+
 /// Everything that can go wrong in `cliquet`.
 ///
 /// Each variant is one failure a caller can act on. Whenever a call returns an
@@ -57,11 +59,14 @@ pub enum Error {
     NoSession,
     /// Stored state could not be loaded or opened (SPEC §7).
     State(StateError),
-    /// The peer's identity key is not the one this record holds sessions
-    /// with: a bundle for [`SessionRecord::start_new`](crate::SessionRecord::start_new)
-    /// of another identity. Not a tampered message: the peer reinstalled, or
-    /// someone claims to be them. Nothing was changed.
-    IdentityChanged,
+    /// The peer's identity key is not the one the record pinned: a prekey
+    /// message, or a bundle for
+    /// [`SessionRecord::start_new`](crate::SessionRecord::start_new), of
+    /// another identity. It carries that new key. Not a tampered message:
+    /// the peer reinstalled, or someone claims to be them. Show the user the
+    /// new safety number ([`SafetyNumber`](crate::SafetyNumber)), then
+    /// [`accept_identity`](crate::SessionRecord::accept_identity) or refuse.
+    IdentityChanged(IdentityKey),
     /// A scanned safety-number code is well formed but does not match this
     /// device's [`SafetyNumber`](crate::SafetyNumber) (SPEC §9): one of the two
     /// devices holds an identity key (or identifier) the other does not have.
@@ -174,8 +179,9 @@ impl fmt::Display for Error {
                 "no current session with this peer; fetch its bundle and start one (SessionRecord::start_new)",
             ),
             Self::State(detail) => write!(f, "stored state rejected: {detail}"),
-            Self::IdentityChanged => f.write_str(
-                "the peer's identity key changed; verify it (safety number) before accepting it",
+            Self::IdentityChanged(key) => write!(
+                f,
+                "the peer's identity key changed to {key}; verify it (safety number) before accepting it"
             ),
             Self::Mismatch => f.write_str(
                 "safety numbers do not match: an identity key differs; do not trust this peer until you compare again",

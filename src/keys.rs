@@ -9,15 +9,8 @@ use zeroize::Zeroizing;
 
 use crate::crypto;
 use crate::error::Error;
-
-/// Writes bytes as lowercase hex.
-pub(crate) struct Hex<'a>(pub(crate) &'a [u8]);
-
-impl fmt::Debug for Hex<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
-    }
-}
+pub(crate) use crate::public::Hex;
+pub use crate::public::{IdentityKey, PublicKey};
 
 /// Draws a 32-byte secret with one `fill_bytes` call (§1).
 pub(crate) fn draw_secret(rng: &mut (impl CryptoRng + ?Sized)) -> Zeroizing<[u8; 32]> {
@@ -26,63 +19,46 @@ pub(crate) fn draw_secret(rng: &mut (impl CryptoRng + ?Sized)) -> Zeroizing<[u8;
     bytes
 }
 
-/// An X25519 public key (signed prekey, one-time prekey, ephemeral and
-/// ratchet keys): 32 bytes, RFC 7748.
-///
-/// Any 32 bytes are accepted here; a key that leads to an all-zero shared
-/// secret is rejected where it is used ([`Error::InvalidKey`]).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PublicKey([u8; 32]);
-
-impl PublicKey {
-    /// A public key from its encoding.
-    pub const fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(bytes)
-    }
-
-    /// The encoding.
-    pub const fn to_bytes(&self) -> [u8; 32] {
-        self.0
-    }
-
-    /// The encoding, borrowed.
-    pub const fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for PublicKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PublicKey({:?})", Hex(&self.0))
-    }
-}
-
-/// The public half of an identity key: a validated Ed25519 public key, with
-/// its X25519 (Montgomery) view for Diffie-Hellman.
-///
-/// ```
-/// use cliquet::{Error, IdentityKey};
-///
-/// // Small-order points are refused (SPEC §1).
-/// let mut identity_point = [0u8; 32];
-/// identity_point[0] = 1;
-/// assert_eq!(IdentityKey::from_bytes(&identity_point), Err(Error::InvalidKey));
-/// ```
-#[derive(Clone, Copy)]
-pub struct IdentityKey {
-    bytes: [u8; 32],
-    verifying: VerifyingKey,
-    montgomery: PublicKey,
-}
-
 impl IdentityKey {
     /// Parses and validates an Ed25519 public key.
+    ///
+    /// ```
+    /// use cliquet::{Error, IdentityKey};
+    ///
+    /// // Small-order points are refused (SPEC §1).
+    /// let mut identity_point = [0u8; 32];
+    /// identity_point[0] = 1;
+    /// assert_eq!(IdentityKey::from_bytes(&identity_point), Err(Error::InvalidKey));
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidKey`] if the bytes do not decompress to a curve point,
     /// are not the canonical encoding of that point, or the point has small
     /// order.
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, Error> {
+        Verifier::from_bytes(bytes).map(|v| v.key)
+    }
+
+    /// Strict Ed25519 verification (`verify_strict`, §2). Decompresses the
+    /// key first: for many verifications, keep a [`Verifier`].
+    pub(crate) fn verify(&self, message: &[u8], signature: &[u8; 64]) -> Result<(), Error> {
+        Verifier::from_bytes(self.as_bytes())?.verify(message, signature)
+    }
+}
+
+/// A validated Ed25519 public key with its decompressed point, for
+/// verifying signatures (a bundle's, a group sender's) without
+/// decompressing it each time.
+#[derive(Clone, Copy)]
+pub(crate) struct Verifier {
+    key: IdentityKey,
+    verifying: VerifyingKey,
+}
+
+impl Verifier {
+    /// Parses and validates an Ed25519 public key as
+    /// [`IdentityKey::from_bytes`] does.
+    pub(crate) fn from_bytes(bytes: &[u8; 32]) -> Result<Self, Error> {
         if !y_is_reduced(bytes) {
             return Err(Error::InvalidKey);
         }
@@ -94,26 +70,14 @@ impl IdentityKey {
     }
 
     fn from_verifying(verifying: VerifyingKey) -> Self {
-        Self {
-            bytes: verifying.to_bytes(),
-            montgomery: PublicKey(verifying.to_montgomery().to_bytes()),
-            verifying,
-        }
+        let key =
+            IdentityKey::from_validated(verifying.to_bytes(), verifying.to_montgomery().to_bytes());
+        Self { key, verifying }
     }
 
-    /// The 32-byte Ed25519 encoding.
-    pub const fn to_bytes(&self) -> [u8; 32] {
-        self.bytes
-    }
-
-    /// The 32-byte Ed25519 encoding, borrowed.
-    pub const fn as_bytes(&self) -> &[u8; 32] {
-        &self.bytes
-    }
-
-    /// The X25519 public key of this identity, `u = (1 + y) / (1 − y)`.
-    pub(crate) const fn montgomery(&self) -> &PublicKey {
-        &self.montgomery
+    /// The key.
+    pub(crate) const fn key(&self) -> &IdentityKey {
+        &self.key
     }
 
     /// Strict Ed25519 verification (`verify_strict`, §2).
@@ -125,23 +89,17 @@ impl IdentityKey {
     }
 }
 
-impl PartialEq for IdentityKey {
+impl PartialEq for Verifier {
     fn eq(&self, other: &Self) -> bool {
-        self.bytes == other.bytes
+        self.key == other.key
     }
 }
 
-impl Eq for IdentityKey {}
+impl Eq for Verifier {}
 
-impl core::hash::Hash for IdentityKey {
-    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
-        self.bytes.hash(state);
-    }
-}
-
-impl fmt::Debug for IdentityKey {
+impl fmt::Debug for Verifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "IdentityKey({:?})", Hex(&self.bytes))
+        f.debug_tuple("Verifier").field(&self.key).finish()
     }
 }
 
@@ -171,7 +129,7 @@ fn y_is_reduced(bytes: &[u8; 32]) -> bool {
 pub struct IdentityKeyPair {
     signing: SigningKey,
     dh: StaticSecret,
-    public: IdentityKey,
+    public: Verifier,
 }
 
 impl IdentityKeyPair {
@@ -188,7 +146,7 @@ impl IdentityKeyPair {
     pub fn from_secret_bytes(seed: &[u8; 32]) -> Self {
         let signing = SigningKey::from_bytes(seed);
         let dh = StaticSecret::from(signing.to_scalar_bytes());
-        let public = IdentityKey::from_verifying(signing.verifying_key());
+        let public = Verifier::from_verifying(signing.verifying_key());
         Self {
             signing,
             dh,
@@ -198,6 +156,11 @@ impl IdentityKeyPair {
 
     /// The public half.
     pub const fn public_key(&self) -> &IdentityKey {
+        self.public.key()
+    }
+
+    /// The public half, ready to verify this key's signatures.
+    pub(crate) const fn verifier(&self) -> &Verifier {
         &self.public
     }
 
@@ -239,7 +202,7 @@ impl KeyPair {
 
     pub(crate) fn from_secret_bytes(secret: &[u8; 32]) -> Self {
         let secret = StaticSecret::from(*secret);
-        let public = PublicKey(crypto::x25519_public(&secret));
+        let public = PublicKey::from_bytes(crypto::x25519_public(&secret));
         Self { secret, public }
     }
 
@@ -349,12 +312,6 @@ prekey_type!(
 /// assert_eq!(shown.len(), 64);
 /// assert_eq!(shown.parse(), Ok(key));
 /// ```
-impl fmt::Display for IdentityKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", Hex(&self.bytes))
-    }
-}
-
 /// Parses the 64 hex digits that `Display` writes (upper- or lowercase
 /// accepted) and validates the key as
 /// [`IdentityKey::from_bytes`] does.

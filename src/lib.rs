@@ -9,6 +9,8 @@ extern crate std;
 
 // The layers, bottom up: a module uses only modules declared before it
 // (`python3 tools/layers.py` checks it; see Architecture in the README).
+mod public;
+
 mod codec;
 mod config;
 mod crypto;

@@ -300,7 +300,7 @@ impl SessionRecord {
     /// number computed for another key was compared); nothing changes.
     pub fn mark_verified(&mut self, identity: &IdentityKey) -> Result<(), Error> {
         match self.identity.pinned {
-            Some(pinned) if pinned != *identity => Err(Error::IdentityChanged),
+            Some(pinned) if pinned != *identity => Err(Error::IdentityChanged(*identity)),
             _ => {
                 self.identity.pinned = Some(*identity);
                 self.identity.verified = true;
@@ -368,7 +368,7 @@ impl SessionRecord {
         let theirs = bundle.identity_key();
         if self.identity.pinned.is_some_and(|pinned| pinned != *theirs) {
             self.identity.changed = Some(*theirs);
-            return Err(Error::IdentityChanged);
+            return Err(Error::IdentityChanged(*theirs));
         }
         let session = Box::new(Session::initiate(identity, bundle, config, rng)?);
         let id = session.session_id();
@@ -391,8 +391,8 @@ impl SessionRecord {
         plaintext: &[u8],
         rng: &mut (impl CryptoRng + ?Sized),
     ) -> Result<AnyMessage, Error> {
-        if self.identity.changed.is_some() {
-            return Err(Error::IdentityChanged);
+        if let Some(changed) = self.identity.changed {
+            return Err(Error::IdentityChanged(changed));
         }
         match &mut self.current {
             None => Err(Error::NoSession),
@@ -554,12 +554,11 @@ impl SessionRecord {
         }
         // A prekey message of another identity needs the application's
         // decision first. It changes nothing: anyone can make one.
-        if self
-            .identity
-            .pinned
-            .is_some_and(|pinned| pinned.as_bytes() != prekey.identity_key_bytes())
+        if let Some(pinned) = self.identity.pinned
+            && pinned.as_bytes() != prekey.identity_key_bytes()
         {
-            return Err(Error::IdentityChanged);
+            let theirs = IdentityKey::from_bytes(prekey.identity_key_bytes())?;
+            return Err(Error::IdentityChanged(theirs));
         }
         let accepted = account.accept(prekey, config)?;
         self.identity.pinned = Some(*accepted.session.peer_identity_key());

@@ -13,7 +13,7 @@ use super::wire::{
     GroupId, GroupMessage, KIND_GROUP_MESSAGE, SIGNATURE_LEN, SenderKeyDistribution,
 };
 use crate::crypto::{self, NONCE_LEN};
-use crate::keys::{IdentityKey, IdentityKeyPair, draw_secret};
+use crate::keys::{IdentityKeyPair, Verifier, draw_secret};
 use crate::{Error, SessionConfig};
 
 /// `info` of the group message key and nonce derivation (§10).
@@ -92,17 +92,17 @@ impl MessageKey {
 /// `GSK_pub`: a validated Ed25519 public key (the identity-key rules of §1),
 /// which verifies a chain's messages strictly.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) struct SigningPublicKey(IdentityKey);
+pub(crate) struct SigningPublicKey(Verifier);
 
 impl SigningPublicKey {
     /// # Errors
-    /// [`Error::InvalidKey`] as [`IdentityKey::from_bytes`].
+    /// [`Error::InvalidKey`] as [`IdentityKey::from_bytes`](crate::IdentityKey::from_bytes).
     pub(crate) fn from_bytes(bytes: &[u8; 32]) -> Result<Self, Error> {
-        IdentityKey::from_bytes(bytes).map(Self)
+        Verifier::from_bytes(bytes).map(Self)
     }
 
     pub(crate) const fn as_bytes(&self) -> &[u8; 32] {
-        self.0.as_bytes()
+        self.0.key().as_bytes()
     }
 
     /// Strict Ed25519 verification (`verify_strict`).
@@ -126,7 +126,7 @@ impl SigningKeyPair {
     }
 
     fn public(&self) -> SigningPublicKey {
-        SigningPublicKey(*self.0.public_key())
+        SigningPublicKey(*self.0.verifier())
     }
 
     pub(crate) fn sign(&self, message: &[u8]) -> [u8; SIGNATURE_LEN] {
