@@ -4,8 +4,8 @@
 //!
 //! Cases default to a quick run; `PROPTEST_CASES=2000 cargo test --release
 //! --test records` runs a heavy one. `CLIQUET_BLESS=1 cargo test --test
-//! records` rewrites the record golden files (only ever for a new format
-//! version: old files stay as they are).
+//! records` writes the record golden files of today's format version that
+//! are missing; it never overwrites one (`common::golden`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -17,142 +17,21 @@
 )]
 
 mod common;
+
 use cliquet::{
     Account, AnyMessage, DecodeError, DecryptionFailure, Error, RatchetMessage, SessionConfig,
     SessionId, SessionRecord, StateError,
 };
+use common::devices::Devices;
+use common::golden;
 use proptest::prelude::*;
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
 
-/// One device as it talks to the other: its account and its record of the peer.
-struct Device {
-    account: Account,
-    record: SessionRecord,
-}
-
-impl Device {
-    fn new(rng: &mut ChaCha20Rng) -> Self {
-        Self {
-            account: Account::new(rng),
-            record: SessionRecord::new(),
-        }
-    }
-
-    fn current(&self) -> Option<SessionId> {
-        self.record.current().map(|s| s.session_id())
-    }
-
-    /// Stored bytes of account and record, to prove a failure changed nothing.
-    fn state(&self) -> (Vec<u8>, Vec<u8>) {
-        (
-            self.account.to_bytes().to_vec(),
-            self.record.to_bytes().to_vec(),
-        )
-    }
-
-    /// Decrypts; on failure checks that nothing changed.
-    fn receive(&mut self, message: &AnyMessage, config: SessionConfig) -> Result<Vec<u8>, Error> {
-        let before = self.state();
-        let result = self.record.decrypt(&mut self.account, message, config);
-        if result.is_err() {
-            assert_eq!(self.state(), before, "a failed decrypt changed state");
-        }
-        result
-    }
-}
-
-/// Two devices and one seeded RNG.
-struct Pair {
-    rng: ChaCha20Rng,
-    alice: Device,
-    bob: Device,
-    config: SessionConfig,
-}
-
-impl Pair {
-    fn new(seed: u8) -> Self {
-        Self::with_config(seed, SessionConfig::default())
-    }
-
-    fn with_config(seed: u8, config: SessionConfig) -> Self {
-        let mut rng = ChaCha20Rng::from_seed([seed; 32]);
-        let alice = Device::new(&mut rng);
-        let bob = Device::new(&mut rng);
-        Self {
-            rng,
-            alice,
-            bob,
-            config,
-        }
-    }
-
-    fn devices(&mut self, from_alice: bool) -> (&mut Device, &mut Device) {
-        if from_alice {
-            (&mut self.alice, &mut self.bob)
-        } else {
-            (&mut self.bob, &mut self.alice)
-        }
-    }
-
-    /// `from` starts a new session from the other's bundle (with a fresh
-    /// one-time prekey).
-    fn start(&mut self, from_alice: bool) -> SessionId {
-        let config = self.config;
-        let rng = &mut self.rng;
-        let (from, to) = if from_alice {
-            (&mut self.alice, &mut self.bob)
-        } else {
-            (&mut self.bob, &mut self.alice)
-        };
-        let (id, _) = to.account.generate_one_time_prekeys(1, rng)[0];
-        let bundle = to.account.bundle(Some(id)).unwrap().verify().unwrap();
-        from.record
-            .start_new(from.account.identity(), &bundle, config, rng)
-            .unwrap()
-    }
-
-    /// `from` encrypts `text`, starting a session first if it needs one.
-    fn send(&mut self, from_alice: bool, text: &[u8]) -> AnyMessage {
-        let needs = self.devices(from_alice).0.record.needs_new_session();
-        if needs {
-            self.start(from_alice);
-        }
-        let rng = &mut self.rng;
-        let from = if from_alice {
-            &mut self.alice
-        } else {
-            &mut self.bob
-        };
-        from.record.encrypt(text, rng).expect("a session")
-    }
-
-    /// The other device decrypts a message from `from_alice`'s side.
-    fn deliver(&mut self, from_alice: bool, message: &AnyMessage) -> Result<Vec<u8>, Error> {
-        let config = self.config;
-        self.devices(from_alice).1.receive(message, config)
-    }
-
-    fn same_session(&self) -> bool {
-        self.alice.current().is_some() && self.alice.current() == self.bob.current()
-    }
-
-    /// One message each way, each decrypted; then both use the same session.
-    fn round_trip(&mut self) {
-        let m = self.send(true, b"ping");
-        assert_eq!(self.deliver(true, &m).unwrap(), b"ping");
-        let m = self.send(false, b"pong");
-        assert_eq!(self.deliver(false, &m).unwrap(), b"pong");
-        assert!(self.same_session(), "not converged after a round trip");
-        assert!(self.alice.record.current().unwrap().is_acknowledged());
-        assert!(self.bob.record.current().unwrap().is_acknowledged());
-    }
-}
-
 /// Both sides start a session from each other's bundle and each sends
 /// `count` prekey messages; returns (Alice's, Bob's) and their session ids.
 fn simultaneous(
-    p: &mut Pair,
+    p: &mut Devices,
     count: usize,
 ) -> (Vec<AnyMessage>, Vec<AnyMessage>, SessionId, SessionId) {
     let a_id = p.start(true);
@@ -171,7 +50,7 @@ fn seeds_cover_both_tie_break_outcomes() {
     let outcomes: Vec<bool> = SEEDS
         .iter()
         .map(|&seed| {
-            let mut p = Pair::new(seed);
+            let mut p = Devices::new(seed);
             let (_, _, a, b) = simultaneous(&mut p, 0);
             a < b
         })
@@ -183,7 +62,7 @@ fn seeds_cover_both_tie_break_outcomes() {
 fn simultaneous_initiation_basic() {
     for seed in SEEDS {
         for alice_first in [true, false] {
-            let mut p = Pair::new(seed);
+            let mut p = Devices::new(seed);
             let (to_bob, to_alice, a_id, b_id) = simultaneous(&mut p, 1);
             if alice_first {
                 assert_eq!(p.deliver(true, &to_bob[0]).unwrap(), b"from alice");
@@ -210,7 +89,7 @@ fn simultaneous_initiation_messages_cross_after_the_window() {
     // in every one of the orders below.
     for seed in SEEDS {
         for order in 0..4u8 {
-            let mut p = Pair::new(seed);
+            let mut p = Devices::new(seed);
             let (to_bob, to_alice, a_id, b_id) = simultaneous(&mut p, 2);
             let mut steps: Vec<(bool, &AnyMessage)> = vec![
                 (true, &to_bob[0]),
@@ -263,7 +142,7 @@ fn simultaneous_initiation_converges_after_one_round_trip_whatever_arrives() {
     for seed in [1, 2] {
         for pattern in &patterns {
             for alice_starts in [true, false] {
-                let mut p = Pair::new(seed);
+                let mut p = Devices::new(seed);
                 let (to_bob, to_alice, a_id, b_id) = simultaneous(&mut p, 2);
                 for &m in pattern {
                     let from_alice = m < 2;
@@ -295,7 +174,7 @@ fn simultaneous_initiation_converges_after_one_round_trip_whatever_arrives() {
 fn simultaneous_initiation_with_lost_prekey_message() {
     for seed in SEEDS {
         for lost_alices in [true, false] {
-            let mut p = Pair::new(seed);
+            let mut p = Devices::new(seed);
             let (to_bob, to_alice, a_id, b_id) = simultaneous(&mut p, 1);
             // One side's prekey message is lost; the other's arrives.
             if lost_alices {
@@ -318,7 +197,7 @@ fn simultaneous_initiation_with_lost_prekey_message() {
 #[test]
 fn simultaneous_initiation_with_lost_normal_message() {
     for seed in SEEDS {
-        let mut p = Pair::new(seed);
+        let mut p = Devices::new(seed);
         let (to_bob, to_alice, a_id, b_id) = simultaneous(&mut p, 1);
         p.deliver(true, &to_bob[0]).unwrap();
         p.deliver(false, &to_alice[0]).unwrap();
@@ -337,7 +216,7 @@ fn simultaneous_initiation_with_lost_normal_message() {
 #[test]
 fn simultaneous_initiation_with_repeated_prekey_messages() {
     for seed in SEEDS {
-        let mut p = Pair::new(seed);
+        let mut p = Devices::new(seed);
         let (to_bob, to_alice, a_id, b_id) = simultaneous(&mut p, 2);
         for m in &to_bob {
             p.deliver(true, m).unwrap();
@@ -377,7 +256,7 @@ fn simultaneous_initiation_loser_prekey_first_seen_late() {
     // the winner was acknowledged: it is accepted (a new session to that
     // side) and, after one round trip, both are back on the same session.
     for seed in SEEDS {
-        let mut p = Pair::new(seed);
+        let mut p = Devices::new(seed);
         let (to_bob, to_alice, a_id, b_id) = simultaneous(&mut p, 1);
         let alice_wins = a_id < b_id;
         // The winner's initiator is `w`; its prekey message reaches the peer.
@@ -402,7 +281,7 @@ fn simultaneous_initiation_loser_prekey_first_seen_late() {
 
 #[test]
 fn delayed_message_for_an_archived_session() {
-    let mut p = Pair::new(9);
+    let mut p = Devices::new(9);
     let first = p.start(true);
     let m = p.send(true, b"hello");
     p.deliver(true, &m).unwrap();
@@ -428,7 +307,7 @@ fn delayed_message_for_an_archived_session() {
 
 #[test]
 fn delayed_message_for_a_session_this_side_replaced() {
-    let mut p = Pair::new(10);
+    let mut p = Devices::new(10);
     let first = p.start(true);
     let m = p.send(true, b"hello");
     p.deliver(true, &m).unwrap();
@@ -448,7 +327,7 @@ fn delayed_message_for_a_session_this_side_replaced() {
 #[test]
 fn peer_lost_its_state_and_starts_over() {
     for seed in SEEDS {
-        let mut p = Pair::new(seed);
+        let mut p = Devices::new(seed);
         p.start(true);
         let m = p.send(true, b"hello");
         p.deliver(true, &m).unwrap();
@@ -477,7 +356,7 @@ fn peer_lost_its_state_and_starts_over() {
 
 #[test]
 fn failed_prekey_decrypt_leaves_account_and_record_unchanged() {
-    let mut p = Pair::new(11);
+    let mut p = Devices::new(11);
     // Bob's record already holds a current and an archived session.
     for _ in 0..2 {
         p.start(true);
@@ -499,7 +378,7 @@ fn failed_prekey_decrypt_leaves_account_and_record_unchanged() {
     assert_eq!(p.bob.account.one_time_prekey_count(), opks);
     // A prekey message from another identity is refused before any prekey
     // lookup, and changes nothing either.
-    let mut mallory = Pair::new(12);
+    let mut mallory = Devices::new(12);
     let (id, _) = p.bob.account.generate_one_time_prekeys(1, &mut p.rng)[0];
     let bundle = p.bob.account.bundle(Some(id)).unwrap().verify().unwrap();
     mallory
@@ -534,7 +413,7 @@ fn failed_prekey_decrypt_leaves_account_and_record_unchanged() {
 
 #[test]
 fn archive_never_exceeds_max() {
-    let mut p = Pair::new(13);
+    let mut p = Devices::new(13);
     p.bob.record = SessionRecord::with_limits(3, 10).unwrap();
     p.alice.record = SessionRecord::with_limits(3, 10).unwrap();
     for i in 0..8u32 {
@@ -589,7 +468,7 @@ fn archive_never_exceeds_max() {
 fn recovery_after_a_decryption_failure_notice() {
     for header_encryption in [false, true] {
         let config = SessionConfig::default().with_header_encryption(header_encryption);
-        let mut p = Pair::with_config(14, config);
+        let mut p = Devices::with_config(14, config);
         p.start(true);
         let m = p.send(true, b"hello");
         p.deliver(true, &m).unwrap();
@@ -624,7 +503,7 @@ fn recovery_after_a_decryption_failure_notice() {
 
 #[test]
 fn recovery_when_a_prekey_message_names_a_used_one_time_prekey() {
-    let mut p = Pair::new(15);
+    let mut p = Devices::new(15);
     p.start(true);
     let m = p.send(true, b"hello");
     // Bob accepts it (using up the one-time prekey), then loses his record
@@ -644,7 +523,7 @@ fn recovery_when_a_prekey_message_names_a_used_one_time_prekey() {
 
 #[test]
 fn notices_only_for_failures_no_session_could_read() {
-    let mut p = Pair::new(16);
+    let mut p = Devices::new(16);
     p.start(true);
     let m = p.send(true, b"hello");
     p.deliver(true, &m).unwrap();
@@ -739,7 +618,7 @@ fn decryption_failure_wire_format() {
 
 #[test]
 fn record_storage_round_trip_sealing_and_rejection() {
-    let mut p = Pair::new(17);
+    let mut p = Devices::new(17);
     for _ in 0..3 {
         p.start(true);
         let m = p.send(true, b"m");
@@ -778,8 +657,9 @@ fn record_storage_round_trip_sealing_and_rejection() {
     );
     // Every truncation is an error; a trailing byte too.
     for len in 0..stored.len() {
-        assert!(
-            SessionRecord::from_bytes(&stored[..len]).is_err(),
+        assert_eq!(
+            SessionRecord::from_bytes(&stored[..len]).unwrap_err(),
+            Error::State(StateError::Truncated),
             "len {len}"
         );
     }
@@ -823,19 +703,11 @@ fn record_storage_round_trip_sealing_and_rejection() {
     );
 }
 
-const STORAGE_KEY: [u8; 32] = [0x42; 32];
-
-fn golden(name: &str) -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name)
-}
-
 /// Bob's record after four sessions with Alice (archived as abandoned,
 /// abandoned, lost tie-break, replaced), and a message Alice sent on the
-/// first one that Bob has not received yet.
-fn record_files() -> Vec<(&'static str, Vec<u8>)> {
-    let mut p = Pair::new(21);
+/// first one that Bob has not received yet: today's writer's golden files.
+fn record_files() -> golden::Set {
+    let mut p = Devices::new(21);
     p.start(true);
     let m = p.send(true, b"first");
     p.deliver(true, &m).unwrap();
@@ -853,34 +725,41 @@ fn record_files() -> Vec<(&'static str, Vec<u8>)> {
     let m = p.send(true, b"fifth");
     p.deliver(true, &m).unwrap();
     p.round_trip();
-    vec![
-        ("record_v1.bin", p.bob.record.to_bytes().to_vec()),
-        ("record_v1.msg", held.to_bytes()),
-        (
-            "record_v1.sealed",
-            p.bob.record.seal(&STORAGE_KEY, &mut p.rng).unwrap(),
-        ),
-    ]
+    let stored = p.bob.record.to_bytes().to_vec();
+    let mut set = golden::Set::of(&stored);
+    set.state("record", "bin", stored);
+    set.other("record", "msg", held.to_bytes());
+    set.state(
+        "record",
+        "sealed",
+        p.bob.record.seal(&golden::STORAGE_KEY, &mut p.rng).unwrap(),
+    );
+    set
 }
 
 #[test]
-fn s7_golden_record_v1_files_still_load_and_work() {
-    if std::env::var_os("CLIQUET_BLESS").is_some() {
-        for (name, bytes) in record_files() {
-            std::fs::write(golden(name), bytes).expect("write golden file");
-        }
-    }
-    let read = |name| std::fs::read(golden(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let mut record = SessionRecord::from_bytes(&read("record_v1.bin")).expect("record v1");
+fn s7_golden_record_v1_files_still_load_round_trip_and_work() {
+    let files = record_files();
+    golden::bless(&files);
+    let stored = golden::read("record_v1.bin");
+    let mut record = SessionRecord::from_bytes(&stored).expect("record v1");
     assert_eq!(record.archived().len(), 4);
+    // Stored again, it loads to the same state; while version 1 is the
+    // writer's, byte for byte the file.
+    let again = record.to_bytes();
+    assert_eq!(SessionRecord::from_bytes(&again).unwrap().to_bytes(), again);
+    if files.version == 1 {
+        assert_eq!(*again, stored);
+    }
     let current = record.current().map(|s| s.session_id());
-    let sealed = SessionRecord::open(&read("record_v1.sealed"), &STORAGE_KEY).expect("sealed v1");
+    let sealed = SessionRecord::open(&golden::read("record_v1.sealed"), &golden::STORAGE_KEY)
+        .expect("sealed v1");
     assert_eq!(sealed.to_bytes(), record.to_bytes());
     // The held message decrypts from the oldest (abandoned) session, which
     // stays archived.
     let mut rng = ChaCha20Rng::from_seed([21; 32]);
     let mut bob = Account::new(&mut rng);
-    let held = AnyMessage::decode(&read("record_v1.msg")).expect("message");
+    let held = AnyMessage::decode(&golden::read("record_v1.msg")).expect("message");
     assert_eq!(
         record.decrypt(&mut bob, &held, SessionConfig::default()),
         Ok(b"held on the first session".to_vec())
@@ -889,19 +768,13 @@ fn s7_golden_record_v1_files_still_load_and_work() {
 }
 
 #[test]
-fn s7_todays_writer_still_writes_record_format_v1() {
-    for (name, bytes) in record_files() {
-        let stored = std::fs::read(golden(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert!(
-            stored == bytes,
-            "{name}: the writer's output changed; a new format needs a new version"
-        );
-    }
+fn s7_todays_writer_still_writes_its_record_golden_files() {
+    golden::assert_writer_unchanged(&record_files());
 }
 
 #[test]
 fn record_of_one_peer_refuses_another_identity() {
-    let mut p = Pair::new(18);
+    let mut p = Devices::new(18);
     p.start(true);
     let mut rng = ChaCha20Rng::from_seed([99; 32]);
     let carol = Account::new(&mut rng);
@@ -914,26 +787,6 @@ fn record_of_one_peer_refuses_another_identity() {
         Err(Error::IdentityChanged)
     );
     assert_eq!(p.alice.record.to_bytes(), before);
-}
-
-#[test]
-fn record_debug_shows_no_secret() {
-    let mut p = Pair::new(19);
-    p.start(true);
-    let m = p.send(true, b"m");
-    p.deliver(true, &m).unwrap();
-    let debug = format!("{:?}", p.bob.record);
-    assert!(debug.contains("SessionRecord") && debug.contains("session_id"));
-    let stored = p.bob.record.to_bytes();
-    // Apart from the public identity keys, no 32-byte window of the stored
-    // state (every secret included) shows up in hex.
-    let mut debug = debug;
-    for identity in [p.alice.account.identity_key(), p.bob.account.identity_key()] {
-        debug = debug.replace(&hex::encode(identity.to_bytes()), "");
-    }
-    for window in stored.windows(32) {
-        assert!(!debug.contains(&hex::encode(window)));
-    }
 }
 
 // --- Property test over random event sequences ---------------------------
@@ -971,7 +824,7 @@ fn event() -> impl Strategy<Value = Event> {
     ]
 }
 
-/// The network and the backups around a [`Pair`].
+/// The network and the backups around a [`Devices`].
 #[derive(Default)]
 struct World {
     /// In flight, by receiver (index 0: to Bob, 1: to Alice).
@@ -987,14 +840,14 @@ fn slot(to_alice: bool) -> usize {
 
 impl World {
     /// A decrypt failed at the receiver: queue a notice for the sender.
-    fn failed(&mut self, p: &Pair, to_alice: bool, message: &AnyMessage, error: &Error) {
+    fn failed(&mut self, p: &Devices, to_alice: bool, message: &AnyMessage, error: &Error) {
         let receiver = if to_alice { &p.alice } else { &p.bob };
         if let Some(notice) = receiver.record.decryption_failure(message, error) {
             self.notices[slot(!to_alice)].push(notice);
         }
     }
 
-    fn apply(&mut self, p: &mut Pair, event: &Event) {
+    fn apply(&mut self, p: &mut Devices, event: &Event) {
         match *event {
             Event::Send { alice } => {
                 let m = p.send(alice, b"event");
@@ -1054,7 +907,7 @@ impl World {
     /// talk in turns, handing notices over at once, until a round in which
     /// both send on the same session, each message decrypts, and that
     /// session is current on both sides. Returns the rounds it took.
-    fn heal(&mut self, p: &mut Pair, max_rounds: usize) -> Option<usize> {
+    fn heal(&mut self, p: &mut Devices, max_rounds: usize) -> Option<usize> {
         for round in 0..max_rounds {
             let mut ok = true;
             let mut used = Vec::new();
@@ -1084,7 +937,7 @@ impl World {
 /// Runs `events` and heals; returns the rounds healing took.
 fn replay(seed: u8, header_encryption: bool, events: &[Event]) -> Option<usize> {
     let config = SessionConfig::default().with_header_encryption(header_encryption);
-    let mut p = Pair::with_config(seed, config);
+    let mut p = Devices::with_config(seed, config);
     let mut world = World::default();
     for event in events {
         world.apply(&mut p, event);
@@ -1227,7 +1080,7 @@ proptest! {
         events in prop::collection::vec(event(), 0..48),
     ) {
         let config = SessionConfig::default().with_header_encryption(header_encryption);
-        let mut p = Pair::with_config(seed, config);
+        let mut p = Devices::with_config(seed, config);
         let mut world = World::default();
         for event in &events {
             world.apply(&mut p, event);
@@ -1263,7 +1116,7 @@ proptest! {
         at in any::<usize>(),
         bit in 0u8..8,
     ) {
-        let stored = std::fs::read(golden("record_v1.bin")).unwrap();
+        let stored = golden::read("record_v1.bin");
         let mut bytes = stored.clone();
         let at = at % bytes.len();
         bytes[at] ^= 1 << bit;

@@ -12,51 +12,14 @@
 
 mod common;
 
-use std::convert::Infallible;
-
-use cliquet::rand_core::{Rng, TryCryptoRng, TryRng};
 use cliquet::{
     Account, AnyMessage, DecodeError, Error, IdentityKeyPair, PreKeyMessage, RatchetMessage,
     Session, SessionConfig,
 };
+use common::rng::Recording;
 use common::{decrypt_checked, established, flipped, initiated, prekey};
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
-
-/// Records the length of every draw.
-struct Recording {
-    inner: ChaCha20Rng,
-    draws: Vec<usize>,
-}
-
-impl Recording {
-    fn new(seed: u8) -> Self {
-        Self {
-            inner: ChaCha20Rng::from_seed([seed; 32]),
-            draws: Vec::new(),
-        }
-    }
-    fn take(&mut self) -> Vec<usize> {
-        std::mem::take(&mut self.draws)
-    }
-}
-
-impl TryRng for Recording {
-    type Error = Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        panic!("only fill_bytes draws are allowed")
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        panic!("only fill_bytes draws are allowed")
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        self.draws.push(dst.len());
-        self.inner.fill_bytes(dst);
-        Ok(())
-    }
-}
-
-impl TryCryptoRng for Recording {}
 
 fn small(max_skip: u32, max_skipped_keys: u32) -> SessionConfig {
     SessionConfig::new(max_skip, max_skipped_keys).expect("valid config")
