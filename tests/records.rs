@@ -2,6 +2,12 @@
 //! test over random event sequences for two devices that ends with both
 //! able to talk again.
 //!
+//! Tests are named after the rules of `SessionRecord`'s docs
+//! (`src/record.rs`): `receiving_…` (routing, and failures that change
+//! nothing), `rule1_…` to `rule4_…` ("Which session is current"),
+//! `bounded_cost_…`, `recovery_…` (the steps of "Recovery" and the notice),
+//! and `s7_…` for the stored form.
+//!
 //! Cases default to a quick run; `PROPTEST_CASES=2000 cargo test --release
 //! --test records` runs a heavy one. `CLIQUET_BLESS=1 cargo test --test
 //! records` writes the record golden files of today's format version that
@@ -42,11 +48,11 @@ fn simultaneous(
 }
 
 /// The seeds used for scenarios that depend on which id is smaller; both
-/// orders occur among them (checked by `seeds_cover_both_tie_break_outcomes`).
+/// orders occur among them (checked by `rule1_seeds_cover_both_tie_break_outcomes`).
 const SEEDS: [u8; 6] = [1, 2, 3, 4, 5, 6];
 
 #[test]
-fn seeds_cover_both_tie_break_outcomes() {
+fn rule1_seeds_cover_both_tie_break_outcomes() {
     let outcomes: Vec<bool> = SEEDS
         .iter()
         .map(|&seed| {
@@ -59,7 +65,7 @@ fn seeds_cover_both_tie_break_outcomes() {
 }
 
 #[test]
-fn simultaneous_initiation_basic() {
+fn rule1_simultaneous_initiation_the_smaller_id_wins_on_both_sides() {
     for seed in SEEDS {
         for alice_first in [true, false] {
             let mut p = Devices::new(seed);
@@ -84,7 +90,7 @@ fn simultaneous_initiation_basic() {
 }
 
 #[test]
-fn simultaneous_initiation_messages_cross_after_the_window() {
+fn rule1_simultaneous_initiation_messages_cross_after_the_window() {
     // Both send again before anything arrives; then everything is delivered
     // in every one of the orders below.
     for seed in SEEDS {
@@ -136,7 +142,7 @@ fn arrival_patterns() -> Vec<Vec<usize>> {
 }
 
 #[test]
-fn simultaneous_initiation_converges_after_one_round_trip_whatever_arrives() {
+fn rule1_simultaneous_initiation_converges_after_one_round_trip_whatever_arrives() {
     let patterns = arrival_patterns();
     assert_eq!(patterns.len(), 65);
     for seed in [1, 2] {
@@ -171,7 +177,7 @@ fn simultaneous_initiation_converges_after_one_round_trip_whatever_arrives() {
 }
 
 #[test]
-fn simultaneous_initiation_with_lost_prekey_message() {
+fn rule1_simultaneous_initiation_with_lost_prekey_message() {
     for seed in SEEDS {
         for lost_alices in [true, false] {
             let mut p = Devices::new(seed);
@@ -195,7 +201,7 @@ fn simultaneous_initiation_with_lost_prekey_message() {
 }
 
 #[test]
-fn simultaneous_initiation_with_lost_normal_message() {
+fn rule1_simultaneous_initiation_with_lost_normal_message() {
     for seed in SEEDS {
         let mut p = Devices::new(seed);
         let (to_bob, to_alice, a_id, b_id) = simultaneous(&mut p, 1);
@@ -214,7 +220,7 @@ fn simultaneous_initiation_with_lost_normal_message() {
 }
 
 #[test]
-fn simultaneous_initiation_with_repeated_prekey_messages() {
+fn rule1_simultaneous_initiation_with_repeated_prekey_messages() {
     for seed in SEEDS {
         let mut p = Devices::new(seed);
         let (to_bob, to_alice, a_id, b_id) = simultaneous(&mut p, 2);
@@ -251,7 +257,7 @@ fn simultaneous_initiation_with_repeated_prekey_messages() {
 }
 
 #[test]
-fn simultaneous_initiation_loser_prekey_first_seen_late() {
+fn rule1_loser_prekey_message_first_seen_after_the_winner_was_acknowledged() {
     // The loser's prekey message reaches the winner's initiator only after
     // the winner was acknowledged: it is accepted (a new session to that
     // side) and, after one round trip, both are back on the same session.
@@ -279,8 +285,98 @@ fn simultaneous_initiation_loser_prekey_first_seen_late() {
     }
 }
 
+/// Rule 2: while the current session is this side's unanswered
+/// initiation, a normal message that an archived session decrypts does not
+/// promote that session. Without the initiation, the same message does.
 #[test]
-fn delayed_message_for_an_archived_session() {
+fn rule2_waiting_for_an_answer_a_normal_message_on_an_archived_session_does_not_promote_it() {
+    for waiting in [true, false] {
+        let mut p = Devices::new(22);
+        let first = p.start(true);
+        let m = p.send(true, b"hello");
+        p.deliver(true, &m).unwrap();
+        p.round_trip();
+        // Bob sends on the first session; the message is delayed.
+        let delayed = p.send(false, b"delayed on the first session");
+        // Bob moves to a second session: Alice archives the first (replaced).
+        let second = p.start(false);
+        let m = p.send(false, b"second");
+        p.deliver(false, &m).unwrap();
+        p.round_trip();
+        assert_eq!(p.alice.current(), Some(second));
+        let third = waiting.then(|| p.start(true));
+        if let Some(third) = third {
+            assert!(!p.alice.record.current().unwrap().is_acknowledged());
+            assert_eq!(p.alice.current(), Some(third));
+        }
+        assert_eq!(
+            p.deliver(false, &delayed).unwrap(),
+            b"delayed on the first session"
+        );
+        if let Some(third) = third {
+            // Rule 2: Alice keeps waiting for Bob's answer on her session.
+            assert_eq!(p.alice.current(), Some(third));
+            assert!(p.alice.record.contains(&first));
+            let m = p.send(true, b"third");
+            assert!(matches!(m, AnyMessage::PreKey(_)));
+            assert_eq!(p.deliver(true, &m).unwrap(), b"third");
+            p.round_trip();
+            assert_eq!(p.bob.current(), Some(third));
+        } else {
+            // Not waiting: the session that decrypted it becomes current.
+            assert_eq!(p.alice.current(), Some(first));
+        }
+    }
+}
+
+/// Rule 3: late prekey messages of a session that lost the tie-break
+/// decrypt but do not promote it (the peer sent them before it learned the
+/// outcome).
+#[test]
+fn rule3_late_prekey_messages_of_a_tie_break_loser_do_not_promote_it() {
+    for seed in SEEDS {
+        let mut p = Devices::new(seed);
+        let (to_bob, to_alice, a_id, b_id) = simultaneous(&mut p, 2);
+        p.deliver(true, &to_bob[0]).unwrap();
+        p.deliver(false, &to_alice[0]).unwrap();
+        let (winner, loser) = (a_id.min(b_id), a_id.max(b_id));
+        assert_eq!(
+            (p.alice.current(), p.bob.current()),
+            (Some(winner), Some(winner))
+        );
+        // The loser's second prekey message reaches the side that did not
+        // start it, where the loser is archived.
+        let (late, to_alice_side) = if loser == a_id {
+            (&to_bob[1], false)
+        } else {
+            (&to_alice[1], true)
+        };
+        let AnyMessage::PreKey(prekey) = late else {
+            panic!("a prekey message")
+        };
+        assert_eq!(prekey.session_id(), loser);
+        let receiver = if to_alice_side { &p.alice } else { &p.bob };
+        let archived = receiver.record.archived().len();
+        let from_alice = !to_alice_side;
+        assert_eq!(
+            p.deliver(from_alice, late).unwrap(),
+            if from_alice {
+                &b"from alice"[..]
+            } else {
+                b"from bob"
+            }
+        );
+        let receiver = if to_alice_side { &p.alice } else { &p.bob };
+        assert_eq!(receiver.current(), Some(winner));
+        assert!(receiver.record.contains(&loser));
+        assert_eq!(receiver.record.archived().len(), archived);
+        p.round_trip();
+        assert_eq!(p.alice.current(), Some(winner));
+    }
+}
+
+#[test]
+fn receiving_a_delayed_message_decrypts_from_an_archived_session() {
     let mut p = Devices::new(9);
     let first = p.start(true);
     let m = p.send(true, b"hello");
@@ -306,7 +402,7 @@ fn delayed_message_for_an_archived_session() {
 }
 
 #[test]
-fn delayed_message_for_a_session_this_side_replaced() {
+fn rule4_session_replaced_by_start_new_decrypts_delayed_messages_and_stays_archived() {
     let mut p = Devices::new(10);
     let first = p.start(true);
     let m = p.send(true, b"hello");
@@ -324,8 +420,64 @@ fn delayed_message_for_a_session_this_side_replaced() {
     p.round_trip();
 }
 
+/// Rule 4, second case: a session the peer reported broken (a
+/// decryption-failure notice) still decrypts delayed messages, but is not
+/// promoted by them: the record still needs a new session.
 #[test]
-fn peer_lost_its_state_and_starts_over() {
+fn rule4_session_reported_broken_decrypts_delayed_messages_and_stays_abandoned() {
+    let mut p = Devices::new(23);
+    let first = p.start(true);
+    let m = p.send(true, b"hello");
+    p.deliver(true, &m).unwrap();
+    p.round_trip();
+    let delayed = p.send(false, b"delayed");
+    // Bob loses his record; Alice learns it from his notice.
+    p.bob.record = SessionRecord::new();
+    let m = p.send(true, b"lost");
+    let error = p.deliver(true, &m).unwrap_err();
+    let notice = p.bob.record.decryption_failure(&m, &error).unwrap();
+    assert!(p.alice.record.on_decryption_failure(&notice));
+    assert_eq!(p.alice.current(), None);
+    assert_eq!(p.deliver(false, &delayed).unwrap(), b"delayed");
+    assert_eq!(
+        p.alice.current(),
+        None,
+        "an abandoned session is not promoted"
+    );
+    assert!(p.alice.record.contains(&first));
+    assert!(p.alice.record.needs_new_session());
+}
+
+/// Receiving: a prekey message goes to the session with its id, archived
+/// ones included, before any prekey lookup (its one-time prekey is gone, so
+/// accepting it again would fail).
+#[test]
+fn receiving_a_prekey_message_is_routed_to_its_archived_session_by_id() {
+    let mut p = Devices::new(24);
+    let first = p.start(true);
+    let one = p.send(true, b"one");
+    let two = p.send(true, b"two");
+    assert!(matches!(two, AnyMessage::PreKey(_)));
+    p.deliver(true, &one).unwrap();
+    assert_eq!(p.bob.current(), Some(first));
+    // Bob replaces the session before Alice's second prekey message arrives.
+    let second = p.start(false);
+    let archived = p.bob.record.archived().len();
+    let opks = p.bob.account.one_time_prekey_count();
+    assert_eq!(p.deliver(true, &two).unwrap(), b"two");
+    assert_eq!(p.bob.current(), Some(second), "rule 4: not promoted");
+    assert_eq!(p.bob.record.archived().len(), archived);
+    assert_eq!(p.bob.account.one_time_prekey_count(), opks);
+    // What routing avoided: accepting it anew finds no one-time prekey.
+    let mut bob = Account::from_bytes(&p.bob.account.to_bytes()).unwrap();
+    let AnyMessage::PreKey(two) = two else {
+        panic!("a prekey message")
+    };
+    assert_eq!(bob.accept(&two, p.config).err(), Some(Error::UnknownPreKey));
+}
+
+#[test]
+fn recovery_peer_lost_its_state_and_starts_over_and_a_late_notice_is_ignored() {
     for seed in SEEDS {
         let mut p = Devices::new(seed);
         p.start(true);
@@ -355,7 +507,7 @@ fn peer_lost_its_state_and_starts_over() {
 }
 
 #[test]
-fn failed_prekey_decrypt_leaves_account_and_record_unchanged() {
+fn receiving_every_failure_leaves_account_and_record_unchanged() {
     let mut p = Devices::new(11);
     // Bob's record already holds a current and an archived session.
     for _ in 0..2 {
@@ -412,7 +564,7 @@ fn failed_prekey_decrypt_leaves_account_and_record_unchanged() {
 }
 
 #[test]
-fn archive_never_exceeds_max() {
+fn bounded_cost_archive_never_exceeds_its_limits_and_evicts_oldest_first() {
     let mut p = Devices::new(13);
     p.bob.record = SessionRecord::with_limits(3, 10).unwrap();
     p.alice.record = SessionRecord::with_limits(3, 10).unwrap();
@@ -465,7 +617,7 @@ fn archive_never_exceeds_max() {
 }
 
 #[test]
-fn recovery_after_a_decryption_failure_notice() {
+fn recovery_steps_1_to_3_after_a_decryption_failure_notice() {
     for header_encryption in [false, true] {
         let config = SessionConfig::default().with_header_encryption(header_encryption);
         let mut p = Devices::with_config(14, config);
@@ -522,7 +674,7 @@ fn recovery_when_a_prekey_message_names_a_used_one_time_prekey() {
 }
 
 #[test]
-fn notices_only_for_failures_no_session_could_read() {
+fn recovery_step1_notices_only_for_failures_no_session_could_read() {
     let mut p = Devices::new(16);
     p.start(true);
     let m = p.send(true, b"hello");
@@ -575,7 +727,7 @@ fn notices_only_for_failures_no_session_could_read() {
 }
 
 #[test]
-fn decryption_failure_wire_format() {
+fn recovery_notice_wire_format() {
     let cases: [(&[u8], DecodeError); 7] = [
         (&[], DecodeError::Truncated),
         (&[0x14, 0, 0], DecodeError::BadKind),
@@ -617,7 +769,7 @@ fn decryption_failure_wire_format() {
 }
 
 #[test]
-fn record_storage_round_trip_sealing_and_rejection() {
+fn s7_record_storage_round_trip_sealing_and_rejection() {
     let mut p = Devices::new(17);
     for _ in 0..3 {
         p.start(true);
@@ -948,7 +1100,7 @@ fn replay(seed: u8, header_encryption: bool, events: &[Event]) -> Option<usize> 
 }
 
 #[test]
-fn peer_restores_a_backup_taken_before_its_session_was_answered() {
+fn recovery_peer_restores_a_backup_taken_before_its_session_was_answered() {
     // Found by the property test. Bob initiates and Alice answers; Bob
     // restores a backup from before the answer, so his session is again
     // waiting, with message numbers Alice already used: his new prekey
@@ -985,7 +1137,7 @@ fn peer_restores_a_backup_taken_before_its_session_was_answered() {
 }
 
 #[test]
-fn peer_resets_during_simultaneous_initiation() {
+fn rule3_normal_message_on_a_tie_break_loser_promotes_it_after_the_peer_reset() {
     // Found by the property test. Alice and Bob initiate at once; Bob loses
     // his record and initiates again. Alice's tie-break chose Bob's first
     // session and then accepted his second; Bob's chose Alice's. Each then
@@ -1017,7 +1169,7 @@ fn peer_resets_during_simultaneous_initiation() {
 }
 
 #[test]
-fn stale_notice_about_a_replaced_session_is_ignored() {
+fn recovery_step2_stale_notice_about_a_replaced_session_is_ignored() {
     // Found by the property test. Alice loses her record, so Bob's
     // header-encrypted messages on their old session fail and produce
     // notices; she starts a new session, which Bob accepts. The stale
