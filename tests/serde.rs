@@ -38,7 +38,7 @@ fn value_types_round_trip_as_wire_bytes() {
 #[test]
 fn deserializing_checks_what_the_decoders_check() {
     // Each refusal carries the decoder's own error, not just any error.
-    fn refused<T: serde::de::DeserializeOwned + std::fmt::Debug>(json: &str, why: &str) {
+    fn refused<T: serde::de::DeserializeOwned + core::fmt::Debug>(json: &str, why: &str) {
         let e = serde_json::from_str::<T>(json).expect_err(json);
         assert!(e.to_string().contains(why), "{json}: {e}");
     }

@@ -6,7 +6,15 @@
 //! - [`debug`]: the check that a `Debug` output shows no secret.
 //!
 //! Each test file uses a different part of them.
-#![allow(dead_code, reason = "each test file uses a different part")]
+#![allow(
+    dead_code,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::std_instead_of_core,
+    clippy::std_instead_of_alloc,
+    reason = "a std test harness used by each test file in part: a failed expectation is a failed test"
+)]
 
 pub(crate) mod debug;
 pub(crate) mod devices;
