@@ -15,7 +15,7 @@
 
 mod common;
 
-use cliquet::{Account, AnyMessage, Error, PreKeyBundle, Session, SessionConfig};
+use cliquet::{Account, AnyMessage, Error, PreKeyBundle, Session, SessionConfig, StateError};
 use common::{decrypt_checked, initiated};
 use proptest::prelude::*;
 use rand_chacha::ChaCha20Rng;
@@ -213,6 +213,20 @@ impl Conversation {
     }
 }
 
+/// The error opening `input` as sealed state of `sealed_kind` must give
+/// when the bytes after a well-formed header do not authenticate (SPEC §7:
+/// `kind || version || nonce (12) || ciphertext || tag`).
+fn sealed_framing_error(input: &[u8], sealed_kind: u8) -> StateError {
+    match input {
+        [] => StateError::Truncated,
+        [kind, ..] if *kind != sealed_kind => StateError::WrongKind,
+        [_] => StateError::Truncated,
+        [_, version, ..] if *version != 1 => StateError::UnsupportedVersion(*version),
+        _ if input.len() < 2 + 12 => StateError::Truncated,
+        _ => StateError::Sealed,
+    }
+}
+
 proptest! {
     #![proptest_config(common::proptest_config(32))]
 
@@ -267,8 +281,21 @@ proptest! {
             if let Ok(s) = Session::from_bytes(input) {
                 prop_assert_eq!(&*s.to_bytes(), &input[..]);
             }
-            prop_assert!(Account::open(input, &[7; 32]).is_err());
-            prop_assert!(Session::open(input, &[7; 32]).is_err());
+        }
+        // Sealed state: the framing is checked first, in order, and each
+        // fault is named; bytes behind a genuine header never authenticate.
+        for (sealed_kind, open) in [
+            (0x30u8, (|b, k| Account::open(b, k).map(drop)) as fn(&[u8], &[u8; 32]) -> Result<(), Error>),
+            (0x31, |b, k| Session::open(b, k).map(drop)),
+        ] {
+            let mut framed = vec![sealed_kind, 1];
+            framed.extend(&bytes);
+            for input in [&bytes, &with_kind, &framed] {
+                prop_assert_eq!(
+                    open(input, &[7; 32]),
+                    Err(Error::State(sealed_framing_error(input, sealed_kind)))
+                );
+            }
         }
     }
 
@@ -282,11 +309,21 @@ proptest! {
             let mut input = bytes.clone();
             input.insert(0, kind);
             if let Ok(m) = AnyMessage::decode(&input) {
-                prop_assert!(decrypt_checked(&mut p.b, &m).is_err());
-                prop_assert!(decrypt_checked(&mut p.a, &m).is_err());
+                // What a forgery can be refused as; never, say, a state error.
+                for session in [&mut p.b, &mut p.a] {
+                    let e = decrypt_checked(session, &m);
+                    prop_assert!(
+                        matches!(e, Err(Error::Authentication | Error::TooManySkipped | Error::InvalidKey)),
+                        "{:?}", e
+                    );
+                }
                 if let AnyMessage::PreKey(m) = &m {
                     let before = p.bob.to_bytes();
-                    prop_assert!(p.bob.accept(m, SessionConfig::default()).is_err());
+                    let e = p.bob.accept(m, SessionConfig::default()).map(drop);
+                    prop_assert!(
+                        matches!(e, Err(Error::Authentication | Error::UnknownPreKey | Error::InvalidKey)),
+                        "{:?}", e
+                    );
                     prop_assert_eq!(p.bob.to_bytes(), before);
                 }
             }

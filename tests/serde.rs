@@ -5,7 +5,9 @@
 
 mod common;
 
-use cliquet::{AnyMessage, IdentityKey, PreKeyBundle, PublicKey, SessionConfig, SessionId};
+use cliquet::{
+    AnyMessage, DecodeError, Error, IdentityKey, PreKeyBundle, PublicKey, SessionConfig, SessionId,
+};
 
 fn round_trip<T: serde::Serialize + serde::de::DeserializeOwned>(value: &T) -> T {
     serde_json::from_str(&serde_json::to_string(value).expect("serialize")).expect("deserialize")
@@ -35,23 +37,17 @@ fn value_types_round_trip_as_wire_bytes() {
 
 #[test]
 fn deserializing_checks_what_the_decoders_check() {
+    // Each refusal carries the decoder's own error, not just any error.
+    fn refused<T: serde::de::DeserializeOwned + core::fmt::Debug>(json: &str, why: &str) {
+        let e = serde_json::from_str::<T>(json).expect_err(json);
+        assert!(e.to_string().contains(why), "{json}: {e}");
+    }
     let mut identity_point = vec![0u8; 32];
     identity_point[0] = 1;
     let json = serde_json::to_string(&identity_point).expect("json");
-    assert!(
-        serde_json::from_str::<IdentityKey>(&json).is_err(),
-        "small-order identity key"
-    );
-    assert!(
-        serde_json::from_str::<PublicKey>("[1, 2, 3]").is_err(),
-        "wrong length"
-    );
-    assert!(
-        serde_json::from_str::<AnyMessage>("[17, 0]").is_err(),
-        "truncated message"
-    );
-    assert!(
-        serde_json::from_str::<PreKeyBundle>("[20]").is_err(),
-        "truncated bundle"
-    );
+    refused::<IdentityKey>(&json, &Error::InvalidKey.to_string());
+    refused::<PublicKey>("[1, 2, 3]", "invalid length 3");
+    let truncated = Error::Malformed(DecodeError::Truncated).to_string();
+    refused::<AnyMessage>("[17, 0]", &truncated);
+    refused::<PreKeyBundle>("[20]", &truncated);
 }

@@ -1,8 +1,9 @@
 //! SPEC §7: the storage format, its sealed form, and golden files of format
 //! version 1 that every later version must keep loading.
 //!
-//! `CLIQUET_BLESS=1 cargo test --test state` rewrites the golden files (only
-//! ever for a new format version: old files stay as they are).
+//! `CLIQUET_BLESS=1 cargo test --test state` writes the golden files of
+//! today's format version that are missing; it never overwrites one, so the
+//! files of version 1 stay as they are (`common::golden`).
 #![allow(
     clippy::expect_used,
     clippy::panic,
@@ -13,20 +14,11 @@
 
 mod common;
 
-use std::path::PathBuf;
-
-use cliquet::{Account, AnyMessage, Error, Session, SessionConfig, StateError};
+use cliquet::{Account, AnyMessage, Error, Session, SessionConfig, SessionRecord, StateError};
+use common::golden::{self, STORAGE_KEY};
 use common::{Pair, established};
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
-
-const STORAGE_KEY: [u8; 32] = [0x42; 32];
-
-fn golden(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name)
-}
 
 /// A pair in mid-conversation: Bob holds skipped keys in two chains, and the
 /// message `held` is still to be delivered to him.
@@ -50,8 +42,8 @@ fn conversation(header_encryption: bool) -> (Pair, AnyMessage) {
     (p, held)
 }
 
-/// Today's writer output for each golden file.
-fn current_files() -> Vec<(&'static str, Vec<u8>)> {
+/// Today's writer's golden files.
+fn current_files() -> golden::Set {
     let mut rng = ChaCha20Rng::from_seed([9; 32]);
     let mut account = Account::new(&mut rng);
     account.generate_one_time_prekeys(2, &mut rng);
@@ -60,31 +52,31 @@ fn current_files() -> Vec<(&'static str, Vec<u8>)> {
     account.rotate_signed_prekey(&mut rng);
     let (plain, plain_msg) = conversation(false);
     let (he, he_msg) = conversation(true);
-    vec![
-        ("account_v1.bin", account.to_bytes().to_vec()),
-        (
-            "account_v1.sealed",
-            account.seal(&STORAGE_KEY, &mut rng).expect("seal"),
-        ),
-        ("session_v1.bin", plain.b.to_bytes().to_vec()),
-        ("session_v1.msg", plain_msg.to_bytes()),
-        ("session_he_v1.bin", he.b.to_bytes().to_vec()),
-        ("session_he_v1.msg", he_msg.to_bytes()),
-        (
-            "session_he_v1.sealed",
-            he.b.seal(&STORAGE_KEY, &mut rng).expect("seal"),
-        ),
-    ]
+    let stored = account.to_bytes().to_vec();
+    let mut set = golden::Set::of(&stored);
+    set.state("account", "bin", stored);
+    set.state(
+        "account",
+        "sealed",
+        account.seal(&STORAGE_KEY, &mut rng).expect("seal"),
+    );
+    set.state("session", "bin", plain.b.to_bytes().to_vec());
+    set.other("session", "msg", plain_msg.to_bytes());
+    set.state("session_he", "bin", he.b.to_bytes().to_vec());
+    set.other("session_he", "msg", he_msg.to_bytes());
+    set.state(
+        "session_he",
+        "sealed",
+        he.b.seal(&STORAGE_KEY, &mut rng).expect("seal"),
+    );
+    set
 }
 
 #[test]
-fn s7_golden_v1_files_still_load_and_work() {
-    if std::env::var_os("CLIQUET_BLESS").is_some() {
-        for (name, bytes) in current_files() {
-            std::fs::write(golden(name), bytes).expect("write golden file");
-        }
-    }
-    let read = |name| std::fs::read(golden(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+fn s7_golden_v1_files_still_load_round_trip_and_work() {
+    let files = current_files();
+    golden::bless(&files);
+    let read = golden::read;
     let account = Account::from_bytes(&read("account_v1.bin")).expect("account v1");
     assert_eq!(account.one_time_prekey_count(), 3);
     assert_eq!(account.unpublished_one_time_prekeys().len(), 1);
@@ -92,6 +84,16 @@ fn s7_golden_v1_files_still_load_and_work() {
     let sealed =
         Account::open(&read("account_v1.sealed"), &STORAGE_KEY).expect("sealed account v1");
     assert_eq!(sealed.to_bytes(), account.to_bytes());
+    // Stored again, a loaded state loads to the same state; while version 1
+    // is the writer's, it stores byte for byte what the file holds.
+    let again = account.to_bytes();
+    assert_eq!(
+        Account::from_bytes(&again).expect("reload").to_bytes(),
+        again
+    );
+    if files.version == 1 {
+        assert_eq!(*again, read("account_v1.bin"));
+    }
     for (state, msg, expected) in [
         ("session_v1.bin", "session_v1.msg", &b"the held message"[..]),
         (
@@ -100,9 +102,18 @@ fn s7_golden_v1_files_still_load_and_work() {
             b"the held message",
         ),
     ] {
-        let mut session =
-            Session::from_bytes(&read(state)).unwrap_or_else(|e| panic!("{state}: {e}"));
+        let stored = read(state);
+        let mut session = Session::from_bytes(&stored).unwrap_or_else(|e| panic!("{state}: {e}"));
         assert_eq!(session.skipped_keys(), 2, "{state}");
+        let again = session.to_bytes();
+        assert_eq!(
+            Session::from_bytes(&again).expect("reload").to_bytes(),
+            again,
+            "{state}"
+        );
+        if files.version == 1 {
+            assert_eq!(*again, stored, "{state}");
+        }
         let message = AnyMessage::decode(&read(msg)).expect("message");
         assert_eq!(
             session.decrypt(&message).expect("decrypts after reload"),
@@ -111,17 +122,55 @@ fn s7_golden_v1_files_still_load_and_work() {
     }
     let he = Session::open(&read("session_he_v1.sealed"), &STORAGE_KEY).expect("sealed session v1");
     assert!(he.has_header_encryption());
+    assert_eq!(he.to_bytes().to_vec(), read("session_he_v1.bin"));
 }
 
 #[test]
-fn s7_todays_writer_still_writes_format_v1() {
-    for (name, bytes) in current_files() {
-        let stored = std::fs::read(golden(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert!(
-            stored == bytes,
-            "{name}: the writer's output changed; a new format needs a new version"
-        );
-    }
+fn s7_todays_writer_still_writes_its_golden_files() {
+    golden::assert_writer_unchanged(&current_files());
+}
+
+/// Blessing writes only the files that are missing, named for the writer's
+/// version, and never overwrites one (so a v1 file outlives a format change).
+#[test]
+fn s7_blessing_writes_only_missing_files_and_never_overwrites() {
+    let dir = std::env::temp_dir().join(format!(
+        "cliquet-golden-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let stored = SessionRecord::new().to_bytes().to_vec();
+    let mut set = golden::Set::of(&stored);
+    set.state("record", "bin", stored.clone());
+    set.other("record", "msg", vec![1, 2, 3]);
+    let version = set.version;
+    assert_eq!(
+        golden::file_name("record", version, "bin"),
+        format!("record_v{version}.bin")
+    );
+    // An existing file of the same name, with other bytes: kept as it is.
+    let existing = dir.join(golden::file_name("record", version, "bin"));
+    std::fs::write(&existing, b"an older blessing").expect("write");
+    let written = golden::write_missing(&dir, &set);
+    assert_eq!(written, [golden::file_name("record", version, "msg")]);
+    assert_eq!(
+        std::fs::read(&existing).expect("read"),
+        b"an older blessing"
+    );
+    assert_eq!(
+        std::fs::read(dir.join(&written[0])).expect("read"),
+        [1, 2, 3]
+    );
+    // Blessing again writes nothing.
+    assert!(golden::write_missing(&dir, &set).is_empty());
+    // A set holds one version: a state of another version is refused.
+    let mut newer = stored;
+    newer[1] = version + 1;
+    let refused = std::panic::catch_unwind(move || set.state("account", "bin", newer));
+    assert!(refused.is_err());
+    std::fs::remove_dir_all(&dir).expect("clean up");
 }
 
 #[test]
@@ -148,10 +197,15 @@ fn s7_sealed_state_needs_the_right_key_and_kind() {
         Session::open(&account_sealed, &STORAGE_KEY).err(),
         Some(Error::State(StateError::WrongKind))
     );
+    // Every byte is bound: one flipped anywhere is refused, by name.
     for i in 0..sealed.len() {
         let mut corrupt = sealed.clone();
         corrupt[i] ^= 0x10;
-        assert!(Session::open(&corrupt, &STORAGE_KEY).is_err(), "byte {i}");
+        assert_eq!(
+            Session::open(&corrupt, &STORAGE_KEY).err(),
+            Some(Error::State(sealed_corruption(i, corrupt[i]))),
+            "byte {i}"
+        );
     }
     // Version and kind are bound: a sealed body relabelled as a newer version is refused.
     let mut relabelled = sealed.clone();
@@ -164,13 +218,72 @@ fn s7_sealed_state_needs_the_right_key_and_kind() {
     assert_ne!(p.b.seal(&STORAGE_KEY, &mut rng).expect("seal"), sealed);
 }
 
+/// What opening a sealed state with byte `at` changed to `now` fails with:
+/// the kind byte names another kind, the version byte an unknown version,
+/// and anything after them fails authentication.
+fn sealed_corruption(at: usize, now: u8) -> StateError {
+    match at {
+        0 => StateError::WrongKind,
+        1 => StateError::UnsupportedVersion(now),
+        _ => StateError::Sealed,
+    }
+}
+
+/// A corrupted copy of a real sealed state (each golden file, each kind) is
+/// refused for every single flipped bit position tried, with the error that
+/// names the corruption, and the genuine copy still opens.
+#[test]
+fn s7_every_corrupted_byte_of_a_sealed_golden_file_is_refused() {
+    type Open = fn(&[u8], &[u8; 32]) -> Result<Vec<u8>, Error>;
+    let files: [(&str, Open); 3] = [
+        ("account_v1.sealed", |b, k| {
+            Account::open(b, k).map(|a| a.to_bytes().to_vec())
+        }),
+        ("session_he_v1.sealed", |b, k| {
+            Session::open(b, k).map(|s| s.to_bytes().to_vec())
+        }),
+        ("record_v1.sealed", |b, k| {
+            SessionRecord::open(b, k).map(|r| r.to_bytes().to_vec())
+        }),
+    ];
+    for (name, open) in files {
+        let sealed = golden::read(name);
+        let genuine = open(&sealed, &STORAGE_KEY).unwrap_or_else(|e| panic!("{name}: {e}"));
+        for at in 0..sealed.len() {
+            let bit = 1u8 << (at % 8);
+            let mut corrupt = sealed.clone();
+            corrupt[at] ^= bit;
+            assert_eq!(
+                open(&corrupt, &STORAGE_KEY).err(),
+                Some(Error::State(sealed_corruption(at, corrupt[at]))),
+                "{name}: byte {at}"
+            );
+        }
+        // Cut anywhere: the framing is short, or the tag does not match.
+        for len in 0..sealed.len() {
+            let expected = if len < 2 + 12 {
+                StateError::Truncated
+            } else {
+                StateError::Sealed
+            };
+            assert_eq!(
+                open(&sealed[..len], &STORAGE_KEY).err(),
+                Some(Error::State(expected)),
+                "{name}: cut at {len}"
+            );
+        }
+        assert_eq!(open(&sealed, &STORAGE_KEY).expect("genuine"), genuine);
+    }
+}
+
 #[test]
 fn s7_loading_rejects_truncated_trailing_and_foreign_input() {
     let (p, _) = conversation(true);
     for stored in [p.b.to_bytes().to_vec(), p.a.to_bytes().to_vec()] {
         for n in 0..stored.len() {
-            assert!(
-                Session::from_bytes(&stored[..n]).is_err(),
+            assert_eq!(
+                Session::from_bytes(&stored[..n]).err(),
+                Some(Error::State(StateError::Truncated)),
                 "truncated at {n}"
             );
         }
@@ -193,8 +306,9 @@ fn s7_loading_rejects_truncated_trailing_and_foreign_input() {
     }
     let account = p.bob.to_bytes();
     for n in 0..account.len() {
-        assert!(
-            Account::from_bytes(&account[..n]).is_err(),
+        assert_eq!(
+            Account::from_bytes(&account[..n]).err(),
+            Some(Error::State(StateError::Truncated)),
             "truncated at {n}"
         );
     }

@@ -3,6 +3,11 @@
 //! Drives the public API with a scripted RNG that checks the size of every
 //! draw, checks every step byte for byte (errors included, and that a failed
 //! decrypt changes no stored state), and that both RNG queues end empty.
+//! The format is `tests/vectors/README.md` (and its newer copy in
+//! `../shared/vectors/`), to the letter: a `decrypt` step whose message does
+//! not decode is that step's result (`malformed`, and its `detail` where
+//! given); `session` defaults to 0; `bundle` steps compare Bob's bundle; a
+//! post-quantum field this library cannot honour fails the file by name.
 //!
 //! `CLIQUET_VECTORS=<dir>` reads every `*.json` in another directory instead.
 #![allow(
@@ -14,15 +19,13 @@
     reason = "a test harness: a failed expectation is a failed test"
 )]
 
-use std::collections::VecDeque;
-use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 
-use cliquet::rand_core::{TryCryptoRng, TryRng};
 use cliquet::{
     Account, AnyMessage, DecodeError, EncryptedHeaderMessage, Error, IdentityKeyPair, Message,
     OneTimePreKey, PreKeyBundle, PreKeyMessage, Session, SessionConfig, SignedPreKey,
 };
+use common::rng::{Scripted, Zero};
 use serde_json::Value;
 
 mod common;
@@ -30,60 +33,6 @@ mod common;
 mod group;
 #[path = "harness/safety.rs"]
 mod safety;
-
-/// Yields the scripted entries in order; every draw must ask for exactly
-/// the next entry's length.
-struct ScriptedRng {
-    queue: VecDeque<Vec<u8>>,
-    who: &'static str,
-}
-
-impl TryRng for ScriptedRng {
-    type Error = Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        panic!("{}: next_u32 is not a draw the spec allows", self.who)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        panic!("{}: next_u64 is not a draw the spec allows", self.who)
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        let next = self
-            .queue
-            .pop_front()
-            .unwrap_or_else(|| panic!("{}: RNG queue exhausted", self.who));
-        assert_eq!(
-            dst.len(),
-            next.len(),
-            "{}: draw of {} bytes, script has {}",
-            self.who,
-            dst.len(),
-            next.len()
-        );
-        dst.copy_from_slice(&next);
-        Ok(())
-    }
-}
-
-impl TryCryptoRng for ScriptedRng {}
-
-/// For initiations expected to fail: whether they draw is unspecified.
-struct ZeroRng;
-
-impl TryRng for ZeroRng {
-    type Error = Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        Ok(0)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        Ok(0)
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        dst.fill(0);
-        Ok(())
-    }
-}
-
-impl TryCryptoRng for ZeroRng {}
 
 fn hex(v: &Value) -> Vec<u8> {
     hex::decode(v.as_str().expect("hex string")).expect("valid hex")
@@ -143,8 +92,10 @@ fn decoder_case(case: &Value) -> Result<(), String> {
         (Value::Null, Err(e)) => Err(format!("rejected valid input: {e:?}")),
         (want, Ok(_)) => Err(format!("accepted, expected {want}")),
         (want, Err(e)) => {
+            // `detail` is compared where the case gives one.
             let want_detail = case.get("detail").and_then(Value::as_str);
-            if want.as_str() == Some(kind(&e)) && want_detail == detail(&e) {
+            if want.as_str() == Some(kind(&e)) && want_detail.is_none_or(|d| Some(d) == detail(&e))
+            {
                 Ok(())
             } else {
                 Err(format!("got {e:?}, expected {want} {want_detail:?}"))
@@ -154,25 +105,48 @@ fn decoder_case(case: &Value) -> Result<(), String> {
 }
 
 struct Party {
-    rng: ScriptedRng,
+    rng: Scripted,
     sessions: Vec<Option<Session>>,
+}
+
+/// The fields of the post-quantum parts of the format (all optional) that
+/// `v` uses in a way this classic-X3DH library cannot honour: a file that
+/// needs them must fail by name, not pass by having them ignored.
+/// (`allow_classic_x3dh` absent or true means what this library does.)
+fn unsupported(v: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    let refuses_classic = |x: &Value| x.get("allow_classic_x3dh") == Some(&Value::Bool(false));
+    if refuses_classic(&v["config"]) {
+        found.push("config.allow_classic_x3dh: false".to_owned());
+    }
+    if v["bob"].get("kem_prekeys").is_some() {
+        found.push("bob.kem_prekeys".to_owned());
+    }
+    if v["x3dh"].get("ss").is_some() {
+        found.push("x3dh.ss".to_owned());
+    }
+    for (i, step) in v["steps"].as_array().into_iter().flatten().enumerate() {
+        if refuses_classic(step) {
+            found.push(format!("step {i}: allow_classic_x3dh: false"));
+        }
+    }
+    found
 }
 
 /// Runs one scenario file; returns the number of steps checked.
 fn scenario(v: &Value) -> usize {
     let name = v["name"].as_str().expect("name");
+    let unsupported = unsupported(v);
+    assert!(
+        unsupported.is_empty(),
+        "{name}: post-quantum fields this library does not implement: {unsupported:?}"
+    );
     let cfg = &v["config"];
     let config = SessionConfig::new(u32_of(&cfg["max_skip"]), u32_of(&cfg["max_skipped_keys"]))
         .expect("config")
         .with_header_encryption(cfg["header_encryption"].as_bool().expect("bool"));
-    let rng = |p: &Value, who| ScriptedRng {
-        queue: p["random"]
-            .as_array()
-            .expect("random")
-            .iter()
-            .map(hex)
-            .collect(),
-        who,
+    let rng = |p: &Value, who| {
+        Scripted::new(p["random"].as_array().expect("random").iter().map(hex), who)
     };
 
     // Bob: the account with exactly the given keys and ids; its bundle matches.
@@ -248,28 +222,34 @@ fn scenario(v: &Value) -> usize {
             }
             "decrypt" => {
                 let bytes = hex(&step["message"]);
-                let message =
-                    AnyMessage::decode(&bytes).unwrap_or_else(|e| panic!("{at}: decode {e:?}"));
-                assert_eq!(message.to_bytes(), bytes, "{at}: re-encoding");
-                let before_rng = party.rng.queue.len();
-                let (result, routed) =
-                    decrypt(party, party_name, &mut bob_account, &message, index, config);
+                let before_rng = party.rng.left();
+                // A message that does not decode is this step's result
+                // (`malformed`), and nothing is called with it.
+                let (result, routed) = match AnyMessage::decode(&bytes) {
+                    Ok(message) => {
+                        assert_eq!(message.to_bytes(), bytes, "{at}: re-encoding");
+                        decrypt(party, party_name, &mut bob_account, &message, index, config)
+                    }
+                    Err(e) => (Err(e), None),
+                };
                 match (step.get("plaintext"), step.get("error")) {
                     (Some(pt), None) => {
                         let got = result.unwrap_or_else(|e| panic!("{at}: {e:?}"));
                         assert_eq!(hex::encode(got), pt.as_str().expect("hex"), "{at}");
-                        if let Some(want) = index {
-                            assert_eq!(routed, Some(want), "{at}: routed to");
-                        }
+                        // `session` defaults to 0, for Bob's prekey messages too.
+                        assert_eq!(routed, Some(index.unwrap_or(0)), "{at}: routed to");
                     }
                     (None, Some(err)) => {
                         let e = result.expect_err(&at);
                         assert_eq!(Some(kind(&e)), err.as_str(), "{at}: {e:?}");
+                        if let Some(want) = step.get("detail") {
+                            assert_eq!(detail(&e), want.as_str(), "{at}: {e:?}");
+                        }
                     }
                     _ => panic!("{at}: step has neither plaintext nor error"),
                 }
                 assert_eq!(
-                    party.rng.queue.len(),
+                    party.rng.left(),
                     before_rng,
                     "{at}: decrypt drew randomness"
                 );
@@ -282,7 +262,7 @@ fn scenario(v: &Value) -> usize {
                         let r = PreKeyBundle::decode(&bundle)
                             .and_then(|b| b.verify())
                             .and_then(|b| {
-                                Session::initiate(&alice_identity, &b, config, &mut ZeroRng)
+                                Session::initiate(&alice_identity, &b, config, &mut Zero)
                             });
                         let e = r.expect_err(&at);
                         assert_eq!(Some(kind(&e)), err.as_str(), "{at}");
@@ -301,19 +281,24 @@ fn scenario(v: &Value) -> usize {
                     }
                 }
             }
+            "bundle" => {
+                assert_eq!(party_name, "bob", "{at}");
+                // The current signed prekey and the first one-time prekey left
+                // (the vectors give Bob at most one).
+                let left = (bob_account.one_time_prekey_count() > 0)
+                    .then_some(opk_id)
+                    .flatten();
+                assert_eq!(
+                    hex::encode(bob_account.bundle(left).expect("bundle").to_bytes()),
+                    step["bundle"].as_str().expect("bundle"),
+                    "{at}"
+                );
+            }
             op => panic!("{at}: unknown op {op}"),
         }
     }
-    assert!(
-        alice.rng.queue.is_empty(),
-        "{name}: alice's RNG has {} entries left",
-        alice.rng.queue.len()
-    );
-    assert!(
-        bob.rng.queue.is_empty(),
-        "{name}: bob's RNG has {} entries left",
-        bob.rng.queue.len()
-    );
+    assert_eq!(alice.rng.left(), 0, "{name}: alice's RNG has entries left");
+    assert_eq!(bob.rng.left(), 0, "{name}: bob's RNG has entries left");
     steps.len()
 }
 
@@ -410,4 +395,97 @@ fn known_answer_vectors() {
         "checked {vectors} vectors, {steps} steps, from {}",
         dir.display()
     );
+}
+
+/// A scenario file of the suite, parsed.
+fn committed(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/vectors")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).expect("JSON")
+}
+
+/// Runs `v` as a scenario; `Err` if the harness rejected it.
+fn run(v: &Value) -> Result<usize, ()> {
+    let v = v.clone();
+    std::panic::catch_unwind(move || scenario(&v)).map_err(|_| ())
+}
+
+/// A `decrypt` step whose message does not decode is that step's result:
+/// its `error` kind and `detail` are checked (a wrong one fails the file),
+/// nothing is called with it, and the file goes on.
+#[test]
+fn synthetic_decrypt_steps_with_messages_that_do_not_decode() {
+    let base = committed("basic_with_opk.json");
+    let short_ciphertext = format!("11{}", "00".repeat(40 + 31));
+    let cases = [
+        ("bob", String::new(), "truncated"),
+        ("bob", "14".to_owned(), "bad_kind"),
+        ("alice", short_ciphertext, "short_ciphertext"),
+        ("bob", format!("12{}", "00".repeat(20)), "truncated"),
+    ];
+    let mut v = base.clone();
+    let steps = v["steps"].as_array_mut().expect("steps");
+    let count = steps.len();
+    for (i, (party, message, detail)) in cases.iter().enumerate() {
+        let step = serde_json::json!({
+            "op": "decrypt", "party": party, "message": message,
+            "error": "malformed", "detail": detail, "note": "synthetic",
+        });
+        // Before the first step and in the middle of the conversation.
+        steps.insert(if i % 2 == 0 { 0 } else { count / 2 }, step);
+    }
+    assert_eq!(run(&v), Ok(count + cases.len()));
+
+    // The expectation is checked: another kind or detail fails the file.
+    for (field, wrong) in [("error", "authentication"), ("detail", "bad_flag")] {
+        let mut v = v.clone();
+        v["steps"][0][field] = Value::from(wrong);
+        assert_eq!(run(&v), Err(()), "{field}: {wrong}");
+    }
+    // Without a `detail` only the kind is checked.
+    let mut v = v.clone();
+    v["steps"][0]
+        .as_object_mut()
+        .expect("step")
+        .remove("detail");
+    assert_eq!(run(&v), Ok(count + cases.len()));
+}
+
+/// A `bundle` step shows which prekeys Bob has left, and a file with a
+/// post-quantum field this library cannot honour fails by name.
+#[test]
+fn synthetic_bundle_steps_and_unsupported_fields() {
+    let base = committed("basic_with_opk.json");
+    let bundle = hex(&base["bundle"]);
+    assert_eq!(bundle.len(), 170, "with a one-time prekey");
+    // Without it: the same fields up to the flag, which is 0.
+    let mut without = bundle[..133].to_vec();
+    without.push(0);
+    let mut v = base.clone();
+    let steps = v["steps"].as_array_mut().expect("steps");
+    let count = steps.len();
+    steps.insert(
+        0,
+        serde_json::json!({"op": "bundle", "party": "bob", "bundle": hex::encode(&bundle)}),
+    );
+    steps
+        .push(serde_json::json!({"op": "bundle", "party": "bob", "bundle": hex::encode(&without)}));
+    assert_eq!(run(&v), Ok(count + 2));
+    let mut stale = v.clone();
+    stale["steps"][count + 1]["bundle"] = Value::from(hex::encode(&bundle));
+    assert_eq!(run(&stale), Err(()), "the one-time prekey was consumed");
+
+    let mut pq = base.clone();
+    pq["config"]["allow_classic_x3dh"] = Value::Bool(false);
+    assert_eq!(unsupported(&pq), ["config.allow_classic_x3dh: false"]);
+    assert_eq!(run(&pq), Err(()));
+    let mut allowed = base;
+    allowed["config"]["allow_classic_x3dh"] = Value::Bool(true);
+    assert!(
+        unsupported(&allowed).is_empty(),
+        "absent or true: classic X3DH"
+    );
+    assert!(run(&allowed).is_ok());
 }

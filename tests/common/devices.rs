@@ -1,0 +1,168 @@
+//! [`Devices`]: two devices, each with its account and its
+//! [`SessionRecord`] of the other, and one seeded RNG: the session-record
+//! scenarios (`tests/records.rs`) and any test that needs a record with
+//! several sessions.
+#![allow(
+    dead_code,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test harness: a failed expectation is a failed test"
+)]
+
+use cliquet::{Account, AnyMessage, Error, SessionConfig, SessionId, SessionRecord};
+use rand_chacha::ChaCha20Rng;
+use rand_chacha::rand_core::SeedableRng;
+
+/// One device as it talks to the other: its account and its record of the peer.
+pub(crate) struct Device {
+    pub(crate) account: Account,
+    pub(crate) record: SessionRecord,
+}
+
+impl Device {
+    pub(crate) fn new(rng: &mut ChaCha20Rng) -> Self {
+        Self {
+            account: Account::new(rng),
+            record: SessionRecord::new(),
+        }
+    }
+
+    /// The id of the current session, if any.
+    pub(crate) fn current(&self) -> Option<SessionId> {
+        self.record.current().map(|s| s.session_id())
+    }
+
+    /// Stored bytes of account and record, to prove a failure changed nothing.
+    pub(crate) fn state(&self) -> (Vec<u8>, Vec<u8>) {
+        (
+            self.account.to_bytes().to_vec(),
+            self.record.to_bytes().to_vec(),
+        )
+    }
+
+    /// Decrypts; on failure checks that nothing changed.
+    pub(crate) fn receive(
+        &mut self,
+        message: &AnyMessage,
+        config: SessionConfig,
+    ) -> Result<Vec<u8>, Error> {
+        let before = self.state();
+        let result = self.record.decrypt(&mut self.account, message, config);
+        if result.is_err() {
+            assert_eq!(self.state(), before, "a failed decrypt changed state");
+        }
+        result
+    }
+}
+
+/// Alice's and Bob's devices and one seeded RNG. Methods take `from_alice`
+/// to say which side acts.
+pub(crate) struct Devices {
+    pub(crate) rng: ChaCha20Rng,
+    pub(crate) alice: Device,
+    pub(crate) bob: Device,
+    pub(crate) config: SessionConfig,
+}
+
+impl Devices {
+    pub(crate) fn new(seed: u8) -> Self {
+        Self::with_config(seed, SessionConfig::default())
+    }
+
+    pub(crate) fn with_config(seed: u8, config: SessionConfig) -> Self {
+        let mut rng = ChaCha20Rng::from_seed([seed; 32]);
+        let alice = Device::new(&mut rng);
+        let bob = Device::new(&mut rng);
+        Self {
+            rng,
+            alice,
+            bob,
+            config,
+        }
+    }
+
+    /// (sender, receiver).
+    pub(crate) fn devices(&mut self, from_alice: bool) -> (&mut Device, &mut Device) {
+        if from_alice {
+            (&mut self.alice, &mut self.bob)
+        } else {
+            (&mut self.bob, &mut self.alice)
+        }
+    }
+
+    /// `from` starts a new session from the other's bundle (with a fresh
+    /// one-time prekey).
+    pub(crate) fn start(&mut self, from_alice: bool) -> SessionId {
+        let config = self.config;
+        let rng = &mut self.rng;
+        let (from, to) = if from_alice {
+            (&mut self.alice, &mut self.bob)
+        } else {
+            (&mut self.bob, &mut self.alice)
+        };
+        let (id, _) = to.account.generate_one_time_prekeys(1, rng)[0];
+        let bundle = to
+            .account
+            .bundle(Some(id))
+            .expect("bundle")
+            .verify()
+            .expect("verifies");
+        from.record
+            .start_new(from.account.identity(), &bundle, config, rng)
+            .expect("start_new")
+    }
+
+    /// `from` encrypts `text`, starting a session first if it needs one.
+    pub(crate) fn send(&mut self, from_alice: bool, text: &[u8]) -> AnyMessage {
+        let needs = self.devices(from_alice).0.record.needs_new_session();
+        if needs {
+            self.start(from_alice);
+        }
+        let rng = &mut self.rng;
+        let from = if from_alice {
+            &mut self.alice
+        } else {
+            &mut self.bob
+        };
+        from.record.encrypt(text, rng).expect("a session")
+    }
+
+    /// The other device decrypts a message from `from_alice`'s side.
+    pub(crate) fn deliver(
+        &mut self,
+        from_alice: bool,
+        message: &AnyMessage,
+    ) -> Result<Vec<u8>, Error> {
+        let config = self.config;
+        self.devices(from_alice).1.receive(message, config)
+    }
+
+    /// Both devices have a current session, and it is the same one.
+    pub(crate) fn same_session(&self) -> bool {
+        self.alice.current().is_some() && self.alice.current() == self.bob.current()
+    }
+
+    /// One message each way, each decrypted; then both use the same session.
+    pub(crate) fn round_trip(&mut self) {
+        let m = self.send(true, b"ping");
+        assert_eq!(self.deliver(true, &m).expect("ping"), b"ping");
+        let m = self.send(false, b"pong");
+        assert_eq!(self.deliver(false, &m).expect("pong"), b"pong");
+        assert!(self.same_session(), "not converged after a round trip");
+        assert!(
+            self.alice
+                .record
+                .current()
+                .expect("current")
+                .is_acknowledged()
+        );
+        assert!(
+            self.bob
+                .record
+                .current()
+                .expect("current")
+                .is_acknowledged()
+        );
+    }
+}
