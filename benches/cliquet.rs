@@ -430,7 +430,7 @@ fn state(c: &mut Criterion) {
     let mut account = Account::new(&mut rng);
     account.generate_one_time_prekeys(100, &mut rng);
     let stored = account.to_bytes();
-    let sealed = account.seal(&storage_key, &mut rng).expect("seal");
+    let sealed = account.seal(&storage_key, b"ctx", &mut rng).expect("seal");
     g.bench_function("account_100_opk/to_bytes", |b| {
         b.iter(|| account.to_bytes())
     });
@@ -452,10 +452,10 @@ fn state(c: &mut Criterion) {
         },
     );
     g.bench_function("account_100_opk/seal", |b| {
-        b.iter(|| account.seal(&storage_key, &mut rng).expect("seal"))
+        b.iter(|| account.seal(&storage_key, b"ctx", &mut rng).expect("seal"))
     });
     g.bench_function("account_100_opk/open", |b| {
-        b.iter(|| Account::open(black_box(&sealed), &storage_key).expect("opens"))
+        b.iter(|| Account::open(black_box(&sealed), &storage_key, b"ctx").expect("opens"))
     });
 
     let mut pair = Pair::new(false, 41);
@@ -470,7 +470,7 @@ fn state(c: &mut Criterion) {
         ("session_2000_skipped", &with_skipped.b),
     ] {
         let stored = session.to_bytes();
-        let sealed = session.seal(&storage_key, &mut rng).expect("seal");
+        let sealed = session.seal(&storage_key, b"ctx", &mut rng).expect("seal");
         g.bench_function(format!("{name}/to_bytes"), |b| {
             b.iter(|| session.to_bytes())
         });
@@ -492,10 +492,10 @@ fn state(c: &mut Criterion) {
             },
         );
         g.bench_function(format!("{name}/seal"), |b| {
-            b.iter(|| session.seal(&storage_key, &mut rng).expect("seal"))
+            b.iter(|| session.seal(&storage_key, b"ctx", &mut rng).expect("seal"))
         });
         g.bench_function(format!("{name}/open"), |b| {
-            b.iter(|| Session::open(black_box(&sealed), &storage_key).expect("opens"))
+            b.iter(|| Session::open(black_box(&sealed), &storage_key, b"ctx").expect("opens"))
         });
     }
     g.finish();

@@ -270,6 +270,12 @@ impl Account {
             None => None,
             Some(id) => Some(self.one_time_prekeys.get(&id).ok_or(Error::UnknownPreKey)?),
         };
+        // X25519 ignores the top bit of a public key: a base key with it set
+        // is another encoding of a key an honest initiator never writes, and
+        // would name another session for the same secrets.
+        if message.base_key().as_bytes()[31] & 0x80 != 0 {
+            return Err(Error::InvalidKey);
+        }
         // A replay of a first message that used no one-time prekey.
         if one_time.is_none() && signed.accepted.contains(message.base_key()) {
             return Err(Error::Duplicate);

@@ -15,7 +15,7 @@ use crate::codec::{Reader, Writer};
 use crate::config::SessionConfig;
 use crate::error::{ConfigError, Error, StateError};
 use crate::keys::{IdentityKey, IdentityKeyPair};
-use crate::message::{AnyMessage, DecryptionFailure, PreKeyMessage, SessionId};
+use crate::message::{AnyMessage, DecryptionFailure, PreKeyMessage, RatchetMessage, SessionId};
 use crate::session::{Fit, Session};
 use crate::storage::{self, Secret};
 
@@ -71,11 +71,14 @@ use crate::storage::{self, Secret};
 /// skipped chain, and no new chain possible: it has not sent since its last
 /// ratchet step, or `PN` is below what it already received), and tries
 /// those that know the message's chain (one attempt finds a delayed
-/// message); of those where it would start a new chain (a Diffie-Hellman
-/// and up to `max_skip` chain steps before it can authenticate) it tries
-/// the newest only, so that a forged message costs at most two sessions'
-/// worth of work, not forty. With header encryption an attempt costs only
-/// header decryptions unless a next header key opens the header.
+/// message); those where it would start a new chain (a Diffie-Hellman and
+/// `N + 1` chain steps before it can authenticate) share a budget of two
+/// attempts at `N = max_skip`, newest first: a forged message with a large
+/// `N` costs at most three sessions' worth of work (the current one and
+/// two archived), not forty-one, while a genuine late message with a small
+/// `N` still reaches dozens of archived sessions. With header encryption an
+/// attempt costs only header decryptions unless a next header key opens
+/// the header.
 ///
 /// # Recovery
 /// 1. The receiver's [`decrypt`](Self::decrypt) fails. It asks
@@ -123,11 +126,13 @@ use crate::storage::{self, Secret};
 /// let mut bob_to_alice = SessionRecord::new();
 /// let lost = alice_to_bob.encrypt(b"are you there?", &mut rng)?;
 /// let error = bob_to_alice.decrypt(&mut bob, &lost, config).unwrap_err();
-/// let notice = bob_to_alice.decryption_failure(&lost, &error).expect("no session could read it");
+/// let notice = bob_to_alice
+///     .decryption_failure(&lost, &error, bob.identity(), alice.identity_key())
+///     .expect("no session could read it");
 ///
 /// // Bob's application sends the notice back; Alice's hands it to her record.
 /// let notice = DecryptionFailure::decode(&notice.to_bytes())?;
-/// assert!(alice_to_bob.on_decryption_failure(&notice));
+/// assert!(alice_to_bob.on_decryption_failure(&notice, alice.identity_key()));
 /// assert!(alice_to_bob.needs_new_session());
 /// alice_to_bob.start_new(alice.identity(), &bob.bundle(None)?.verify()?, config, &mut rng)?;
 /// let again = alice_to_bob.encrypt(b"again", &mut rng)?;
@@ -580,22 +585,25 @@ impl SessionRecord {
             }
         }
         // First the sessions that know the message's chain (a delayed
-        // message costs one attempt), then the newest one it could start a
-        // new chain in: a new chain costs a Diffie-Hellman and up to
-        // max_skip chain steps before the message can authenticate, so one
-        // message may cause that work in two sessions at most (the current
-        // one and this one), not in every archived session.
+        // message costs one attempt), then, newest first, those it could
+        // start a new chain in. A new chain costs a Diffie-Hellman and N + 1
+        // chain steps before the message can authenticate, so those
+        // attempts share a budget: a forged message with a large N reaches
+        // two archived sessions, a genuine late one with a small N dozens.
         let mut found = None;
+        let mut budget = NEW_CHAIN_BUDGET;
         for pass in [Fit::KnownChain, Fit::NewChain] {
-            let mut attempts = if pass == Fit::NewChain { 1 } else { usize::MAX };
             for (at, entry) in self.archived.iter_mut().enumerate() {
-                if attempts == 0 {
-                    break;
-                }
                 if entry.session.fit(message) != pass {
                     continue;
                 }
-                attempts -= 1;
+                if pass == Fit::NewChain {
+                    let cost = new_chain_cost(message);
+                    if cost > budget {
+                        break;
+                    }
+                    budget -= cost;
+                }
                 match entry.session.decrypt(message) {
                     Ok(plaintext) => {
                         found = Some((at, plaintext));
@@ -703,6 +711,22 @@ impl SessionRecord {
             total = total.saturating_sub(before.saturating_sub(session.skipped_keys()));
         }
     }
+}
+
+/// The cost of a Diffie-Hellman in chain steps (an X25519 takes about as
+/// long as 64 `KDF_CK` steps).
+const DH_COST: u64 = 64;
+/// What one message may spend on new chains in archived sessions: two
+/// attempts at the default `max_skip`.
+const NEW_CHAIN_BUDGET: u64 = 2 * (DH_COST + SessionConfig::DEFAULT_MAX_SKIP as u64 + 1);
+
+/// What trying `message` as a new chain costs a session, in chain steps.
+fn new_chain_cost(message: &AnyMessage) -> u64 {
+    let index = match message.ratchet_message() {
+        RatchetMessage::Plain(m) => m.index(),
+        RatchetMessage::EncryptedHeader(_) => SessionConfig::DEFAULT_MAX_SKIP,
+    };
+    DH_COST + u64::from(index) + 1
 }
 
 /// An initiated session the peer has not answered yet.
@@ -915,8 +939,8 @@ mod tests {
     use rand_chacha::rand_core::SeedableRng;
 
     use super::*;
+    use crate::Message;
     use crate::ratchet::NEW_CHAIN_TRIALS;
-    use crate::{Message, RatchetMessage};
 
     /// A record with a current session and `archived` archived ones, each
     /// of which has sent since its last ratchet step, so that a plain
@@ -950,7 +974,7 @@ mod tests {
     }
 
     #[test]
-    fn bounded_cost_a_forged_message_starts_at_most_two_new_chains() {
+    fn bounded_cost_a_forged_message_starts_at_most_three_new_chains() {
         let (mut record, genuine) = record_of_senders(40);
         let mut account = Account::new(&mut ChaCha20Rng::from_seed([1; 32]));
         // A random ratchet key with PN = N = 1000: a new chain for the
@@ -964,7 +988,18 @@ mod tests {
         NEW_CHAIN_TRIALS.with(|n| n.set(0));
         let result = record.decrypt(&mut account, &forged, SessionConfig::default());
         assert_eq!(result, Err(Error::Authentication));
-        assert_eq!(NEW_CHAIN_TRIALS.with(core::cell::Cell::get), 2);
+        // The current session, and two archived ones within the budget.
+        assert_eq!(NEW_CHAIN_TRIALS.with(core::cell::Cell::get), 3);
         assert_eq!(record.to_bytes(), before);
+        // With a small N, the budget covers 32 archived sessions.
+        let mut small = genuine.as_bytes().to_vec();
+        small[1..33].copy_from_slice(&[0x42; 32]);
+        small[33..37].copy_from_slice(&1000u32.to_be_bytes());
+        small[37..41].copy_from_slice(&[0; 4]);
+        let small = AnyMessage::decode(&small).unwrap();
+        NEW_CHAIN_TRIALS.with(|n| n.set(0));
+        let result = record.decrypt(&mut account, &small, SessionConfig::default());
+        assert_eq!(result, Err(Error::Authentication));
+        assert_eq!(NEW_CHAIN_TRIALS.with(core::cell::Cell::get), 1 + 32);
     }
 }

@@ -285,8 +285,8 @@ proptest! {
         // Sealed state: the framing is checked first, in order, and each
         // fault is named; bytes behind a genuine header never authenticate.
         for (sealed_kind, open) in [
-            (0x30u8, (|b, k| Account::open(b, k).map(drop)) as fn(&[u8], &[u8; 32]) -> Result<(), Error>),
-            (0x31, |b, k| Session::open(b, k).map(drop)),
+            (0x30u8, (|b, k| Account::open(b, k, b"ctx").map(drop)) as fn(&[u8], &[u8; 32]) -> Result<(), Error>),
+            (0x31, |b, k| Session::open(b, k, b"ctx").map(drop)),
         ] {
             let mut framed = vec![sealed_kind, 1];
             framed.extend(&bytes);

@@ -78,7 +78,8 @@ impl Shown {
                 self.debug(&format!("{what}: EncryptedHeaderMessage"), he);
             }
         }
-        let notice = DecryptionFailure::for_message(m);
+        let signer = IdentityKeyPair::from_secret_bytes(&[0x3c; 32]);
+        let notice = DecryptionFailure::for_message(m, &signer, signer.public_key());
         self.debug(&format!("{what}: DecryptionFailure"), &notice);
     }
 

@@ -18,7 +18,6 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::path::PathBuf;
 
 use cliquet::{
     Error, GroupMessage, GroupSession, IdentityKey, IdentityKeyPair, SenderKeyDistribution,
@@ -347,13 +346,7 @@ fn s10_a_leaver_reads_nothing_after_the_rotation_and_a_joiner_nothing_before() {
 
 // --- SPEC §7: golden files -------------------------------------------------
 
-const STORAGE_KEY: [u8; 32] = [0x42; 32];
-
-fn golden(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name)
-}
+use common::golden::{self, STORAGE_KEY};
 
 /// A group state with everything the format holds: an own chain (rotated
 /// once), chains from three senders, skipped keys, and a sender with six
@@ -385,54 +378,54 @@ fn golden_state() -> (GroupSession, Vec<u8>, IdentityKey) {
     (me, held, identity(1))
 }
 
-/// Writes a golden file only if it is missing: a format version's files
-/// never change.
-fn bless_if_missing(name: &str, bytes: &[u8]) {
-    let path = golden(name);
-    if !path.exists() {
-        std::fs::write(&path, bytes).expect("write golden file");
+/// Today's writer's golden files.
+fn group_files() -> golden::Set {
+    let (state, held, _) = golden_state();
+    let mut rng = ChaCha20Rng::from_seed([24; 32]);
+    let stored = state.to_bytes().to_vec();
+    let mut set = golden::Set::of(&stored);
+    set.state("group", "bin", stored);
+    let sealed = state.seal(&STORAGE_KEY, b"ctx", &mut rng).expect("seal");
+    set.state("group", "sealed", sealed);
+    set.other("group", "msg", held);
+    set
+}
+
+#[test]
+fn s7_group_golden_files_of_every_version_load_and_work() {
+    let files = group_files();
+    golden::bless(&files);
+    let sender = identity(1);
+    for version in 1..=files.version {
+        let name = |ext: &str| golden::file_name("group", version, ext);
+        let stored = golden::read(&name("bin"));
+        let mut loaded = GroupSession::from_bytes(&stored).expect("group state");
+        assert_eq!(loaded.sender_chain(), Some((2, 0)));
+        assert_eq!(loaded.chains_from(&identity(2)), 5);
+        assert_eq!(loaded.skipped_keys(), 6);
+        let message = GroupMessage::decode(&golden::read(&name("msg"))).expect("message");
+        assert_eq!(
+            loaded
+                .decrypt(&sender, &message)
+                .expect("decrypts after reload"),
+            b"held back"
+        );
+        assert_eq!(loaded.decrypt(&sender, &message), Err(Error::Duplicate));
+        let sealed = golden::read(&name("sealed"));
+        let opened = GroupSession::open(&sealed, &STORAGE_KEY, b"ctx").expect("sealed");
+        if version == files.version {
+            assert_eq!(opened.to_bytes().as_slice(), stored);
+        }
+        assert_eq!(
+            GroupSession::open(&sealed, &[0; 32], b"ctx").err(),
+            Some(Error::State(StateError::Sealed))
+        );
     }
 }
 
 #[test]
-fn s7_group_golden_v1_files_still_load_and_work() {
-    let (state, held, sender) = golden_state();
-    let mut rng = ChaCha20Rng::from_seed([24; 32]);
-    bless_if_missing("group_v1.bin", &state.to_bytes());
-    bless_if_missing(
-        "group_v1.sealed",
-        &state.seal(&STORAGE_KEY, &mut rng).expect("seal"),
-    );
-    bless_if_missing("group_v1.msg", &held);
-    let read = |name| std::fs::read(golden(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let mut loaded = GroupSession::from_bytes(&read("group_v1.bin")).expect("group v1");
-    assert_eq!(loaded.sender_chain(), Some((2, 0)));
-    assert_eq!(loaded.chains_from(&identity(2)), 5);
-    assert_eq!(loaded.skipped_keys(), 6);
-    let message = GroupMessage::decode(&read("group_v1.msg")).expect("message");
-    assert_eq!(
-        loaded
-            .decrypt(&sender, &message)
-            .expect("decrypts after reload"),
-        b"held back"
-    );
-    assert_eq!(loaded.decrypt(&sender, &message), Err(Error::Duplicate));
-    let sealed = GroupSession::open(&read("group_v1.sealed"), &STORAGE_KEY).expect("sealed v1");
-    assert_eq!(sealed.to_bytes().as_slice(), read("group_v1.bin"));
-    assert_eq!(
-        GroupSession::open(&read("group_v1.sealed"), &[0; 32]).err(),
-        Some(Error::State(StateError::Sealed))
-    );
-}
-
-#[test]
-fn s7_todays_writer_still_writes_group_format_v1() {
-    let (state, _, _) = golden_state();
-    let stored = std::fs::read(golden("group_v1.bin")).expect("golden file");
-    assert!(
-        stored == state.to_bytes().as_slice(),
-        "the writer's output changed; a new format needs a new version"
-    );
+fn s7_todays_writer_still_writes_its_group_golden_files() {
+    golden::assert_writer_unchanged(&group_files());
 }
 
 /// The stored size, measured: what each received chain and each skipped

@@ -605,7 +605,12 @@ fn s8_every_error_says_what_happened() {
         Error::TooLarge,
         Error::NoSession,
         Error::State(cliquet::StateError::Sealed),
-        Error::IdentityChanged,
+        Error::State(cliquet::StateError::OtherPeer),
+        Error::IdentityChanged(*IdentityKeyPair::from_secret_bytes(&[1; 32]).public_key()),
+        Error::Mismatch,
+        Error::InvalidIdentifier,
+        Error::ModeRefused,
+        Error::UnknownChain,
     ];
     let shown: std::collections::HashSet<String> = errors.iter().map(ToString::to_string).collect();
     assert_eq!(shown.len(), errors.len(), "each message is distinct");

@@ -58,7 +58,7 @@ fn current_files() -> golden::Set {
     set.state(
         "account",
         "sealed",
-        account.seal(&STORAGE_KEY, &mut rng).expect("seal"),
+        account.seal(&STORAGE_KEY, b"ctx", &mut rng).expect("seal"),
     );
     set.state("session", "bin", plain.b.to_bytes().to_vec());
     set.other("session", "msg", plain_msg.to_bytes());
@@ -67,62 +67,67 @@ fn current_files() -> golden::Set {
     set.state(
         "session_he",
         "sealed",
-        he.b.seal(&STORAGE_KEY, &mut rng).expect("seal"),
+        he.b.seal(&STORAGE_KEY, b"ctx", &mut rng).expect("seal"),
     );
     set
 }
 
 #[test]
-fn s7_golden_v1_files_still_load_round_trip_and_work() {
+fn s7_golden_files_of_every_version_load_round_trip_and_work() {
     let files = current_files();
     golden::bless(&files);
-    let read = golden::read;
-    let account = Account::from_bytes(&read("account_v1.bin")).expect("account v1");
+    for version in 1..=files.version {
+        check_golden(version, files.version);
+    }
+}
+
+/// The golden files of format `version` load and work; those of the
+/// writer's `current` version store back byte for byte.
+fn check_golden(version: u8, current: u8) {
+    let name = |name: &str, ext: &str| golden::file_name(name, version, ext);
+    let read = |name: String| golden::read(&name);
+    let account = Account::from_bytes(&read(name("account", "bin"))).expect("account");
     assert_eq!(account.one_time_prekey_count(), 3);
     assert_eq!(account.unpublished_one_time_prekeys().len(), 1);
     assert_eq!(account.signed_prekey_id(), 2);
-    let sealed =
-        Account::open(&read("account_v1.sealed"), &STORAGE_KEY).expect("sealed account v1");
+    let sealed = Account::open(&read(name("account", "sealed")), &STORAGE_KEY, b"ctx")
+        .expect("sealed account");
     assert_eq!(sealed.to_bytes(), account.to_bytes());
-    // Stored again, a loaded state loads to the same state; while version 1
-    // is the writer's, it stores byte for byte what the file holds.
+    // Stored again, a loaded state loads to the same state; in the
+    // writer's version, it stores byte for byte what the file holds.
     let again = account.to_bytes();
     assert_eq!(
         Account::from_bytes(&again).expect("reload").to_bytes(),
         again
     );
-    if files.version == 1 {
-        assert_eq!(*again, read("account_v1.bin"));
+    if version == current {
+        assert_eq!(*again, read(name("account", "bin")));
     }
-    for (state, msg, expected) in [
-        ("session_v1.bin", "session_v1.msg", &b"the held message"[..]),
-        (
-            "session_he_v1.bin",
-            "session_he_v1.msg",
-            b"the held message",
-        ),
-    ] {
-        let stored = read(state);
+    for state in ["session", "session_he"] {
+        let stored = read(name(state, "bin"));
         let mut session = Session::from_bytes(&stored).unwrap_or_else(|e| panic!("{state}: {e}"));
-        assert_eq!(session.skipped_keys(), 2, "{state}");
+        assert_eq!(session.skipped_keys(), 2, "{state} v{version}");
         let again = session.to_bytes();
         assert_eq!(
             Session::from_bytes(&again).expect("reload").to_bytes(),
             again,
-            "{state}"
+            "{state} v{version}"
         );
-        if files.version == 1 {
-            assert_eq!(*again, stored, "{state}");
+        if version == current {
+            assert_eq!(*again, stored, "{state} v{version}");
         }
-        let message = AnyMessage::decode(&read(msg)).expect("message");
+        let message = AnyMessage::decode(&read(name(state, "msg"))).expect("message");
         assert_eq!(
             session.decrypt(&message).expect("decrypts after reload"),
-            expected
+            b"the held message"
         );
     }
-    let he = Session::open(&read("session_he_v1.sealed"), &STORAGE_KEY).expect("sealed session v1");
+    let he = Session::open(&read(name("session_he", "sealed")), &STORAGE_KEY, b"ctx")
+        .expect("sealed session");
     assert!(he.has_header_encryption());
-    assert_eq!(he.to_bytes().to_vec(), read("session_he_v1.bin"));
+    if version == current {
+        assert_eq!(he.to_bytes().to_vec(), read(name("session_he", "bin")));
+    }
 }
 
 #[test]
@@ -177,24 +182,24 @@ fn s7_blessing_writes_only_missing_files_and_never_overwrites() {
 fn s7_sealed_state_needs_the_right_key_and_kind() {
     let (p, _) = conversation(false);
     let mut rng = ChaCha20Rng::from_seed([1; 32]);
-    let sealed = p.b.seal(&STORAGE_KEY, &mut rng).expect("seal");
+    let sealed = p.b.seal(&STORAGE_KEY, b"ctx", &mut rng).expect("seal");
     assert_eq!(
-        Session::open(&sealed, &STORAGE_KEY)
+        Session::open(&sealed, &STORAGE_KEY, b"ctx")
             .expect("open")
             .to_bytes(),
         p.b.to_bytes()
     );
     assert_eq!(
-        Session::open(&sealed, &[0x43; 32]).err(),
+        Session::open(&sealed, &[0x43; 32], b"ctx").err(),
         Some(Error::State(StateError::Sealed))
     );
     assert_eq!(
-        Account::open(&sealed, &STORAGE_KEY).err(),
+        Account::open(&sealed, &STORAGE_KEY, b"ctx").err(),
         Some(Error::State(StateError::WrongKind))
     );
-    let account_sealed = p.alice.seal(&STORAGE_KEY, &mut rng).expect("seal");
+    let account_sealed = p.alice.seal(&STORAGE_KEY, b"ctx", &mut rng).expect("seal");
     assert_eq!(
-        Session::open(&account_sealed, &STORAGE_KEY).err(),
+        Session::open(&account_sealed, &STORAGE_KEY, b"ctx").err(),
         Some(Error::State(StateError::WrongKind))
     );
     // Every byte is bound: one flipped anywhere is refused, by name.
@@ -202,20 +207,23 @@ fn s7_sealed_state_needs_the_right_key_and_kind() {
         let mut corrupt = sealed.clone();
         corrupt[i] ^= 0x10;
         assert_eq!(
-            Session::open(&corrupt, &STORAGE_KEY).err(),
+            Session::open(&corrupt, &STORAGE_KEY, b"ctx").err(),
             Some(Error::State(sealed_corruption(i, corrupt[i]))),
             "byte {i}"
         );
     }
     // Version and kind are bound: a sealed body relabelled as a newer version is refused.
     let mut relabelled = sealed.clone();
-    relabelled[1] = 2;
+    relabelled[1] = 3;
     assert_eq!(
-        Session::open(&relabelled, &STORAGE_KEY).err(),
-        Some(Error::State(StateError::UnsupportedVersion(2)))
+        Session::open(&relabelled, &STORAGE_KEY, b"ctx").err(),
+        Some(Error::State(StateError::UnsupportedVersion(3)))
     );
     // Two seals of the same state differ (fresh nonce).
-    assert_ne!(p.b.seal(&STORAGE_KEY, &mut rng).expect("seal"), sealed);
+    assert_ne!(
+        p.b.seal(&STORAGE_KEY, b"ctx", &mut rng).expect("seal"),
+        sealed
+    );
 }
 
 /// What opening a sealed state with byte `at` changed to `now` fails with:
@@ -237,13 +245,13 @@ fn s7_every_corrupted_byte_of_a_sealed_golden_file_is_refused() {
     type Open = fn(&[u8], &[u8; 32]) -> Result<Vec<u8>, Error>;
     let files: [(&str, Open); 3] = [
         ("account_v1.sealed", |b, k| {
-            Account::open(b, k).map(|a| a.to_bytes().to_vec())
+            Account::open(b, k, b"ctx").map(|a| a.to_bytes().to_vec())
         }),
         ("session_he_v1.sealed", |b, k| {
-            Session::open(b, k).map(|s| s.to_bytes().to_vec())
+            Session::open(b, k, b"ctx").map(|s| s.to_bytes().to_vec())
         }),
         ("record_v1.sealed", |b, k| {
-            SessionRecord::open(b, k).map(|r| r.to_bytes().to_vec())
+            SessionRecord::open(b, k, b"ctx").map(|r| r.to_bytes().to_vec())
         }),
     ];
     for (name, open) in files {
@@ -294,10 +302,10 @@ fn s7_loading_rejects_truncated_trailing_and_foreign_input() {
             Some(Error::State(StateError::Trailing))
         );
         let mut newer = stored.clone();
-        newer[1] = 2;
+        newer[1] = 3;
         assert_eq!(
             Session::from_bytes(&newer).err(),
-            Some(Error::State(StateError::UnsupportedVersion(2)))
+            Some(Error::State(StateError::UnsupportedVersion(3)))
         );
         assert_eq!(
             Account::from_bytes(&stored).err(),

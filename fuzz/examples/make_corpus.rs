@@ -76,12 +76,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rng = fixtures::rng(9);
     for (i, bytes) in accounts.iter().enumerate() {
         out.push(("load_account", format!("account-{i:02}"), bytes.clone()));
-        let sealed = Account::from_bytes(bytes)?.seal(&STORAGE_KEY, &mut rng)?;
+        let sealed = Account::from_bytes(bytes)?.seal(&STORAGE_KEY, b"ctx", &mut rng)?;
         out.push(("open_sealed", format!("account-{i:02}"), sealed));
     }
     for (i, bytes) in sessions.iter().enumerate() {
         out.push(("load_session", format!("session-{i:02}"), bytes.clone()));
-        let sealed = Session::from_bytes(bytes)?.seal(&STORAGE_KEY, &mut rng)?;
+        let sealed = Session::from_bytes(bytes)?.seal(&STORAGE_KEY, b"ctx", &mut rng)?;
         out.push(("open_sealed", format!("session-{i:02}"), sealed));
     }
 
@@ -94,11 +94,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     session_and_header.extend([0x07; 32]);
     session_and_header.push(0x02);
     session_and_header.extend([0x09; 68]);
-    for (name, notice) in [
+    for (name, mut notice) in [
         ("nothing", vec![0x15, 0x00, 0x00]),
         ("ratchet-key", ratchet_key),
         ("session-and-header", session_and_header),
     ] {
+        // The signature (not checked by the decoder).
+        notice.extend([0x5a; 64]);
         out.push(("decode_decryption_failure", name.to_owned(), notice));
     }
 

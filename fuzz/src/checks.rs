@@ -188,9 +188,9 @@ pub fn load_account(data: &[u8]) -> bool {
     let reload = |b: &[u8]| Account::from_bytes(b).expect("reloads").to_bytes().to_vec();
     assert_stores_back(data, &stored, reload, "account");
     let sealed = account
-        .seal(&STORAGE_KEY, &mut fixtures::rng(0))
+        .seal(&STORAGE_KEY, b"ctx", &mut fixtures::rng(0))
         .expect("sealing works");
-    let opened = Account::open(&sealed, &STORAGE_KEY).expect("a sealed account opens");
+    let opened = Account::open(&sealed, &STORAGE_KEY, b"ctx").expect("a sealed account opens");
     assert_eq!(opened.to_bytes(), stored);
     let bundle = account.bundle(None).expect("the current bundle exists");
     let verified = bundle.verify().expect("an account's own bundle verifies");
@@ -213,9 +213,9 @@ pub fn load_session(data: &[u8]) -> bool {
     let reload = |b: &[u8]| Session::from_bytes(b).expect("reloads").to_bytes().to_vec();
     assert_stores_back(data, &stored, reload, "session");
     let sealed = session
-        .seal(&STORAGE_KEY, &mut fixtures::rng(0))
+        .seal(&STORAGE_KEY, b"ctx", &mut fixtures::rng(0))
         .expect("sealing works");
-    let opened = Session::open(&sealed, &STORAGE_KEY).expect("a sealed session opens");
+    let opened = Session::open(&sealed, &STORAGE_KEY, b"ctx").expect("a sealed session opens");
     assert_eq!(opened.to_bytes(), stored);
     match session.encrypt(b"from a loaded session", &mut fixtures::rng(1)) {
         Ok(m) => {
@@ -251,9 +251,9 @@ pub fn load_record(data: &[u8]) -> bool {
     };
     assert_stores_back(data, &stored, reload, "record");
     let sealed = record
-        .seal(&STORAGE_KEY, &mut fixtures::rng(0))
+        .seal(&STORAGE_KEY, b"ctx", &mut fixtures::rng(0))
         .expect("sealing works");
-    let opened = SessionRecord::open(&sealed, &STORAGE_KEY).expect("a sealed record opens");
+    let opened = SessionRecord::open(&sealed, &STORAGE_KEY, b"ctx").expect("a sealed record opens");
     assert_eq!(opened.to_bytes(), stored);
     true
 }
@@ -273,24 +273,24 @@ pub fn decode_decryption_failure(data: &[u8]) -> bool {
 pub fn open_sealed(data: &[u8]) -> bool {
     let nonce = data.get(2..14).unwrap_or_default();
     let mut opened = false;
-    if let Ok(account) = Account::open(data, &STORAGE_KEY) {
+    if let Ok(account) = Account::open(data, &STORAGE_KEY, b"ctx") {
         let resealed = account
-            .seal(&STORAGE_KEY, &mut ReplayRng::new(nonce))
+            .seal(&STORAGE_KEY, b"ctx", &mut ReplayRng::new(nonce))
             .expect("sealing works");
         let reopen = |b: &[u8]| {
-            let opened = Account::open(b, &STORAGE_KEY).expect("reopens");
+            let opened = Account::open(b, &STORAGE_KEY, b"ctx").expect("reopens");
             assert_eq!(opened.to_bytes(), account.to_bytes());
             b.to_vec()
         };
         assert_stores_back(data, &resealed, reopen, "sealed account");
         opened = true;
     }
-    if let Ok(session) = Session::open(data, &STORAGE_KEY) {
+    if let Ok(session) = Session::open(data, &STORAGE_KEY, b"ctx") {
         let resealed = session
-            .seal(&STORAGE_KEY, &mut ReplayRng::new(nonce))
+            .seal(&STORAGE_KEY, b"ctx", &mut ReplayRng::new(nonce))
             .expect("sealing works");
         let reopen = |b: &[u8]| {
-            let opened = Session::open(b, &STORAGE_KEY).expect("reopens");
+            let opened = Session::open(b, &STORAGE_KEY, b"ctx").expect("reopens");
             assert_eq!(opened.to_bytes(), session.to_bytes());
             b.to_vec()
         };

@@ -382,16 +382,16 @@ impl World {
         let key = fixtures::STORAGE_KEY;
         if let Some(s) = &party.session {
             party.session = Some(if sealed {
-                let bytes = s.seal(&key, &mut self.rng).expect("seal");
-                Session::open(&bytes, &key).expect("a sealed session opens")
+                let bytes = s.seal(&key, b"ctx", &mut self.rng).expect("seal");
+                Session::open(&bytes, &key, b"ctx").expect("a sealed session opens")
             } else {
                 Session::from_bytes(&s.to_bytes()).expect("a stored session loads")
             });
         }
         if let Some(a) = &party.account {
             party.account = Some(if sealed {
-                let bytes = a.seal(&key, &mut self.rng).expect("seal");
-                Account::open(&bytes, &key).expect("a sealed account opens")
+                let bytes = a.seal(&key, b"ctx", &mut self.rng).expect("seal");
+                Account::open(&bytes, &key, b"ctx").expect("a sealed account opens")
             } else {
                 Account::from_bytes(&a.to_bytes()).expect("a stored account loads")
             });

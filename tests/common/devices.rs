@@ -10,7 +10,9 @@
     reason = "test harness: a failed expectation is a failed test"
 )]
 
-use cliquet::{Account, AnyMessage, Error, SessionConfig, SessionId, SessionRecord};
+use cliquet::{
+    Account, AnyMessage, DecryptionFailure, Error, SessionConfig, SessionId, SessionRecord,
+};
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
 
@@ -136,6 +138,38 @@ impl Devices {
     ) -> Result<Vec<u8>, Error> {
         let config = self.config;
         self.devices(from_alice).1.receive(message, config)
+    }
+
+    /// The notice the receiver of a message from `from_alice`'s side sends
+    /// back after `error`, signed for the sender.
+    pub(crate) fn notice(
+        &self,
+        from_alice: bool,
+        message: &AnyMessage,
+        error: &Error,
+    ) -> Option<DecryptionFailure> {
+        let (sender, receiver) = if from_alice {
+            (&self.alice, &self.bob)
+        } else {
+            (&self.bob, &self.alice)
+        };
+        receiver.record.decryption_failure(
+            message,
+            error,
+            receiver.account.identity(),
+            sender.account.identity_key(),
+        )
+    }
+
+    /// `to_alice`'s side (the sender of the failed message) handles a notice.
+    pub(crate) fn on_notice(&mut self, to_alice: bool, notice: &DecryptionFailure) -> bool {
+        let device = if to_alice {
+            &mut self.alice
+        } else {
+            &mut self.bob
+        };
+        let own = *device.account.identity_key();
+        device.record.on_decryption_failure(notice, &own)
     }
 
     /// Both devices have a current session, and it is the same one.
