@@ -134,6 +134,41 @@ fn decrypt(c: &mut Criterion) {
             });
         });
     }
+    // Hardening finding 4: a forged plain message with an unknown ratchet
+    // key and PN = N = 1000 passes the cheap filter of every archived
+    // session (each has sent since its last step); next to it, genuine
+    // messages: a small one, and one of the same shape (a new chain that
+    // skips 1000 keys), which costs what a forged one costs one session.
+    let mut s = setup(40, 44);
+    let stored = s.record.to_bytes();
+    let last = s.alice_sessions.last_mut().unwrap();
+    let small = last.encrypt(&[0u8; 64], &mut s.rng).unwrap();
+    let skipping = (0..1000)
+        .map(|_| last.encrypt(&[0u8; 64], &mut s.rng).unwrap())
+        .last()
+        .unwrap();
+    let mut forged = small.to_bytes();
+    forged[1..33].copy_from_slice(&[0x42; 32]);
+    forged[33..37].copy_from_slice(&1000u32.to_be_bytes());
+    forged[37..41].copy_from_slice(&1000u32.to_be_bytes());
+    let forged = AnyMessage::decode(&forged).unwrap();
+    for (name, message, genuine) in [
+        ("genuine_small", &small, true),
+        ("genuine_new_chain_skipping_1000", &skipping, true),
+        ("forged_new_chain_pn_n_1000", &forged, false),
+    ] {
+        group.bench_function(format!("{name}/40_archived_all_sent"), |b| {
+            b.iter_batched(
+                || SessionRecord::from_bytes(&stored).unwrap(),
+                |mut record| {
+                    let result = record.decrypt(&mut s.bob, black_box(message), config);
+                    assert_eq!(result.is_ok(), genuine);
+                    (record, result)
+                },
+                BatchSize::SmallInput,
+            );
+        });
+    }
     // With header encryption an archived session rejects a stranger's
     // message by trying its header keys (AES-GCM), without any X25519.
     let he = SessionConfig::default().with_header_encryption(true);

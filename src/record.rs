@@ -72,11 +72,11 @@ use crate::storage::{self, Secret};
 /// ratchet step, or `PN` is below what it already received), and tries
 /// those that know the message's chain (one attempt finds a delayed
 /// message); those where it would start a new chain (a Diffie-Hellman and
-/// `N + 1` chain steps before it can authenticate) share a budget of two
-/// attempts at `N = max_skip`, newest first: a forged message with a large
-/// `N` costs at most three sessions' worth of work (the current one and
-/// two archived), not forty-one, while a genuine late message with a small
-/// `N` still reaches dozens of archived sessions. With header encryption an
+/// `N + 1` chain steps before it can authenticate) share a budget of one
+/// attempt at `N = max_skip`, newest first: a forged message with a large
+/// `N` costs at most two sessions' worth of work (the current one and the
+/// newest archived one), not forty-one, while a genuine late message with a
+/// small `N` still reaches the sixteen newest archived sessions. With header encryption an
 /// attempt costs only header decryptions unless a next header key opens
 /// the header.
 ///
@@ -589,7 +589,7 @@ impl SessionRecord {
         // start a new chain in. A new chain costs a Diffie-Hellman and N + 1
         // chain steps before the message can authenticate, so those
         // attempts share a budget: a forged message with a large N reaches
-        // two archived sessions, a genuine late one with a small N dozens.
+        // one archived session, a genuine late one with a small N sixteen.
         let mut found = None;
         let mut budget = NEW_CHAIN_BUDGET;
         for pass in [Fit::KnownChain, Fit::NewChain] {
@@ -716,9 +716,9 @@ impl SessionRecord {
 /// The cost of a Diffie-Hellman in chain steps (an X25519 takes about as
 /// long as 64 `KDF_CK` steps).
 const DH_COST: u64 = 64;
-/// What one message may spend on new chains in archived sessions: two
-/// attempts at the default `max_skip`.
-const NEW_CHAIN_BUDGET: u64 = 2 * (DH_COST + SessionConfig::DEFAULT_MAX_SKIP as u64 + 1);
+/// What one message may spend on new chains in archived sessions: one
+/// attempt at the default `max_skip`.
+const NEW_CHAIN_BUDGET: u64 = DH_COST + SessionConfig::DEFAULT_MAX_SKIP as u64 + 1;
 
 /// What trying `message` as a new chain costs a session, in chain steps.
 fn new_chain_cost(message: &AnyMessage) -> u64 {
@@ -974,7 +974,7 @@ mod tests {
     }
 
     #[test]
-    fn bounded_cost_a_forged_message_starts_at_most_three_new_chains() {
+    fn bounded_cost_a_forged_message_starts_at_most_two_new_chains() {
         let (mut record, genuine) = record_of_senders(40);
         let mut account = Account::new(&mut ChaCha20Rng::from_seed([1; 32]));
         // A random ratchet key with PN = N = 1000: a new chain for the
@@ -988,10 +988,10 @@ mod tests {
         NEW_CHAIN_TRIALS.with(|n| n.set(0));
         let result = record.decrypt(&mut account, &forged, SessionConfig::default());
         assert_eq!(result, Err(Error::Authentication));
-        // The current session, and two archived ones within the budget.
-        assert_eq!(NEW_CHAIN_TRIALS.with(core::cell::Cell::get), 3);
+        // The current session, and the newest archived one.
+        assert_eq!(NEW_CHAIN_TRIALS.with(core::cell::Cell::get), 2);
         assert_eq!(record.to_bytes(), before);
-        // With a small N, the budget covers 32 archived sessions.
+        // With a small N, the budget covers 16 archived sessions.
         let mut small = genuine.as_bytes().to_vec();
         small[1..33].copy_from_slice(&[0x42; 32]);
         small[33..37].copy_from_slice(&1000u32.to_be_bytes());
@@ -1000,6 +1000,6 @@ mod tests {
         NEW_CHAIN_TRIALS.with(|n| n.set(0));
         let result = record.decrypt(&mut account, &small, SessionConfig::default());
         assert_eq!(result, Err(Error::Authentication));
-        assert_eq!(NEW_CHAIN_TRIALS.with(core::cell::Cell::get), 1 + 32);
+        assert_eq!(NEW_CHAIN_TRIALS.with(core::cell::Cell::get), 1 + 16);
     }
 }
