@@ -215,6 +215,39 @@ fn store_load(c: &mut Criterion) {
         });
     }
     group.finish();
+    // Hardening finding 7: loading a session with 32,768 stored chains (one
+    // skipped key each) is linear. The stored bytes are those of a real
+    // session whose skipped-key section is replaced (SPEC.md §11).
+    let config = SessionConfig::new(1000, 65_536).unwrap();
+    let mut rng = ChaCha20Rng::from_seed([45; 32]);
+    let alice = Account::new(&mut rng);
+    let mut bob = Account::new(&mut rng);
+    let bundle = bob.bundle(None).unwrap().verify().unwrap();
+    let mut a = Session::initiate(alice.identity(), &bundle, config, &mut rng).unwrap();
+    let AnyMessage::PreKey(first) = a.encrypt(b"hi", &mut rng).unwrap() else {
+        unreachable!("a prekey message")
+    };
+    let b = bob.accept(&first, config).unwrap().session;
+    let mut stored = b.to_bytes().to_vec();
+    assert_eq!(stored[stored.len() - 4..], [0, 0, 0, 0], "no chains yet");
+    stored.truncate(stored.len() - 4);
+    let chains = 32_768u32;
+    stored.extend(chains.to_be_bytes());
+    for i in 0..chains {
+        let mut key = [7u8; 32];
+        key[..4].copy_from_slice(&i.to_be_bytes());
+        stored.extend(key);
+        stored.extend(1u32.to_be_bytes());
+        stored.extend(0u32.to_be_bytes());
+        stored.extend([9u8; 32]);
+    }
+    assert_eq!(Session::from_bytes(&stored).unwrap().skipped_keys(), 32_768);
+    let mut group = c.benchmark_group("session");
+    group.sample_size(10);
+    group.bench_function("load/32768_chains", |b| {
+        b.iter(|| Session::from_bytes(black_box(&stored)).unwrap());
+    });
+    group.finish();
 }
 
 criterion_group!(benches, decrypt, store_load);
