@@ -445,6 +445,59 @@ fn protocol_messages_round_trip_and_truncations_are_errors() {
 }
 
 /// A message text that cannot occur in a frame by chance.
+#[test]
+fn a_peer_that_reinstalls_with_a_new_identity_waits_for_trust() -> Result<()> {
+    let relay = Relay::start(TcpListener::bind("127.0.0.1:0")?, true)?;
+    let addr = relay.local_addr();
+    let dir = TempDir::new()?;
+    let mut alice = Client::open(&dir.path().join("alice.db"), "alice", addr)?;
+    let bob_db = dir.path().join("bob.db");
+    let mut bob = Client::open(&bob_db, "bob", addr)?;
+    alice.send("bob", "hello")?;
+    assert_eq!(receive(&mut bob, 1)?, from("alice", &["hello".into()]));
+    bob.send("alice", "hi")?;
+    assert_eq!(receive(&mut alice, 1)?, from("bob", &["hi".into()]));
+    let numbers = alice.safety_numbers("bob")?;
+    assert_eq!(numbers.len(), 1);
+    let held = numbers[0].1.to_string();
+
+    // Bob reinstalls: a new database, a new identity key, the same name.
+    drop(bob);
+    std::fs::remove_file(&bob_db)?;
+    let key = bob_db.with_extension("db.key");
+    let _ = std::fs::remove_file(&key);
+    let mut bob = Client::open(&bob_db, "bob", addr)?;
+    bob.send("alice", "new phone, same bob")?;
+    // Alice is told, and the message waits for her decision.
+    let batch = poll_until(&mut alice, |b| !b.identity_changes.is_empty())?;
+    assert_eq!(batch.identity_changes, ["bob"]);
+    assert!(batch.received.is_empty());
+    assert!(client::identity_changed("bob").contains("/verify bob"));
+    // Nothing leaves for Bob, old key or new, until she decides.
+    let refused = alice.send("bob", "are you bob?").err().ok_or("sent")?;
+    assert!(
+        refused.to_string().contains("identity key changed"),
+        "{refused}"
+    );
+    // She compares the new safety number with Bob (out of band) and trusts it.
+    let numbers = alice.safety_numbers("bob")?;
+    assert_eq!(numbers.len(), 2, "held key and the new one");
+    assert_eq!(numbers[0].1.to_string(), held);
+    assert_ne!(numbers[1].1.to_string(), held);
+    alice.trust("bob")?;
+    assert_eq!(alice.safety_numbers("bob")?.len(), 1);
+    // From now on they talk with Bob's new key, both ways.
+    alice.send("bob", "welcome back")?;
+    assert_eq!(
+        receive(&mut bob, 1)?,
+        from("alice", &["welcome back".into()])
+    );
+    bob.send("alice", "thanks")?;
+    assert_eq!(receive(&mut alice, 1)?, from("bob", &["thanks".into()]));
+    relay.stop();
+    Ok(())
+}
+
 fn secret(from: &str, to: &str, i: usize) -> String {
     format!("{from} to {to}, message {i}: the owl flies at midnight")
 }

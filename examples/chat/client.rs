@@ -43,8 +43,8 @@ use std::time::Instant;
 
 use cliquet::rand_core::{Rng, UnwrapErr};
 use cliquet::{
-    Account, AnyMessage, DecryptionFailure, IdentityKey, PreKeyBundle, SessionConfig,
-    SessionRecord, VerifiedBundle,
+    Account, AnyMessage, DecryptionFailure, Error, IdentityKey, PreKeyBundle, SafetyNumber,
+    SessionConfig, SessionRecord, VerifiedBundle,
 };
 use getrandom::SysRng;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -74,6 +74,12 @@ CREATE TABLE IF NOT EXISTS account (
 CREATE TABLE IF NOT EXISTS peers (
     name TEXT PRIMARY KEY,
     identity BLOB NOT NULL UNIQUE
+);
+-- A new identity key seen for a peer (a prekey message or a bundle), not
+-- accepted yet: the user compares safety numbers (/verify), then /trust.
+CREATE TABLE IF NOT EXISTS changed (
+    name TEXT PRIMARY KEY,
+    identity BLOB NOT NULL
 );
 -- One sealed SessionRecord per peer.
 CREATE TABLE IF NOT EXISTS records (
@@ -114,6 +120,8 @@ pub(crate) struct Batch {
     pub(crate) received: Vec<Received>,
     pub(crate) dropped: Vec<String>,
     pub(crate) resets: Vec<String>,
+    /// Peers whose identity key changed: their messages wait for `/trust`.
+    pub(crate) identity_changes: Vec<String>,
     pub(crate) to_ack: Vec<MessageId>,
     /// Why the outbox could not be emptied (it is retried at every poll).
     pub(crate) unsent: Option<String>,
@@ -238,6 +246,11 @@ impl Client {
         if text.len() > MAX_TEXT {
             return Err(format!("a message holds at most {MAX_TEXT} bytes").into());
         }
+        // A new identity key waits for the user's decision: nothing is sent
+        // meanwhile, to the old key or the new one.
+        if changed_identity(&self.db, peer)?.is_some() {
+            return Err(identity_changed(peer).into());
+        }
         let mut record = self.load_record(peer)?.unwrap_or_default();
         if record.needs_new_session() {
             let bundle = self.fetch_bundle(peer)?;
@@ -316,6 +329,9 @@ impl Client {
                         text,
                     }),
                     Ok(Outcome::Reset) => batch.resets.push(envelope.from.clone()),
+                    Ok(Outcome::IdentityChanged) => {
+                        batch.identity_changes.push(envelope.from.clone());
+                    }
                     Ok(Outcome::Ignored) => {}
                     Ok(Outcome::Dropped(why)) => {
                         batch.dropped.push(format!("from {}: {why}", envelope.from));
@@ -370,6 +386,7 @@ impl Client {
         let mut record = self.load_record(from)?;
         let prekeys_before = self.account.one_time_prekey_count();
         let mut notice = None;
+        let mut changed = None;
         let outcome = if envelope.payload.first() == Some(&KIND_DECRYPTION_FAILURE) {
             match DecryptionFailure::decode(&envelope.payload) {
                 Err(e) => Outcome::Dropped(e.to_string()),
@@ -392,6 +409,10 @@ impl Client {
                     match record.decrypt(&mut self.account, &message, self.config) {
                         Ok(plaintext) => {
                             Outcome::Text(String::from_utf8_lossy(&plaintext).into_owned())
+                        }
+                        Err(Error::IdentityChanged(new)) => {
+                            changed = Some(new);
+                            Outcome::IdentityChanged
                         }
                         Err(e) => {
                             // The notice is signed for the key we know for
@@ -453,6 +474,9 @@ impl Client {
         if let Some(notice) = notice {
             enqueue(&tx, from, &notice.to_bytes(), &mut self.rng)?;
         }
+        if let Some(new) = changed {
+            note_changed(&tx, from, &new)?;
+        }
         tx.commit()?;
         Ok(outcome)
     }
@@ -471,12 +495,9 @@ impl Client {
             Err(e) => return Ok(Err(e.to_string())),
         };
         if let AnyMessage::PreKey(prekey) = &message {
+            // A changed identity key is the record's to report
+            // (`Error::IdentityChanged`); the key of another name is refused.
             let identity = prekey.identity_key_bytes();
-            if pinned_identity(&self.db, from)?.is_some_and(|pinned| pinned != *identity) {
-                return Ok(Err(format!(
-                    "{from:?} now has a different identity key; refused"
-                )));
-            }
             if let Some(owner) = identity_owner(&self.db, identity)?.filter(|o| o != from) {
                 return Ok(Err(format!("the identity key of {owner:?}; refused")));
             }
@@ -509,16 +530,63 @@ impl Client {
             return Err("the relay answered FetchBundle with something else".into());
         };
         let bundle = PreKeyBundle::decode(&bytes)?.verify()?;
-        if pinned_identity(&self.db, peer)?
-            .is_some_and(|pinned| pinned != bundle.identity_key().to_bytes())
-        {
-            return Err(format!("{peer:?} now has a different identity key; refused").into());
+        let new = bundle.identity_key();
+        if pinned_identity(&self.db, peer)?.is_some_and(|pinned| pinned != new.to_bytes()) {
+            let tx = self.db.transaction()?;
+            note_changed(&tx, peer, new)?;
+            tx.commit()?;
+            return Err(identity_changed(peer).into());
         }
         let identity = bundle.identity_key().to_bytes();
         if let Some(owner) = identity_owner(&self.db, &identity)?.filter(|o| o != peer) {
             return Err(format!("the bundle of {peer:?} has the identity key of {owner:?}").into());
         }
         Ok(bundle)
+    }
+
+    /// The safety number of the conversation with `peer` (SPEC §9), for the
+    /// users to compare: with the identity key held for them, and with a
+    /// new one waiting for `/trust`, if any.
+    pub(crate) fn safety_numbers(&self, peer: &str) -> Result<Vec<(String, SafetyNumber)>> {
+        let own = self.account.identity_key();
+        let mut numbers = Vec::new();
+        let pinned = pinned_identity(&self.db, peer)?;
+        let waiting = changed_identity(&self.db, peer)?;
+        for (what, key) in [("held", pinned), ("new, not trusted yet", waiting)] {
+            if let Some(key) = key {
+                let key = IdentityKey::from_bytes(&key)?;
+                let number = SafetyNumber::new(own, self.name.as_bytes(), &key, peer.as_bytes())?;
+                numbers.push((what.to_owned(), number));
+            }
+        }
+        if numbers.is_empty() {
+            return Err(
+                format!("no identity key of {peer:?} yet: exchange a message first").into(),
+            );
+        }
+        Ok(numbers)
+    }
+
+    /// Accepts `peer`'s new identity key (after the users compared safety
+    /// numbers): the record drops the old key's sessions, and the next
+    /// message from or to them uses the new key.
+    pub(crate) fn trust(&mut self, peer: &str) -> Result<()> {
+        let new = changed_identity(&self.db, peer)?
+            .ok_or_else(|| format!("no new identity key of {peer:?} to trust"))?;
+        let new = IdentityKey::from_bytes(&new)?;
+        let mut record = self.load_record(peer)?.unwrap_or_default();
+        record.accept_identity(&new);
+        let sealed = record.seal(&self.storage_key, &record_context(peer), &mut self.rng)?;
+        let tx = self.db.transaction()?;
+        save_record(&tx, peer, &sealed)?;
+        tx.execute(
+            "INSERT INTO peers (name, identity) VALUES (?1, ?2)
+             ON CONFLICT (name) DO UPDATE SET identity = excluded.identity",
+            params![peer, new.as_bytes()],
+        )?;
+        tx.execute("DELETE FROM changed WHERE name = ?1", [peer])?;
+        tx.commit()?;
+        Ok(())
     }
 
     /// Tops up the one-time prekeys and uploads those not yet published.
@@ -579,6 +647,8 @@ enum Outcome {
     Ignored,
     /// Not readable, or refused; the reason.
     Dropped(String),
+    /// From a new identity key of the peer: noted, waiting for `/trust`.
+    IdentityChanged,
 }
 
 /// The kind byte of a [`DecryptionFailure`] notice: no message kind has it.
@@ -639,6 +709,39 @@ fn pinned_identity(db: &Connection, peer: &str) -> Result<Option<[u8; 32]>> {
     Ok(stored
         .map(|bytes| <[u8; 32]>::try_from(bytes.as_slice()))
         .transpose()?)
+}
+
+/// A new identity key of `peer` that waits for `/trust`, if any.
+fn changed_identity(db: &Connection, peer: &str) -> Result<Option<[u8; 32]>> {
+    let stored: Option<Vec<u8>> = db
+        .query_row(
+            "SELECT identity FROM changed WHERE name = ?1",
+            [peer],
+            |row| row.get(0),
+        )
+        .optional()?;
+    Ok(stored
+        .map(|bytes| <[u8; 32]>::try_from(bytes.as_slice()))
+        .transpose()?)
+}
+
+/// Notes a new identity key of `peer`, for the user to compare and trust.
+fn note_changed(tx: &Transaction<'_>, peer: &str, identity: &IdentityKey) -> Result<()> {
+    tx.execute(
+        "INSERT INTO changed (name, identity) VALUES (?1, ?2)
+         ON CONFLICT (name) DO UPDATE SET identity = excluded.identity",
+        params![peer, identity.as_bytes()],
+    )?;
+    Ok(())
+}
+
+/// What the user is told when `peer`'s identity key changed.
+pub(crate) fn identity_changed(peer: &str) -> String {
+    format!(
+        "{peer}'s identity key changed (a new device, or someone else): compare safety numbers \
+         with /verify {peer}, then /trust {peer} to accept it; until then nothing is sent to \
+         {peer} and their messages are dropped"
+    )
 }
 
 /// The peer name this identity key was first seen with, if any.

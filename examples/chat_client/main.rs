@@ -8,12 +8,16 @@
 //!
 //! Interactive by default: each line typed goes to `--peer` (or to `NAME` if
 //! it starts with `@NAME `), incoming messages print as they arrive, `/quit`
-//! or end of input leaves. Non-interactive with any of:
+//! or end of input leaves, `/verify NAME` shows the safety number of the
+//! conversation with NAME to compare with them, `/trust NAME` accepts their
+//! new identity key. Non-interactive with any of:
 //!
 //! * `--send TEXT` (repeatable): send these to `--peer`, in order;
 //! * `--expect N`: wait until N messages arrived (at most `--wait` seconds);
 //! * `--wait SECS`: how long to wait for messages (default 10 with `--expect`);
-//! * `--history`: print the stored conversation at the end.
+//! * `--history`: print the stored conversation at the end;
+//! * `--verify NAME`: print the safety number of the conversation with NAME;
+//! * `--trust NAME`: accept NAME's new identity key (after comparing).
 //!
 //! Other options: `--relay ADDR` (default 127.0.0.1:7878), `--db PATH`
 //! (default `NAME.db`; the storage key goes to `PATH.key`).
@@ -42,7 +46,8 @@ use std::time::{Duration, Instant};
 use client::{Batch, Client};
 
 const USAGE: &str = "usage: chat_client --name NAME [--peer NAME] [--relay ADDR] [--db PATH] \
-                     [--send TEXT]... [--expect N] [--wait SECS] [--history]";
+                     [--send TEXT]... [--expect N] [--wait SECS] [--history] [--verify NAME] \
+                     [--trust NAME]";
 /// How often the client asks the relay for mail.
 const POLL: Duration = Duration::from_millis(300);
 
@@ -56,6 +61,8 @@ struct Options {
     expect: Option<usize>,
     wait: Option<u64>,
     history: bool,
+    verify: Option<String>,
+    trust: Option<String>,
 }
 
 fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
@@ -79,7 +86,9 @@ fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
     let scripted = !options.send.is_empty()
         || options.expect.is_some()
         || options.wait.is_some()
-        || options.history;
+        || options.history
+        || options.verify.is_some()
+        || options.trust.is_some();
     if scripted {
         run_scripted(&mut client, &options)
     } else {
@@ -91,6 +100,12 @@ fn run_scripted(
     client: &mut Client,
     options: &Options,
 ) -> Result<(), Box<dyn Error + Send + Sync>> {
+    if let Some(name) = &options.verify {
+        identity_command(client, "/verify", name)?;
+    }
+    if let Some(name) = &options.trust {
+        identity_command(client, "/trust", name)?;
+    }
     if !options.send.is_empty() {
         let peer = options.peer.as_deref().ok_or("--send needs --peer")?;
         for text in &options.send {
@@ -140,6 +155,12 @@ fn run_interactive(
     loop {
         match input.recv_timeout(POLL) {
             Ok(line) if line.trim() == "/quit" => break,
+            Ok(line) if line.starts_with("/verify ") || line.starts_with("/trust ") => {
+                let (command, name) = line.split_once(' ').unwrap_or_default();
+                if let Err(e) = identity_command(client, command, name.trim()) {
+                    eprintln!("{command}: {e}");
+                }
+            }
             Ok(line) => {
                 let (to, text) = match line.strip_prefix('@').and_then(|l| l.split_once(' ')) {
                     Some((to, text)) => (Some(to), text),
@@ -165,6 +186,26 @@ fn run_interactive(
     Ok(())
 }
 
+/// `/verify NAME` or `/trust NAME`.
+fn identity_command(
+    client: &mut Client,
+    command: &str,
+    name: &str,
+) -> Result<(), Box<dyn Error + Send + Sync>> {
+    if command == "/trust" {
+        client.trust(name)?;
+        println!("trusted {name}'s new identity key");
+        return Ok(());
+    }
+    for (which, number) in client.safety_numbers(name)? {
+        println!("safety number with {name} ({which} key): {number}");
+    }
+    println!(
+        "compare it with {name} (read aloud, or in person); if it differs, someone is in between"
+    );
+    Ok(())
+}
+
 /// Prints a batch; returns how many messages it held.
 fn show(batch: &Batch) -> usize {
     for message in &batch.received {
@@ -175,6 +216,9 @@ fn show(batch: &Batch) -> usize {
     }
     if let Some(why) = &batch.unsent {
         eprintln!("queued, not sent yet: {why}");
+    }
+    for peer in &batch.identity_changes {
+        eprintln!("{}", client::identity_changed(peer));
     }
     for peer in &batch.resets {
         eprintln!("{peer} could not read our last message(s); the next one starts a new session");
@@ -199,6 +243,8 @@ fn parse() -> Result<Options, Box<dyn Error + Send + Sync>> {
             "--expect" => options.expect = Some(value()?.parse()?),
             "--wait" => options.wait = Some(value()?.parse()?),
             "--history" => options.history = true,
+            "--verify" => options.verify = Some(value()?),
+            "--trust" => options.trust = Some(value()?),
             _ => return Err(format!("unknown argument {arg:?}; {USAGE}").into()),
         }
     }
