@@ -51,6 +51,6 @@ pub use message::{
 };
 /// The `rand_core` this crate takes its randomness through.
 pub use rand_core;
-pub use record::SessionRecord;
+pub use record::{Decrypted, SessionRecord};
 pub use safety::SafetyNumber;
 pub use session::Session;

@@ -110,8 +110,8 @@ use crate::storage::{self, Secret};
 /// bob_to_alice.start_new(bob.identity(), &alice.bundle(None)?.verify()?, config, &mut rng)?;
 /// let hi_bob = alice_to_bob.encrypt(b"hi Bob", &mut rng)?;
 /// let hi_alice = bob_to_alice.encrypt(b"hi Alice", &mut rng)?;
-/// assert_eq!(bob_to_alice.decrypt(&mut bob, &hi_bob, config)?, b"hi Bob");
-/// assert_eq!(alice_to_bob.decrypt(&mut alice, &hi_alice, config)?, b"hi Alice");
+/// assert_eq!(bob_to_alice.decrypt(&mut bob, &hi_bob, config)?.plaintext, b"hi Bob");
+/// assert_eq!(alice_to_bob.decrypt(&mut alice, &hi_alice, config)?.plaintext, b"hi Alice");
 /// // The tie-break chose the same session on both sides.
 /// let current = |r: &SessionRecord| r.current().map(|s| s.session_id());
 /// assert_eq!(current(&alice_to_bob), current(&bob_to_alice));
@@ -136,7 +136,7 @@ use crate::storage::{self, Secret};
 /// assert!(alice_to_bob.needs_new_session());
 /// alice_to_bob.start_new(alice.identity(), &bob.bundle(None)?.verify()?, config, &mut rng)?;
 /// let again = alice_to_bob.encrypt(b"again", &mut rng)?;
-/// assert_eq!(bob_to_alice.decrypt(&mut bob, &again, config)?, b"again");
+/// assert_eq!(bob_to_alice.decrypt(&mut bob, &again, config)?.plaintext, b"again");
 /// # Ok::<(), cliquet::Error>(())
 /// ```
 pub struct SessionRecord {
@@ -163,6 +163,28 @@ struct Identity {
     /// Another identity key this side was asked to start a session with,
     /// waiting for the application's decision.
     changed: Option<IdentityKey>,
+}
+
+/// What [`SessionRecord::decrypt`] produced: the plaintext, and whether
+/// the account changed with it. Its `Debug` shows the plaintext's length,
+/// never the plaintext.
+#[non_exhaustive]
+pub struct Decrypted {
+    /// The decrypted message.
+    pub plaintext: Vec<u8>,
+    /// Whether a prekey message created a session, which changes the
+    /// account (a one-time prekey consumed, or the base key remembered):
+    /// store the account in the same transaction as the record.
+    pub account_changed: bool,
+}
+
+impl fmt::Debug for Decrypted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Decrypted")
+            .field("plaintext_len", &self.plaintext.len())
+            .field("account_changed", &self.account_changed)
+            .finish()
+    }
 }
 
 /// An archived session.
@@ -409,6 +431,19 @@ impl SessionRecord {
     /// routing and which session becomes current). `config` is used only
     /// when a prekey message creates a session. Draws no randomness.
     ///
+    /// When a prekey message creates a session, the **account changes**
+    /// too (a one-time prekey is consumed, or the message's base key is
+    /// remembered against replays): [`Decrypted::account_changed`] says so,
+    /// and the application must then store the account in the same
+    /// transaction as the record, or a restart would accept the same
+    /// prekey again. A message that is not a prekey message never touches
+    /// the account: [`decrypt_ratchet`](Self::decrypt_ratchet) decrypts it
+    /// without one.
+    ///
+    /// If the application cannot store what changed (its database refuses
+    /// the transaction), it reloads the record and the account from
+    /// storage: the message was not processed.
+    ///
     /// # Errors
     /// For a prekey message: the errors of its session's
     /// [`Session::decrypt`] or of [`Account::accept`], and
@@ -423,10 +458,98 @@ impl SessionRecord {
         account: &mut Account,
         message: &AnyMessage,
         config: SessionConfig,
-    ) -> Result<Vec<u8>, Error> {
+    ) -> Result<Decrypted, Error> {
         match message {
             AnyMessage::PreKey(prekey) => self.decrypt_prekey(account, message, prekey, config),
-            AnyMessage::Ratchet(_) => self.decrypt_ratchet(message),
+            AnyMessage::Ratchet(m) => self.decrypt_ratchet(m).map(|plaintext| Decrypted {
+                plaintext,
+                account_changed: false,
+            }),
+        }
+    }
+
+    /// Decrypts a Double Ratchet message (not a prekey message) from the
+    /// peer device, with the routing of [`decrypt`](Self::decrypt): it
+    /// needs no account, so an application takes its account lock only for
+    /// prekey messages.
+    ///
+    /// ```
+    /// use cliquet::{Account, AnyMessage, SessionConfig, SessionRecord};
+    /// # use rand_chacha::rand_core::SeedableRng;
+    /// # let mut rng = rand_chacha::ChaCha20Rng::from_seed([9; 32]);
+    /// # let config = SessionConfig::default();
+    /// # let alice = Account::new(&mut rng);
+    /// # let mut bob = Account::new(&mut rng);
+    /// # let mut to_bob = SessionRecord::new();
+    /// # let mut to_alice = SessionRecord::new();
+    /// # to_bob.start_new(alice.identity(), &bob.bundle(None)?.verify()?, config, &mut rng)?;
+    /// # let first = to_bob.encrypt(b"hi", &mut rng)?;
+    /// # to_alice.decrypt(&mut bob, &first, config)?;
+    /// # let reply = to_alice.encrypt(b"hello", &mut rng)?;
+    /// # to_bob.decrypt_ratchet(reply.ratchet_message())?;
+    /// let wire = to_bob.encrypt(b"no account needed", &mut rng)?.into_bytes();
+    /// let plaintext = match AnyMessage::decode(&wire)? {
+    ///     AnyMessage::Ratchet(m) => to_alice.decrypt_ratchet(&m)?,
+    ///     prekey @ AnyMessage::PreKey(_) => to_alice.decrypt(&mut bob, &prekey, config)?.plaintext,
+    /// };
+    /// assert_eq!(plaintext, b"no account needed");
+    /// # Ok::<(), cliquet::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`decrypt`](Self::decrypt) for a message that is not a prekey
+    /// message. The record is unchanged.
+    pub fn decrypt_ratchet(&mut self, message: &RatchetMessage) -> Result<Vec<u8>, Error> {
+        let mut first_error = None;
+        let mut note = |e: Error| {
+            if e != Error::Authentication && first_error.is_none() {
+                first_error = Some(e);
+            }
+        };
+        if let Some(current) = &mut self.current {
+            match current.decrypt_ratchet(message) {
+                Ok(plaintext) => return Ok(plaintext),
+                Err(e) => note(e),
+            }
+        }
+        // First the sessions that know the message's chain (a delayed
+        // message costs one attempt), then, newest first, those it could
+        // start a new chain in. A new chain costs a Diffie-Hellman and N + 1
+        // chain steps before the message can authenticate, so those
+        // attempts share a budget: a forged message with a large N reaches
+        // one archived session, a genuine late one with a small N sixteen.
+        let mut found = None;
+        let mut budget = NEW_CHAIN_BUDGET;
+        for pass in [Fit::KnownChain, Fit::NewChain] {
+            for (at, entry) in self.archived.iter_mut().enumerate() {
+                if entry.session.fit(message) != pass {
+                    continue;
+                }
+                if pass == Fit::NewChain {
+                    let cost = new_chain_cost(message);
+                    if cost > budget {
+                        break;
+                    }
+                    budget -= cost;
+                }
+                match entry.session.decrypt_ratchet(message) {
+                    Ok(plaintext) => {
+                        found = Some((at, plaintext));
+                        break;
+                    }
+                    Err(e) => note(e),
+                }
+            }
+            if found.is_some() {
+                break;
+            }
+        }
+        match found {
+            Some((at, plaintext)) => {
+                self.after_archived_decrypt(at, false);
+                Ok(plaintext)
+            }
+            None => Err(first_error.unwrap_or(Error::Authentication)),
         }
     }
 
@@ -542,10 +665,14 @@ impl SessionRecord {
         message: &AnyMessage,
         prekey: &PreKeyMessage,
         config: SessionConfig,
-    ) -> Result<Vec<u8>, Error> {
+    ) -> Result<Decrypted, Error> {
+        let unchanged = |plaintext| Decrypted {
+            plaintext,
+            account_changed: false,
+        };
         let base_key = prekey.base_key();
         if let Some(current) = self.current.as_mut().filter(|s| s.base_key() == base_key) {
-            return current.decrypt(message);
+            return current.decrypt(message).map(unchanged);
         }
         let found = self
             .archived
@@ -555,7 +682,7 @@ impl SessionRecord {
         if let Some((at, entry)) = found {
             let plaintext = entry.session.decrypt(message)?;
             self.after_archived_decrypt(at, true);
-            return Ok(plaintext);
+            return Ok(unchanged(plaintext));
         }
         // A prekey message of another identity needs the application's
         // decision first. It changes nothing: anyone can make one.
@@ -568,61 +695,10 @@ impl SessionRecord {
         let accepted = account.accept(prekey, config)?;
         self.identity.pinned = Some(*accepted.session.peer_identity_key());
         self.adopt(Box::new(accepted.session));
-        Ok(accepted.plaintext)
-    }
-
-    fn decrypt_ratchet(&mut self, message: &AnyMessage) -> Result<Vec<u8>, Error> {
-        let mut first_error = None;
-        let mut note = |e: Error| {
-            if e != Error::Authentication && first_error.is_none() {
-                first_error = Some(e);
-            }
-        };
-        if let Some(current) = &mut self.current {
-            match current.decrypt(message) {
-                Ok(plaintext) => return Ok(plaintext),
-                Err(e) => note(e),
-            }
-        }
-        // First the sessions that know the message's chain (a delayed
-        // message costs one attempt), then, newest first, those it could
-        // start a new chain in. A new chain costs a Diffie-Hellman and N + 1
-        // chain steps before the message can authenticate, so those
-        // attempts share a budget: a forged message with a large N reaches
-        // one archived session, a genuine late one with a small N sixteen.
-        let mut found = None;
-        let mut budget = NEW_CHAIN_BUDGET;
-        for pass in [Fit::KnownChain, Fit::NewChain] {
-            for (at, entry) in self.archived.iter_mut().enumerate() {
-                if entry.session.fit(message) != pass {
-                    continue;
-                }
-                if pass == Fit::NewChain {
-                    let cost = new_chain_cost(message);
-                    if cost > budget {
-                        break;
-                    }
-                    budget -= cost;
-                }
-                match entry.session.decrypt(message) {
-                    Ok(plaintext) => {
-                        found = Some((at, plaintext));
-                        break;
-                    }
-                    Err(e) => note(e),
-                }
-            }
-            if found.is_some() {
-                break;
-            }
-        }
-        match found {
-            Some((at, plaintext)) => {
-                self.after_archived_decrypt(at, false);
-                Ok(plaintext)
-            }
-            None => Err(first_error.unwrap_or(Error::Authentication)),
-        }
+        Ok(Decrypted {
+            plaintext: accepted.plaintext,
+            account_changed: true,
+        })
     }
 
     /// The archived session at `at` decrypted a message: promote it, or
@@ -721,8 +797,8 @@ const DH_COST: u64 = 64;
 const NEW_CHAIN_BUDGET: u64 = DH_COST + SessionConfig::DEFAULT_MAX_SKIP as u64 + 1;
 
 /// What trying `message` as a new chain costs a session, in chain steps.
-fn new_chain_cost(message: &AnyMessage) -> u64 {
-    let index = match message.ratchet_message() {
+fn new_chain_cost(message: &RatchetMessage) -> u64 {
+    let index = match message {
         RatchetMessage::Plain(m) => m.index(),
         RatchetMessage::EncryptedHeader(_) => SessionConfig::DEFAULT_MAX_SKIP,
     };
@@ -987,7 +1063,7 @@ mod tests {
         let before = record.to_bytes();
         NEW_CHAIN_TRIALS.with(|n| n.set(0));
         let result = record.decrypt(&mut account, &forged, SessionConfig::default());
-        assert_eq!(result, Err(Error::Authentication));
+        assert_eq!(result.err(), Some(Error::Authentication));
         // The current session, and the newest archived one.
         assert_eq!(NEW_CHAIN_TRIALS.with(core::cell::Cell::get), 2);
         assert_eq!(record.to_bytes(), before);
@@ -999,7 +1075,7 @@ mod tests {
         let small = AnyMessage::decode(&small).unwrap();
         NEW_CHAIN_TRIALS.with(|n| n.set(0));
         let result = record.decrypt(&mut account, &small, SessionConfig::default());
-        assert_eq!(result, Err(Error::Authentication));
+        assert_eq!(result.err(), Some(Error::Authentication));
         assert_eq!(NEW_CHAIN_TRIALS.with(core::cell::Cell::get), 1 + 16);
     }
 }

@@ -246,14 +246,27 @@ impl Session {
     /// # Errors
     /// As [`decrypt`](Self::decrypt).
     pub fn decrypt_into(&mut self, message: &AnyMessage, out: &mut Vec<u8>) -> Result<(), Error> {
-        if let AnyMessage::PreKey(m) = message
+        let envelope = match message {
+            AnyMessage::PreKey(m) => Some(m),
+            AnyMessage::Ratchet(_) => None,
+        };
+        self.decrypt_checked(envelope, message.ratchet_message(), out)
+    }
+
+    /// Decrypts `message`, which arrived in `envelope` if that is `Some`.
+    fn decrypt_checked(
+        &mut self,
+        envelope: Option<&PreKeyMessage>,
+        message: &RatchetMessage,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        if let Some(m) = envelope
             && let Err(e) = self.check_prekey_message(m)
         {
             out.clear();
             return Err(e);
         }
-        self.ratchet
-            .decrypt(&self.associated_data, message.ratchet_message(), out)?;
+        self.ratchet.decrypt(&self.associated_data, message, out)?;
         if let Role::Initiator { acknowledged } = &mut self.role {
             *acknowledged = true;
         }
@@ -337,11 +350,15 @@ impl Session {
     }
 
     /// How `message` may belong to this session, from cheap comparisons.
-    pub(crate) fn fit(&self, message: &AnyMessage) -> Fit {
-        match message {
-            AnyMessage::PreKey(_) => Fit::KnownChain,
-            AnyMessage::Ratchet(m) => self.ratchet.fit(m),
-        }
+    pub(crate) fn fit(&self, message: &RatchetMessage) -> Fit {
+        self.ratchet.fit(message)
+    }
+
+    /// Decrypts a Double Ratchet message (not a prekey message).
+    pub(crate) fn decrypt_ratchet(&mut self, message: &RatchetMessage) -> Result<Vec<u8>, Error> {
+        let mut plaintext = Vec::new();
+        self.decrypt_checked(None, message, &mut plaintext)?;
+        Ok(plaintext)
     }
 
     /// Whether `message` is on a chain this session receives on.

@@ -260,8 +260,10 @@ fn finding6_a_replayed_first_message_without_one_time_prekey_is_refused() {
     );
     let mut record = SessionRecord::new();
     assert_eq!(
-        record.decrypt(&mut reloaded, &AnyMessage::PreKey(first), config),
-        Err(Error::Duplicate)
+        record
+            .decrypt(&mut reloaded, &AnyMessage::PreKey(first), config)
+            .err(),
+        Some(Error::Duplicate)
     );
     // The memory is bounded, per signed prekey, and goes with it.
     assert_eq!(Account::MAX_REMEMBERED_BASE_KEYS, 2048);

@@ -938,7 +938,9 @@ fn s7_golden_record_files_of_every_version_load_round_trip_and_work() {
         let mut bob = Account::new(&mut rng);
         let held = AnyMessage::decode(&golden::read(&name("msg"))).expect("message");
         assert_eq!(
-            record.decrypt(&mut bob, &held, SessionConfig::default()),
+            record
+                .decrypt(&mut bob, &held, SessionConfig::default())
+                .map(|d| d.plaintext),
             Ok(b"held on the first session".to_vec())
         );
         assert_eq!(record.current().map(|s| s.session_id()), current);
@@ -1337,4 +1339,41 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn receiving_says_when_the_account_changed_and_needs_no_account_otherwise() {
+    let mut p = Devices::new(31);
+    p.start(true);
+    let first = p.send(true, b"first");
+    let second = p.send(true, b"second");
+    let prekeys = p.bob.account.one_time_prekey_count();
+    let d = p
+        .bob
+        .record
+        .decrypt(&mut p.bob.account, &first, p.config)
+        .unwrap();
+    assert!(
+        d.account_changed,
+        "a session was created: a one-time prekey consumed"
+    );
+    assert_eq!(p.bob.account.one_time_prekey_count(), prekeys - 1);
+    assert!(format!("{d:?}").contains("plaintext_len: 5"));
+    let account = p.bob.account.to_bytes();
+    let d = p
+        .bob
+        .record
+        .decrypt(&mut p.bob.account, &second, p.config)
+        .unwrap();
+    assert!(!d.account_changed, "routed to its session");
+    assert_eq!(p.bob.account.to_bytes(), account);
+    let reply = p.send(false, b"reply");
+    p.deliver(false, &reply).unwrap();
+    // A Double Ratchet message needs no account at all.
+    let m = p.send(true, b"plain");
+    let AnyMessage::Ratchet(ratchet) = &m else {
+        panic!("a normal message once acknowledged")
+    };
+    assert_eq!(p.bob.record.decrypt_ratchet(ratchet).unwrap(), b"plain");
+    assert_eq!(p.bob.record.decrypt_ratchet(ratchet), Err(Error::Duplicate));
 }

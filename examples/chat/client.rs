@@ -384,7 +384,9 @@ impl Client {
     fn receive(&mut self, envelope: &Envelope) -> Result<Outcome> {
         let from = envelope.from.as_str();
         let mut record = self.load_record(from)?;
-        let prekeys_before = self.account.one_time_prekey_count();
+        // Whether a prekey message created a session, which changes the
+        // account: it is then stored in the same transaction as the record.
+        let mut account_changed = false;
         let mut notice = None;
         let mut changed = None;
         let outcome = if envelope.payload.first() == Some(&KIND_DECRYPTION_FAILURE) {
@@ -407,8 +409,10 @@ impl Client {
                 Ok(message) => {
                     let record = record.get_or_insert_default();
                     match record.decrypt(&mut self.account, &message, self.config) {
-                        Ok(plaintext) => {
-                            Outcome::Text(String::from_utf8_lossy(&plaintext).into_owned())
+                        Ok(decrypted) => {
+                            account_changed = decrypted.account_changed;
+                            let text = String::from_utf8_lossy(&decrypted.plaintext);
+                            Outcome::Text(text.into_owned())
                         }
                         Err(Error::IdentityChanged(new)) => {
                             changed = Some(new);
@@ -442,7 +446,7 @@ impl Client {
             }
             _ => None,
         };
-        let sealed_account = if self.account.one_time_prekey_count() == prekeys_before {
+        let sealed_account = if !account_changed {
             None
         } else {
             Some(

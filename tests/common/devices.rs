@@ -50,7 +50,10 @@ impl Device {
         config: SessionConfig,
     ) -> Result<Vec<u8>, Error> {
         let before = self.state();
-        let result = self.record.decrypt(&mut self.account, message, config);
+        let result = self
+            .record
+            .decrypt(&mut self.account, message, config)
+            .map(|d| d.plaintext);
         if result.is_err() {
             assert_eq!(self.state(), before, "a failed decrypt changed state");
         }
