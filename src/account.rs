@@ -127,7 +127,22 @@ impl Account {
     }
 
     /// The bundle to publish: identity key, current signed prekey and its
-    /// signature, and the one-time prekey `one_time_prekey` if given.
+    /// signature, and the one-time prekey `one_time_prekey` if given (a
+    /// directory usually stores the signed part once and attaches a
+    /// different one-time prekey to each bundle it hands out).
+    ///
+    /// ```
+    /// use cliquet::Account;
+    /// # use rand_chacha::rand_core::SeedableRng;
+    /// # let mut rng = rand_chacha::ChaCha20Rng::from_seed([5; 32]);
+    /// let mut bob = Account::new(&mut rng);
+    /// let (id, key) = bob.generate_one_time_prekeys(1, &mut rng)[0];
+    /// let bundle = bob.bundle(Some(id))?;
+    /// assert_eq!(bundle.one_time_prekey(), Some((id, key)));
+    /// // The same as attaching it to the signed part:
+    /// assert_eq!(bob.bundle(None)?.with_one_time_prekey(id, key), bundle);
+    /// # Ok::<(), cliquet::Error>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::UnknownPreKey`] if the account holds no one-time prekey with
@@ -214,6 +229,33 @@ impl Account {
             .for_each(|e| e.published = true);
     }
 
+    /// Every one-time prekey the account holds, published or not, by id: to
+    /// upload them again after the directory lost its copy.
+    pub fn one_time_prekeys(&self) -> Vec<(u32, PublicKey)> {
+        self.one_time_prekeys
+            .iter()
+            .map(|(id, e)| (*id, *e.key.public_key()))
+            .collect()
+    }
+
+    /// Deletes a one-time prekey (say the directory reports it handed out,
+    /// or it was never uploaded); a prekey message naming it then fails with
+    /// [`Error::UnknownPreKey`]. Returns whether the account held it.
+    ///
+    /// ```
+    /// use cliquet::Account;
+    /// # use rand_chacha::rand_core::SeedableRng;
+    /// # let mut rng = rand_chacha::ChaCha20Rng::from_seed([3; 32]);
+    /// let mut account = Account::new(&mut rng);
+    /// let ids: Vec<u32> = account.generate_one_time_prekeys(2, &mut rng).iter().map(|k| k.0).collect();
+    /// assert!(account.remove_one_time_prekey(ids[0]));
+    /// assert!(!account.remove_one_time_prekey(ids[0]));
+    /// assert_eq!(account.one_time_prekeys().len(), 1);
+    /// ```
+    pub fn remove_one_time_prekey(&mut self, id: u32) -> bool {
+        self.one_time_prekeys.remove(&id).is_some()
+    }
+
     /// How many unused one-time prekeys the account holds.
     pub fn one_time_prekey_count(&self) -> usize {
         self.one_time_prekeys.len()
@@ -222,7 +264,22 @@ impl Account {
     /// Replaces the signed prekey by a new one with the next id (one 32-byte
     /// draw). The old one stays usable for prekey messages until the next
     /// rotation or [`forget_previous_signed_prekey`](Self::forget_previous_signed_prekey).
-    /// Returns the new id.
+    /// Returns the new id. Rotate regularly (say weekly) and publish the new
+    /// bundle; forget the previous key once prekey messages for it have had
+    /// time to arrive.
+    ///
+    /// ```
+    /// use cliquet::Account;
+    /// # use rand_chacha::rand_core::SeedableRng;
+    /// # let mut rng = rand_chacha::ChaCha20Rng::from_seed([4; 32]);
+    /// let mut account = Account::new(&mut rng);
+    /// let old = account.bundle(None)?;
+    /// let id = account.rotate_signed_prekey(&mut rng);
+    /// assert_eq!((old.signed_prekey_id(), id), (1, 2));
+    /// assert_eq!(account.bundle(None)?.signed_prekey_id(), 2);
+    /// account.forget_previous_signed_prekey();
+    /// # Ok::<(), cliquet::Error>(())
+    /// ```
     pub fn rotate_signed_prekey(&mut self, rng: &mut (impl CryptoRng + ?Sized)) -> u32 {
         let id = self.signed_prekey.key.id().wrapping_add(1).max(1);
         let new = SignedEntry::new(&self.identity, SignedPreKey::generate(id, rng));

@@ -27,6 +27,7 @@ mod storage;
 mod x3dh;
 
 mod group;
+mod incoming;
 
 mod ratchet;
 
@@ -44,6 +45,7 @@ pub use bundle::{PreKeyBundle, VerifiedBundle};
 pub use config::SessionConfig;
 pub use error::{ConfigError, DecodeError, Error, StateError};
 pub use group::{GroupMessage, GroupSession, SenderKeyDistribution};
+pub use incoming::Incoming;
 pub use keys::{IdentityKey, IdentityKeyPair, OneTimePreKey, PublicKey, SignedPreKey};
 pub use message::{
     AnyMessage, DecryptionFailure, EncryptedHeaderMessage, Message, PreKeyMessage, RatchetMessage,

@@ -43,8 +43,8 @@ use std::time::Instant;
 
 use cliquet::rand_core::{Rng, UnwrapErr};
 use cliquet::{
-    Account, AnyMessage, DecryptionFailure, Error, IdentityKey, PreKeyBundle, SafetyNumber,
-    SessionConfig, SessionRecord, VerifiedBundle,
+    Account, AnyMessage, Error, IdentityKey, Incoming, PreKeyBundle, SafetyNumber, SessionConfig,
+    SessionRecord, VerifiedBundle,
 };
 use getrandom::SysRng;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -389,22 +389,19 @@ impl Client {
         let mut account_changed = false;
         let mut notice = None;
         let mut changed = None;
-        let outcome = if envelope.payload.first() == Some(&KIND_DECRYPTION_FAILURE) {
-            match DecryptionFailure::decode(&envelope.payload) {
-                Err(e) => Outcome::Dropped(e.to_string()),
-                Ok(failure) => {
-                    let ended = record.as_mut().is_some_and(|record| {
-                        record.on_decryption_failure(&failure, self.account.identity_key())
-                    });
-                    if ended {
-                        Outcome::Reset
-                    } else {
-                        Outcome::Ignored
-                    }
+        let outcome = match Incoming::decode(&envelope.payload) {
+            Err(e) => Outcome::Dropped(e.to_string()),
+            Ok(Incoming::Notice(failure)) => {
+                let ended = record.as_mut().is_some_and(|record| {
+                    record.on_decryption_failure(&failure, self.account.identity_key())
+                });
+                if ended {
+                    Outcome::Reset
+                } else {
+                    Outcome::Ignored
                 }
             }
-        } else {
-            match self.check_sender(from, &envelope.payload)? {
+            Ok(Incoming::Message(message)) => match self.check_sender(from, message)? {
                 Err(why) => Outcome::Dropped(why),
                 Ok(message) => {
                     let record = record.get_or_insert_default();
@@ -438,6 +435,10 @@ impl Client {
                         }
                     }
                 }
+            },
+            // This chat has no groups; anything else is not for it.
+            Ok(other) => {
+                Outcome::Dropped(format!("kind {:#04x} is not for this chat", other.kind()))
             }
         };
         let sealed_record = match (&outcome, &record) {
@@ -485,19 +486,14 @@ impl Client {
         Ok(outcome)
     }
 
-    /// Decodes a message and, for a prekey message (which names its
-    /// sender's identity key), checks that the key is the one this name had
-    /// before and that no other name has it. The inner `Err` says why the
-    /// message is dropped.
+    /// For a prekey message (which names its sender's identity key), checks
+    /// that no other name has that key. The inner `Err` says why the message
+    /// is dropped.
     fn check_sender(
         &self,
         from: &str,
-        payload: &[u8],
+        message: AnyMessage,
     ) -> Result<std::result::Result<AnyMessage, String>> {
-        let message = match AnyMessage::decode(payload) {
-            Ok(message) => message,
-            Err(e) => return Ok(Err(e.to_string())),
-        };
         if let AnyMessage::PreKey(prekey) = &message {
             // A changed identity key is the record's to report
             // (`Error::IdentityChanged`); the key of another name is refused.
@@ -654,9 +650,6 @@ enum Outcome {
     /// From a new identity key of the peer: noted, waiting for `/trust`.
     IdentityChanged,
 }
-
-/// The kind byte of a [`DecryptionFailure`] notice: no message kind has it.
-const KIND_DECRYPTION_FAILURE: u8 = 0x15;
 
 fn key_path(db_path: &Path) -> PathBuf {
     let mut path = db_path.as_os_str().to_owned();

@@ -8,7 +8,7 @@ use super::ratchet::RatchetMessage;
 use crate::codec::{ArrayBuf, Reader, Writer};
 use crate::crypto;
 use crate::error::Error;
-use crate::keys::{Hex, PublicKey};
+use crate::keys::{Hex, IdentityKey, PublicKey};
 
 /// Label of the session id hash.
 const LABEL_SESSION_ID: &[u8] = b"cliquet/v1/session-id";
@@ -166,10 +166,18 @@ impl PreKeyMessage {
         self.message.into_frame_bytes()
     }
 
-    /// The initiator's identity key bytes (validated when the message is
-    /// accepted).
+    /// The initiator's identity key bytes, as received (validated when the
+    /// message is accepted, or by [`identity_key`](Self::identity_key)).
     pub const fn identity_key_bytes(&self) -> &[u8; 32] {
         &self.identity_key
+    }
+
+    /// The initiator's identity key, validated (SPEC §1).
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`] for bytes that are not a valid identity key.
+    pub fn identity_key(&self) -> Result<IdentityKey, Error> {
+        IdentityKey::from_bytes(&self.identity_key)
     }
 
     /// `EK_A`, the initiator's ephemeral (base) key: it names the session.

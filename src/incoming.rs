@@ -1,0 +1,78 @@
+//! [`Incoming`]: whatever a peer device sends on the wire, decoded by its
+//! kind byte, so that an application needs one decoder for its transport.
+
+use crate::error::{DecodeError, Error};
+use crate::group::{GroupMessage, KIND_GROUP_MESSAGE};
+use crate::message::{AnyMessage, DecryptionFailure, KIND_DECRYPTION_FAILURE};
+
+/// Anything one device sends another over the transport, by kind byte: a
+/// message for a session (SPEC §5, §6), a decryption-failure notice
+/// (SPEC.md §13) or a group message (SPEC §10). A sender-key distribution
+/// travels inside a session's message, never on its own.
+///
+/// ```
+/// use cliquet::{DecodeError, Error, Incoming};
+///
+/// let mut notice = vec![0x15, 0x00, 0x00];
+/// notice.extend_from_slice(&[0; 64]);
+/// assert!(matches!(Incoming::decode(&notice)?, Incoming::Notice(_)));
+/// assert_eq!(Incoming::decode(&[0x14]), Err(Error::Malformed(DecodeError::BadKind)));
+/// # Ok::<(), Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Incoming {
+    /// A message for a session: hand it to
+    /// [`SessionRecord::decrypt`](crate::SessionRecord::decrypt).
+    Message(AnyMessage),
+    /// A decryption-failure notice: hand it to
+    /// [`SessionRecord::on_decryption_failure`](crate::SessionRecord::on_decryption_failure).
+    Notice(DecryptionFailure),
+    /// A group message: hand it to
+    /// [`GroupSession::decrypt`](crate::GroupSession::decrypt) with its sender.
+    Group(GroupMessage),
+}
+
+impl Incoming {
+    /// Parses whatever arrived by its kind byte.
+    ///
+    /// # Errors
+    /// [`Error::Malformed`], as each type's decoder reports it; an empty
+    /// input is `Truncated`, an unknown kind byte `BadKind`.
+    pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
+        match bytes.first() {
+            None => Err(DecodeError::Truncated.into()),
+            Some(&KIND_DECRYPTION_FAILURE) => DecryptionFailure::decode(bytes).map(Self::Notice),
+            Some(&KIND_GROUP_MESSAGE) => GroupMessage::decode(bytes).map(Self::Group),
+            Some(_) => AnyMessage::decode(bytes).map(Self::Message),
+        }
+    }
+
+    /// The kind byte.
+    pub fn kind(&self) -> u8 {
+        match self {
+            Self::Message(m) => m.kind(),
+            Self::Notice(_) => KIND_DECRYPTION_FAILURE,
+            Self::Group(_) => KIND_GROUP_MESSAGE,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s5_every_kind_goes_to_its_decoder() {
+        for kind in 0..=255u8 {
+            let bytes = [kind];
+            let expected = match kind {
+                0x11..=0x13 => AnyMessage::decode(&bytes).map(Incoming::Message),
+                0x15 => DecryptionFailure::decode(&bytes).map(Incoming::Notice),
+                0x1A => GroupMessage::decode(&bytes).map(Incoming::Group),
+                _ => Err(DecodeError::BadKind.into()),
+            };
+            assert_eq!(Incoming::decode(&bytes), expected, "{kind:#x}");
+        }
+    }
+}
