@@ -1,4 +1,65 @@
-#![doc = include_str!("../README.md")]
+//! End-to-end encryption for messengers, secure channels and device sync:
+//! X3DH key agreement over published key bundles, the Double Ratchet (with
+//! optional header encryption), safety numbers and sender keys for groups,
+//! in the family of the Signal protocol. Every byte and derivation is fixed
+//! by the crate's `SPEC.md`.
+//!
+//! The crate is pure: no I/O, no clock, no threads, `no_std` + `alloc`, no
+//! `unsafe`. It turns bytes and state into bytes and state; the application
+//! moves the bytes and stores the state, and passes in a `rand_core` 0.10
+//! RNG ([`rand_core`]) where randomness is needed.
+//!
+//! # Start here
+//! A messenger keeps one [`Account`] per device and one [`SessionRecord`]
+//! per peer device:
+//!
+//! ```
+//! use cliquet::{Account, AnyMessage, PreKeyBundle, SessionConfig, SessionRecord};
+//! # use rand_chacha::rand_core::SeedableRng;
+//! # let mut rng = rand_chacha::ChaCha20Rng::from_seed([1; 32]);
+//! // let mut rng = cliquet::rand_core::UnwrapErr(getrandom::SysRng);
+//! let config = SessionConfig::default();
+//! let alice = Account::new(&mut rng);
+//! let mut bob = Account::new(&mut rng);
+//! let (one_time, _) = bob.generate_one_time_prekeys(1, &mut rng)[0];
+//! let published = bob.bundle(Some(one_time))?.to_bytes();
+//!
+//! let mut alice_to_bob = SessionRecord::new();
+//! let mut bob_to_alice = SessionRecord::new();
+//! let bundle = PreKeyBundle::decode(&published)?.verify()?;
+//! alice_to_bob.start_new(alice.identity(), &bundle, config, &mut rng)?;
+//! let wire = alice_to_bob.encrypt(b"Hello Bob", &mut rng)?.into_bytes();
+//!
+//! let received = bob_to_alice.decrypt(&mut bob, &AnyMessage::decode(&wire)?, config)?;
+//! assert_eq!(received.plaintext, b"Hello Bob");
+//! assert!(received.account_changed); // store Bob's account with his record
+//! # Ok::<(), cliquet::Error>(())
+//! ```
+//!
+//! Then:
+//! - decode what arrives with [`Incoming::decode`]: messages go to
+//!   [`SessionRecord::decrypt`] (or [`SessionRecord::decrypt_ratchet`],
+//!   which needs no account), notices to
+//!   [`SessionRecord::on_decryption_failure`];
+//! - store state with `to_bytes` / `from_bytes`, or sealed under a storage
+//!   key with `seal` / `open` ([`SessionRecord::seal`]); `decode` and
+//!   `to_bytes` of wire types are for what crosses the network;
+//! - let users compare [`SafetyNumber`]s, and decide on
+//!   [`Error::IdentityChanged`] ([`SessionRecord::accept_identity`]);
+//! - for groups, keep one [`GroupSession`] per group;
+//! - [`Session`] is the single session under a record, for applications
+//!   that route messages themselves.
+//!
+//! # Which RNG
+//! Any `rand_core` 0.10 `CryptoRng`: `cliquet::rand_core::UnwrapErr(getrandom::SysRng)`
+//! (getrandom 0.4, feature `sys_rng`) uses the operating system's. `rand`
+//! 0.9's `rand::rng()` implements the older `rand_core` 0.9 and does not
+//! fit.
+//!
+//! # Features
+//! - `serde`: `Serialize` / `Deserialize` for keys, bundles, messages and
+//!   session ids, as their wire encoding.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -39,6 +100,11 @@ mod record;
 
 #[cfg(feature = "serde")]
 mod serde;
+
+/// The README's code runs as a doctest, so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 pub use account::{Accepted, Account};
 pub use bundle::{PreKeyBundle, VerifiedBundle};
