@@ -498,6 +498,83 @@ fn a_peer_that_reinstalls_with_a_new_identity_waits_for_trust() -> Result<()> {
     Ok(())
 }
 
+#[test]
+fn a_group_message_is_uploaded_once_and_read_by_every_member() -> Result<()> {
+    let relay = Relay::start(TcpListener::bind("127.0.0.1:0")?, true)?;
+    let addr = relay.local_addr();
+    let dir = TempDir::new()?;
+    let open = |name: &str| Client::open(&dir.path().join(format!("{name}.db")), name, addr);
+    let (mut alice, mut bob, mut carol) = (open("alice")?, open("bob")?, open("carol")?);
+
+    // Alice creates the group and adds Bob, then Carol.
+    alice.create_group("team")?;
+    alice.add_to_group("team", "bob")?;
+    let joined = poll_until(&mut bob, |b| !b.joined.is_empty())?;
+    assert_eq!(joined.joined, ["team"]);
+    alice.add_to_group("team", "carol")?;
+    poll_until(&mut carol, |b| !b.joined.is_empty())?;
+    // The new members send their sender chains around (pairwise).
+    for _ in 0..4 {
+        for client in [&mut alice, &mut bob, &mut carol] {
+            client.poll()?;
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    // Each message is encrypted once and uploaded once; each other member
+    // reads it.
+    let uploads = |relay: &Relay| {
+        relay
+            .recorded_frames()
+            .iter()
+            .filter(|f| {
+                matches!(
+                    proto::Request::decode(f),
+                    Ok(proto::Request::SendMany { .. })
+                )
+            })
+            .count()
+    };
+    let before = uploads(&relay);
+    alice.send_group("team", "standup in five")?;
+    bob.send_group("team", "on my way")?;
+    carol.send_group("team", "same")?;
+    assert_eq!(uploads(&relay), before + 3, "one upload per group message");
+    let mut read = std::collections::BTreeMap::<String, Vec<String>>::new();
+    let deadline = Instant::now() + PATIENCE;
+    while read.values().map(Vec::len).sum::<usize>() < 6 {
+        assert!(
+            Instant::now() < deadline,
+            "group messages missing: {read:?}"
+        );
+        for (name, client) in [
+            ("alice", &mut alice),
+            ("bob", &mut bob),
+            ("carol", &mut carol),
+        ] {
+            let batch = client.poll()?;
+            assert!(batch.dropped.is_empty(), "{name}: {:?}", batch.dropped);
+            for m in batch.group_received {
+                assert_eq!(m.group, "team");
+                read.entry(name.to_owned())
+                    .or_default()
+                    .push(format!("{}: {}", m.from, m.text));
+            }
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(read["alice"], ["bob: on my way", "carol: same"]);
+    assert_eq!(read["bob"], ["alice: standup in five", "carol: same"]);
+    assert_eq!(read["carol"], ["alice: standup in five", "bob: on my way"]);
+    // The relay saw no plaintext.
+    for frame in relay.recorded_frames() {
+        let shown = String::from_utf8_lossy(&frame);
+        assert!(!shown.contains("standup") && !shown.contains("on my way"));
+    }
+    relay.stop();
+    Ok(())
+}
+
 fn secret(from: &str, to: &str, i: usize) -> String {
     format!("{from} to {to}, message {i}: the owl flies at midnight")
 }

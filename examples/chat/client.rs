@@ -43,8 +43,8 @@ use std::time::Instant;
 
 use cliquet::rand_core::{Rng, UnwrapErr};
 use cliquet::{
-    Account, AnyMessage, Error, IdentityKey, Incoming, PreKeyBundle, SafetyNumber, SessionConfig,
-    SessionRecord, VerifiedBundle,
+    Account, AnyMessage, Error, GroupMessage, GroupSession, IdentityKey, Incoming, PreKeyBundle,
+    SafetyNumber, SenderKeyDistribution, SessionConfig, SessionRecord, VerifiedBundle,
 };
 use getrandom::SysRng;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -91,11 +91,27 @@ CREATE TABLE IF NOT EXISTS processed (
     message_id BLOB NOT NULL,
     PRIMARY KEY (sender, message_id)
 );
+-- `peer` for a pairwise message; `grp` for a group message, which the relay
+-- fans out to the group's members.
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     peer TEXT NOT NULL,
+    grp TEXT,
     message_id BLOB NOT NULL,
     payload BLOB NOT NULL
+);
+-- One sealed GroupSession per group, by the local name of the group.
+CREATE TABLE IF NOT EXISTS groups (
+    name TEXT PRIMARY KEY,
+    id BLOB NOT NULL UNIQUE,
+    sealed BLOB NOT NULL
+);
+-- The other members of each group, and whether they have our sender chain.
+CREATE TABLE IF NOT EXISTS group_members (
+    grp TEXT NOT NULL,
+    member TEXT NOT NULL,
+    has_ours INTEGER NOT NULL,
+    PRIMARY KEY (grp, member)
 );
 CREATE TABLE IF NOT EXISTS history (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -112,12 +128,23 @@ pub(crate) struct Received {
     pub(crate) text: String,
 }
 
+/// A group message that arrived, decrypted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct GroupReceived {
+    pub(crate) group: String,
+    pub(crate) from: String,
+    pub(crate) text: String,
+}
+
 /// The outcome of processing a mailbox: messages to show, messages dropped
 /// (and why), peers who could not read our last messages, and the ids to
 /// acknowledge to the relay.
 #[derive(Debug, Default)]
 pub(crate) struct Batch {
     pub(crate) received: Vec<Received>,
+    pub(crate) group_received: Vec<GroupReceived>,
+    /// Groups someone added us to.
+    pub(crate) joined: Vec<String>,
     pub(crate) dropped: Vec<String>,
     pub(crate) resets: Vec<String>,
     /// Peers whose identity key changed: their messages wait for `/trust`.
@@ -246,6 +273,19 @@ impl Client {
         if text.len() > MAX_TEXT {
             return Err(format!("a message holds at most {MAX_TEXT} bytes").into());
         }
+        let frame = [&[FRAME_TEXT], text.as_bytes()].concat();
+        self.queue_frame(peer, &frame, Some(text), |_| Ok(()))
+    }
+
+    /// Encrypts a pairwise `frame` for `peer` (starting a session if need
+    /// be) and puts it in the outbox, in one transaction with `also`.
+    fn queue_frame(
+        &mut self,
+        peer: &str,
+        frame: &[u8],
+        history: Option<&str>,
+        also: impl FnOnce(&Transaction<'_>) -> Result<()>,
+    ) -> Result<()> {
         // A new identity key waits for the user's decision: nothing is sent
         // meanwhile, to the old key or the new one.
         if changed_identity(&self.db, peer)?.is_some() {
@@ -256,7 +296,7 @@ impl Client {
             let bundle = self.fetch_bundle(peer)?;
             record.start_new(self.account.identity(), &bundle, self.config, &mut self.rng)?;
         }
-        let message = record.encrypt(text.as_bytes(), &mut self.rng)?;
+        let message = record.encrypt(frame, &mut self.rng)?;
         let identity = *record
             .peer_identity_key()
             .ok_or("the record has no session")?;
@@ -266,7 +306,10 @@ impl Client {
         pin_identity(&tx, peer, &identity)?;
         save_record(&tx, peer, &sealed)?;
         enqueue(&tx, peer, &message.into_bytes(), &mut self.rng)?;
-        append_history(&tx, peer, true, text)?;
+        if let Some(text) = history {
+            append_history(&tx, peer, true, text)?;
+        }
+        also(&tx)?;
         tx.commit()?;
         Ok(())
     }
@@ -275,21 +318,35 @@ impl Client {
     /// once the relay accepted it. Stops at the first failure; the rest
     /// stays queued.
     pub(crate) fn flush_outbox(&mut self) -> Result<()> {
-        let queued: Vec<(i64, String, Vec<u8>, Vec<u8>)> = self
+        let queued: Vec<Queued> = self
             .db
-            .prepare("SELECT seq, peer, message_id, payload FROM outbox ORDER BY seq")?
+            .prepare("SELECT seq, peer, grp, message_id, payload FROM outbox ORDER BY seq")?
             .query_map([], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                ))
             })?
             .collect::<rusqlite::Result<_>>()?;
-        for (seq, peer, id, payload) in queued {
+        for (seq, peer, group, id, payload) in queued {
             let id = MessageId::try_from(id.as_slice())?;
             let envelope = Envelope {
                 from: self.name.clone(),
                 id,
                 payload,
             };
-            self.call(Request::Send { to: peer, envelope })?;
+            let request = match group {
+                // One upload; the relay fans the message out.
+                Some(group) => Request::SendMany {
+                    to: group_members(&self.db, &group)?,
+                    envelope,
+                },
+                None => Request::Send { to: peer, envelope },
+            };
+            self.call(request)?;
             self.db
                 .execute("DELETE FROM outbox WHERE seq = ?1", params![seq])?;
         }
@@ -300,6 +357,7 @@ impl Client {
     /// what was processed, and tops up the one-time prekeys on the relay.
     pub(crate) fn poll(&mut self) -> Result<Batch> {
         let mut batch = self.process_mail()?;
+        self.send_sender_chains()?;
         batch.unsent = self.flush_outbox().err().map(|e| e.to_string());
         self.ack(&batch.to_ack)?;
         self.publish_prekeys()?;
@@ -328,11 +386,20 @@ impl Client {
                         from: envelope.from.clone(),
                         text,
                     }),
+                    Ok(Outcome::GroupText(group, text)) => {
+                        batch.group_received.push(GroupReceived {
+                            group,
+                            from: envelope.from.clone(),
+                            text,
+                        });
+                    }
+                    Ok(Outcome::Joined(group)) => batch.joined.push(group),
                     Ok(Outcome::Reset) => batch.resets.push(envelope.from.clone()),
                     Ok(Outcome::IdentityChanged) => {
                         batch.identity_changes.push(envelope.from.clone());
                     }
-                    Ok(Outcome::Ignored) => {}
+                    // (A frame is always read before `receive` returns.)
+                    Ok(Outcome::Ignored | Outcome::Frame(_)) => {}
                     Ok(Outcome::Dropped(why)) => {
                         batch.dropped.push(format!("from {}: {why}", envelope.from));
                     }
@@ -389,7 +456,8 @@ impl Client {
         let mut account_changed = false;
         let mut notice = None;
         let mut changed = None;
-        let outcome = match Incoming::decode(&envelope.payload) {
+        let mut group_write = None;
+        let mut outcome = match Incoming::decode(&envelope.payload) {
             Err(e) => Outcome::Dropped(e.to_string()),
             Ok(Incoming::Notice(failure)) => {
                 let ended = record.as_mut().is_some_and(|record| {
@@ -408,8 +476,7 @@ impl Client {
                     match record.decrypt(&mut self.account, &message, self.config) {
                         Ok(decrypted) => {
                             account_changed = decrypted.account_changed;
-                            let text = String::from_utf8_lossy(&decrypted.plaintext);
-                            Outcome::Text(text.into_owned())
+                            Outcome::Frame(decrypted.plaintext)
                         }
                         Err(Error::IdentityChanged(new)) => {
                             changed = Some(new);
@@ -436,13 +503,52 @@ impl Client {
                     }
                 }
             },
-            // This chat has no groups; anything else is not for it.
+            Ok(Incoming::Group(message)) => match self.group_message(from, &message)? {
+                Ok(GroupText { name, text, sealed }) => {
+                    group_write = Some(GroupWrite {
+                        name: name.clone(),
+                        id: *message.group_id(),
+                        sealed,
+                        members: Vec::new(),
+                    });
+                    Outcome::GroupText(name, text)
+                }
+                Err(why) => Outcome::Dropped(why),
+            },
             Ok(other) => {
                 Outcome::Dropped(format!("kind {:#04x} is not for this chat", other.kind()))
             }
         };
+        // A decrypted pairwise message: a text, or a group's sender chain.
+        let consumed = matches!(outcome, Outcome::Frame(_));
+        if let Outcome::Frame(plaintext) = &outcome {
+            let sender = record
+                .as_ref()
+                .and_then(SessionRecord::peer_identity_key)
+                .copied();
+            outcome = match (plaintext.split_first(), sender) {
+                (Some((&FRAME_TEXT, text)), _) => {
+                    Outcome::Text(String::from_utf8_lossy(text).into_owned())
+                }
+                (Some((&(FRAME_INVITE | FRAME_CHAIN), _)), Some(sender)) => {
+                    match self.group_frame(from, &sender, plaintext)? {
+                        Ok((write, joined)) => {
+                            let name = write.name.clone();
+                            group_write = Some(write);
+                            if joined {
+                                Outcome::Joined(name)
+                            } else {
+                                Outcome::Ignored
+                            }
+                        }
+                        Err(why) => Outcome::Dropped(why),
+                    }
+                }
+                _ => Outcome::Dropped("not a message of this chat".into()),
+            };
+        }
         let sealed_record = match (&outcome, &record) {
-            (Outcome::Text(_) | Outcome::Reset, Some(record)) => {
+            (_, Some(record)) if consumed || matches!(outcome, Outcome::Reset) => {
                 Some(record.seal(&self.storage_key, &record_context(from), &mut self.rng)?)
             }
             _ => None,
@@ -464,7 +570,7 @@ impl Client {
         if let Some(sealed) = sealed_record {
             save_record(&tx, from, &sealed)?;
         }
-        if let (Outcome::Text(_), Some(identity)) = (
+        if let (Outcome::Text(_) | Outcome::Joined(_) | Outcome::Ignored, Some(identity)) = (
             &outcome,
             record.as_ref().and_then(SessionRecord::peer_identity_key),
         ) {
@@ -481,6 +587,12 @@ impl Client {
         }
         if let Some(new) = changed {
             note_changed(&tx, from, &new)?;
+        }
+        if let Some(write) = group_write {
+            save_group(&tx, &write)?;
+        }
+        if let Outcome::GroupText(group, text) = &outcome {
+            append_history(&tx, &format!("{from}@{group}"), false, text)?;
         }
         tx.commit()?;
         Ok(outcome)
@@ -589,6 +701,201 @@ impl Client {
         Ok(())
     }
 
+    /// Creates a group: a fresh group id and our sender chain (SPEC §10).
+    pub(crate) fn create_group(&mut self, name: &str) -> Result<()> {
+        if load_group(&self.db, name, &self.storage_key)?.is_some() {
+            return Err(format!("there is a group {name:?} already").into());
+        }
+        let mut id = [0u8; 16];
+        self.rng.fill_bytes(&mut id);
+        let mut group = GroupSession::new(id, self.config);
+        group.rotate(&mut self.rng)?;
+        let write = self.group_write(name, &group, Vec::new())?;
+        let tx = self.db.transaction()?;
+        save_group(&tx, &write)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Adds `peer` to `group`: sends them, over our pairwise session, the
+    /// group's id and members and our sender chain; they send theirs to
+    /// every member. Who is in the group is our decision, never the relay's.
+    pub(crate) fn add_to_group(&mut self, group: &str, peer: &str) -> Result<()> {
+        let session = load_group(&self.db, group, &self.storage_key)?
+            .ok_or_else(|| format!("no group {group:?}"))?;
+        let distribution = session.distribution().ok_or("no sender chain")?;
+        let members = group_members(&self.db, group)?;
+        let mut frame = vec![FRAME_INVITE];
+        put_name(&mut frame, group)?;
+        frame.push(u8::try_from(members.len()).map_err(|_| "too many members")?);
+        for member in &members {
+            put_name(&mut frame, member)?;
+        }
+        frame.extend_from_slice(&*distribution.to_bytes());
+        let (group, peer) = (group.to_owned(), peer.to_owned());
+        self.queue_frame(&peer.clone(), &frame, None, move |tx| {
+            // The invitation carries our chain: they have it.
+            tx.execute(
+                "INSERT INTO group_members (grp, member, has_ours) VALUES (?1, ?2, 1)
+                 ON CONFLICT (grp, member) DO UPDATE SET has_ours = 1",
+                params![group, peer],
+            )?;
+            Ok(())
+        })?;
+        let _ = self.flush_outbox();
+        Ok(())
+    }
+
+    /// Encrypts `text` once for `group` and hands it to the relay, which
+    /// delivers a copy to each member.
+    pub(crate) fn send_group(&mut self, group: &str, text: &str) -> Result<()> {
+        let mut session = load_group(&self.db, group, &self.storage_key)?
+            .ok_or_else(|| format!("no group {group:?}"))?;
+        if group_members(&self.db, group)?.is_empty() {
+            return Err(format!("{group:?} has no other member yet: /group add").into());
+        }
+        let message = session.encrypt(text.as_bytes(), &mut self.rng)?;
+        let write = self.group_write(group, &session, Vec::new())?;
+        let mut id: MessageId = [0; 16];
+        self.rng.fill_bytes(&mut id);
+        let tx = self.db.transaction()?;
+        save_group(&tx, &write)?;
+        tx.execute(
+            "INSERT INTO outbox (peer, grp, message_id, payload) VALUES ('', ?1, ?2, ?3)",
+            params![group, id, message.as_bytes()],
+        )?;
+        append_history(&tx, &format!("@{group}"), true, text)?;
+        tx.commit()?;
+        self.flush_outbox()
+    }
+
+    /// Sends our sender chain to the members that do not have it yet (one
+    /// pairwise message each, stored with the mark that they have it).
+    fn send_sender_chains(&mut self) -> Result<()> {
+        let pending: Vec<(String, String)> = self
+            .db
+            .prepare("SELECT grp, member FROM group_members WHERE has_ours = 0")?
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (group, member) in pending {
+            let Some(session) = load_group(&self.db, &group, &self.storage_key)? else {
+                continue;
+            };
+            let distribution = session.distribution().ok_or("no sender chain")?;
+            let frame = [&[FRAME_CHAIN][..], &*distribution.to_bytes()].concat();
+            let (g, m) = (group.clone(), member.clone());
+            self.queue_frame(&member, &frame, None, move |tx| {
+                tx.execute(
+                    "UPDATE group_members SET has_ours = 1 WHERE grp = ?1 AND member = ?2",
+                    params![g, m],
+                )?;
+                Ok(())
+            })?;
+        }
+        Ok(())
+    }
+
+    /// A pairwise frame about a group from `from` (whose identity key is
+    /// `sender`): an invitation, or a member's sender chain. The inner
+    /// `Err` says why it is dropped.
+    fn group_frame(
+        &mut self,
+        from: &str,
+        sender: &IdentityKey,
+        frame: &[u8],
+    ) -> Result<std::result::Result<(GroupWrite, bool), String>> {
+        let Some((&kind, mut rest)) = frame.split_first() else {
+            return Ok(Err("empty frame".into()));
+        };
+        let mut invited = None;
+        if kind == FRAME_INVITE {
+            let Some(name) = take_name(&mut rest) else {
+                return Ok(Err("bad invitation".into()));
+            };
+            let Some((&count, tail)) = rest.split_first() else {
+                return Ok(Err("bad invitation".into()));
+            };
+            rest = tail;
+            let mut members = vec![from.to_owned()];
+            for _ in 0..count {
+                let Some(member) = take_name(&mut rest) else {
+                    return Ok(Err("bad invitation".into()));
+                };
+                if member != self.name {
+                    members.push(member);
+                }
+            }
+            invited = Some((name, members));
+        }
+        let distribution = match SenderKeyDistribution::decode(rest) {
+            Ok(d) => d,
+            Err(e) => return Ok(Err(e.to_string())),
+        };
+        let known = group_by_id(&self.db, distribution.group_id())?;
+        let (name, mut session, members, joined) = match (known, invited) {
+            (Some(name), invited) => {
+                let session =
+                    load_group(&self.db, &name, &self.storage_key)?.ok_or("group state missing")?;
+                let members = invited.map_or_else(|| vec![from.to_owned()], |(_, m)| m);
+                (name, session, members, false)
+            }
+            (None, Some((name, members))) => {
+                if load_group(&self.db, &name, &self.storage_key)?.is_some() {
+                    return Ok(Err(format!("we have another group named {name:?}")));
+                }
+                let mut session = GroupSession::new(*distribution.group_id(), self.config);
+                session.rotate(&mut self.rng)?;
+                (name, session, members, true)
+            }
+            (None, None) => return Ok(Err("a sender chain for an unknown group".into())),
+        };
+        if let Err(e) = session.receive_distribution(sender, &distribution) {
+            return Ok(Err(e.to_string()));
+        }
+        Ok(Ok((self.group_write(&name, &session, members)?, joined)))
+    }
+
+    /// Decrypts a group message from `from`. The inner `Err` says why it is
+    /// dropped.
+    fn group_message(
+        &mut self,
+        from: &str,
+        message: &GroupMessage,
+    ) -> Result<std::result::Result<GroupText, String>> {
+        let Some(name) = group_by_id(&self.db, message.group_id())? else {
+            return Ok(Err("a message of an unknown group".into()));
+        };
+        let Some(sender) = pinned_identity(&self.db, from)? else {
+            return Ok(Err(format!("no identity key of {from:?}")));
+        };
+        let sender = IdentityKey::from_bytes(&sender)?;
+        let mut session =
+            load_group(&self.db, &name, &self.storage_key)?.ok_or("group state missing")?;
+        match session.decrypt(&sender, message) {
+            Ok(plaintext) => {
+                let text = String::from_utf8_lossy(&plaintext).into_owned();
+                let sealed =
+                    session.seal(&self.storage_key, &group_context(&name), &mut self.rng)?;
+                Ok(Ok(GroupText { name, text, sealed }))
+            }
+            Err(e) => Ok(Err(e.to_string())),
+        }
+    }
+
+    fn group_write(
+        &mut self,
+        name: &str,
+        session: &GroupSession,
+        members: Vec<String>,
+    ) -> Result<GroupWrite> {
+        Ok(GroupWrite {
+            name: name.to_owned(),
+            id: *session.group_id(),
+            sealed: session.seal(&self.storage_key, &group_context(name), &mut self.rng)?,
+            members,
+        })
+    }
+
     /// Tops up the one-time prekeys and uploads those not yet published.
     /// The account is stored before the upload (the relay must never hand
     /// out a key we could lose) and again once they are marked published.
@@ -647,6 +954,12 @@ enum Outcome {
     Ignored,
     /// Not readable, or refused; the reason.
     Dropped(String),
+    /// A group message, decrypted: the group's name and the text.
+    GroupText(String, String),
+    /// Someone added us to this group.
+    Joined(String),
+    /// A decrypted pairwise plaintext, before its frame is read.
+    Frame(Vec<u8>),
     /// From a new identity key of the peer: noted, waiting for `/trust`.
     IdentityChanged,
 }
@@ -706,6 +1019,94 @@ fn pinned_identity(db: &Connection, peer: &str) -> Result<Option<[u8; 32]>> {
     Ok(stored
         .map(|bytes| <[u8; 32]>::try_from(bytes.as_slice()))
         .transpose()?)
+}
+
+/// Pairwise plaintexts of this chat start with a frame byte: a text, an
+/// invitation to a group, or a member's sender chain for a group.
+const FRAME_TEXT: u8 = b'T';
+const FRAME_INVITE: u8 = b'I';
+const FRAME_CHAIN: u8 = b'D';
+
+/// A group state to store, with members to add (who do not have our
+/// sender chain yet).
+struct GroupWrite {
+    name: String,
+    id: [u8; 16],
+    sealed: Vec<u8>,
+    members: Vec<String>,
+}
+
+/// An outbox row: sequence, peer, group (for a group message), id, payload.
+type Queued = (i64, String, Option<String>, Vec<u8>, Vec<u8>);
+
+/// A decrypted group message: the group's name, the text, and the group
+/// state to store.
+struct GroupText {
+    name: String,
+    text: String,
+    sealed: Vec<u8>,
+}
+
+/// What a group's state is sealed under: its row.
+fn group_context(name: &str) -> Vec<u8> {
+    format!("chat/group/{name}").into_bytes()
+}
+
+fn save_group(tx: &Transaction<'_>, write: &GroupWrite) -> Result<()> {
+    tx.execute(
+        "INSERT INTO groups (name, id, sealed) VALUES (?1, ?2, ?3)
+         ON CONFLICT (name) DO UPDATE SET sealed = excluded.sealed",
+        params![write.name, write.id, write.sealed],
+    )?;
+    for member in &write.members {
+        tx.execute(
+            "INSERT OR IGNORE INTO group_members (grp, member, has_ours) VALUES (?1, ?2, 0)",
+            params![write.name, member],
+        )?;
+    }
+    Ok(())
+}
+
+fn load_group(db: &Connection, name: &str, key: &[u8; 32]) -> Result<Option<GroupSession>> {
+    let sealed: Option<Vec<u8>> = db
+        .query_row("SELECT sealed FROM groups WHERE name = ?1", [name], |row| {
+            row.get(0)
+        })
+        .optional()?;
+    Ok(sealed
+        .map(|sealed| GroupSession::open(&sealed, key, &group_context(name)))
+        .transpose()?)
+}
+
+fn group_by_id(db: &Connection, id: &[u8; 16]) -> Result<Option<String>> {
+    Ok(db
+        .query_row(
+            "SELECT name FROM groups WHERE id = ?1",
+            [id.as_slice()],
+            |row| row.get(0),
+        )
+        .optional()?)
+}
+
+fn group_members(db: &Connection, group: &str) -> Result<Vec<String>> {
+    Ok(db
+        .prepare("SELECT member FROM group_members WHERE grp = ?1 ORDER BY member")?
+        .query_map([group], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
+/// `u8(len) || name`.
+fn put_name(out: &mut Vec<u8>, name: &str) -> Result<()> {
+    out.push(u8::try_from(name.len()).map_err(|_| "name too long")?);
+    out.extend_from_slice(name.as_bytes());
+    Ok(())
+}
+
+fn take_name(rest: &mut &[u8]) -> Option<String> {
+    let (&len, tail) = rest.split_first()?;
+    let (name, tail) = tail.split_at_checked(usize::from(len))?;
+    *rest = tail;
+    String::from_utf8(name.to_vec()).ok()
 }
 
 /// A new identity key of `peer` that waits for `/trust`, if any.

@@ -43,6 +43,9 @@ pub(crate) enum Request {
     FetchBundle { user: String },
     /// Put an envelope in `to`'s mailbox.
     Send { to: String, envelope: Envelope },
+    /// Put one envelope in the mailbox of each of `to` (a group message:
+    /// uploaded once, fanned out by the relay).
+    SendMany { to: Vec<String>, envelope: Envelope },
     /// The messages waiting in `user`'s mailbox (they stay until acknowledged).
     Fetch { user: String },
     /// Remove these messages from `user`'s mailbox.
@@ -95,6 +98,12 @@ impl Request {
                 put_len(&mut w, ids.len());
                 ids.iter().for_each(|id| w.extend_from_slice(id));
             }
+            Self::SendMany { to, envelope } => {
+                w.push(7);
+                put_len(&mut w, to.len());
+                to.iter().for_each(|user| put_str(&mut w, user));
+                put_envelope(&mut w, envelope);
+            }
         }
         w
     }
@@ -122,6 +131,10 @@ impl Request {
                 let ids = r.list(Reader::array)?;
                 Self::Ack { user, ids }
             }
+            7 => Self::SendMany {
+                to: r.list(Reader::string)?,
+                envelope: r.envelope()?,
+            },
             _ => return Err(invalid("unknown request")),
         };
         r.finish()?;

@@ -236,21 +236,21 @@ fn handle(shared: &Shared, request: Request) -> Response {
             };
             Response::Bundle(bundle.to_bytes())
         }
-        Request::Send { to, envelope } => match directory.get_mut(&to) {
-            Some(entry) if entry.mailbox.len() < MAX_MAILBOX => {
-                // A retried send (same sender and id) is stored once.
-                let known = entry
-                    .mailbox
-                    .iter()
-                    .any(|e| e.from == envelope.from && e.id == envelope.id);
-                if !known {
-                    entry.mailbox.push(envelope);
-                }
-                Response::Ok
+        Request::Send { to, envelope } => deliver(&mut directory, &to, envelope),
+        Request::SendMany { to, envelope } => {
+            // Every recipient must exist before any copy is stored.
+            if let Some(unknown) = to.iter().find(|user| !directory.contains_key(*user)) {
+                return Response::Refused(format!("no user {unknown:?}"));
             }
-            Some(_) => Response::Refused(format!("mailbox of {to:?} is full")),
-            None => Response::Refused(format!("no user {to:?}")),
-        },
+            for user in &to {
+                if let refused @ Response::Refused(_) =
+                    deliver(&mut directory, user, envelope.clone())
+                {
+                    return refused;
+                }
+            }
+            Response::Ok
+        }
         Request::Fetch { user } => match directory.get(&user) {
             Some(entry) => Response::Mail(entry.mailbox.iter().take(MAX_FETCH).cloned().collect()),
             None => Response::Refused(format!("no user {user:?}")),
@@ -262,6 +262,25 @@ fn handle(shared: &Shared, request: Request) -> Response {
             }
             None => Response::Refused(format!("no user {user:?}")),
         },
+    }
+}
+
+/// Stores `envelope` in `to`'s mailbox.
+fn deliver(directory: &mut HashMap<String, User>, to: &str, envelope: Envelope) -> Response {
+    match directory.get_mut(to) {
+        Some(entry) if entry.mailbox.len() < MAX_MAILBOX => {
+            // A retried send (same sender and id) is stored once.
+            let known = entry
+                .mailbox
+                .iter()
+                .any(|e| e.from == envelope.from && e.id == envelope.id);
+            if !known {
+                entry.mailbox.push(envelope);
+            }
+            Response::Ok
+        }
+        Some(_) => Response::Refused(format!("mailbox of {to:?} is full")),
+        None => Response::Refused(format!("no user {to:?}")),
     }
 }
 

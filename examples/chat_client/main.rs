@@ -10,7 +10,9 @@
 //! it starts with `@NAME `), incoming messages print as they arrive, `/quit`
 //! or end of input leaves, `/verify NAME` shows the safety number of the
 //! conversation with NAME to compare with them, `/trust NAME` accepts their
-//! new identity key. Non-interactive with any of:
+//! new identity key. Groups: `/group create GROUP`, `/group add GROUP NAME`,
+//! and `#GROUP text` sends to a group (encrypted once; the relay delivers a
+//! copy to each member). Non-interactive with any of:
 //!
 //! * `--send TEXT` (repeatable): send these to `--peer`, in order;
 //! * `--expect N`: wait until N messages arrived (at most `--wait` seconds);
@@ -155,6 +157,23 @@ fn run_interactive(
     loop {
         match input.recv_timeout(POLL) {
             Ok(line) if line.trim() == "/quit" => break,
+            Ok(line) if line.starts_with("/group ") => {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                let done = match words.as_slice() {
+                    [_, "create", group] => client.create_group(group),
+                    [_, "add", group, name] => client.add_to_group(group, name),
+                    _ => Err("usage: /group create GROUP | /group add GROUP NAME".into()),
+                };
+                if let Err(e) = done {
+                    eprintln!("/group: {e}");
+                }
+            }
+            Ok(line) if line.starts_with('#') => {
+                let (group, text) = line[1..].split_once(' ').unwrap_or((&line[1..], ""));
+                if let Err(e) = client.send_group(group, text) {
+                    eprintln!("not sent to #{group}: {e}");
+                }
+            }
             Ok(line) if line.starts_with("/verify ") || line.starts_with("/trust ") => {
                 let (command, name) = line.split_once(' ').unwrap_or_default();
                 if let Err(e) = identity_command(client, command, name.trim()) {
@@ -216,6 +235,12 @@ fn show(batch: &Batch) -> usize {
     }
     if let Some(why) = &batch.unsent {
         eprintln!("queued, not sent yet: {why}");
+    }
+    for message in &batch.group_received {
+        println!("{}@{}: {}", message.from, message.group, message.text);
+    }
+    for group in &batch.joined {
+        eprintln!("you were added to the group {group}; write to it with #{group} text");
     }
     for peer in &batch.identity_changes {
         eprintln!("{}", client::identity_changed(peer));
