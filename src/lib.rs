@@ -15,6 +15,7 @@ mod codec;
 mod config;
 mod crypto;
 mod error;
+mod kem;
 
 mod kdf;
 mod keys;
@@ -40,11 +41,14 @@ mod record;
 mod serde;
 
 pub use account::{Accepted, Account};
-pub use bundle::{PreKeyBundle, VerifiedBundle};
+pub use bundle::{PreKeyBundle, SignedKemPreKey, VerifiedBundle};
 pub use config::SessionConfig;
 pub use error::{ConfigError, DecodeError, Error, StateError};
 pub use group::{GroupMessage, GroupSession, SenderKeyDistribution};
-pub use keys::{IdentityKey, IdentityKeyPair, OneTimePreKey, PublicKey, SignedPreKey};
+pub use keys::{
+    IdentityKey, IdentityKeyPair, KemPreKey, KemPreKeyKind, KemPublicKey, OneTimePreKey, PublicKey,
+    SignedPreKey,
+};
 pub use message::{
     AnyMessage, DecryptionFailure, EncryptedHeaderMessage, Message, PreKeyMessage, RatchetMessage,
     SessionId,
