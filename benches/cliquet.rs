@@ -40,6 +40,7 @@ use common::{
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use hmac::{Hmac, Mac};
+use libcrux_ml_kem::mlkem1024;
 use sha2::Sha256;
 
 fn throughput(len: usize) -> Throughput {
@@ -322,11 +323,13 @@ fn x3dh(c: &mut Criterion) {
         .expect("one prekey");
     let bob_stored = bob.to_bytes();
 
+    // Classic X3DH, explicitly allowed (the `pqxdh` group has the default).
+    let classic = SessionConfig::default().with_classic_x3dh(true);
     let mut creator = Account::from_bytes(&bob_stored).expect("loads");
     g.bench_function("bundle_create", |b| {
         b.iter(|| {
             creator.rotate_signed_prekey(&mut rng);
-            creator.bundle(Some(id)).expect("bundle").to_bytes()
+            creator.classic_bundle(Some(id)).expect("bundle").to_bytes()
         })
     });
     let x3dh_floor = |g: &mut criterion::BenchmarkGroup<'_, _>, name: &str, cost: Cost| {
@@ -343,7 +346,7 @@ fn x3dh(c: &mut Criterion) {
         },
     );
 
-    let bundle_bytes = bob.bundle(Some(id)).expect("bundle").to_bytes();
+    let bundle_bytes = bob.classic_bundle(Some(id)).expect("bundle").to_bytes();
     g.bench_function("bundle_verify", |b| {
         b.iter(|| {
             PreKeyBundle::decode(black_box(&bundle_bytes))
@@ -369,13 +372,8 @@ fn x3dh(c: &mut Criterion) {
         .expect("verifies");
     g.bench_function("initiate", |b| {
         b.iter(|| {
-            Session::initiate(
-                alice.identity(),
-                black_box(&verified),
-                SessionConfig::default(),
-                &mut rng,
-            )
-            .expect("initiate")
+            Session::initiate(alice.identity(), black_box(&verified), classic, &mut rng)
+                .expect("initiate")
         })
     });
     // DH1-DH4 with a one-time prekey, then the first ratchet key's DH.
@@ -421,6 +419,114 @@ fn x3dh(c: &mut Criterion) {
     g.finish();
 }
 
+fn pqxdh(c: &mut Criterion) {
+    let mut g = c.benchmark_group("pqxdh");
+    g.warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_millis(800))
+        .sample_size(20);
+    let mut rng = rng(31);
+    let alice = Account::new(&mut rng);
+    let mut bob = Account::new(&mut rng);
+    let (id, _) = bob
+        .generate_one_time_prekeys(1, &mut rng)
+        .into_iter()
+        .next()
+        .expect("one prekey");
+    let bob_stored = bob.to_bytes();
+    let pq_floor = |g: &mut criterion::BenchmarkGroup<'_, _>, name: &str, cost: Cost| {
+        bench_floor(g, format!("{name}_floor"), PAYLOAD_LEN, false, cost);
+    };
+
+    // A new last-resort KEM prekey and its signature (the bundle reuses it).
+    let mut creator = Account::from_bytes(&bob_stored).expect("loads");
+    g.bench_function("kem_prekey_rotate", |b| {
+        b.iter(|| creator.rotate_kem_prekey(&mut rng))
+    });
+    pq_floor(
+        &mut g,
+        "kem_prekey_rotate",
+        Cost {
+            rng32: 2,
+            kem_keygen: 1,
+            ed_sign_kem: 1,
+            ..Cost::NONE
+        },
+    );
+
+    // What an initiator does with the bytes it fetched: decode, both
+    // signatures and the modulus check, then PQXDH.
+    let bundle_bytes = bob.bundle(Some(id)).expect("bundle").to_bytes();
+    g.throughput(Throughput::Bytes(bundle_bytes.len() as u64));
+    g.bench_function("initiate", |b| {
+        b.iter(|| {
+            let verified = PreKeyBundle::decode(black_box(&bundle_bytes))
+                .expect("decodes")
+                .verify()
+                .expect("verifies");
+            Session::initiate(
+                alice.identity(),
+                &verified,
+                SessionConfig::default(),
+                &mut rng,
+            )
+            .expect("initiate")
+        })
+    });
+    pq_floor(
+        &mut g,
+        "initiate",
+        Cost {
+            ed_decode: 1,
+            ed_montgomery: 1,
+            ed_verify: 1,
+            ed_verify_kem: 1,
+            kem_check: 1,
+            rng32: 3,
+            keygen: 2,
+            dh: 5,
+            kem_encaps: 1,
+            pqxdh_kdf: 1,
+            kdf_rk: 1,
+            ..Cost::NONE
+        },
+    );
+
+    let verified = PreKeyBundle::decode(&bundle_bytes)
+        .expect("decodes")
+        .verify()
+        .expect("verifies");
+    let first = first_prekey_message(&alice, &verified, &mut rng);
+    g.throughput(Throughput::Bytes(first.as_bytes().len() as u64));
+    g.bench_function("accept", |b| {
+        b.iter_batched_ref(
+            || Account::from_bytes(&bob_stored).expect("loads"),
+            |account| {
+                account
+                    .accept(black_box(&first), SessionConfig::default())
+                    .expect("accept")
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    // As X3DH's accept, plus the decapsulation key expanded from the seed
+    // and the decapsulation.
+    pq_floor(
+        &mut g,
+        "accept",
+        Cost {
+            ed_decode: 1,
+            ed_montgomery: 1,
+            dh: 5,
+            kem_keygen: 1,
+            kem_decaps: 1,
+            pqxdh_kdf: 1,
+            kdf_rk: 1,
+            ..Cost::DECRYPT
+        },
+    );
+    g.finish();
+}
+
 fn state(c: &mut Criterion) {
     let mut g = c.benchmark_group("state");
     g.warm_up_time(Duration::from_millis(300))
@@ -450,6 +556,28 @@ fn state(c: &mut Criterion) {
             ed_keygen: 1,
             ed_sign: 1,
             keygen: 101,
+            ..Cost::NONE
+        },
+    );
+    // 100 one-time KEM prekeys besides the last-resort one: loading derives
+    // each encapsulation key from its seed and signs it again.
+    let mut with_kem = Account::new(&mut rng);
+    with_kem.generate_one_time_kem_prekeys(100, &mut rng);
+    let stored_kem = with_kem.to_bytes();
+    g.bench_function("account_100_kem/from_bytes", |b| {
+        b.iter(|| Account::from_bytes(black_box(&stored_kem)).expect("loads"))
+    });
+    bench_floor(
+        &mut g,
+        "account_100_kem/from_bytes_floor".into(),
+        0,
+        false,
+        Cost {
+            ed_keygen: 1,
+            ed_sign: 1,
+            keygen: 1,
+            kem_keygen: 101,
+            ed_sign_kem: 101,
             ..Cost::NONE
         },
     );
@@ -674,6 +802,22 @@ fn floor(c: &mut Criterion) {
                 .expect("verifies")
         })
     });
+    // ML-KEM-1024 (libcrux-ml-kem): what PQXDH adds.
+    let kem_seed = [13u8; 64];
+    g.bench_function("mlkem1024/keygen_from_seed", |b| {
+        b.iter(|| mlkem1024::generate_key_pair(*black_box(&kem_seed)))
+    });
+    let (kem_private, kem_public) = mlkem1024::generate_key_pair(kem_seed).into_parts();
+    g.bench_function("mlkem1024/encapsulate", |b| {
+        b.iter(|| mlkem1024::encapsulate(black_box(&kem_public), [14u8; 32]))
+    });
+    let (kem_ct, _) = mlkem1024::encapsulate(&kem_public, [14u8; 32]);
+    g.bench_function("mlkem1024/decapsulate", |b| {
+        b.iter(|| mlkem1024::decapsulate(black_box(&kem_private), &kem_ct))
+    });
+    g.bench_function("mlkem1024/modulus_check", |b| {
+        b.iter(|| mlkem1024::validate_public_key(black_box(&kem_public)))
+    });
     // Not floors: the extra checks identity-key parsing does (canonical
     // encoding by re-compression, small order), measured to explain them.
     g.bench_function("analysis/ed25519_compress", |b| {
@@ -702,6 +846,7 @@ criterion_group!(
     skipped_plain,
     skipped_he,
     x3dh,
+    pqxdh,
     state
 );
 

@@ -206,7 +206,9 @@ fn paired_report() {
         .into_iter()
         .next()
         .expect("one prekey");
-    let bundle_bytes = bob.bundle(Some(id)).expect("bundle").to_bytes();
+    // Classic X3DH (explicitly allowed), then PQXDH below.
+    let classic = SessionConfig::default().with_classic_x3dh(true);
+    let bundle_bytes = bob.classic_bundle(Some(id)).expect("bundle").to_bytes();
     let verified = PreKeyBundle::decode(&bundle_bytes)
         .expect("decodes")
         .verify()
@@ -246,13 +248,8 @@ fn paired_report() {
         || {
             timed(3, || {
                 black_box(
-                    Session::initiate(
-                        alice.identity(),
-                        &verified,
-                        SessionConfig::default(),
-                        &mut rng,
-                    )
-                    .expect("initiate"),
+                    Session::initiate(alice.identity(), &verified, classic, &mut rng)
+                        .expect("initiate"),
                 );
             })
         },
@@ -288,6 +285,84 @@ fn paired_report() {
         || timed(3, || floor.run(&accept_cost)),
     );
     rows.push(("x3dh/accept vs floor".into(), r));
+
+    // PQXDH: the bundle from its bytes (decode, both signatures, the modulus
+    // check) and the initiation, as an initiator does it; accept with the
+    // first message. Floors: the same primitive calls plus ML-KEM.
+    let pq_bytes = bob.bundle(Some(id)).expect("bundle").to_bytes();
+    let pq_initiate_cost = Cost {
+        ed_decode: 1,
+        ed_montgomery: 1,
+        ed_verify: 1,
+        ed_verify_kem: 1,
+        kem_check: 1,
+        rng32: 3,
+        keygen: 2,
+        dh: 5,
+        kem_encaps: 1,
+        pqxdh_kdf: 1,
+        kdf_rk: 1,
+        ..Cost::NONE
+    };
+    let r = paired(
+        ROUNDS,
+        || {
+            timed(3, || {
+                let verified = PreKeyBundle::decode(black_box(&pq_bytes))
+                    .expect("decodes")
+                    .verify()
+                    .expect("verifies");
+                black_box(
+                    Session::initiate(
+                        alice.identity(),
+                        &verified,
+                        SessionConfig::default(),
+                        &mut rng,
+                    )
+                    .expect("initiate"),
+                );
+            })
+        },
+        || timed(3, || floor.run(&pq_initiate_cost)),
+    );
+    rows.push((
+        "pqxdh/initiate (decode + verify + initiate) vs floor".into(),
+        r,
+    ));
+    let pq_verified = PreKeyBundle::decode(&pq_bytes)
+        .expect("decodes")
+        .verify()
+        .expect("verifies");
+    let pq_first = first_prekey_message(&alice, &pq_verified, &mut rng);
+    let pq_accept_cost = Cost {
+        ed_decode: 1,
+        ed_montgomery: 1,
+        dh: 5,
+        kem_keygen: 1,
+        kem_decaps: 1,
+        pqxdh_kdf: 1,
+        kdf_rk: 1,
+        ..Cost::DECRYPT
+    };
+    let r = paired(
+        ROUNDS,
+        || {
+            let mut total = Duration::ZERO;
+            for _ in 0..3 {
+                let mut account = Account::from_bytes(&bob_stored).expect("loads");
+                let start = Instant::now();
+                black_box(
+                    account
+                        .accept(&pq_first, SessionConfig::default())
+                        .expect("accept"),
+                );
+                total += start.elapsed();
+            }
+            total
+        },
+        || timed(3, || floor.run(&pq_accept_cost)),
+    );
+    rows.push(("pqxdh/accept vs floor".into(), r));
 
     for he in [false, true] {
         let mode = if he { "skipped_he" } else { "skipped" };

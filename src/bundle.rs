@@ -1,20 +1,140 @@
-//! Key bundle (SPEC §2).
+//! Key bundles (SPEC §2, §2b): the classic one (0x14) and the post-quantum
+//! one (0x16), which adds a signed KEM prekey.
 
 use alloc::vec::Vec;
+use core::fmt;
 
 use crate::codec::{ArrayBuf, Reader, Writer};
-use crate::error::Error;
-use crate::keys::{Hex, IdentityKey, IdentityKeyPair, PublicKey, SignedPreKey, Verifier};
+use crate::error::{DecodeError, Error};
+use crate::keys::{
+    Hex, IdentityKey, IdentityKeyPair, KemPreKey, KemPreKeyKind, KemPublicKey, PublicKey,
+    SignedPreKey, Verifier,
+};
 
 /// Prefix of the signed-prekey signature (§2).
 const LABEL_SIGNED_PREKEY: &[u8] = b"cliquet/v1/signed-prekey";
+/// Prefix of the KEM-prekey signature (§2b).
+const LABEL_KEM_PREKEY: &[u8] = b"cliquet/v1/kem-prekey";
 
-/// Kind byte of a bundle.
+/// Kind byte of a classic bundle.
 pub(crate) const KIND_BUNDLE: u8 = 0x14;
+/// Kind byte of a post-quantum bundle.
+pub(crate) const KIND_PQ_BUNDLE: u8 = 0x16;
+
+/// A KEM prekey's public part as a post-quantum bundle carries it (SPEC
+/// §2b): id, kind, encapsulation key, and the identity key's signature
+/// `kpk_signature` over `"cliquet/v1/kem-prekey" || kpk_kind || u32be(kpk_id) || KPK_pub`.
+///
+/// An account hands these out ([`Account::unpublished_one_time_kem_prekeys`](crate::Account::unpublished_one_time_kem_prekeys),
+/// [`Account::last_resort_kem_prekey`](crate::Account::last_resort_kem_prekey)) so that a directory
+/// server can put one into each bundle it serves
+/// ([`PreKeyBundle::with_kem_prekey`]). Nothing is checked until the bundle
+/// is verified.
+///
+/// ```
+/// use cliquet::{Account, KemPreKeyKind};
+/// # use rand_chacha::rand_core::SeedableRng;
+/// # let mut rng = rand_chacha::ChaCha20Rng::from_seed([6; 32]);
+/// let mut bob = Account::new(&mut rng);
+/// let one_time = bob.generate_one_time_kem_prekeys(1, &mut rng).remove(0);
+/// assert_eq!((one_time.id(), one_time.kind()), (2, KemPreKeyKind::OneTime));
+/// // A server serves the signed part with it; Alice checks both signatures.
+/// let bundle = bob.classic_bundle(None)?.with_kem_prekey(one_time).verify()?;
+/// assert_eq!(bundle.kem_prekey().map(|(id, _)| id), Some(2));
+/// # Ok::<(), cliquet::Error>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct SignedKemPreKey {
+    id: u32,
+    kind: KemPreKeyKind,
+    key: KemPublicKey,
+    signature: [u8; 64],
+}
+
+impl SignedKemPreKey {
+    /// Signs `key`'s public part with `identity`.
+    pub(crate) fn sign(identity: &IdentityKeyPair, key: &KemPreKey) -> Self {
+        let signature = identity.sign(&kem_signed_message(key.kind(), key.id(), key.public_key()));
+        Self {
+            id: key.id(),
+            kind: key.kind(),
+            key: key.public_key().clone(),
+            signature,
+        }
+    }
+
+    /// The id.
+    pub const fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// Last resort or one-time.
+    pub const fn kind(&self) -> KemPreKeyKind {
+        self.kind
+    }
+
+    /// The encapsulation key (not checked until a bundle is verified).
+    pub const fn public_key(&self) -> &KemPublicKey {
+        &self.key
+    }
+
+    /// `u32be(kpk_id) || kpk_kind || KPK_pub || kpk_signature`.
+    fn write(&self, w: &mut impl Writer) {
+        w.put_u32_be(self.id);
+        w.put_u8(self.kind.to_byte());
+        w.put(self.key.as_bytes());
+        w.put(&self.signature);
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let id = r.u32_be()?;
+        let kind = KemPreKeyKind::from_byte(r.u8()?).ok_or(DecodeError::BadFlag)?;
+        let key = r.take(KemPublicKey::LEN)?;
+        let key: &[u8; KemPublicKey::LEN] = key.try_into().map_err(|_| DecodeError::Truncated)?;
+        Ok(Self {
+            id,
+            kind,
+            key: KemPublicKey::from_bytes(key),
+            signature: r.array()?,
+        })
+    }
+
+    /// Checks the signature strictly, then the modulus check of the key.
+    fn verify(&self, verifier: &Verifier) -> Result<(), Error> {
+        verifier.verify(
+            &kem_signed_message(self.kind, self.id, &self.key),
+            &self.signature,
+        )?;
+        self.key.check()
+    }
+}
+
+impl fmt::Debug for SignedKemPreKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignedKemPreKey")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
 
 /// A published key bundle: what an initiator needs to start a session.
 ///
-/// Wire format (SPEC §2), 134 or 170 bytes:
+/// Two kinds share this type. The post-quantum bundle (SPEC §2b), which
+/// [`Account::bundle`](crate::Account::bundle) builds, 1771 or 1807 bytes:
+///
+/// ```text
+/// 0x16 || IK_pub (32) || u32be(spk_id) || SPK_pub (32) || spk_signature (64)
+///      || u32be(kpk_id) || kpk_kind (1: 0x00 last resort, 0x01 one-time)
+///      || KPK_pub (1568) || kpk_signature (64)
+///      || flag (1: 0x00 no one-time prekey, 0x01 one follows)
+///      [|| u32be(opk_id) || OPK_pub (32)]
+/// ```
+///
+/// and the classic one (SPEC §2), 134 or 170 bytes, which an initiator
+/// refuses unless its configuration allows classic X3DH
+/// ([`SessionConfig::with_classic_x3dh`](crate::SessionConfig::with_classic_x3dh)):
 ///
 /// ```text
 /// 0x14 || IK_pub (32) || u32be(spk_id) || SPK_pub (32) || spk_signature (64)
@@ -23,8 +143,8 @@ pub(crate) const KIND_BUNDLE: u8 = 0x14;
 /// ```
 ///
 /// A decoded bundle is only structurally sound; [`verify`](Self::verify)
-/// checks the identity key and the signature and yields the
-/// [`VerifiedBundle`] that [`Session::initiate`](crate::Session::initiate) takes.
+/// checks the identity key, the signatures and the KEM prekey and yields
+/// the [`VerifiedBundle`] that [`Session::initiate`](crate::Session::initiate) takes.
 ///
 /// ```
 /// use cliquet::{Account, PreKeyBundle};
@@ -33,8 +153,9 @@ pub(crate) const KIND_BUNDLE: u8 = 0x14;
 /// let mut bob = Account::new(&mut rng);
 /// let id = bob.generate_one_time_prekeys(1, &mut rng)[0].0;
 /// let bytes = bob.bundle(Some(id))?.to_bytes();
-/// assert_eq!(bytes.len(), 170);
+/// assert_eq!(bytes.len(), PreKeyBundle::PQ_LEN_WITH_ONE_TIME_PREKEY);
 /// let verified = PreKeyBundle::decode(&bytes)?.verify()?;
+/// assert!(verified.is_post_quantum());
 /// assert_eq!(verified.identity_key(), bob.identity_key());
 /// # Ok::<(), cliquet::Error>(())
 /// ```
@@ -44,22 +165,28 @@ pub struct PreKeyBundle {
     signed_prekey_id: u32,
     signed_prekey: PublicKey,
     signature: [u8; 64],
+    kem_prekey: Option<SignedKemPreKey>,
     one_time_prekey: Option<(u32, PublicKey)>,
 }
 
 impl PreKeyBundle {
-    /// Length without a one-time prekey.
+    /// Length of a classic bundle without a one-time prekey.
     pub const LEN_WITHOUT_ONE_TIME_PREKEY: usize = 134;
-    /// Length with a one-time prekey.
+    /// Length of a classic bundle with a one-time prekey.
     pub const LEN_WITH_ONE_TIME_PREKEY: usize = 170;
+    /// Length of a post-quantum bundle without a one-time prekey.
+    pub const PQ_LEN_WITHOUT_ONE_TIME_PREKEY: usize = 1771;
+    /// Length of a post-quantum bundle with a one-time prekey.
+    pub const PQ_LEN_WITH_ONE_TIME_PREKEY: usize = 1807;
 
-    /// Signs `signed_prekey` with `identity` and builds a bundle.
+    /// Signs `signed_prekey` with `identity` and builds a classic bundle.
     pub(crate) fn sign(identity: &IdentityKeyPair, signed_prekey: &SignedPreKey) -> Self {
         Self {
             identity_key: identity.public_key().to_bytes(),
             signed_prekey_id: signed_prekey.id(),
             signed_prekey: *signed_prekey.public_key(),
             signature: identity.sign(&signed_message(signed_prekey.public_key())),
+            kem_prekey: None,
             one_time_prekey: None,
         }
     }
@@ -67,29 +194,85 @@ impl PreKeyBundle {
     /// The same bundle with this one-time prekey (for example, one that a
     /// directory server hands out with the signed part).
     #[must_use]
-    pub const fn with_one_time_prekey(mut self, id: u32, key: PublicKey) -> Self {
+    pub fn with_one_time_prekey(mut self, id: u32, key: PublicKey) -> Self {
         self.one_time_prekey = Some((id, key));
         self
     }
 
     /// The same bundle without a one-time prekey.
     #[must_use]
-    pub const fn without_one_time_prekey(mut self) -> Self {
+    pub fn without_one_time_prekey(mut self) -> Self {
         self.one_time_prekey = None;
         self
     }
 
-    /// Parses the wire format. It checks structure only; see [`verify`](Self::verify).
+    /// The same bundle as a post-quantum one (0x16) carrying this signed KEM
+    /// prekey (for example, a one-time KEM prekey that a directory server
+    /// hands out, or the last-resort one when it has none left).
+    #[must_use]
+    pub fn with_kem_prekey(mut self, kem_prekey: SignedKemPreKey) -> Self {
+        self.kem_prekey = Some(kem_prekey);
+        self
+    }
+
+    /// The same bundle as a classic one (0x14), without its KEM prekey. Its
+    /// signature still verifies: this is the downgrade that anyone on the
+    /// path can make, and the reason an initiator refuses classic bundles
+    /// by default ([`Error::PostQuantumRequired`], SPEC §3b).
+    #[must_use]
+    pub fn without_kem_prekey(mut self) -> Self {
+        self.kem_prekey = None;
+        self
+    }
+
+    /// Parses either kind of bundle (0x14 or 0x16, by its kind byte). It
+    /// checks structure only; see [`verify`](Self::verify).
     ///
     /// # Errors
-    /// [`Error::Malformed`] with the first fault in wire order.
+    /// [`Error::Malformed`] with the first fault in wire order (a
+    /// `kpk_kind` other than 0x00 or 0x01 is [`DecodeError::BadFlag`]).
     pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
+        match bytes.first() {
+            Some(&KIND_PQ_BUNDLE) => Self::decode_post_quantum(bytes),
+            _ => Self::decode_kind(bytes, KIND_BUNDLE),
+        }
+    }
+
+    /// Parses a post-quantum bundle (0x16) only: a classic one is
+    /// [`DecodeError::BadKind`].
+    ///
+    /// ```
+    /// use cliquet::{Account, DecodeError, Error, PreKeyBundle};
+    /// # use rand_chacha::rand_core::SeedableRng;
+    /// # let mut rng = rand_chacha::ChaCha20Rng::from_seed([1; 32]);
+    /// let bob = Account::new(&mut rng);
+    /// let classic = bob.classic_bundle(None)?.to_bytes();
+    /// assert_eq!(
+    ///     PreKeyBundle::decode_post_quantum(&classic),
+    ///     Err(Error::Malformed(DecodeError::BadKind))
+    /// );
+    /// assert!(PreKeyBundle::decode_post_quantum(&bob.bundle(None)?.to_bytes()).is_ok());
+    /// # Ok::<(), cliquet::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`decode`](Self::decode).
+    pub fn decode_post_quantum(bytes: &[u8]) -> Result<Self, Error> {
+        Self::decode_kind(bytes, KIND_PQ_BUNDLE)
+    }
+
+    fn decode_kind(bytes: &[u8], kind: u8) -> Result<Self, Error> {
         let mut r = Reader::new(bytes);
-        r.kind(KIND_BUNDLE)?;
+        r.kind(kind)?;
         let identity_key = r.array()?;
         let signed_prekey_id = r.u32_be()?;
         let signed_prekey = PublicKey::from_bytes(r.array()?);
         let signature = r.array()?;
+        let kem_prekey = if kind == KIND_PQ_BUNDLE {
+            Some(SignedKemPreKey::read(&mut r)?)
+        } else {
+            None
+        };
         let one_time_prekey = if r.flag()? {
             Some((r.u32_be()?, PublicKey::from_bytes(r.array()?)))
         } else {
@@ -101,18 +284,26 @@ impl PreKeyBundle {
             signed_prekey_id,
             signed_prekey,
             signature,
+            kem_prekey,
             one_time_prekey,
         })
     }
 
     /// The wire format.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(Self::LEN_WITH_ONE_TIME_PREKEY);
-        out.put_u8(KIND_BUNDLE);
+        let mut out = Vec::with_capacity(Self::PQ_LEN_WITH_ONE_TIME_PREKEY);
+        out.put_u8(if self.kem_prekey.is_some() {
+            KIND_PQ_BUNDLE
+        } else {
+            KIND_BUNDLE
+        });
         out.put(&self.identity_key);
         out.put_u32_be(self.signed_prekey_id);
         out.put(self.signed_prekey.as_bytes());
         out.put(&self.signature);
+        if let Some(kem_prekey) = &self.kem_prekey {
+            kem_prekey.write(&mut out);
+        }
         out.put_flag(self.one_time_prekey.is_some());
         if let Some((id, key)) = &self.one_time_prekey {
             out.put_u32_be(*id);
@@ -121,20 +312,26 @@ impl PreKeyBundle {
         out
     }
 
-    /// Checks the identity key (§1) and then the signed-prekey signature with
-    /// strict Ed25519 verification (§2).
+    /// Checks the identity key (§1), the signed-prekey signature with strict
+    /// Ed25519 verification (§2), and for a post-quantum bundle the
+    /// KEM-prekey signature and FIPS 203's modulus check of its key (§2b).
     ///
     /// # Errors
     /// [`Error::InvalidKey`] for an identity key that does not decompress, is
-    /// not canonical or has small order; [`Error::BadSignature`] if the
-    /// signature does not verify strictly.
+    /// not canonical or has small order, or a KEM prekey that fails the
+    /// modulus check; [`Error::BadSignature`] if a signature does not verify
+    /// strictly.
     pub fn verify(&self) -> Result<VerifiedBundle, Error> {
         let verifier = Verifier::from_bytes(&self.identity_key)?;
         verifier.verify(&signed_message(&self.signed_prekey), &self.signature)?;
+        if let Some(kem_prekey) = &self.kem_prekey {
+            kem_prekey.verify(&verifier)?;
+        }
         Ok(VerifiedBundle {
             identity_key: *verifier.key(),
             signed_prekey_id: self.signed_prekey_id,
             signed_prekey: self.signed_prekey,
+            kem_prekey: self.kem_prekey.as_ref().map(|k| (k.id, k.key.clone())),
             one_time_prekey: self.one_time_prekey,
         })
     }
@@ -153,26 +350,38 @@ impl PreKeyBundle {
     pub const fn one_time_prekey(&self) -> Option<(u32, PublicKey)> {
         self.one_time_prekey
     }
+
+    /// The signed KEM prekey of a post-quantum bundle.
+    pub const fn kem_prekey(&self) -> Option<&SignedKemPreKey> {
+        self.kem_prekey.as_ref()
+    }
+
+    /// Whether this is a post-quantum bundle (0x16).
+    pub const fn is_post_quantum(&self) -> bool {
+        self.kem_prekey.is_some()
+    }
 }
 
-impl core::fmt::Debug for PreKeyBundle {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+impl fmt::Debug for PreKeyBundle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PreKeyBundle")
             .field("identity_key", &Hex(&self.identity_key))
             .field("signed_prekey_id", &self.signed_prekey_id)
             .field("signed_prekey", &self.signed_prekey)
+            .field("kem_prekey", &self.kem_prekey)
             .field("one_time_prekey", &self.one_time_prekey)
             .finish_non_exhaustive()
     }
 }
 
-/// A bundle whose identity key and signature were checked: the only input
-/// [`Session::initiate`](crate::Session::initiate) accepts.
+/// A bundle whose identity key, signatures and KEM prekey were checked: the
+/// only input [`Session::initiate`](crate::Session::initiate) accepts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifiedBundle {
     identity_key: IdentityKey,
     signed_prekey_id: u32,
     signed_prekey: PublicKey,
+    kem_prekey: Option<(u32, KemPublicKey)>,
     one_time_prekey: Option<(u32, PublicKey)>,
 }
 
@@ -192,6 +401,17 @@ impl VerifiedBundle {
     pub const fn one_time_prekey(&self) -> Option<(u32, PublicKey)> {
         self.one_time_prekey
     }
+
+    /// The KEM prekey's id and encapsulation key, for a post-quantum bundle.
+    pub fn kem_prekey(&self) -> Option<(u32, &KemPublicKey)> {
+        self.kem_prekey.as_ref().map(|(id, key)| (*id, key))
+    }
+
+    /// Whether the bundle was post-quantum (0x16): a session from it runs
+    /// PQXDH.
+    pub const fn is_post_quantum(&self) -> bool {
+        self.kem_prekey.is_some()
+    }
 }
 
 /// What the identity key signs: `"cliquet/v1/signed-prekey" || SPK_pub`.
@@ -202,10 +422,24 @@ fn signed_message(signed_prekey: &PublicKey) -> [u8; LABEL_SIGNED_PREKEY.len() +
     m.into_array()
 }
 
+/// What the identity key signs for a KEM prekey:
+/// `"cliquet/v1/kem-prekey" || kpk_kind || u32be(kpk_id) || KPK_pub`.
+fn kem_signed_message(
+    kind: KemPreKeyKind,
+    id: u32,
+    key: &KemPublicKey,
+) -> [u8; LABEL_KEM_PREKEY.len() + 1 + 4 + KemPublicKey::LEN] {
+    let mut m = ArrayBuf::new();
+    m.put(LABEL_KEM_PREKEY);
+    m.put_u8(kind.to_byte());
+    m.put_u32_be(id);
+    m.put(key.as_bytes());
+    m.into_array()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::DecodeError;
 
     fn bundle() -> (Vec<u8>, PreKeyBundle) {
         let ik = IdentityKeyPair::from_secret_bytes(&[1; 32]);

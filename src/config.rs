@@ -14,6 +14,9 @@ use crate::error::{ConfigError, DecodeError, Error};
 ///   session keeps. Beyond it the oldest-inserted keys are evicted (after a
 ///   successful decrypt); their messages then fail with [`Error::Duplicate`].
 ///   It bounds memory and stored size (about 36 bytes a key).
+/// - classic X3DH (default refused, SPEC §3b): whether an initiator may
+///   start a session from a classic bundle without a KEM prekey
+///   ([`with_classic_x3dh`](Self::with_classic_x3dh)).
 /// - header encryption (default off, SPEC §6): chosen by the initiator; a
 ///   responder follows the mode of the first message it receives, unless
 ///   [`with_required_mode`](Self::with_required_mode) makes it refuse the
@@ -44,6 +47,7 @@ pub struct SessionConfig {
     max_skipped_keys: u32,
     header_encryption: bool,
     requires_mode: bool,
+    allows_classic_x3dh: bool,
 }
 
 impl SessionConfig {
@@ -74,6 +78,7 @@ impl SessionConfig {
             max_skipped_keys,
             header_encryption: false,
             requires_mode: false,
+            allows_classic_x3dh: false,
         })
     }
 
@@ -94,6 +99,44 @@ impl SessionConfig {
     pub const fn with_required_mode(mut self, on: bool) -> Self {
         self.requires_mode = on;
         self
+    }
+
+    /// The same configuration, with the initiator's policy on classic
+    /// bundles (SPEC §3b "Downgrade"): `false` (the default) makes
+    /// [`Session::initiate`](crate::Session::initiate) and
+    /// [`SessionRecord::start_new`](crate::SessionRecord::start_new) refuse a
+    /// classic (0x14) bundle with [`Error::PostQuantumRequired`]; `true`
+    /// runs classic X3DH from it.
+    ///
+    /// Anyone on the path between a directory and the initiator can turn a
+    /// post-quantum bundle into a classic one that still verifies (drop the
+    /// KEM part): allow classic X3DH only for peers known to have no KEM
+    /// prekey, and accept that their sessions are not protected against a
+    /// future quantum computer. A responder accepts both kinds of prekey
+    /// message whatever this says.
+    ///
+    /// ```
+    /// use cliquet::{Account, Error, Session, SessionConfig};
+    /// # use rand_chacha::rand_core::SeedableRng;
+    /// # let mut rng = rand_chacha::ChaCha20Rng::from_seed([9; 32]);
+    /// let alice = Account::new(&mut rng);
+    /// let bob = Account::new(&mut rng);
+    /// let classic = bob.bundle(None)?.without_kem_prekey().verify()?;
+    /// let refused = Session::initiate(alice.identity(), &classic, SessionConfig::default(), &mut rng);
+    /// assert_eq!(refused.err(), Some(Error::PostQuantumRequired));
+    /// let allowed = SessionConfig::default().with_classic_x3dh(true);
+    /// assert!(Session::initiate(alice.identity(), &classic, allowed, &mut rng).is_ok());
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[must_use]
+    pub const fn with_classic_x3dh(mut self, allow: bool) -> Self {
+        self.allows_classic_x3dh = allow;
+        self
+    }
+
+    /// Whether an initiator runs classic X3DH from a 0x14 bundle.
+    pub const fn allows_classic_x3dh(&self) -> bool {
+        self.allows_classic_x3dh
     }
 
     /// Whether a responder refuses sessions in the other mode.
@@ -149,6 +192,7 @@ impl Default for SessionConfig {
             max_skipped_keys: Self::DEFAULT_MAX_SKIPPED_KEYS,
             header_encryption: false,
             requires_mode: false,
+            allows_classic_x3dh: false,
         }
     }
 }

@@ -34,14 +34,17 @@ pub enum Error {
     /// Decrypting the message would derive more than `max_skip` skipped keys in
     /// one chain ([`SessionConfig::max_skip`](crate::SessionConfig::max_skip)).
     TooManySkipped,
-    /// A prekey message names a signed prekey the account does not hold, or a
-    /// one-time prekey that is unknown or already used.
+    /// A prekey message names a signed prekey the account does not hold, a
+    /// one-time prekey that is unknown or already used, or a KEM prekey that
+    /// is unknown or (a one-time one) already used.
     UnknownPreKey,
-    /// A bundle's signed-prekey signature failed strict Ed25519 verification.
+    /// A bundle's signed-prekey or KEM-prekey signature failed strict Ed25519
+    /// verification.
     BadSignature,
     /// A public key was rejected: an identity key that does not decompress, is
     /// not canonically encoded or has small order, or a Diffie-Hellman
-    /// exchange whose output is all zeros.
+    /// exchange whose output is all zeros, or a KEM prekey (ML-KEM
+    /// encapsulation key) that fails FIPS 203's modulus check.
     InvalidKey,
     /// The sending chain reached its last message number (2^32 − 1); the
     /// session cannot send any more and must be replaced by a new one.
@@ -83,6 +86,11 @@ pub enum Error {
     /// (at most five chains are kept per sender and group), or it belongs to
     /// another group. Also: this member has no sender chain of its own yet.
     UnknownChain,
+    /// A session was to start from a classic bundle (0x14, no KEM prekey)
+    /// while the configuration requires PQXDH (SPEC §3b): the default, since
+    /// anyone on the path can strip a post-quantum bundle down to a classic
+    /// one. See [`SessionConfig::with_classic_x3dh`](crate::SessionConfig::with_classic_x3dh).
+    PostQuantumRequired,
 }
 
 /// Which limit a refused configuration broke.
@@ -194,6 +202,9 @@ impl fmt::Display for Error {
             ),
             Self::UnknownChain => f.write_str(
                 "no sender chain: the group message's distribution was not received here or was dropped (or it is of another group), or, to encrypt, this member has not started its own chain (GroupSession::rotate)",
+            ),
+            Self::PostQuantumRequired => f.write_str(
+                "classic (0x14) bundle refused: PQXDH is required (SessionConfig::with_classic_x3dh allows classic X3DH)",
             ),
         }
     }

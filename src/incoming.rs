@@ -67,7 +67,7 @@ mod tests {
         for kind in 0..=255u8 {
             let bytes = [kind];
             let expected = match kind {
-                0x11..=0x13 => AnyMessage::decode(&bytes).map(Incoming::Message),
+                0x11..=0x13 | 0x17 => AnyMessage::decode(&bytes).map(Incoming::Message),
                 0x15 => DecryptionFailure::decode(&bytes).map(Incoming::Notice),
                 0x1A => GroupMessage::decode(&bytes).map(Incoming::Group),
                 _ => Err(DecodeError::BadKind.into()),

@@ -14,6 +14,8 @@ use crate::keys::IdentityKey;
 
 /// `info` of the X3DH KDF (§3).
 const LABEL_X3DH: &[u8] = b"cliquet/v1/x3dh";
+/// `info` of the PQXDH KDF (§3b).
+const LABEL_PQXDH: &[u8] = b"cliquet/v1/pqxdh";
 /// `info` of `KDF_RK` (§4).
 const LABEL_ROOT: &[u8] = b"cliquet/v1/root";
 /// `info` of `KDF_RK_HE` (§6).
@@ -97,19 +99,27 @@ pub(crate) struct SharedSecrets {
 
 /// The X3DH KDF (§3 step 4 and 5):
 /// `HKDF(zeros(32), 0xFF*32 || DH1 || DH2 || DH3 [|| DH4], "cliquet/v1/x3dh", 96)`
-/// split into `SK`, `HKA` and `NHKB`.
+/// split into `SK`, `HKA` and `NHKB`; with the ML-KEM shared secret `SS`,
+/// the PQXDH KDF (§3b step 4):
+/// `HKDF(zeros(32), 0xFF*32 || DH1 || DH2 || DH3 [|| DH4] || SS, "cliquet/v1/pqxdh", 96)`.
 pub(crate) fn x3dh(
     dh: [&[u8; 32]; 3],
     dh4: Option<&[u8; 32]>,
+    kem_secret: Option<&[u8; 32]>,
     initiator: &IdentityKey,
     responder: &IdentityKey,
 ) -> SharedSecrets {
-    let mut ikm = Zeroizing::new(Vec::with_capacity(5 * 32));
+    let mut ikm = Zeroizing::new(Vec::with_capacity(6 * 32));
     ikm.put(&[0xff; 32]);
-    for part in dh.into_iter().chain(dh4) {
+    for part in dh.into_iter().chain(dh4).chain(kem_secret) {
         ikm.put(part);
     }
-    let [sk, hka, nhkb] = split3(&hkdf::<96>(&[0; 32], &ikm, LABEL_X3DH));
+    let label = if kem_secret.is_some() {
+        LABEL_PQXDH
+    } else {
+        LABEL_X3DH
+    };
+    let [sk, hka, nhkb] = split3(&hkdf::<96>(&[0; 32], &ikm, label));
     let mut ad = ArrayBuf::<AD_LEN>::new();
     ad.put(initiator.as_bytes());
     ad.put(responder.as_bytes());

@@ -76,6 +76,7 @@ mod codec;
 mod config;
 mod crypto;
 mod error;
+mod kem;
 
 mod kdf;
 mod keys;
@@ -107,12 +108,15 @@ mod serde;
 struct ReadmeDoctests;
 
 pub use account::{Accepted, Account};
-pub use bundle::{PreKeyBundle, VerifiedBundle};
+pub use bundle::{PreKeyBundle, SignedKemPreKey, VerifiedBundle};
 pub use config::SessionConfig;
 pub use error::{ConfigError, DecodeError, Error, StateError};
 pub use group::{GroupMessage, GroupSession, SenderKeyDistribution};
 pub use incoming::Incoming;
-pub use keys::{IdentityKey, IdentityKeyPair, OneTimePreKey, PublicKey, SignedPreKey};
+pub use keys::{
+    IdentityKey, IdentityKeyPair, KemPreKey, KemPreKeyKind, KemPublicKey, OneTimePreKey, PublicKey,
+    SignedPreKey,
+};
 pub use message::{
     AnyMessage, DecryptionFailure, EncryptedHeaderMessage, Message, PreKeyMessage, RatchetMessage,
     SessionId,

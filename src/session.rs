@@ -1,6 +1,7 @@
 //! `Session`: initiate, encrypt, decrypt (SPEC §3–§6), and its stored form
 //! (SPEC §7).
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -11,6 +12,7 @@ use crate::codec::{Reader, Writer};
 use crate::config::SessionConfig;
 use crate::error::{Error, StateError};
 use crate::kdf::{AD_LEN, ENC_HEADER_LEN, SharedSecrets};
+use crate::kem::{CIPHERTEXT_LEN, Ciphertext};
 use crate::keys::{IdentityKey, IdentityKeyPair, KeyPair, PublicKey};
 use crate::message::{AnyMessage, Handshake, PreKeyMessage, RatchetMessage, SessionId, Shape};
 pub(crate) use crate::ratchet::Fit;
@@ -68,6 +70,9 @@ pub struct Session {
     peer_identity: IdentityKey,
     role: Role,
     handshake: Handshake,
+    /// PQXDH's `CT`, which the initiator's prekey messages repeat until a
+    /// reply arrives (then dropped).
+    kem_ciphertext: Option<Box<Ciphertext>>,
 }
 
 /// A session created by a prekey message, and that message's plaintext.
@@ -77,11 +82,16 @@ pub(crate) struct Responded {
 }
 
 impl Session {
-    /// Starts a session with the owner of `bundle` (SPEC §3, §4): draws
-    /// `EK_A`, then the first ratchet key. `config` sets the limits and
-    /// whether headers are encrypted (§6).
+    /// Starts a session with the owner of `bundle`: PQXDH from a
+    /// post-quantum bundle (SPEC §3b), classic X3DH (§3) from a classic one
+    /// if `config` allows it, then the Double Ratchet (§4). Draws `EK_A`,
+    /// then (PQXDH) the 32-byte `m` of the ML-KEM encapsulation, then the
+    /// first ratchet key. `config` sets the limits, whether headers are
+    /// encrypted (§6) and whether classic bundles are accepted.
     ///
     /// # Errors
+    /// [`Error::PostQuantumRequired`] for a classic bundle unless
+    /// [`SessionConfig::with_classic_x3dh`] allows it (nothing drawn);
     /// [`Error::InvalidKey`] if a Diffie-Hellman output is all zeros (a
     /// small-order signed or one-time prekey).
     pub fn initiate(
@@ -90,9 +100,19 @@ impl Session {
         config: SessionConfig,
         rng: &mut (impl CryptoRng + ?Sized),
     ) -> Result<Self, Error> {
+        if !bundle.is_post_quantum() && !config.allows_classic_x3dh() {
+            return Err(Error::PostQuantumRequired);
+        }
         let dh1 = x3dh::dh1_initiator(identity, bundle)?;
         let ephemeral = KeyPair::generate(rng);
-        let shared = x3dh::initiator(identity, &dh1, bundle, &ephemeral)?;
+        let encapsulated = x3dh::encapsulate(bundle, rng);
+        let shared = x3dh::initiator(
+            identity,
+            &dh1,
+            bundle,
+            &ephemeral,
+            encapsulated.as_ref().map(|(_, ss)| &**ss),
+        )?;
         let (signed_prekey_id, signed_prekey) = bundle.signed_prekey();
         // The responder's policy is not part of a session.
         let config = config.with_required_mode(false);
@@ -107,8 +127,10 @@ impl Session {
             handshake: Handshake {
                 base_key: *ephemeral.public(),
                 signed_prekey_id,
+                kem_prekey_id: bundle.kem_prekey().map(|(id, _)| id),
                 one_time_prekey_id: bundle.one_time_prekey().map(|(id, _)| id),
             },
+            kem_ciphertext: encapsulated.map(|(ct, _)| ct),
         })
     }
 
@@ -134,6 +156,7 @@ impl Session {
             peer_identity,
             role: Role::Responder,
             handshake: *message.handshake(),
+            kem_ciphertext: None,
         };
         Ok(Responded { session, plaintext })
     }
@@ -211,9 +234,13 @@ impl Session {
         rng: &mut (impl CryptoRng + ?Sized),
         out: &mut Vec<u8>,
     ) -> Result<(usize, Shape), Error> {
-        let prefix = self
-            .sends_prekey_messages()
-            .then(|| PreKeyMessage::prefix(&self.local_identity_bytes(), &self.handshake));
+        let prefix = self.sends_prekey_messages().then(|| {
+            PreKeyMessage::prefix(
+                &self.local_identity_bytes(),
+                &self.handshake,
+                self.kem_ciphertext.as_deref(),
+            )
+        });
         let prefix = prefix.as_ref().map_or(&[][..], |p| p.as_slice());
         let shape =
             self.ratchet
@@ -269,12 +296,15 @@ impl Session {
         self.ratchet.decrypt(&self.associated_data, message, out)?;
         if let Role::Initiator { acknowledged } = &mut self.role {
             *acknowledged = true;
+            self.kem_ciphertext = None;
         }
         Ok(())
     }
 
     /// SPEC §5: a prekey message routed here must name this session's base
-    /// key, the peer's identity and the same prekeys.
+    /// key, the peer's identity and the same prekeys (the KEM prekey
+    /// included: a 0x12 message for a PQXDH session, or a 0x17 one for an
+    /// X3DH session, is refused). `CT` is not compared.
     fn check_prekey_message(&self, m: &PreKeyMessage) -> Result<(), Error> {
         let same = self.role == Role::Responder
             && *m.handshake() == self.handshake
@@ -301,6 +331,12 @@ impl Session {
     /// it sends plain messages instead of prekey messages).
     pub const fn is_acknowledged(&self) -> bool {
         !self.sends_prekey_messages()
+    }
+
+    /// Whether the session was created by PQXDH (SPEC §3b) rather than
+    /// classic X3DH.
+    pub const fn is_post_quantum(&self) -> bool {
+        self.handshake.kem_prekey_id.is_some()
     }
 
     /// Whether this session started the handshake.
@@ -402,8 +438,12 @@ impl Session {
     ///
     /// ```text
     /// 0x21 || version (1) || flags (1) || u32be(max_skip) || u32be(max_skipped_keys)
-    ///      || AD (64) || EK_A (32) || u32be(spk_id) || [u32be(opk_id)] || ratchet
+    ///      || AD (64) || EK_A (32) || u32be(spk_id) || [u32be(opk_id)]
+    ///      || kem (1: 0x00 X3DH, 0x01 PQXDH) [|| u32be(kpk_id) [|| CT (1568)]] || ratchet
     /// ```
+    ///
+    /// `CT` is stored while an initiator still sends prekey messages. The
+    /// `kem` byte is new in format version 3 (earlier sessions are X3DH).
     ///
     /// The ratchet's part (root key, ratchet keys, chains, header keys and
     /// the skipped keys grouped by chain, 36 bytes a key) is laid out in
@@ -431,7 +471,10 @@ impl Session {
     /// The stored length, `kind || version` included.
     pub(crate) fn encoded_len(&self) -> usize {
         let one_time_prekey = self.handshake.one_time_prekey_id.map_or(0, |_| 4);
-        2 + 1 + 8 + AD_LEN + 32 + 4 + one_time_prekey + self.ratchet.encoded_len()
+        let kem = 1
+            + self.handshake.kem_prekey_id.map_or(0, |_| 4)
+            + self.kem_ciphertext.as_ref().map_or(0, |_| CIPHERTEXT_LEN);
+        2 + 1 + 8 + AD_LEN + 32 + 4 + one_time_prekey + kem + self.ratchet.encoded_len()
     }
 
     /// Everything after `kind || version`.
@@ -453,6 +496,13 @@ impl Session {
         w.put_u32_be(self.handshake.signed_prekey_id);
         if let Some(id) = self.handshake.one_time_prekey_id {
             w.put_u32_be(id);
+        }
+        w.put_flag(self.handshake.kem_prekey_id.is_some());
+        if let Some(id) = self.handshake.kem_prekey_id {
+            w.put_u32_be(id);
+            if let Some(ct) = &self.kem_ciphertext {
+                w.put(&ct[..]);
+            }
         }
         self.ratchet.write(w);
     }
@@ -478,14 +528,32 @@ impl Session {
         let peer_identity = peer
             .and_then(|bytes| IdentityKey::from_bytes(bytes).ok())
             .ok_or(StateError::Inconsistent)?;
+        let base_key = PublicKey::from_bytes(r.array()?);
+        let signed_prekey_id = r.u32_be()?;
+        let one_time_prekey_id = if on(FLAG_ONE_TIME_PREKEY) {
+            Some(r.u32_be()?)
+        } else {
+            None
+        };
+        let kem_prekey_id = if version >= 3 && r.flag()? {
+            Some(r.u32_be()?)
+        } else {
+            None
+        };
+        let kem_ciphertext = match (kem_prekey_id, role) {
+            (
+                Some(_),
+                Role::Initiator {
+                    acknowledged: false,
+                },
+            ) => Some(Box::new(r.array::<CIPHERTEXT_LEN>()?)),
+            _ => None,
+        };
         let handshake = Handshake {
-            base_key: PublicKey::from_bytes(r.array()?),
-            signed_prekey_id: r.u32_be()?,
-            one_time_prekey_id: if on(FLAG_ONE_TIME_PREKEY) {
-                Some(r.u32_be()?)
-            } else {
-                None
-            },
+            base_key,
+            signed_prekey_id,
+            kem_prekey_id,
+            one_time_prekey_id,
         };
         let ratchet = Ratchet::read(r, version, flags & RATCHET_FLAGS, config)?;
         let answered = !matches!(
@@ -503,6 +571,7 @@ impl Session {
             peer_identity,
             role,
             handshake,
+            kem_ciphertext,
         })
     }
 
@@ -531,6 +600,7 @@ impl fmt::Debug for Session {
             .field("session_id", &self.session_id())
             .field("peer_identity", &self.peer_identity)
             .field("initiator", &self.is_initiator())
+            .field("post_quantum", &self.is_post_quantum())
             .field("acknowledged", &self.is_acknowledged())
             .field("header_encryption", &self.has_header_encryption())
             .field("skipped_keys", &self.skipped_keys())

@@ -29,7 +29,9 @@ const LABEL_STATE: &[u8] = b"cliquet/v1/state";
 ///   account remembers the base keys of sessions it accepted without a
 ///   one-time prekey; a record stores its peer's identity key; sealed state
 ///   binds the application's context.
-pub(crate) const VERSION: u8 = 2;
+/// - 3: post-quantum keys: an account stores its KEM prekeys, a session
+///   whether it came from PQXDH (its `kpk_id`, and `CT` while it is due).
+pub(crate) const VERSION: u8 = 3;
 
 /// What is stored, and its sealed form: the kind bytes of SPEC §7.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

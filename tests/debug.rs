@@ -121,8 +121,21 @@ fn s7_no_debug_output_shows_a_secret() {
     shown.debug("SignedPreKey", &signed);
     shown.debug("OneTimePreKey", &one_time);
 
+    // A KEM prekey from a known seed: each half is a secret.
+    let (kem_d, kem_z) = (secret32(&mut rng), secret32(&mut rng));
+    let mut kem_seed = [0u8; 64];
+    kem_seed[..32].copy_from_slice(&kem_d);
+    kem_seed[32..].copy_from_slice(&kem_z);
+    shown.secret(&kem_d);
+    shown.secret(&kem_z);
+    let kem =
+        cliquet::KemPreKey::from_secret_bytes(3, cliquet::KemPreKeyKind::LastResort, &kem_seed);
+    shown.debug("KemPreKey", &kem);
+    shown.debug("KemPublicKey", kem.public_key());
+
     let mut bob = Account::from_keys(identity, signed);
     bob.add_one_time_prekey(one_time).expect("add");
+    bob.add_kem_prekey(kem).expect("add KEM prekey");
     let alice = Account::new(&mut rng);
     shown.public(alice.identity_key().to_bytes());
     shown.debug("IdentityKeyPair (generated)", alice.identity());

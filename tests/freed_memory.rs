@@ -81,7 +81,7 @@ unsafe impl GlobalAlloc for Spy {
 static ALLOCATOR: Spy = Spy;
 
 /// The root, chain and skipped message keys of a stored plain session
-/// (SPEC.md §11, format version 2).
+/// (SPEC.md §11, format version 3).
 fn secrets_of(stored: &[u8], out: &mut Vec<[u8; 32]>) {
     let take = |at: &mut usize, n: usize| {
         let s = &stored[*at..*at + n];
@@ -95,6 +95,13 @@ fn secrets_of(stored: &[u8], out: &mut Vec<[u8; 32]>) {
     take(&mut at, 8 + 64 + 32 + 4);
     if flags & 0x20 != 0 {
         take(&mut at, 4);
+    }
+    // kem (1) [|| kpk_id [|| CT while an initiator sends prekey messages]]
+    if take(&mut at, 1)[0] == 1 {
+        take(&mut at, 4);
+        if flags & 0x03 == 0x01 {
+            take(&mut at, 1568);
+        }
     }
     out.push(key(take(&mut at, 32))); // RK
     if flags & 0x08 != 0 {

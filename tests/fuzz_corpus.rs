@@ -67,8 +67,10 @@ macro_rules! replay_tests {
 
 replay_tests! {
     decode_bundle: checks::decode_bundle,
+    decode_pq_bundle: checks::decode_pq_bundle,
     decode_message: checks::decode_message,
     decode_prekey_message: checks::decode_prekey_message,
+    decode_pq_prekey_message: checks::decode_pq_prekey_message,
     decode_encrypted_header_message: checks::decode_encrypted_header_message,
     decode_any_message: checks::decode_any_message,
     load_account: checks::load_account,

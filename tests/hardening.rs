@@ -33,6 +33,7 @@ fn finding1_the_signed_prekey_secret_is_forgotten_with_its_rotation() {
         IdentityKeyPair::generate(&mut rng),
         SignedPreKey::from_secret_bytes(1, &spk_secret),
     );
+    bob.rotate_kem_prekey(&mut rng);
     let alice = Account::new(&mut rng);
     let config = SessionConfig::default();
     let mut record = SessionRecord::new();

@@ -38,7 +38,11 @@ fn with_prefix_bytes(m: &PreKeyMessage, at: usize, bytes: &[u8]) -> AnyMessage {
 fn s1_each_secret_is_one_32_byte_draw() {
     let mut rng = Recording::new(1);
     let mut account = Account::new(&mut rng);
-    assert_eq!(rng.take(), [32, 32], "identity, then signed prekey");
+    assert_eq!(
+        rng.take(),
+        [32, 32, 32, 32],
+        "identity, signed prekey, then the KEM prekey's d and z"
+    );
     let ids: Vec<u32> = account
         .generate_one_time_prekeys(3, &mut rng)
         .iter()
@@ -104,8 +108,16 @@ fn s2_bundle_names_only_held_one_time_prekeys() {
     assert_eq!(bob.bundle(Some(1)).err(), Some(Error::UnknownPreKey));
     bob.generate_one_time_prekeys(1, &mut rng);
     let bundle = bob.bundle(Some(1)).expect("held");
-    assert_eq!(bundle.to_bytes().len(), 170);
-    assert_eq!(bob.bundle(None).expect("bundle").to_bytes().len(), 134);
+    assert_eq!(bundle.to_bytes().len(), 1807);
+    assert_eq!(bob.bundle(None).expect("bundle").to_bytes().len(), 1771);
+    assert_eq!(
+        bob.classic_bundle(Some(1)).expect("held").to_bytes().len(),
+        170
+    );
+    assert_eq!(
+        bob.classic_bundle(None).expect("bundle").to_bytes().len(),
+        134
+    );
 }
 
 // §3 X3DH
@@ -457,12 +469,20 @@ fn s5_prekey_message_whose_fields_differ_from_the_session_is_rejected() {
         "routed here by its base key"
     );
     let other_identity = IdentityKeyPair::generate(&mut rng).public_key().to_bytes();
+    // A PqPreKeyMessage (SPEC §5): kpk_id at 69, CT, the flag at 1641.
+    assert!(second.is_post_quantum());
+    let flag_at = 1641;
     let variants = [
         with_prefix_bytes(&second, 1, &other_identity),
         with_prefix_bytes(&second, 65, &(second.signed_prekey_id() + 1).to_be_bytes()),
         with_prefix_bytes(
             &second,
-            70,
+            69,
+            &(second.kem_prekey_id().expect("kpk") + 1).to_be_bytes(),
+        ),
+        with_prefix_bytes(
+            &second,
+            flag_at + 1,
             &(second.one_time_prekey_id().expect("opk") + 1).to_be_bytes(),
         ),
     ];
@@ -474,8 +494,8 @@ fn s5_prekey_message_whose_fields_differ_from_the_session_is_rejected() {
     }
     // The same message without its one-time prekey field.
     let mut without = second.to_bytes();
-    without[69] = 0;
-    without.drain(70..74);
+    without[flag_at] = 0;
+    without.drain(flag_at + 1..flag_at + 5);
     let without = AnyMessage::decode(&without).expect("well-formed");
     assert_eq!(
         decrypt_checked(&mut b, &without).err(),

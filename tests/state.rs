@@ -50,6 +50,12 @@ fn current_files() -> golden::Set {
     account.mark_one_time_prekeys_published();
     account.generate_one_time_prekeys(1, &mut rng);
     account.rotate_signed_prekey(&mut rng);
+    // Format 3: KEM prekeys of both kinds, a previous last-resort one, and
+    // one-time ones published or not.
+    account.generate_one_time_kem_prekeys(2, &mut rng);
+    account.mark_one_time_kem_prekeys_published();
+    account.generate_one_time_kem_prekeys(1, &mut rng);
+    account.rotate_kem_prekey(&mut rng);
     let (plain, plain_msg) = conversation(false);
     let (he, he_msg) = conversation(true);
     let stored = account.to_bytes().to_vec();
@@ -90,6 +96,22 @@ fn check_golden(version: u8, current: u8) {
     assert_eq!(account.one_time_prekey_count(), 3);
     assert_eq!(account.unpublished_one_time_prekeys().len(), 1);
     assert_eq!(account.signed_prekey_id(), 2);
+    if version >= 3 {
+        assert_eq!(account.kem_prekey_id(), Some(5));
+        assert_eq!(account.one_time_kem_prekey_count(), 3);
+        assert_eq!(account.unpublished_one_time_kem_prekeys().len(), 1);
+        let bundle = account.bundle(None).expect("bundle");
+        assert_eq!(
+            bundle.kem_prekey().map(|k| k.id()),
+            Some(2),
+            "oldest one-time"
+        );
+        assert!(bundle.verify().is_ok());
+    } else {
+        // An account of an earlier format has no KEM prekey yet.
+        assert_eq!(account.kem_prekey_id(), None);
+        assert!(!account.bundle(None).expect("bundle").is_post_quantum());
+    }
     let sealed = Account::open(&read(name("account", "sealed")), &STORAGE_KEY, b"ctx")
         .expect("sealed account");
     assert_eq!(sealed.to_bytes(), account.to_bytes());
@@ -214,10 +236,10 @@ fn s7_sealed_state_needs_the_right_key_and_kind() {
     }
     // Version and kind are bound: a sealed body relabelled as a newer version is refused.
     let mut relabelled = sealed.clone();
-    relabelled[1] = 3;
+    relabelled[1] = 4;
     assert_eq!(
         Session::open(&relabelled, &STORAGE_KEY, b"ctx").err(),
-        Some(Error::State(StateError::UnsupportedVersion(3)))
+        Some(Error::State(StateError::UnsupportedVersion(4)))
     );
     // Two seals of the same state differ (fresh nonce).
     assert_ne!(
@@ -232,6 +254,8 @@ fn s7_sealed_state_needs_the_right_key_and_kind() {
 fn sealed_corruption(at: usize, now: u8) -> StateError {
     match at {
         0 => StateError::WrongKind,
+        // A known version (say 1 → 3) opens under another associated data.
+        1 if (1..=3).contains(&now) => StateError::Sealed,
         1 => StateError::UnsupportedVersion(now),
         _ => StateError::Sealed,
     }
@@ -302,10 +326,10 @@ fn s7_loading_rejects_truncated_trailing_and_foreign_input() {
             Some(Error::State(StateError::Trailing))
         );
         let mut newer = stored.clone();
-        newer[1] = 3;
+        newer[1] = 4;
         assert_eq!(
             Session::from_bytes(&newer).err(),
-            Some(Error::State(StateError::UnsupportedVersion(3)))
+            Some(Error::State(StateError::UnsupportedVersion(4)))
         );
         assert_eq!(
             Account::from_bytes(&stored).err(),

@@ -6,8 +6,18 @@
 //! The format is `tests/vectors/README.md` (and its newer copy in
 //! `../shared/vectors/`), to the letter: a `decrypt` step whose message does
 //! not decode is that step's result (`malformed`, and its `detail` where
-//! given); `session` defaults to 0; `bundle` steps compare Bob's bundle; a
-//! post-quantum field this library cannot honour fails the file by name.
+//! given); `session` defaults to 0; `bundle` steps compare Bob's bundle
+//! (its KEM prekey chosen by the README's rule, which `Account::bundle`
+//! follows); `bob.kem_prekeys` are added in the order listed (a second
+//! `last_resort` one rotates the first to "previous");
+//! `config.allow_classic_x3dh` (absent: true) and a step's
+//! `allow_classic_x3dh` (for that initiation only) set
+//! `SessionConfig::with_classic_x3dh`.
+//!
+//! `x3dh` (and its `ss`) is informative and not compared: the library
+//! exposes no handshake secret. Every one of them is checked indirectly,
+//! since each message of the session depends on `SK`, `HKA`, `NHKB`, `AD`
+//! and, for PQXDH, `SS`.
 //!
 //! `CLIQUET_VECTORS=<dir>` reads every `*.json` in another directory instead.
 #![allow(
@@ -22,8 +32,9 @@
 use std::path::{Path, PathBuf};
 
 use cliquet::{
-    Account, AnyMessage, DecodeError, EncryptedHeaderMessage, Error, IdentityKeyPair, Message,
-    OneTimePreKey, PreKeyBundle, PreKeyMessage, Session, SessionConfig, SignedPreKey,
+    Account, AnyMessage, DecodeError, EncryptedHeaderMessage, Error, IdentityKeyPair, KemPreKey,
+    KemPreKeyKind, Message, OneTimePreKey, PreKeyBundle, PreKeyMessage, Session, SessionConfig,
+    SignedPreKey,
 };
 use common::rng::{Scripted, Zero};
 use serde_json::Value;
@@ -56,6 +67,7 @@ fn kind(e: &Error) -> &'static str {
         Error::UnknownPreKey => "unknown_prekey",
         Error::BadSignature => "bad_signature",
         Error::InvalidKey => "invalid_key",
+        Error::PostQuantumRequired => "post_quantum_required",
         _ => "other",
     }
 }
@@ -78,6 +90,10 @@ fn decoder_case(case: &Value) -> Result<(), String> {
         "bundle" => PreKeyBundle::decode(&bytes).and_then(|b| b.verify().map(|_| b.to_bytes())),
         "message" => Message::decode(&bytes).map(|m| m.as_bytes().to_vec()),
         "prekey_message" => PreKeyMessage::decode(&bytes).map(|m| m.to_bytes()),
+        "pq_bundle" => {
+            PreKeyBundle::decode_post_quantum(&bytes).and_then(|b| b.verify().map(|_| b.to_bytes()))
+        }
+        "pq_prekey_message" => PreKeyMessage::decode_post_quantum(&bytes).map(|m| m.to_bytes()),
         "encrypted_header_message" => {
             EncryptedHeaderMessage::decode(&bytes).map(|m| m.as_bytes().to_vec())
         }
@@ -109,42 +125,32 @@ struct Party {
     sessions: Vec<Option<Session>>,
 }
 
-/// The fields of the post-quantum parts of the format (all optional) that
-/// `v` uses in a way this classic-X3DH library cannot honour: a file that
-/// needs them must fail by name, not pass by having them ignored.
-/// (`allow_classic_x3dh` absent or true means what this library does.)
-fn unsupported(v: &Value) -> Vec<String> {
-    let mut found = Vec::new();
-    let refuses_classic = |x: &Value| x.get("allow_classic_x3dh") == Some(&Value::Bool(false));
-    if refuses_classic(&v["config"]) {
-        found.push("config.allow_classic_x3dh: false".to_owned());
-    }
-    if v["bob"].get("kem_prekeys").is_some() {
-        found.push("bob.kem_prekeys".to_owned());
-    }
-    if v["x3dh"].get("ss").is_some() {
-        found.push("x3dh.ss".to_owned());
-    }
-    for (i, step) in v["steps"].as_array().into_iter().flatten().enumerate() {
-        if refuses_classic(step) {
-            found.push(format!("step {i}: allow_classic_x3dh: false"));
-        }
-    }
-    found
+/// `allow_classic_x3dh` of `v` (the config or a step), if present.
+fn allow_classic(v: &Value) -> Option<bool> {
+    v.get("allow_classic_x3dh")
+        .map(|x| x.as_bool().expect("allow_classic_x3dh: bool"))
+}
+
+/// Bob's KEM prekey from its `bob.kem_prekeys` entry.
+fn kem_prekey(v: &Value) -> KemPreKey {
+    let kind = match v["kind"].as_str().expect("kind") {
+        "last_resort" => KemPreKeyKind::LastResort,
+        "one_time" => KemPreKeyKind::OneTime,
+        other => panic!("unknown KEM prekey kind {other}"),
+    };
+    let seed: [u8; 64] = hex(&v["seed"]).try_into().expect("64-byte seed");
+    KemPreKey::from_secret_bytes(u32_of(&v["id"]), kind, &seed)
 }
 
 /// Runs one scenario file; returns the number of steps checked.
 fn scenario(v: &Value) -> usize {
     let name = v["name"].as_str().expect("name");
-    let unsupported = unsupported(v);
-    assert!(
-        unsupported.is_empty(),
-        "{name}: post-quantum fields this library does not implement: {unsupported:?}"
-    );
     let cfg = &v["config"];
+    // Absent means true (README), unlike the library's default.
     let config = SessionConfig::new(u32_of(&cfg["max_skip"]), u32_of(&cfg["max_skipped_keys"]))
         .expect("config")
-        .with_header_encryption(cfg["header_encryption"].as_bool().expect("bool"));
+        .with_header_encryption(cfg["header_encryption"].as_bool().expect("bool"))
+        .with_classic_x3dh(allow_classic(cfg).unwrap_or(true));
     let rng = |p: &Value, who| {
         Scripted::new(p["random"].as_array().expect("random").iter().map(hex), who)
     };
@@ -166,6 +172,18 @@ fn scenario(v: &Value) -> usize {
             Some(id)
         }
     };
+    // Oldest first: a `last_resort` key listed after another one is the
+    // current one, the other the previous one.
+    for key in b
+        .get("kem_prekeys")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        bob_account
+            .add_kem_prekey(kem_prekey(key))
+            .expect("add KEM prekey");
+    }
     let bundle_bytes = hex(&v["bundle"]);
     assert_eq!(
         bob_account.bundle(opk_id).expect("bundle").to_bytes(),
@@ -257,6 +275,9 @@ fn scenario(v: &Value) -> usize {
             "initiate" => {
                 assert_eq!(party_name, "alice", "{at}");
                 let bundle = step.get("bundle").map_or_else(|| bundle_bytes.clone(), hex);
+                // The step's override, for this initiation only.
+                let config =
+                    allow_classic(step).map_or(config, |allow| config.with_classic_x3dh(allow));
                 match step.get("error") {
                     Some(err) => {
                         let r = PreKeyBundle::decode(&bundle)
@@ -283,8 +304,9 @@ fn scenario(v: &Value) -> usize {
             }
             "bundle" => {
                 assert_eq!(party_name, "bob", "{at}");
-                // The current signed prekey and the first one-time prekey left
-                // (the vectors give Bob at most one).
+                // The current signed prekey, the first one-time prekey left
+                // (the vectors give Bob at most one) and the KEM prekey the
+                // README's rule chooses (Account::bundle's choice).
                 let left = (bob_account.one_time_prekey_count() > 0)
                     .then_some(opk_id)
                     .flatten();
@@ -453,17 +475,16 @@ fn synthetic_decrypt_steps_with_messages_that_do_not_decode() {
     assert_eq!(run(&v), Ok(count + cases.len()));
 }
 
-/// A `bundle` step shows which prekeys Bob has left, and a file with a
-/// post-quantum field this library cannot honour fails by name.
+/// A `bundle` step shows which prekeys Bob has left.
 #[test]
-fn synthetic_bundle_steps_and_unsupported_fields() {
+fn synthetic_bundle_steps() {
     let base = committed("basic_with_opk.json");
     let bundle = hex(&base["bundle"]);
     assert_eq!(bundle.len(), 170, "with a one-time prekey");
     // Without it: the same fields up to the flag, which is 0.
     let mut without = bundle[..133].to_vec();
     without.push(0);
-    let mut v = base.clone();
+    let mut v = base;
     let steps = v["steps"].as_array_mut().expect("steps");
     let count = steps.len();
     steps.insert(
@@ -473,19 +494,36 @@ fn synthetic_bundle_steps_and_unsupported_fields() {
     steps
         .push(serde_json::json!({"op": "bundle", "party": "bob", "bundle": hex::encode(&without)}));
     assert_eq!(run(&v), Ok(count + 2));
-    let mut stale = v.clone();
+    let mut stale = v;
     stale["steps"][count + 1]["bundle"] = Value::from(hex::encode(&bundle));
     assert_eq!(run(&stale), Err(()), "the one-time prekey was consumed");
+}
 
-    let mut pq = base.clone();
-    pq["config"]["allow_classic_x3dh"] = Value::Bool(false);
-    assert_eq!(unsupported(&pq), ["config.allow_classic_x3dh: false"]);
-    assert_eq!(run(&pq), Err(()));
-    let mut allowed = base;
+/// `allow_classic_x3dh`: absent or true runs a classic file as before;
+/// false refuses its 0x14 bundle; a step's value overrides the config's
+/// for that initiation only.
+#[test]
+fn synthetic_allow_classic_x3dh() {
+    let base = committed("two_sessions.json");
+    assert!(run(&base).is_ok(), "absent: allowed");
+    let mut allowed = base.clone();
     allowed["config"]["allow_classic_x3dh"] = Value::Bool(true);
-    assert!(
-        unsupported(&allowed).is_empty(),
-        "absent or true: classic X3DH"
-    );
-    assert!(run(&allowed).is_ok());
+    assert!(run(&allowed).is_ok(), "true: allowed");
+    let mut refused = base.clone();
+    refused["config"]["allow_classic_x3dh"] = Value::Bool(false);
+    assert_eq!(run(&refused), Err(()), "false: session 0 is refused");
+
+    // In pq_downgrade.json the override is what lets session 1 start.
+    let pq = committed("pq_downgrade.json");
+    assert!(run(&pq).is_ok());
+    let mut no_override = pq;
+    let steps = no_override["steps"].as_array_mut().expect("steps");
+    let step = steps
+        .iter_mut()
+        .find(|s| s.get("allow_classic_x3dh").is_some())
+        .expect("a step with an override");
+    step.as_object_mut()
+        .expect("step")
+        .remove("allow_classic_x3dh");
+    assert_eq!(run(&no_override), Err(()));
 }

@@ -5,6 +5,7 @@
 #![allow(dead_code, reason = "each bench target uses a different part")]
 
 use core::hint::black_box;
+use libcrux_ml_kem::mlkem1024;
 
 use aes_gcm::aead::consts::U12;
 use aes_gcm::aead::inout::InOutBuf;
@@ -72,8 +73,9 @@ pub(crate) fn first_prekey_message(
     verified: &cliquet::VerifiedBundle,
     rng: &mut ChaCha20Rng,
 ) -> cliquet::PreKeyMessage {
-    let mut session = Session::initiate(alice.identity(), verified, SessionConfig::default(), rng)
-        .expect("initiate");
+    // X3DH from a classic bundle (allowed here), PQXDH from a post-quantum one.
+    let config = SessionConfig::default().with_classic_x3dh(true);
+    let mut session = Session::initiate(alice.identity(), verified, config, rng).expect("initiate");
     match session.encrypt(&[0x5a; PAYLOAD_LEN], rng).expect("encrypt") {
         AnyMessage::PreKey(first) => first,
         _ => panic!("the first message is a prekey message"),
@@ -149,6 +151,18 @@ pub(crate) struct Cost {
     pub(crate) ed_montgomery: u32,
     pub(crate) ed_verify: u32,
     pub(crate) ed_keygen: u32,
+    /// The PQXDH KDF: HKDF over `0xFF*32 || DH1..DH4 || SS` (192 bytes).
+    pub(crate) pqxdh_kdf: u32,
+    /// Ed25519 sign / strict verify over a KEM prekey's signed message
+    /// (1594 bytes: label, kind, id, encapsulation key).
+    pub(crate) ed_sign_kem: u32,
+    pub(crate) ed_verify_kem: u32,
+    /// ML-KEM-1024: key expansion from the 64-byte seed, encapsulation,
+    /// decapsulation (with an expanded key), the modulus check.
+    pub(crate) kem_keygen: u32,
+    pub(crate) kem_encaps: u32,
+    pub(crate) kem_decaps: u32,
+    pub(crate) kem_check: u32,
 }
 
 impl Cost {
@@ -187,6 +201,13 @@ impl Cost {
         ed_montgomery: 0,
         ed_verify: 0,
         ed_keygen: 0,
+        pqxdh_kdf: 0,
+        ed_sign_kem: 0,
+        ed_verify_kem: 0,
+        kem_keygen: 0,
+        kem_encaps: 0,
+        kem_decaps: 0,
+        kem_check: 0,
     };
 
     /// Steady encrypt with header encryption: also the header nonce (charged
@@ -295,6 +316,13 @@ pub(crate) struct Floor {
     public_bytes: [u8; 32],
     verifying: VerifyingKey,
     signature: Signature,
+    pqxdh_ikm: [u8; 192],
+    kem_message: Vec<u8>,
+    kem_signature: Signature,
+    kem_seed: [u8; 64],
+    kem_public: mlkem1024::MlKem1024PublicKey,
+    kem_private: mlkem1024::MlKem1024PrivateKey,
+    kem_ciphertext: mlkem1024::MlKem1024Ciphertext,
 }
 
 impl Floor {
@@ -309,7 +337,21 @@ impl Floor {
         let mut message = b"cliquet/v1/signed-prekey".to_vec();
         message.extend_from_slice(&[12u8; 32]);
         let signature = signing.sign(&message);
+        let kem_seed = [13u8; 64];
+        let (kem_private, kem_public) = mlkem1024::generate_key_pair(kem_seed).into_parts();
+        let (kem_ciphertext, _) = mlkem1024::encapsulate(&kem_public, [14u8; 32]);
+        let mut kem_message = b"cliquet/v1/kem-prekey".to_vec();
+        kem_message.extend_from_slice(&[0, 0, 0, 0, 1]);
+        kem_message.extend_from_slice(kem_public.as_slice());
+        let kem_signature = signing.sign(&kem_message);
         Self {
+            pqxdh_ikm: [0xffu8; 192],
+            kem_message,
+            kem_signature,
+            kem_seed,
+            kem_public,
+            kem_private,
+            kem_ciphertext,
             rng: rng(50),
             secret32: [1u8; 32],
             salt: [2u8; 16],
@@ -451,6 +493,39 @@ impl Floor {
             self.verifying
                 .verify_strict(black_box(&self.message), &self.signature)
                 .expect("verifies");
+        }
+        for _ in 0..cost.pqxdh_kdf {
+            black_box(hkdf::<96>(
+                black_box(&[0u8; 32]),
+                &self.pqxdh_ikm,
+                b"cliquet/v1/pqxdh",
+            ));
+        }
+        for _ in 0..cost.ed_sign_kem {
+            black_box(self.signing.sign(black_box(&self.kem_message)));
+        }
+        for _ in 0..cost.ed_verify_kem {
+            self.verifying
+                .verify_strict(black_box(&self.kem_message), &self.kem_signature)
+                .expect("verifies");
+        }
+        for _ in 0..cost.kem_keygen {
+            black_box(mlkem1024::generate_key_pair(*black_box(&self.kem_seed)));
+        }
+        for _ in 0..cost.kem_encaps {
+            black_box(mlkem1024::encapsulate(
+                black_box(&self.kem_public),
+                *black_box(k),
+            ));
+        }
+        for _ in 0..cost.kem_decaps {
+            black_box(mlkem1024::decapsulate(
+                black_box(&self.kem_private),
+                &self.kem_ciphertext,
+            ));
+        }
+        for _ in 0..cost.kem_check {
+            assert!(mlkem1024::validate_public_key(black_box(&self.kem_public)));
         }
     }
 }

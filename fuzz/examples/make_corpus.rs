@@ -45,12 +45,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Some(0x12) => Some("prekey_message"),
                 Some(0x13) => Some("encrypted_header_message"),
                 Some(0x14) => Some("bundle"),
+                Some(0x16) => Some("pq_bundle"),
+                Some(0x17) => Some("pq_prekey_message"),
                 Some(0x19) => Some("distribution"),
                 Some(0x1a) => Some("group_message"),
                 _ => None,
             });
             let target = match kind {
                 Some("bundle") => "decode_bundle",
+                Some("pq_bundle") => {
+                    out.push(("decode_bundle", name.clone(), bytes.clone()));
+                    "decode_pq_bundle"
+                }
+                Some("pq_prekey_message") => {
+                    out.push(("decode_prekey_message", name.clone(), bytes.clone()));
+                    out.push(("decode_any_message", name.clone(), bytes.clone()));
+                    "decode_pq_prekey_message"
+                }
                 Some("message") => "decode_message",
                 Some("prekey_message") => "decode_prekey_message",
                 Some("encrypted_header_message") => "decode_encrypted_header_message",
@@ -190,13 +201,16 @@ fn collect(v: &Value, kind: Option<&str>, out: &mut Vec<(Option<&'static str>, V
                         Some("bundle") => Some("bundle"),
                         Some("message") => Some("message"),
                         Some("prekey_message") => Some("prekey_message"),
+                        Some("pq_bundle") => Some("pq_bundle"),
+                        Some("pq_prekey_message") => Some("pq_prekey_message"),
                         Some("encrypted_header_message") => Some("encrypted_header_message"),
                         Some("distribution") => Some("distribution"),
                         Some("group_message") => Some("group_message"),
                         _ => None,
                     };
                     // Outside decoders.json the key says what it is.
-                    let kind = kind.or((key == "bundle").then_some("bundle"));
+                    let pq = bytes.first() == Some(&0x16);
+                    let kind = kind.or((key == "bundle").then_some(if pq { "pq_bundle" } else { "bundle" }));
                     out.push((kind, bytes));
                 } else {
                     collect(value, kind, out);

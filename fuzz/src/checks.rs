@@ -16,8 +16,10 @@ pub type Check = fn(&[u8]) -> bool;
 /// Every target by name (its seed corpus is `fuzz/seeds/<name>/`), with its check.
 pub const TARGETS: &[(&str, Check)] = &[
     ("decode_bundle", decode_bundle),
+    ("decode_pq_bundle", decode_pq_bundle),
     ("decode_message", decode_message),
     ("decode_prekey_message", decode_prekey_message),
+    ("decode_pq_prekey_message", decode_pq_prekey_message),
     (
         "decode_encrypted_header_message",
         decode_encrypted_header_message,
@@ -36,16 +38,55 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("group_decrypt", crate::group::group_decrypt),
 ];
 
-/// SPEC §2: a bundle that decodes re-encodes to the same bytes; verifying
-/// it never panics and keeps its fields.
+/// SPEC §2, §2b: a bundle of either kind that decodes re-encodes to the
+/// same bytes; verifying it never panics and keeps its fields.
 pub fn decode_bundle(data: &[u8]) -> bool {
     let Ok(bundle) = PreKeyBundle::decode(data) else {
         return false;
     };
+    check_bundle(data, &bundle);
+    true
+}
+
+/// SPEC §2b: the post-quantum decoder accepts exactly the 0x16 bundles
+/// that the general one accepts, as the same value; verifying it checks
+/// both signatures and the KEM key, and never panics.
+pub fn decode_pq_bundle(data: &[u8]) -> bool {
+    let decoded = PreKeyBundle::decode_post_quantum(data);
+    if data.first() == Some(&0x16) {
+        assert_eq!(decoded, PreKeyBundle::decode(data));
+    } else {
+        assert!(decoded.is_err(), "another kind accepted");
+    }
+    let Ok(bundle) = decoded else {
+        return false;
+    };
+    assert!(bundle.is_post_quantum());
+    check_bundle(data, &bundle);
+    // Without its KEM prekey: the classic bundle, whose signature holds
+    // whenever the post-quantum one verifies (the downgrade of SPEC §3b).
+    let classic = bundle.clone().without_kem_prekey();
+    if bundle.verify().is_ok() {
+        assert!(classic.verify().is_ok(), "classic part did not verify");
+    }
+    true
+}
+
+fn check_bundle(data: &[u8], bundle: &PreKeyBundle) {
     assert_eq!(bundle.to_bytes(), data, "bundle re-encodes differently");
+    let lengths = if bundle.is_post_quantum() {
+        [
+            PreKeyBundle::PQ_LEN_WITHOUT_ONE_TIME_PREKEY,
+            PreKeyBundle::PQ_LEN_WITH_ONE_TIME_PREKEY,
+        ]
+    } else {
+        [
+            PreKeyBundle::LEN_WITHOUT_ONE_TIME_PREKEY,
+            PreKeyBundle::LEN_WITH_ONE_TIME_PREKEY,
+        ]
+    };
     assert!(
-        data.len() == PreKeyBundle::LEN_WITHOUT_ONE_TIME_PREKEY
-            || data.len() == PreKeyBundle::LEN_WITH_ONE_TIME_PREKEY,
+        lengths.contains(&data.len()),
         "bundle of {} bytes accepted",
         data.len()
     );
@@ -56,8 +97,13 @@ pub fn decode_bundle(data: &[u8]) -> bool {
         );
         assert_eq!(verified.one_time_prekey(), bundle.one_time_prekey());
         assert_eq!(verified.signed_prekey().0, bundle.signed_prekey_id());
+        assert_eq!(
+            verified.kem_prekey().map(|(id, key)| (id, key.clone())),
+            bundle
+                .kem_prekey()
+                .map(|k| (k.id(), k.public_key().clone()))
+        );
     }
-    true
 }
 
 /// SPEC §5: a `Message` that decodes re-encodes to the same bytes, its
@@ -89,7 +135,7 @@ pub fn decode_message(data: &[u8]) -> bool {
 /// its inner message is its tail, and `AnyMessage` agrees.
 pub fn decode_prekey_message(data: &[u8]) -> bool {
     let decoded = PreKeyMessage::decode(data);
-    if data.first() == Some(&0x12) {
+    if matches!(data.first(), Some(&(0x12 | 0x17))) {
         assert_eq!(
             AnyMessage::decode(data),
             decoded.clone().map(AnyMessage::PreKey)
@@ -108,7 +154,15 @@ pub fn decode_prekey_message(data: &[u8]) -> bool {
     } else {
         70
     };
-    assert_eq!(data.len(), prefix + m.message().as_bytes().len());
+    let kem = if m.is_post_quantum() { 4 + 1568 } else { 0 };
+    assert_eq!(data.len(), prefix + kem + m.message().as_bytes().len());
+    assert_eq!(data.first(), Some(&m.kind()));
+    assert_eq!(
+        m.kem_ciphertext().map(|ct| &ct[..]),
+        m.is_post_quantum()
+            .then(|| data.get(73..73 + 1568))
+            .flatten()
+    );
     assert_eq!(data.get(1..33), Some(&m.identity_key_bytes()[..]));
     assert_eq!(data.get(33..65), Some(&m.base_key().as_bytes()[..]));
     assert_eq!(
@@ -116,6 +170,24 @@ pub fn decode_prekey_message(data: &[u8]) -> bool {
         data,
         "into_bytes differs"
     );
+    true
+}
+
+/// SPEC §5: the PqPreKeyMessage decoder accepts exactly the 0x17 messages
+/// that the general one accepts, as the same value, and they pass the
+/// prekey message checks.
+pub fn decode_pq_prekey_message(data: &[u8]) -> bool {
+    let decoded = PreKeyMessage::decode_post_quantum(data);
+    if data.first() == Some(&0x17) {
+        assert_eq!(decoded, PreKeyMessage::decode(data));
+    } else {
+        assert!(decoded.is_err(), "another kind accepted");
+    }
+    let Ok(m) = decoded else {
+        return false;
+    };
+    assert!(m.is_post_quantum() && m.kem_prekey_id().is_some());
+    assert!(decode_prekey_message(data));
     true
 }
 
@@ -146,6 +218,7 @@ pub fn decode_any_message(data: &[u8]) -> bool {
         None => Err(Error::Malformed(DecodeError::Truncated)),
         Some(0x11) => Message::decode(data).map(AnyMessage::from),
         Some(0x12) => PreKeyMessage::decode(data).map(AnyMessage::PreKey),
+        Some(0x17) => PreKeyMessage::decode_post_quantum(data).map(AnyMessage::PreKey),
         Some(0x13) => EncryptedHeaderMessage::decode(data).map(AnyMessage::from),
         Some(_) => Err(Error::Malformed(DecodeError::BadKind)),
     };

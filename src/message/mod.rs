@@ -4,7 +4,7 @@
 //!
 //! - [`ratchet`]: `Message` (0x11), `EncryptedHeaderMessage` (0x13), and
 //!   [`RatchetMessage`], either of them;
-//! - [`prekey`]: `PreKeyMessage` (0x12), the [`Handshake`] it carries and the
+//! - [`prekey`]: `PreKeyMessage` (0x12, and 0x17 for PQXDH), the [`Handshake`] it carries and the
 //!   [`SessionId`] it names;
 //! - [`notice`]: `DecryptionFailure` (0x15);
 //! - here: [`AnyMessage`], anything a session receives, by kind byte.
@@ -32,6 +32,8 @@ pub(crate) const KIND_MESSAGE: u8 = 0x11;
 pub(crate) const KIND_PREKEY_MESSAGE: u8 = 0x12;
 /// Kind byte of an [`EncryptedHeaderMessage`].
 pub(crate) const KIND_ENCRYPTED_HEADER_MESSAGE: u8 = 0x13;
+/// Kind byte of a PqPreKeyMessage (a [`PreKeyMessage`] of PQXDH).
+pub(crate) const KIND_PQ_PREKEY_MESSAGE: u8 = 0x17;
 /// Kind byte of a [`DecryptionFailure`].
 pub(crate) const KIND_DECRYPTION_FAILURE: u8 = 0x15;
 
@@ -65,7 +67,7 @@ fn ciphertext(r: &mut Reader<'_>) -> Result<(), DecodeError> {
 pub enum AnyMessage {
     /// A `Message` (0x11) or an `EncryptedHeaderMessage` (0x13).
     Ratchet(RatchetMessage),
-    /// A `PreKeyMessage` (0x12).
+    /// A `PreKeyMessage` (0x12) or a `PqPreKeyMessage` (0x17).
     PreKey(PreKeyMessage),
 }
 
@@ -77,7 +79,9 @@ impl AnyMessage {
     /// `Truncated`, an unknown kind byte `BadKind`.
     pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
         match bytes.first() {
-            Some(&KIND_PREKEY_MESSAGE) => PreKeyMessage::decode(bytes).map(Self::PreKey),
+            Some(&(KIND_PREKEY_MESSAGE | KIND_PQ_PREKEY_MESSAGE)) => {
+                PreKeyMessage::decode(bytes).map(Self::PreKey)
+            }
             _ => RatchetMessage::decode(bytes).map(Self::Ratchet),
         }
     }
@@ -107,7 +111,7 @@ impl AnyMessage {
     pub const fn kind(&self) -> u8 {
         match self {
             Self::Ratchet(m) => m.kind(),
-            Self::PreKey(_) => KIND_PREKEY_MESSAGE,
+            Self::PreKey(m) => m.kind(),
         }
     }
 

@@ -1,0 +1,331 @@
+//! SPEC §1, §2b, §3b, §5: KEM prekeys, post-quantum bundles, PQXDH, the
+//! downgrade rule and the consumption of one-time KEM prekeys, one test per
+//! rule, through the public API.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::std_instead_of_core,
+    clippy::std_instead_of_alloc,
+    reason = "tests: a failed expectation is a failed test"
+)]
+
+use cliquet::{
+    Account, AnyMessage, Error, KemPreKey, KemPreKeyKind, PreKeyBundle, Session, SessionConfig,
+    SessionRecord,
+};
+use common::rng::Recording;
+use common::{decrypt_checked, prekey};
+use rand_chacha::ChaCha20Rng;
+use rand_chacha::rand_core::SeedableRng;
+
+mod common;
+
+/// Where `CT` starts in a PqPreKeyMessage, and where its flag is.
+const CT_AT: usize = 73;
+const FLAG_AT: usize = 1641;
+
+fn accounts(seed: u8) -> (ChaCha20Rng, Account, Account) {
+    let mut rng = ChaCha20Rng::from_seed([seed; 32]);
+    let alice = Account::new(&mut rng);
+    let bob = Account::new(&mut rng);
+    (rng, alice, bob)
+}
+
+#[test]
+fn s3b_a_classic_bundle_is_refused_by_default_before_anything_is_drawn() {
+    let (mut rng, alice, bob) = accounts(1);
+    let pq = bob.bundle(None).expect("bundle");
+    assert!(pq.is_post_quantum());
+    // Dropping the KEM part leaves a bundle whose signature still verifies.
+    let stripped = PreKeyBundle::decode(&pq.clone().without_kem_prekey().to_bytes())
+        .expect("decodes")
+        .verify()
+        .expect("the downgrade verifies");
+    assert_eq!(
+        bob.classic_bundle(None).expect("bundle").verify(),
+        Ok(stripped.clone())
+    );
+    let mut recording = Recording::new(3);
+    assert_eq!(
+        Session::initiate(
+            alice.identity(),
+            &stripped,
+            SessionConfig::default(),
+            &mut recording
+        )
+        .err(),
+        Some(Error::PostQuantumRequired)
+    );
+    assert!(recording.take().is_empty(), "a refused initiation draws");
+    // The record refuses it the same way and stays empty.
+    let mut record = SessionRecord::new();
+    let before = record.to_bytes();
+    assert_eq!(
+        record
+            .start_new(
+                alice.identity(),
+                &stripped,
+                SessionConfig::default(),
+                &mut rng
+            )
+            .err(),
+        Some(Error::PostQuantumRequired)
+    );
+    assert_eq!(record.to_bytes(), before);
+    // Explicitly allowed: classic X3DH (EK_A, then DHs: no `m`).
+    let allowed = SessionConfig::default().with_classic_x3dh(true);
+    let mut recording = Recording::new(3);
+    let s =
+        Session::initiate(alice.identity(), &stripped, allowed, &mut recording).expect("allowed");
+    assert_eq!(recording.take(), [32, 32]);
+    assert!(!s.is_post_quantum());
+    // A post-quantum bundle: EK_A, m, DHs.
+    let mut recording = Recording::new(3);
+    let verified = pq.verify().expect("verifies");
+    let s = Session::initiate(
+        alice.identity(),
+        &verified,
+        SessionConfig::default(),
+        &mut recording,
+    )
+    .expect("PQXDH");
+    assert_eq!(recording.take(), [32, 32, 32]);
+    assert!(s.is_post_quantum());
+}
+
+#[test]
+fn s3b_a_responder_accepts_both_kinds_whatever_its_config() {
+    let (mut rng, alice, mut bob) = accounts(2);
+    let allowed = SessionConfig::default().with_classic_x3dh(true);
+    for (bundle, config, kind) in [
+        (bob.bundle(None).unwrap(), SessionConfig::default(), 0x17),
+        (bob.classic_bundle(None).unwrap(), allowed, 0x12),
+    ] {
+        let bundle = bundle.verify().unwrap();
+        let mut a = Session::initiate(alice.identity(), &bundle, config, &mut rng).unwrap();
+        let first = a.encrypt(b"hi", &mut rng).unwrap();
+        assert_eq!(first.kind(), kind);
+        // The responder's own config refuses classic X3DH: not its concern.
+        let accepted = bob
+            .accept(&prekey(first), SessionConfig::default())
+            .expect("accepted");
+        assert_eq!(accepted.plaintext, b"hi");
+        assert_eq!(accepted.session.is_post_quantum(), kind == 0x17);
+        let mut b = accepted.session;
+        let reply = b.encrypt(b"hello", &mut rng).unwrap();
+        assert_eq!(a.decrypt(&reply).unwrap(), b"hello");
+    }
+}
+
+#[test]
+fn s3b_a_one_time_kem_prekey_is_consumed_only_when_its_first_message_decrypts() {
+    let (mut rng, alice, mut bob) = accounts(3);
+    let published = bob.generate_one_time_kem_prekeys(1, &mut rng);
+    let id = published[0].id();
+    assert_eq!(published[0].kind(), KemPreKeyKind::OneTime);
+    let bundle = bob.bundle(None).unwrap();
+    assert_eq!(bundle.kem_prekey().map(|k| k.id()), Some(id));
+    let verified = bundle.verify().unwrap();
+    let config = SessionConfig::default();
+    let mut a = Session::initiate(alice.identity(), &verified, config, &mut rng).unwrap();
+    let mut a2 = Session::initiate(alice.identity(), &verified, config, &mut rng).unwrap();
+    let first = a.encrypt(b"first", &mut rng).unwrap();
+    let other = a2.encrypt(b"other", &mut rng).unwrap();
+
+    // A wrong CT decapsulates to another secret (implicit rejection): the
+    // message fails to authenticate and nothing is consumed.
+    let mut wrong_ct = first.to_bytes();
+    wrong_ct[CT_AT + 100] ^= 1;
+    let before = bob.to_bytes();
+    assert_eq!(
+        bob.accept(&prekey(AnyMessage::decode(&wrong_ct).unwrap()), config)
+            .err(),
+        Some(Error::Authentication)
+    );
+    assert_eq!(bob.to_bytes(), before);
+    assert_eq!(bob.one_time_kem_prekey_count(), 1);
+
+    // The genuine one consumes it; the bundle falls back to the last resort.
+    let mut b = bob
+        .accept(&prekey(first), config)
+        .expect("accepted")
+        .session;
+    assert_eq!(bob.one_time_kem_prekey_count(), 0);
+    let fallback = bob.bundle(None).unwrap();
+    assert_eq!(fallback.kem_prekey().map(|k| k.id()), bob.kem_prekey_id());
+    assert_eq!(
+        fallback.kem_prekey().map(|k| k.kind()),
+        Some(KemPreKeyKind::LastResort)
+    );
+    // A second session from the same bundle: unknown_prekey, nothing changes.
+    let before = bob.to_bytes();
+    assert_eq!(
+        bob.accept(&prekey(other), config).err(),
+        Some(Error::UnknownPreKey)
+    );
+    assert_eq!(bob.to_bytes(), before);
+    // The session goes on.
+    let reply = b.encrypt(b"reply", &mut rng).unwrap();
+    assert_eq!(a.decrypt(&reply).unwrap(), b"reply");
+
+    // The last-resort one is not consumed: two sessions share it.
+    let last_resort = fallback.verify().unwrap();
+    for _ in 0..2 {
+        let mut s = Session::initiate(alice.identity(), &last_resort, config, &mut rng).unwrap();
+        let m = s.encrypt(b"m", &mut rng).unwrap();
+        assert!(bob.accept(&prekey(m), config).is_ok());
+    }
+}
+
+#[test]
+fn s5_a_routed_pq_prekey_message_must_carry_the_sessions_kpk_id_but_not_its_ct() {
+    let (mut rng, alice, mut bob) = accounts(4);
+    let bundle = bob.bundle(None).unwrap().verify().unwrap();
+    let config = SessionConfig::default();
+    let mut a = Session::initiate(alice.identity(), &bundle, config, &mut rng).unwrap();
+    let first = a.encrypt(b"1", &mut rng).unwrap();
+    let second = a.encrypt(b"2", &mut rng).unwrap();
+    let third = a.encrypt(b"3", &mut rng).unwrap();
+    let mut b = bob.accept(&prekey(first), config).unwrap().session;
+
+    // Another kpk_id: authentication, not unknown_prekey (routed first).
+    let mut other_kpk = second.to_bytes();
+    other_kpk[72] ^= 1;
+    let other_kpk = AnyMessage::decode(&other_kpk).unwrap();
+    assert_eq!(
+        decrypt_checked(&mut b, &other_kpk).err(),
+        Some(Error::Authentication)
+    );
+    // The same message as a 0x12 (kpk_id and CT dropped): authentication.
+    let bytes = second.to_bytes();
+    let mut classic = vec![0x12];
+    classic.extend(&bytes[1..69]);
+    classic.extend(&bytes[FLAG_AT..]);
+    let classic = AnyMessage::decode(&classic).expect("a well-formed 0x12");
+    assert_eq!(classic.kind(), 0x12);
+    assert_eq!(
+        decrypt_checked(&mut b, &classic).err(),
+        Some(Error::Authentication)
+    );
+    // Another CT is not compared: the copy decrypts like the genuine one,
+    // which is then a duplicate.
+    let mut other_ct = second.to_bytes();
+    other_ct[CT_AT] ^= 0xff;
+    let other_ct = AnyMessage::decode(&other_ct).unwrap();
+    assert_eq!(decrypt_checked(&mut b, &other_ct).unwrap(), b"2");
+    assert_eq!(
+        decrypt_checked(&mut b, &second).err(),
+        Some(Error::Duplicate)
+    );
+    assert_eq!(decrypt_checked(&mut b, &third).unwrap(), b"3");
+
+    // A 0x17 routed to a classic X3DH session: authentication.
+    let allowed = SessionConfig::default().with_classic_x3dh(true);
+    let classic_bundle = bob.classic_bundle(None).unwrap().verify().unwrap();
+    let mut c = Session::initiate(alice.identity(), &classic_bundle, allowed, &mut rng).unwrap();
+    let c1 = c.encrypt(b"c1", &mut rng).unwrap();
+    let c2 = c.encrypt(b"c2", &mut rng).unwrap();
+    let mut d = bob.accept(&prekey(c1), config).unwrap().session;
+    let c2 = c2.to_bytes();
+    let mut pq = vec![0x17];
+    pq.extend(&c2[1..69]);
+    pq.extend(bob.kem_prekey_id().unwrap().to_be_bytes());
+    pq.extend([0u8; 1568]);
+    pq.extend(&c2[69..]);
+    let pq = AnyMessage::decode(&pq).expect("a well-formed 0x17");
+    assert_eq!(
+        decrypt_checked(&mut d, &pq).err(),
+        Some(Error::Authentication)
+    );
+}
+
+#[test]
+fn s3b_rotated_kem_prekeys_stay_usable_until_forgotten_and_ids_are_shared() {
+    let (mut rng, alice, mut bob) = accounts(5);
+    assert_eq!(bob.kem_prekey_id(), Some(1));
+    let one_time: Vec<u32> = bob
+        .generate_one_time_kem_prekeys(2, &mut rng)
+        .iter()
+        .map(|k| k.id())
+        .collect();
+    assert_eq!(one_time, [2, 3], "one sequence for both kinds");
+    assert_eq!(bob.rotate_kem_prekey(&mut rng), 4);
+    assert_eq!(
+        bob.add_kem_prekey(KemPreKey::from_secret_bytes(
+            3,
+            KemPreKeyKind::OneTime,
+            &[1; 64]
+        )),
+        Err(Error::PreKeyIdInUse)
+    );
+    // A session from the old last-resort key (a bundle fetched before the
+    // rotation) is still accepted, until it is forgotten.
+    let old = PreKeyBundle::decode(&bob.classic_bundle(None).unwrap().to_bytes())
+        .unwrap()
+        .with_kem_prekey(bob_old_last_resort(&bob));
+    let old = old.verify().unwrap();
+    let config = SessionConfig::default();
+    let mut a = Session::initiate(alice.identity(), &old, config, &mut rng).unwrap();
+    let m1 = a.encrypt(b"1", &mut rng).unwrap();
+    let mut a2 = Session::initiate(alice.identity(), &old, config, &mut rng).unwrap();
+    let m2 = a2.encrypt(b"2", &mut rng).unwrap();
+    assert!(bob.accept(&prekey(m1), config).is_ok());
+    bob.forget_previous_kem_prekey();
+    assert_eq!(
+        bob.accept(&prekey(m2), config).err(),
+        Some(Error::UnknownPreKey)
+    );
+}
+
+/// The last-resort KEM prekey 1 of the account of `accounts(5)`, signed:
+/// rebuilt from a fresh copy of the same account.
+fn bob_old_last_resort(_: &Account) -> cliquet::SignedKemPreKey {
+    let (_, _, bob) = accounts(5);
+    bob.last_resort_kem_prekey().expect("one")
+}
+
+#[test]
+fn s7_a_pq_initiator_keeps_ct_while_it_sends_prekey_messages() {
+    let (mut rng, alice, mut bob) = accounts(6);
+    let bundle = bob.bundle(None).unwrap().verify().unwrap();
+    let config = SessionConfig::default();
+    let mut a = Session::initiate(alice.identity(), &bundle, config, &mut rng).unwrap();
+    let first = a.encrypt(b"1", &mut rng).unwrap();
+    let stored = a.to_bytes();
+    let mut a = Session::from_bytes(&stored).unwrap();
+    assert_eq!(a.to_bytes(), stored);
+    let second = a.encrypt(b"2", &mut rng).unwrap();
+    assert_eq!(
+        first.to_bytes()[..FLAG_AT],
+        second.to_bytes()[..FLAG_AT],
+        "the same handshake and CT after a reload"
+    );
+    let mut b = bob.accept(&prekey(first), config).unwrap().session;
+    assert_eq!(decrypt_checked(&mut b, &second).unwrap(), b"2");
+    let reply = b.encrypt(b"r", &mut rng).unwrap();
+    a.decrypt(&reply).unwrap();
+    // Acknowledged: CT is dropped.
+    assert!(a.to_bytes().len() + 1500 < stored.len());
+    let reloaded = Session::from_bytes(&a.to_bytes()).unwrap();
+    assert!(reloaded.is_post_quantum() && reloaded.is_acknowledged());
+    let stored_b = b.to_bytes();
+    assert!(Session::from_bytes(&stored_b).unwrap().is_post_quantum());
+}
+
+#[test]
+fn s2b_bundle_sizes_and_message_overhead() {
+    let (mut rng, alice, mut bob) = accounts(7);
+    let (opk, _) = bob.generate_one_time_prekeys(1, &mut rng)[0];
+    assert_eq!(bob.bundle(Some(opk)).unwrap().to_bytes().len(), 1807);
+    assert_eq!(bob.bundle(None).unwrap().to_bytes().len(), 1771);
+    let allowed = SessionConfig::default().with_classic_x3dh(true);
+    let mut sizes = Vec::new();
+    for bundle in [bob.bundle(None).unwrap(), bob.classic_bundle(None).unwrap()] {
+        let bundle = bundle.verify().unwrap();
+        let mut a = Session::initiate(alice.identity(), &bundle, allowed, &mut rng).unwrap();
+        sizes.push(a.encrypt(b"", &mut rng).unwrap().to_bytes().len());
+    }
+    assert_eq!(sizes[0] - sizes[1], 4 + 1568, "kpk_id and CT");
+}
