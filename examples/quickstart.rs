@@ -1,7 +1,7 @@
 //! Quickstart: Alice and Bob in one process.
 //!
 //! Bob publishes a key bundle with a one-time prekey; Alice verifies it and
-//! starts a session (X3DH); then they talk both ways over the Double Ratchet,
+//! starts a session (PQXDH: X3DH with an ML-KEM-1024 encapsulation); then they talk both ways over the Double Ratchet,
 //! with some messages delivered out of order and one delivered twice. Every
 //! message crosses the "network" as bytes, and the transcript shows its kind,
 //! its size on the wire, and when a sender's ratchet key changed (a DH
@@ -160,10 +160,19 @@ fn describe(message: &AnyMessage) -> (&'static str, Option<&Message>) {
     match message {
         AnyMessage::Ratchet(RatchetMessage::Plain(m)) => ("Message", Some(m)),
         AnyMessage::Ratchet(RatchetMessage::EncryptedHeader(_)) => ("EncHdr", None),
-        AnyMessage::PreKey(p) => match p.message() {
-            RatchetMessage::Plain(m) => ("PreKey", Some(m)),
-            RatchetMessage::EncryptedHeader(_) => ("PreKey", None),
-        },
+        // A post-quantum prekey message (PQXDH, 0x17) carries an ML-KEM
+        // ciphertext: 1,572 bytes more than a classic one.
+        AnyMessage::PreKey(p) => {
+            let kind = if p.is_post_quantum() {
+                "PqPreKey"
+            } else {
+                "PreKey"
+            };
+            match p.message() {
+                RatchetMessage::Plain(m) => (kind, Some(m)),
+                RatchetMessage::EncryptedHeader(_) => (kind, None),
+            }
+        }
     }
 }
 

@@ -78,6 +78,44 @@ impl SignedKemPreKey {
         &self.key
     }
 
+    /// Length of the encoding: id, kind, encapsulation key, signature.
+    pub const LEN: usize = 4 + 1 + KemPublicKey::LEN + 64;
+
+    /// The encoding, as a bundle carries it (SPEC §2b):
+    /// `u32be(kpk_id) || kpk_kind || KPK_pub (1568) || kpk_signature (64)`,
+    /// for a directory server to store and attach to bundles.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(Self::LEN);
+        self.write(&mut out);
+        out
+    }
+
+    /// Parses what [`to_bytes`](Self::to_bytes) wrote (structure only: the
+    /// signature and the key are checked when a bundle carrying it is
+    /// verified).
+    ///
+    /// ```
+    /// use cliquet::{Account, SignedKemPreKey};
+    /// # use rand_chacha::rand_core::SeedableRng;
+    /// # let mut rng = rand_chacha::ChaCha20Rng::from_seed([7; 32]);
+    /// let mut bob = Account::new(&mut rng);
+    /// let key = bob.generate_one_time_kem_prekeys(1, &mut rng).remove(0);
+    /// let stored = key.to_bytes();
+    /// assert_eq!(stored.len(), SignedKemPreKey::LEN);
+    /// assert_eq!(SignedKemPreKey::decode(&stored)?, key);
+    /// # Ok::<(), cliquet::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Malformed`]: a kind other than 0 or 1, truncated or
+    /// trailing bytes.
+    pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
+        let mut r = Reader::new(bytes);
+        let key = Self::read(&mut r)?;
+        r.finish()?;
+        Ok(key)
+    }
+
     /// `u32be(kpk_id) || kpk_kind || KPK_pub || kpk_signature`.
     fn write(&self, w: &mut impl Writer) {
         w.put_u32_be(self.id);

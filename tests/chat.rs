@@ -138,6 +138,17 @@ fn chat_over_relay_survives_restarts_and_relay_sees_only_ciphertext() -> Result<
             );
         }
     }
+    // The first messages were post-quantum (PQXDH, kind 0x17), never
+    // classic X3DH prekey messages (0x12).
+    let first_kinds: Vec<u8> = frames
+        .iter()
+        .filter_map(|f| match proto::Request::decode(f) {
+            Ok(proto::Request::Send { envelope, .. }) => envelope.payload.first().copied(),
+            _ => None,
+        })
+        .collect();
+    assert!(first_kinds.contains(&0x17), "{first_kinds:x?}");
+    assert!(!first_kinds.contains(&0x12), "{first_kinds:x?}");
 
     drop((alice, bob));
     relay.stop();

@@ -44,7 +44,8 @@ use std::time::Instant;
 use cliquet::rand_core::{Rng, UnwrapErr};
 use cliquet::{
     Account, AnyMessage, Error, GroupMessage, GroupSession, IdentityKey, Incoming, PreKeyBundle,
-    SafetyNumber, SenderKeyDistribution, SessionConfig, SessionRecord, VerifiedBundle,
+    SafetyNumber, SenderKeyDistribution, SessionConfig, SessionRecord, SignedKemPreKey,
+    VerifiedBundle,
 };
 use getrandom::SysRng;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -238,7 +239,17 @@ impl Client {
             // Header encryption hides ratchet keys and counters from the relay.
             config: SessionConfig::default().with_header_encryption(true),
         };
-        let bundle = client.account.bundle(None)?.to_bytes();
+        // The signed part with the last-resort KEM prekey: the relay
+        // attaches one-time prekeys of both kinds as it hands bundles out.
+        let last_resort = client
+            .account
+            .last_resort_kem_prekey()
+            .ok_or("the account has no KEM prekey")?;
+        let bundle = client
+            .account
+            .classic_bundle(None)?
+            .with_kem_prekey(last_resort)
+            .to_bytes();
         client.call(Request::Register {
             user: client.name.clone(),
             bundle,
@@ -918,6 +929,27 @@ impl Client {
                 keys,
             })?;
             self.account.mark_one_time_prekeys_published();
+            self.store_account()?;
+        }
+        // The same for one-time KEM prekeys (SPEC §2b).
+        let held = self.account.one_time_kem_prekey_count();
+        if held < LOW_PREKEYS {
+            self.account
+                .generate_one_time_kem_prekeys(TARGET_PREKEYS - held, &mut self.rng);
+            self.store_account()?;
+        }
+        let keys: Vec<Vec<u8>> = self
+            .account
+            .unpublished_one_time_kem_prekeys()
+            .iter()
+            .map(SignedKemPreKey::to_bytes)
+            .collect();
+        if !keys.is_empty() {
+            self.call(Request::PublishKemPreKeys {
+                user: self.name.clone(),
+                keys,
+            })?;
+            self.account.mark_one_time_kem_prekeys_published();
             self.store_account()?;
         }
         Ok(())

@@ -46,6 +46,8 @@ pub(crate) enum Request {
     /// Put one envelope in the mailbox of each of `to` (a group message:
     /// uploaded once, fanned out by the relay).
     SendMany { to: Vec<String>, envelope: Envelope },
+    /// Add signed one-time KEM prekeys (`SignedKemPreKey::to_bytes`) for `user`.
+    PublishKemPreKeys { user: String, keys: Vec<Vec<u8>> },
     /// The messages waiting in `user`'s mailbox (they stay until acknowledged).
     Fetch { user: String },
     /// Remove these messages from `user`'s mailbox.
@@ -104,6 +106,12 @@ impl Request {
                 to.iter().for_each(|user| put_str(&mut w, user));
                 put_envelope(&mut w, envelope);
             }
+            Self::PublishKemPreKeys { user, keys } => {
+                w.push(8);
+                put_str(&mut w, user);
+                put_len(&mut w, keys.len());
+                keys.iter().for_each(|key| put_bytes(&mut w, key));
+            }
         }
         w
     }
@@ -134,6 +142,10 @@ impl Request {
             7 => Self::SendMany {
                 to: r.list(Reader::string)?,
                 envelope: r.envelope()?,
+            },
+            8 => Self::PublishKemPreKeys {
+                user: r.string()?,
+                keys: r.list(Reader::bytes)?,
             },
             _ => return Err(invalid("unknown request")),
         };

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use cliquet::{PreKeyBundle, PublicKey};
+use cliquet::{PreKeyBundle, PublicKey, SignedKemPreKey};
 
 use crate::proto::{Envelope, Request, Response, read_frame, write_frame};
 
@@ -50,6 +50,9 @@ struct User {
     bundle: Vec<u8>,
     identity: [u8; 32],
     prekeys: VecDeque<(u32, [u8; 32])>,
+    /// Signed one-time KEM prekeys, each handed out once; the registered
+    /// bundle carries the last-resort one.
+    kem_prekeys: VecDeque<Vec<u8>>,
     mailbox: Vec<Envelope>,
 }
 
@@ -203,6 +206,7 @@ fn handle(shared: &Shared, request: Request) -> Response {
             if entry.identity != identity {
                 // A new identity under this name: its old prekeys are useless.
                 entry.prekeys.clear();
+                entry.kem_prekeys.clear();
                 entry.identity = identity;
             }
             entry.bundle = bundle;
@@ -229,13 +233,36 @@ fn handle(shared: &Shared, request: Request) -> Response {
             let Ok(bundle) = PreKeyBundle::decode(&entry.bundle) else {
                 return Response::Refused("stored bundle unreadable".into());
             };
-            // Each one-time prekey goes to one fetcher only.
+            // Each one-time prekey, and each one-time KEM prekey, goes to one
+            // fetcher only; without one, the bundle keeps its last-resort
+            // KEM prekey.
             let bundle = match entry.prekeys.pop_front() {
                 Some((id, key)) => bundle.with_one_time_prekey(id, PublicKey::from_bytes(key)),
                 None => bundle,
             };
+            let one_time_kem = entry
+                .kem_prekeys
+                .pop_front()
+                .and_then(|bytes| SignedKemPreKey::decode(&bytes).ok());
+            let bundle = match one_time_kem {
+                Some(key) => bundle.with_kem_prekey(key),
+                None => bundle,
+            };
             Response::Bundle(bundle.to_bytes())
         }
+        Request::PublishKemPreKeys { user, keys } => match directory.get_mut(&user) {
+            Some(entry) if entry.kem_prekeys.len() + keys.len() <= MAX_PREKEYS => {
+                for key in keys {
+                    // Only what a bundle can carry, and each key once.
+                    if SignedKemPreKey::decode(&key).is_ok() && !entry.kem_prekeys.contains(&key) {
+                        entry.kem_prekeys.push_back(key);
+                    }
+                }
+                Response::Ok
+            }
+            Some(_) => Response::Refused("too many one-time KEM prekeys".into()),
+            None => Response::Refused(format!("no user {user:?}")),
+        },
         Request::Send { to, envelope } => deliver(&mut directory, &to, envelope),
         Request::SendMany { to, envelope } => {
             // Every recipient must exist before any copy is stored.
