@@ -177,5 +177,5 @@ fn describe(message: &AnyMessage) -> (&'static str, Option<&Message>) {
 }
 
 fn hex_prefix(key: &[u8; 32]) -> String {
-    hex::encode(key.get(..4).unwrap_or_default())
+    key.iter().take(4).map(|b| format!("{b:02x}")).collect()
 }

@@ -1,6 +1,7 @@
 //! End-to-end encryption for messengers, secure channels and device sync:
-//! X3DH key agreement over published key bundles, the Double Ratchet (with
-//! optional header encryption), safety numbers and sender keys for groups,
+//! PQXDH key agreement over published key bundles (X3DH with ML-KEM-1024,
+//! post-quantum by default), the Double Ratchet (with optional header
+//! encryption), safety numbers and sender keys for groups,
 //! in the family of the Signal protocol. Every byte and derivation is fixed
 //! by the crate's `SPEC.md`.
 //!

@@ -177,6 +177,23 @@ macro_rules! sealed_storage {
             /// counter in the context if that matters (an account restored
             /// from an old copy brings consumed one-time prekeys back).
             ///
+            /// Every stored type seals the same way; with an account:
+            ///
+            /// ```
+            /// use cliquet::Account;
+            /// # use rand_chacha::rand_core::SeedableRng;
+            /// # let mut rng = rand_chacha::ChaCha20Rng::from_seed([5; 32]);
+            /// let account = Account::new(&mut rng);
+            /// let storage_key = [9; 32]; // from the platform's keystore
+            /// let sealed = account.seal(&storage_key, b"accounts/alice", &mut rng)?;
+            /// let loaded = Account::open(&sealed, &storage_key, b"accounts/alice")?;
+            /// assert_eq!(loaded.identity_key(), account.identity_key());
+            /// // Another row's context, or another key, does not open it.
+            /// assert!(Account::open(&sealed, &storage_key, b"accounts/bob").is_err());
+            /// assert!(Account::open(&sealed, &[8; 32], b"accounts/alice").is_err());
+            /// # Ok::<(), cliquet::Error>(())
+            /// ```
+            ///
             /// # Errors
             /// None in practice ([`Error::TooLarge`](crate::Error::TooLarge) past 64 GiB).
             pub fn seal(

@@ -27,7 +27,7 @@ mod protocol;
 /// parser, so that the checks do real work.
 fn replay(target: &str, check: fn(&[u8]) -> bool) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fuzz/seeds")
+        .join("../fuzz/seeds")
         .join(target);
     let mut files: Vec<_> = fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
@@ -124,7 +124,7 @@ fn decrypt_fixtures_hold_back_messages_for_both_sides() {
 /// either envelope; the checks now identify a message by what it carries.
 #[test]
 fn campaign_inputs_in_another_envelope_decrypt_once() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds");
     for (file, check) in [
         (
             "decrypt_plain/campaign-inner-message-alone",

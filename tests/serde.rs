@@ -1,6 +1,5 @@
 //! The `serde` feature: value types round-trip as their wire bytes, and
 //! deserializing runs the decoders' checks.
-#![cfg(feature = "serde")]
 #![allow(clippy::expect_used, clippy::indexing_slicing, reason = "tests")]
 
 mod common;

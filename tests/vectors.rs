@@ -368,7 +368,7 @@ fn decrypt(
 
 fn vector_files() -> (PathBuf, Vec<PathBuf>) {
     let dir = std::env::var_os("CLIQUET_VECTORS").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors"),
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors"),
         PathBuf::from,
     );
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -422,7 +422,7 @@ fn known_answer_vectors() {
 /// A scenario file of the suite, parsed.
 fn committed(name: &str) -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/vectors")
+        .join("vectors")
         .join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).expect("JSON")

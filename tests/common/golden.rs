@@ -70,7 +70,7 @@ pub(crate) fn file_name(name: &str, version: u8, ext: &str) -> String {
 
 /// The committed golden files' directory.
 pub(crate) fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("golden")
 }
 
 /// A committed golden file's bytes.

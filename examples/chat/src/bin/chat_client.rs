@@ -1,9 +1,9 @@
 //! The chat client: end-to-end encrypted chat through `chat_relay`, with the
-//! account and session records kept in SQLite (see `examples/chat/client.rs`
+//! account and session records kept in SQLite (see `examples/chat/src/client.rs`
 //! for the order in which state is stored).
 //!
 //! ```text
-//! cargo run --example chat_client -- --name alice --peer bob
+//! cargo run -p cliquet-chat --bin chat_client -- --name alice --peer bob
 //! ```
 //!
 //! Interactive by default: each line typed goes to `--peer` (or to `NAME` if
@@ -29,13 +29,13 @@
     reason = "an example is a std program; these lints guard the no_std library"
 )]
 
-#[path = "../chat/client.rs"]
+#[path = "../client.rs"]
 mod client;
 #[allow(
     dead_code,
     reason = "shared with chat_relay, which uses the other half"
 )]
-#[path = "../chat/proto.rs"]
+#[path = "../proto.rs"]
 mod proto;
 
 use std::error::Error;

@@ -1,7 +1,7 @@
 //! The chat relay: a prekey directory and mailboxes for `chat_client`.
 //!
 //! ```text
-//! cargo run --example chat_relay -- [--listen 127.0.0.1:7878]
+//! cargo run -p cliquet-chat --bin chat_relay -- [--listen 127.0.0.1:7878]
 //! ```
 //!
 //! It runs until interrupted (Ctrl-C) and keeps everything in memory. It only
@@ -16,9 +16,9 @@
     dead_code,
     reason = "shared with chat_client, which uses the other half"
 )]
-#[path = "../chat/proto.rs"]
+#[path = "../proto.rs"]
 mod proto;
-#[path = "../chat/relay.rs"]
+#[path = "../relay.rs"]
 mod relay;
 
 use std::error::Error;

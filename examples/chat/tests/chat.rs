@@ -20,11 +20,11 @@
     reason = "a std test harness"
 )]
 
-#[path = "../examples/chat/client.rs"]
+#[path = "../src/client.rs"]
 mod client;
-#[path = "../examples/chat/proto.rs"]
+#[path = "../src/proto.rs"]
 mod proto;
-#[path = "../examples/chat/relay.rs"]
+#[path = "../src/relay.rs"]
 mod relay;
 
 use std::net::TcpListener;
