@@ -75,4 +75,30 @@ mod tests {
             assert_eq!(Incoming::decode(&bytes), expected, "{kind:#x}");
         }
     }
+
+    #[test]
+    fn s5_kind_is_the_first_byte_of_what_was_decoded() {
+        // Every kind byte before a body of 0x09 bytes (not a low-order
+        // point, not a zero length), long enough for any kind, and a notice
+        // (its flags must be 0 or 1).
+        let mut inputs: alloc::vec::Vec<alloc::vec::Vec<u8>> = (0..=255u8)
+            .map(|kind| {
+                let mut bytes = alloc::vec![0x09; 1900];
+                bytes[0] = kind;
+                bytes
+            })
+            .collect();
+        let mut notice = alloc::vec![0x15, 0, 0];
+        notice.extend_from_slice(&[0x09; 64]);
+        inputs.push(notice);
+        let mut decoded = alloc::vec::Vec::new();
+        for bytes in &inputs {
+            if let Ok(incoming) = Incoming::decode(bytes) {
+                assert_eq!(incoming.kind(), bytes[0]);
+                decoded.push(bytes[0]);
+            }
+        }
+        decoded.sort_unstable();
+        assert_eq!(decoded, [0x11, 0x13, 0x15, 0x1A]);
+    }
 }
