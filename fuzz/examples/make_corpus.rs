@@ -210,7 +210,11 @@ fn collect(v: &Value, kind: Option<&str>, out: &mut Vec<(Option<&'static str>, V
                     };
                     // Outside decoders.json the key says what it is.
                     let pq = bytes.first() == Some(&0x16);
-                    let kind = kind.or((key == "bundle").then_some(if pq { "pq_bundle" } else { "bundle" }));
+                    let kind = kind.or((key == "bundle").then_some(if pq {
+                        "pq_bundle"
+                    } else {
+                        "bundle"
+                    }));
                     out.push((kind, bytes));
                 } else {
                     collect(value, kind, out);
