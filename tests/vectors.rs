@@ -68,6 +68,7 @@ fn kind(e: &Error) -> &'static str {
         Error::BadSignature => "bad_signature",
         Error::InvalidKey => "invalid_key",
         Error::PostQuantumRequired => "post_quantum_required",
+        Error::UnknownChain => "unknown_chain",
         _ => "other",
     }
 }

@@ -53,15 +53,15 @@ impl TryCryptoRng for Recording {}
 /// next entry's length (the vectors' RNG, `tests/vectors/README.md`).
 pub(crate) struct Scripted {
     queue: VecDeque<Vec<u8>>,
-    who: &'static str,
+    who: String,
 }
 
 impl Scripted {
     /// `who` names the party in failure messages.
-    pub(crate) fn new(entries: impl IntoIterator<Item = Vec<u8>>, who: &'static str) -> Self {
+    pub(crate) fn new(entries: impl IntoIterator<Item = Vec<u8>>, who: impl Into<String>) -> Self {
         Self {
             queue: entries.into_iter().collect(),
-            who,
+            who: who.into(),
         }
     }
 

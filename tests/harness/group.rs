@@ -11,15 +11,16 @@
     reason = "the harness's entry points, public for the including test file"
 )]
 
-use std::collections::{BTreeMap, VecDeque};
-use std::convert::Infallible;
+use std::collections::BTreeMap;
 
-use cliquet::rand_core::{TryCryptoRng, TryRng};
 use cliquet::{
-    DecodeError, Error, GroupMessage, GroupSession, IdentityKey, IdentityKeyPair,
-    SenderKeyDistribution, SessionConfig,
+    Error, GroupMessage, GroupSession, IdentityKey, IdentityKeyPair, SenderKeyDistribution,
+    SessionConfig,
 };
 use serde_json::Value;
+
+use super::{detail, hex, kind};
+use crate::common::rng::Scripted;
 
 /// Whether `v` is a group scenario file: exactly the top-level keys of the
 /// README's group format (`members` and `steps`, no `alice` / `bob`).
@@ -72,10 +73,7 @@ pub fn replay(v: &Value) -> usize {
         .iter()
         .map(|(who, m)| {
             let queue = m["random"].as_array().expect("random").iter().map(hex);
-            let rng = GroupRng {
-                queue: queue.collect(),
-                who: who.clone(),
-            };
+            let rng = Scripted::new(queue, who.as_str());
             let groups = BTreeMap::new();
             (who.clone(), Member { rng, groups })
         })
@@ -92,7 +90,7 @@ pub fn replay(v: &Value) -> usize {
         let member = members
             .get_mut(party)
             .unwrap_or_else(|| panic!("{at}: who?"));
-        let draws_before = member.rng.queue.len();
+        let draws_before = member.rng.left();
         match step["op"].as_str().expect("op") {
             "create_chain" => {
                 let group_id = hex16(&step["group_id"]);
@@ -136,18 +134,14 @@ pub fn replay(v: &Value) -> usize {
             op => panic!("{at}: unknown op {op}"),
         }
         if !matches!(step["op"].as_str(), Some("create_chain" | "encrypt")) {
-            assert_eq!(
-                member.rng.queue.len(),
-                draws_before,
-                "{at}: drew randomness"
-            );
+            assert_eq!(member.rng.left(), draws_before, "{at}: drew randomness");
         }
     }
     for (who, member) in &members {
         assert!(
-            member.rng.queue.is_empty(),
+            member.rng.left() == 0,
             "{name}: {who}'s RNG has {} entries left",
-            member.rng.queue.len()
+            member.rng.left()
         );
     }
     steps.len()
@@ -155,7 +149,7 @@ pub fn replay(v: &Value) -> usize {
 
 /// One member: a scripted RNG and one state per group.
 struct Member {
-    rng: GroupRng,
+    rng: Scripted,
     groups: BTreeMap<[u8; 16], GroupSession>,
 }
 
@@ -231,35 +225,6 @@ fn identity(name: &str) -> IdentityKey {
     *IdentityKeyPair::from_secret_bytes(&seed).public_key()
 }
 
-/// The vectors' name for an error kind.
-fn kind(e: &Error) -> &'static str {
-    match e {
-        Error::Malformed(_) => "malformed",
-        Error::Authentication => "authentication",
-        Error::Duplicate => "duplicate",
-        Error::TooManySkipped => "too_many_skipped",
-        Error::BadSignature => "bad_signature",
-        Error::InvalidKey => "invalid_key",
-        Error::UnknownChain => "unknown_chain",
-        _ => "other",
-    }
-}
-
-fn detail(e: &Error) -> Option<&'static str> {
-    match e {
-        Error::Malformed(DecodeError::BadKind) => Some("bad_kind"),
-        Error::Malformed(DecodeError::BadFlag) => Some("bad_flag"),
-        Error::Malformed(DecodeError::Truncated) => Some("truncated"),
-        Error::Malformed(DecodeError::Trailing) => Some("trailing"),
-        Error::Malformed(DecodeError::ShortCiphertext) => Some("short_ciphertext"),
-        _ => None,
-    }
-}
-
-fn hex(v: &Value) -> Vec<u8> {
-    hex::decode(v.as_str().expect("hex string")).expect("valid hex")
-}
-
 fn hex16(v: &Value) -> [u8; 16] {
     hex(v).try_into().expect("16 bytes")
 }
@@ -267,38 +232,3 @@ fn hex16(v: &Value) -> [u8; 16] {
 fn u32_of(v: &Value) -> u32 {
     u32::try_from(v.as_u64().expect("number")).expect("u32")
 }
-
-/// Yields a member's scripted entries in order; every draw must ask for
-/// exactly the next entry's length.
-struct GroupRng {
-    queue: VecDeque<Vec<u8>>,
-    who: String,
-}
-
-impl TryRng for GroupRng {
-    type Error = Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        panic!("{}: next_u32 is not a draw the spec allows", self.who)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        panic!("{}: next_u64 is not a draw the spec allows", self.who)
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        let next = self
-            .queue
-            .pop_front()
-            .unwrap_or_else(|| panic!("{}: RNG queue exhausted", self.who));
-        assert_eq!(
-            dst.len(),
-            next.len(),
-            "{}: draw of {} bytes, script has {}",
-            self.who,
-            dst.len(),
-            next.len()
-        );
-        dst.copy_from_slice(&next);
-        Ok(())
-    }
-}
-
-impl TryCryptoRng for GroupRng {}
