@@ -1041,13 +1041,12 @@ fn load_account(db: &Connection, storage_key: &[u8; 32]) -> Result<Account> {
 }
 
 fn pinned_identity(db: &Connection, peer: &str) -> Result<Option<[u8; 32]>> {
-    let stored: Option<Vec<u8>> = db
-        .query_row(
-            "SELECT identity FROM peers WHERE name = ?1",
-            [peer],
-            |row| row.get(0),
-        )
-        .optional()?;
+    stored_identity(db, "SELECT identity FROM peers WHERE name = ?1", peer)
+}
+
+/// The 32-byte identity key that `query` finds for `peer`, if any.
+fn stored_identity(db: &Connection, query: &str, peer: &str) -> Result<Option<[u8; 32]>> {
+    let stored: Option<Vec<u8>> = db.query_row(query, [peer], |row| row.get(0)).optional()?;
     Ok(stored
         .map(|bytes| <[u8; 32]>::try_from(bytes.as_slice()))
         .transpose()?)
@@ -1143,16 +1142,7 @@ fn take_name(rest: &mut &[u8]) -> Option<String> {
 
 /// A new identity key of `peer` that waits for `/trust`, if any.
 fn changed_identity(db: &Connection, peer: &str) -> Result<Option<[u8; 32]>> {
-    let stored: Option<Vec<u8>> = db
-        .query_row(
-            "SELECT identity FROM changed WHERE name = ?1",
-            [peer],
-            |row| row.get(0),
-        )
-        .optional()?;
-    Ok(stored
-        .map(|bytes| <[u8; 32]>::try_from(bytes.as_slice()))
-        .transpose()?)
+    stored_identity(db, "SELECT identity FROM changed WHERE name = ?1", peer)
 }
 
 /// Notes a new identity key of `peer`, for the user to compare and trust.
