@@ -343,19 +343,7 @@ mod tests {
             );
             assert_eq!(m.clone().into_bytes(), bytes);
             assert_eq!(m.message().clone().into_bytes(), inner);
-            for n in 0..prefix {
-                assert_eq!(
-                    PreKeyMessage::decode(&bytes[..n]),
-                    Err(Error::Malformed(DecodeError::Truncated)),
-                    "{n}"
-                );
-            }
-            let mut bad = bytes.clone();
-            bad[69] = 2;
-            assert_eq!(
-                PreKeyMessage::decode(&bad),
-                Err(Error::Malformed(DecodeError::BadFlag))
-            );
+            truncated_and_bad_flag(&bytes, prefix, 69);
             let mut bad = bytes.clone();
             bad[prefix] = KIND_PREKEY_MESSAGE;
             assert_eq!(
@@ -363,6 +351,24 @@ mod tests {
                 Err(Error::Malformed(DecodeError::BadKind))
             );
         }
+    }
+
+    /// Every proper prefix of the message's prefix part is `Truncated`, and
+    /// the one-time prekey flag at `flag_at` set to 2 is `BadFlag`.
+    pub(super) fn truncated_and_bad_flag(bytes: &[u8], prefix: usize, flag_at: usize) {
+        for n in 0..prefix {
+            assert_eq!(
+                PreKeyMessage::decode(&bytes[..n]),
+                Err(Error::Malformed(DecodeError::Truncated)),
+                "{n}"
+            );
+        }
+        let mut bad = bytes.to_vec();
+        bad[flag_at] = 2;
+        assert_eq!(
+            PreKeyMessage::decode(&bad),
+            Err(Error::Malformed(DecodeError::BadFlag))
+        );
     }
 }
 
@@ -403,19 +409,7 @@ mod pq_tests {
                 Ok(AnyMessage::PreKey(m.clone()))
             );
             assert_eq!(AnyMessage::decode(&bytes).map(|m| m.kind()), Ok(0x17));
-            for n in 0..prefix {
-                assert_eq!(
-                    PreKeyMessage::decode(&bytes[..n]),
-                    Err(Error::Malformed(DecodeError::Truncated)),
-                    "{n}"
-                );
-            }
-            let mut bad = bytes.clone();
-            bad[1641] = 2;
-            assert_eq!(
-                PreKeyMessage::decode(&bad),
-                Err(Error::Malformed(DecodeError::BadFlag))
-            );
+            super::tests::truncated_and_bad_flag(&bytes, prefix, 1641);
             let mut classic = bytes.clone();
             classic[0] = KIND_PREKEY_MESSAGE;
             assert!(PreKeyMessage::decode_post_quantum(&classic).is_err());
