@@ -12,6 +12,8 @@
 )]
 
 mod common;
+#[path = "common/timing.rs"]
+mod timing;
 
 use core::hint::black_box;
 use core::time::Duration;
@@ -19,45 +21,7 @@ use std::time::Instant;
 
 use cliquet::{Account, AnyMessage, PreKeyBundle, Session, SessionConfig};
 use common::{Cost, Floor, PAYLOAD_LEN, Pair, first_prekey_message, rng};
-
-/// One paired comparison: `rounds` rounds, each timing a block of `a` and a
-/// block of `b` back to back (the order alternating), so that both see the
-/// same load. Returns the quartiles of the per-round ratios `a / b`.
-fn paired(
-    rounds: usize,
-    mut a: impl FnMut() -> Duration,
-    mut b: impl FnMut() -> Duration,
-) -> [f64; 3] {
-    let mut ratios: Vec<f64> = (0..rounds)
-        .map(|round| {
-            let (ta, tb) = if round % 2 == 0 {
-                let ta = a();
-                (ta, b())
-            } else {
-                let tb = b();
-                (a(), tb)
-            };
-            ta.as_secs_f64() / tb.as_secs_f64()
-        })
-        .collect();
-    ratios.sort_by(f64::total_cmp);
-    let at = |q: usize| {
-        ratios
-            .get(q * (rounds - 1) / 4)
-            .copied()
-            .unwrap_or(f64::NAN)
-    };
-    [at(1), at(2), at(3)]
-}
-
-/// Times `n` runs of `f`.
-fn timed(n: usize, mut f: impl FnMut()) -> Duration {
-    let start = Instant::now();
-    for _ in 0..n {
-        f();
-    }
-    start.elapsed()
-}
+use timing::{paired, timed};
 
 /// Times decrypting `n` fresh in-order messages of Alice's current chain
 /// (produced untimed).

@@ -21,13 +21,15 @@
     reason = "benchmark setup: a failure is a broken benchmark"
 )]
 
+#[path = "common/timing.rs"]
+mod timing;
+
 use core::hint::black_box;
-use core::time::Duration;
-use std::time::Instant;
 
 use cliquet::{IdentityKey, IdentityKeyPair, SafetyNumber};
 use criterion::{Criterion, Throughput, criterion_group};
 use sha2::{Digest, Sha512};
+use timing::{paired, timed};
 
 const LABEL: &[u8] = b"cliquet/v1/safety-number";
 const OWN_ID: &[u8] = b"alice@example.org";
@@ -137,38 +139,6 @@ fn safety(c: &mut Criterion) {
         b.iter(|| black_box(&number).verify_scanned(black_box(&code)));
     });
     g.finish();
-}
-
-/// Time of `n` calls of `f`.
-fn timed(n: usize, mut f: impl FnMut()) -> Duration {
-    let start = Instant::now();
-    for _ in 0..n {
-        f();
-    }
-    start.elapsed()
-}
-
-/// Quartiles of `a / b` over `rounds` interleaved rounds (alternating which
-/// runs first).
-fn paired(
-    rounds: usize,
-    mut a: impl FnMut() -> Duration,
-    mut b: impl FnMut() -> Duration,
-) -> [f64; 3] {
-    let mut ratios: Vec<f64> = (0..rounds)
-        .map(|round| {
-            let (ta, tb) = if round % 2 == 0 {
-                let ta = a();
-                (ta, b())
-            } else {
-                let tb = b();
-                (a(), tb)
-            };
-            ta.as_secs_f64() / tb.as_secs_f64()
-        })
-        .collect();
-    ratios.sort_by(f64::total_cmp);
-    [1, 2, 3].map(|q| ratios[q * (rounds - 1) / 4])
 }
 
 fn paired_report() {
