@@ -19,9 +19,37 @@ use core::hint::black_box;
 use core::time::Duration;
 use std::time::Instant;
 
-use cliquet::{Account, AnyMessage, PreKeyBundle, Session, SessionConfig};
+use cliquet::{Account, AnyMessage, PreKeyBundle, PreKeyMessage, Session, SessionConfig};
 use common::{Cost, Floor, PAYLOAD_LEN, Pair, first_prekey_message, rng};
 use timing::{paired, timed};
+
+/// Paired: three accepts of `first` by fresh copies of the stored account
+/// (loading not timed) against three runs of the floor `cost`.
+fn accept_vs_floor(
+    bob_stored: &[u8],
+    first: &PreKeyMessage,
+    floor: &mut Floor,
+    cost: &Cost,
+) -> [f64; 3] {
+    paired(
+        ROUNDS,
+        || {
+            let mut total = Duration::ZERO;
+            for _ in 0..3 {
+                let mut account = Account::from_bytes(bob_stored).expect("loads");
+                let start = Instant::now();
+                black_box(
+                    account
+                        .accept(first, SessionConfig::default())
+                        .expect("accept"),
+                );
+                total += start.elapsed();
+            }
+            total
+        },
+        || timed(3, || floor.run(cost)),
+    )
+}
 
 /// Times decrypting `n` fresh in-order messages of Alice's current chain
 /// (produced untimed).
@@ -45,11 +73,13 @@ fn timed_stream_into(pair: &mut Pair, payload: &[u8], n: usize, out: &mut Vec<u8
     start.elapsed()
 }
 
+/// Rounds of each paired comparison.
+const ROUNDS: usize = 41;
+
 /// The paired report: the targets measured as interleaved A/B
 /// rounds, a check of the criterion ratios that no slow drift of the
 /// machine's load can bias.
 fn paired_report() {
-    const ROUNDS: usize = 41;
     let mut rows: Vec<(String, [f64; 3])> = Vec::new();
     for he in [false, true] {
         let mode = if he { "ratchet_he" } else { "ratchet" };
@@ -230,25 +260,10 @@ fn paired_report() {
         kdf_rk: 1,
         ..Cost::DECRYPT
     };
-    let r = paired(
-        ROUNDS,
-        || {
-            let mut total = Duration::ZERO;
-            for _ in 0..3 {
-                let mut account = Account::from_bytes(&bob_stored).expect("loads");
-                let start = Instant::now();
-                black_box(
-                    account
-                        .accept(&first, SessionConfig::default())
-                        .expect("accept"),
-                );
-                total += start.elapsed();
-            }
-            total
-        },
-        || timed(3, || floor.run(&accept_cost)),
-    );
-    rows.push(("x3dh/accept vs floor".into(), r));
+    rows.push((
+        "x3dh/accept vs floor".into(),
+        accept_vs_floor(&bob_stored, &first, &mut floor, &accept_cost),
+    ));
 
     // PQXDH: the bundle from its bytes (decode, both signatures, the modulus
     // check) and the initiation, as an initiator does it; accept with the
@@ -308,25 +323,10 @@ fn paired_report() {
         kdf_rk: 1,
         ..Cost::DECRYPT
     };
-    let r = paired(
-        ROUNDS,
-        || {
-            let mut total = Duration::ZERO;
-            for _ in 0..3 {
-                let mut account = Account::from_bytes(&bob_stored).expect("loads");
-                let start = Instant::now();
-                black_box(
-                    account
-                        .accept(&pq_first, SessionConfig::default())
-                        .expect("accept"),
-                );
-                total += start.elapsed();
-            }
-            total
-        },
-        || timed(3, || floor.run(&pq_accept_cost)),
-    );
-    rows.push(("pqxdh/accept vs floor".into(), r));
+    rows.push((
+        "pqxdh/accept vs floor".into(),
+        accept_vs_floor(&bob_stored, &pq_first, &mut floor, &pq_accept_cost),
+    ));
 
     for he in [false, true] {
         let mode = if he { "skipped_he" } else { "skipped" };
