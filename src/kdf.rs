@@ -59,6 +59,9 @@ macro_rules! secret_key {
     };
 }
 
+/// Group chains (§10) keep their keys the same way.
+pub(crate) use secret_key;
+
 secret_key!(
     /// `RK`.
     RootKey

@@ -13,6 +13,7 @@ use super::wire::{
     GroupId, GroupMessage, KIND_GROUP_MESSAGE, SIGNATURE_LEN, SenderKeyDistribution,
 };
 use crate::crypto::{self, NONCE_LEN};
+use crate::kdf;
 use crate::keys::{IdentityKeyPair, Verifier, draw_secret};
 use crate::{Error, SessionConfig};
 
@@ -21,35 +22,11 @@ const LABEL_GROUP_MESSAGE: &[u8] = b"cliquet/v1/group-message";
 /// The salt drawn by each encrypt.
 const SALT_LEN: usize = 16;
 
-macro_rules! group_secret {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Zeroize, ZeroizeOnDrop)]
-        pub(crate) struct $name([u8; 32]);
-
-        impl $name {
-            pub(crate) fn from_bytes(bytes: Zeroizing<[u8; 32]>) -> Self {
-                Self(*bytes)
-            }
-
-            pub(crate) const fn as_bytes(&self) -> &[u8; 32] {
-                &self.0
-            }
-        }
-
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(concat!(stringify!($name), "(..)"))
-            }
-        }
-    };
-}
-
-group_secret!(
+kdf::secret_key!(
     /// A sender chain's `CK_i`.
     ChainKey
 );
-group_secret!(
+kdf::secret_key!(
     /// `MK_i = HMAC(CK_i, 0x01)`: encrypts exactly one group message.
     MessageKey
 );
