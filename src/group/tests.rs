@@ -324,6 +324,7 @@ fn s7_loading_checks_the_invariants() {
     let config = SessionConfig::new(10, 20).unwrap();
     let (mut alice, mut bob, sender) = pair(config);
     let _held = alice.encrypt(b"held", &mut rng(1)).unwrap();
+    let _held_too = alice.encrypt(b"held too", &mut rng(3)).unwrap();
     let next = alice.encrypt(b"next", &mut rng(2)).unwrap();
     bob.decrypt(&sender, &next).unwrap();
     let stored = bob.to_bytes().to_vec();
@@ -365,6 +366,14 @@ fn s7_loading_checks_the_invariants() {
     b.extend_from_slice(&9u32.to_be_bytes());
     b.extend_from_slice(&stored[sender_at + 36..]);
     inconsistent(&b, "dropped ids with fewer than five chains");
+    // The two skipped keys (iterations 0 and 1) in the wrong order.
+    let mut b = stored.clone();
+    b[key_at..key_at + 72].rotate_left(36);
+    inconsistent(&b, "skipped keys out of order");
+    // The sender's own chain with id 0 (after the 27 bytes before it).
+    let mut b = alice.to_bytes().to_vec();
+    b[27..31].copy_from_slice(&0u32.to_be_bytes());
+    inconsistent(&b, "own chain id 0");
     // A huge count is refused before allocating.
     let mut b = stored.clone();
     b[key_at - 4..key_at].copy_from_slice(&u32::MAX.to_be_bytes());
