@@ -1,10 +1,90 @@
-//! Bytes in and out: the bounds-checked [`Reader`] (the only code that
-//! slices untrusted bytes) and the [`Writer`] (the only code that assembles
-//! encodings), so that no other module counts offsets by hand.
+//! The one wire seam. Bytes in and out: the bounds-checked [`Reader`] (the
+//! only code that slices untrusted bytes), the [`Writer`] (the only code
+//! that assembles encodings), the [`Codec`] trait every wire type
+//! implements (one exact decode: the whole input, no trailing bytes), and
+//! [`kind`], the one table of kind bytes.
 
 use alloc::vec::Vec;
 
-use crate::error::DecodeError;
+use crate::error::{DecodeError, Error};
+
+/// Every kind byte, in one table: the first byte of each encoding says what
+/// it is (SPEC §2, §3b, §5, §6, §9, §10, §13, §14; stored state §11). A new
+/// kind is added here, and nowhere else.
+pub(crate) mod kind {
+    /// `Message`, a Double Ratchet message with a plain header (§5).
+    pub(crate) const MESSAGE: u8 = 0x11;
+    /// `PreKeyMessage`, the first messages of an X3DH session (§5).
+    pub(crate) const PREKEY_MESSAGE: u8 = 0x12;
+    /// `EncryptedHeaderMessage` (§6).
+    pub(crate) const ENCRYPTED_HEADER_MESSAGE: u8 = 0x13;
+    /// A classic key bundle (§2).
+    pub(crate) const BUNDLE: u8 = 0x14;
+    /// `DecryptionFailure`, the recovery notice (§13).
+    pub(crate) const DECRYPTION_FAILURE: u8 = 0x15;
+    /// A PQXDH key bundle (§3b).
+    pub(crate) const PQ_BUNDLE: u8 = 0x16;
+    /// `PqPreKeyMessage`, the first messages of a PQXDH session (§3b, §5).
+    pub(crate) const PQ_PREKEY_MESSAGE: u8 = 0x17;
+    /// A scanned safety-number code (§9).
+    pub(crate) const SAFETY_CODE: u8 = 0x18;
+    /// `SenderKeyDistribution` (§10).
+    pub(crate) const DISTRIBUTION: u8 = 0x19;
+    /// `GroupMessage` (§10).
+    pub(crate) const GROUP_MESSAGE: u8 = 0x1A;
+    /// A signed device list (§14).
+    #[allow(dead_code, reason = "reserved here for users/ (SPEC §14)")]
+    pub(crate) const DEVICE_LIST: u8 = 0x1B;
+
+    /// Stored state (§11): a plain kind and its sealed kind (plain + 0x10).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub(crate) struct Stored {
+        pub(crate) plain: u8,
+        pub(crate) sealed: u8,
+    }
+
+    /// An `Account`.
+    pub(crate) const ACCOUNT: Stored = Stored {
+        plain: 0x20,
+        sealed: 0x30,
+    };
+    /// A `Session`.
+    pub(crate) const SESSION: Stored = Stored {
+        plain: 0x21,
+        sealed: 0x31,
+    };
+    /// A `SessionRecord`.
+    pub(crate) const RECORD: Stored = Stored {
+        plain: 0x22,
+        sealed: 0x32,
+    };
+    /// A `GroupSession`.
+    pub(crate) const GROUP: Stored = Stored {
+        plain: 0x23,
+        sealed: 0x33,
+    };
+}
+
+/// A wire type: how it is read from and written to a cursor. Its public
+/// `decode` is [`Codec::decode_exact`], so every wire type refuses trailing
+/// bytes the same way, and encodes with [`Codec::write`].
+pub(crate) trait Codec: Sized {
+    /// Reads one value from the front of `r` (the rest is the caller's).
+    /// Structure faults are [`Error::Malformed`]; a type that validates a
+    /// key as it reads may refuse it with its own error.
+    fn read(r: &mut Reader<'_>) -> Result<Self, Error>;
+
+    /// Appends the encoding.
+    fn write(&self, w: &mut impl Writer);
+
+    /// The one exact decode: `bytes` is one value, with nothing after it.
+    fn decode_exact(bytes: &[u8]) -> Result<Self, Error> {
+        let mut r = Reader::new(bytes);
+        let value = Self::read(&mut r)?;
+        r.finish()?;
+        Ok(value)
+    }
+}
 
 /// Reads fields front to back; every read checks the length first.
 #[derive(Debug)]
@@ -167,6 +247,34 @@ impl<const N: usize> Writer for ArrayBuf<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kind_bytes_are_distinct_and_stored_kinds_pair_up() {
+        let wire = [
+            kind::MESSAGE,
+            kind::PREKEY_MESSAGE,
+            kind::ENCRYPTED_HEADER_MESSAGE,
+            kind::BUNDLE,
+            kind::DECRYPTION_FAILURE,
+            kind::PQ_BUNDLE,
+            kind::PQ_PREKEY_MESSAGE,
+            kind::SAFETY_CODE,
+            kind::DISTRIBUTION,
+            kind::GROUP_MESSAGE,
+            kind::DEVICE_LIST,
+        ];
+        assert_eq!(
+            wire,
+            [
+                0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1A, 0x1B
+            ]
+        );
+        let stored = [kind::ACCOUNT, kind::SESSION, kind::RECORD, kind::GROUP];
+        for (i, s) in stored.iter().enumerate() {
+            assert_eq!(usize::from(s.plain), 0x20 + i);
+            assert_eq!(s.sealed, s.plain + 0x10);
+        }
+    }
 
     #[test]
     fn reader_checks_every_length() {

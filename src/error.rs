@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use crate::public::IdentityKey;
+use crate::keys::public::IdentityKey;
 
 /// Everything that can go wrong in `cliquet`.
 ///

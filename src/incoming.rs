@@ -1,9 +1,10 @@
 //! [`Incoming`]: whatever a peer device sends on the wire, decoded by its
 //! kind byte, so that an application needs one decoder for its transport.
 
+use crate::codec::kind;
 use crate::error::{DecodeError, Error};
-use crate::group::{GroupMessage, KIND_GROUP_MESSAGE};
-use crate::message::{AnyMessage, DecryptionFailure, KIND_DECRYPTION_FAILURE};
+use crate::group::GroupMessage;
+use crate::pairwise::wire::{AnyMessage, DecryptionFailure};
 
 /// Anything one device sends another over the transport, by kind byte: a
 /// message for a session (SPEC §5, §6), a decryption-failure notice
@@ -42,8 +43,8 @@ impl Incoming {
     pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
         match bytes.first() {
             None => Err(DecodeError::Truncated.into()),
-            Some(&KIND_DECRYPTION_FAILURE) => DecryptionFailure::decode(bytes).map(Self::Notice),
-            Some(&KIND_GROUP_MESSAGE) => GroupMessage::decode(bytes).map(Self::Group),
+            Some(&kind::DECRYPTION_FAILURE) => DecryptionFailure::decode(bytes).map(Self::Notice),
+            Some(&kind::GROUP_MESSAGE) => GroupMessage::decode(bytes).map(Self::Group),
             Some(_) => AnyMessage::decode(bytes).map(Self::Message),
         }
     }
@@ -52,8 +53,8 @@ impl Incoming {
     pub fn kind(&self) -> u8 {
         match self {
             Self::Message(m) => m.kind(),
-            Self::Notice(_) => KIND_DECRYPTION_FAILURE,
-            Self::Group(_) => KIND_GROUP_MESSAGE,
+            Self::Notice(_) => kind::DECRYPTION_FAILURE,
+            Self::Group(_) => kind::GROUP_MESSAGE,
         }
     }
 }

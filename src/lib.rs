@@ -69,36 +69,24 @@ extern crate alloc;
 #[macro_use]
 extern crate std;
 
-// The layers, bottom up: a module uses only modules declared before it
-// (`python3 tools/layers.py` checks it; see Architecture in the README).
-mod public;
+// The layers, bottom up: a file uses only files of its own layer or below,
+// never in a cycle. The order is declared once, in `tools/layers.toml`, and
+// `python3 tools/layers.py` checks it (see Architecture in the README).
+mod error;
 
 mod codec;
-mod config;
 mod crypto;
-mod error;
-mod kem;
-
-mod kdf;
 mod keys;
 
-mod bundle;
-mod message;
+mod config;
+mod storage;
+
 mod safety;
 
-mod storage;
-mod x3dh;
-
 mod group;
+mod pairwise;
+
 mod incoming;
-
-mod ratchet;
-
-mod session;
-
-mod account;
-
-mod record;
 
 #[cfg(feature = "serde")]
 mod serde;
@@ -108,8 +96,6 @@ mod serde;
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-pub use account::{Accepted, Account};
-pub use bundle::{PreKeyBundle, SignedKemPreKey, VerifiedBundle};
 pub use config::SessionConfig;
 pub use error::{ConfigError, DecodeError, Error, StateError};
 pub use group::{GroupMessage, GroupSession, SenderKeyDistribution};
@@ -118,12 +104,11 @@ pub use keys::{
     IdentityKey, IdentityKeyPair, KemPreKey, KemPreKeyKind, KemPublicKey, OneTimePreKey, PublicKey,
     SignedPreKey,
 };
-pub use message::{
-    AnyMessage, DecryptionFailure, EncryptedHeaderMessage, Message, PreKeyMessage, RatchetMessage,
-    SessionId,
+pub use pairwise::{Accepted, Account, PreKeyBundle, SignedKemPreKey, VerifiedBundle};
+pub use pairwise::{
+    AnyMessage, Decrypted, DecryptionFailure, EncryptedHeaderMessage, Message, PreKeyMessage,
+    RatchetMessage, Session, SessionId, SessionRecord,
 };
 /// The `rand_core` this crate takes its randomness through.
 pub use rand_core;
-pub use record::{Decrypted, SessionRecord};
 pub use safety::SafetyNumber;
-pub use session::Session;

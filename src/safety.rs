@@ -57,6 +57,7 @@
 use core::fmt;
 
 use crate::codec::Reader;
+use crate::codec::kind;
 use crate::keys::IdentityKey;
 use crate::{DecodeError, Error, crypto};
 
@@ -70,8 +71,6 @@ const FINGERPRINT_LEN: usize = 30;
 const DIGITS_PER_SIDE: usize = 30;
 /// Digits in a group of the displayable number.
 const GROUP: usize = 5;
-/// Kind byte of the scannable code.
-const KIND: u8 = 0x18;
 /// Version byte of the scannable code.
 const VERSION: u8 = 0x00;
 /// Length of the scannable code: kind, version and both fingerprints.
@@ -205,7 +204,7 @@ impl SafetyNumber {
     /// The peer's device checks it with [`verify_scanned`](Self::verify_scanned).
     pub fn scannable(&self) -> [u8; 62] {
         let mut code = [0u8; SCANNABLE_LEN];
-        let header = [KIND, VERSION];
+        let header = [kind::SAFETY_CODE, VERSION];
         let fields = header.iter().chain(&self.own).chain(&self.peer);
         for (out, byte) in code.iter_mut().zip(fields) {
             *out = *byte;
@@ -246,7 +245,7 @@ impl SafetyNumber {
     /// ```
     pub fn verify_scanned(&self, scanned: &[u8]) -> Result<(), Error> {
         let mut reader = Reader::new(scanned);
-        reader.kind(KIND)?;
+        reader.kind(kind::SAFETY_CODE)?;
         if reader.u8()? != VERSION {
             return Err(DecodeError::UnsupportedVersion.into());
         }

@@ -33,34 +33,9 @@ const LABEL_STATE: &[u8] = b"cliquet/v1/state";
 ///   whether it came from PQXDH (its `kpk_id`, and `CT` while it is due).
 pub(crate) const VERSION: u8 = 3;
 
-/// What is stored, and its sealed form: the kind bytes of SPEC §7.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Kind {
-    pub(crate) plain: u8,
-    pub(crate) sealed: u8,
-}
-
-/// An [`Account`](crate::Account).
-pub(crate) const ACCOUNT: Kind = Kind {
-    plain: 0x20,
-    sealed: 0x30,
-};
-/// A [`Session`](crate::Session).
-pub(crate) const SESSION: Kind = Kind {
-    plain: 0x21,
-    sealed: 0x31,
-};
-/// A [`SessionRecord`](crate::SessionRecord).
-pub(crate) const RECORD: Kind = Kind {
-    plain: 0x22,
-    sealed: 0x32,
-};
-
-/// A [`GroupSession`](crate::GroupSession).
-pub(crate) const GROUP: Kind = Kind {
-    plain: 0x23,
-    sealed: 0x33,
-};
+/// What is stored, and its sealed form: the kind bytes of SPEC §7, from
+/// the one table ([`kind`](crate::codec::kind)).
+pub(crate) use crate::codec::kind::{ACCOUNT, GROUP, RECORD, SESSION, Stored as Kind};
 
 /// A buffer for secret bytes, zeroized when dropped.
 pub(crate) type Secret = Zeroizing<Vec<u8>>;

@@ -9,11 +9,10 @@ use core::fmt;
 use rand_core::CryptoRng;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use super::wire::{
-    GroupId, GroupMessage, KIND_GROUP_MESSAGE, SIGNATURE_LEN, SenderKeyDistribution,
-};
+use super::wire::{GroupId, GroupMessage, SIGNATURE_LEN, SenderKeyDistribution};
+use crate::codec::kind;
+use crate::crypto::kdf;
 use crate::crypto::{self, NONCE_LEN};
-use crate::kdf;
 use crate::keys::{IdentityKeyPair, Verifier, draw_secret};
 use crate::{Error, SessionConfig};
 
@@ -165,7 +164,7 @@ impl OwnChain {
         let (key, nonce) = message_key.key_and_nonce(&salt);
         let mut header = [0u8; GroupMessage::HEADER_LEN];
         let parts: [&[u8]; 4] = [
-            &[KIND_GROUP_MESSAGE],
+            &[kind::GROUP_MESSAGE],
             &group_id,
             &self.chain_id.to_be_bytes(),
             &iteration.to_be_bytes(),

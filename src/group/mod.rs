@@ -21,7 +21,6 @@ use core::fmt;
 use rand_core::CryptoRng;
 
 use self::chain::{OwnChain, ReceivedChain};
-pub(crate) use self::wire::KIND_GROUP_MESSAGE;
 pub use self::wire::{GroupMessage, SenderKeyDistribution};
 use crate::keys::{Hex, IdentityKey};
 use crate::{Error, SessionConfig};

@@ -7,14 +7,10 @@ use core::fmt;
 use zeroize::Zeroizing;
 
 use super::chain::{ChainKey, SigningPublicKey};
-use crate::codec::Reader;
+use crate::codec::{Codec, Reader, Writer, kind};
 use crate::keys::Hex;
 use crate::{DecodeError, Error};
 
-/// Kind byte of a [`SenderKeyDistribution`].
-const KIND_DISTRIBUTION: u8 = 0x19;
-/// Kind byte of a [`GroupMessage`].
-pub(crate) const KIND_GROUP_MESSAGE: u8 = 0x1A;
 /// Salt (16) and AES-GCM tag (16): the shortest ciphertext.
 const MIN_CIPHERTEXT_LEN: usize = 32;
 /// An Ed25519 signature.
@@ -91,32 +87,71 @@ impl SenderKeyDistribution {
     ///   canonically encoded or has small order, or `iteration` is
     ///   2^32 − 1.
     pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
-        let mut r = Reader::new(bytes);
-        r.kind(KIND_DISTRIBUTION)?;
-        let group_id = r.array()?;
-        let chain_id = r.u32_be()?;
-        let iteration = r.u32_be()?;
-        let chain_key = ChainKey::from_bytes(Zeroizing::new(r.array()?));
-        let signing_key: [u8; 32] = r.array()?;
-        r.finish()?;
-        let signing_key = SigningPublicKey::from_bytes(&signing_key)?;
-        if iteration == u32::MAX {
+        let distribution = Self::decode_exact(bytes)?;
+        if distribution.iteration == u32::MAX {
             return Err(Error::InvalidKey);
         }
-        Ok(Self::new(
-            group_id,
-            chain_id,
-            iteration,
-            chain_key,
-            signing_key,
+        Ok(distribution)
+    }
+}
+
+/// SPEC §10 orders the checks: structure (trailing bytes included) before
+/// the signing key, so the exact decode finishes the reader first.
+impl Codec for SenderKeyDistribution {
+    fn read(r: &mut Reader<'_>) -> Result<Self, Error> {
+        Self::read_fields(r)?.validate()
+    }
+
+    fn decode_exact(bytes: &[u8]) -> Result<Self, Error> {
+        let mut r = Reader::new(bytes);
+        let fields = Self::read_fields(&mut r)?;
+        r.finish()?;
+        fields.validate()
+    }
+
+    fn write(&self, w: &mut impl Writer) {
+        w.put(self.to_bytes().as_slice());
+    }
+}
+
+/// A distribution's fields before its signing key is validated.
+struct DistributionFields {
+    group_id: GroupId,
+    chain_id: u32,
+    iteration: u32,
+    chain_key: ChainKey,
+    signing_key: [u8; 32],
+}
+
+impl DistributionFields {
+    fn validate(self) -> Result<SenderKeyDistribution, Error> {
+        Ok(SenderKeyDistribution::new(
+            self.group_id,
+            self.chain_id,
+            self.iteration,
+            self.chain_key,
+            SigningPublicKey::from_bytes(&self.signing_key)?,
         ))
+    }
+}
+
+impl SenderKeyDistribution {
+    fn read_fields(r: &mut Reader<'_>) -> Result<DistributionFields, DecodeError> {
+        r.kind(kind::DISTRIBUTION)?;
+        Ok(DistributionFields {
+            group_id: r.array()?,
+            chain_id: r.u32_be()?,
+            iteration: r.u32_be()?,
+            chain_key: ChainKey::from_bytes(Zeroizing::new(r.array()?)),
+            signing_key: r.array()?,
+        })
     }
 
     /// The 89-byte encoding. It holds the chain key: keep it secret.
     pub fn to_bytes(&self) -> Zeroizing<[u8; Self::LEN]> {
         let mut out = Zeroizing::new([0u8; Self::LEN]);
         let parts: [&[u8]; 6] = [
-            &[KIND_DISTRIBUTION],
+            &[kind::DISTRIBUTION],
             &self.group_id,
             &self.chain_id.to_be_bytes(),
             &self.iteration.to_be_bytes(),
@@ -226,8 +261,17 @@ impl GroupMessage {
     /// ciphertext come before the 64-byte signature (a message of 25 to 120
     /// bytes).
     pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
+        Self::decode_exact(bytes)
+    }
+}
+
+/// The signed ciphertext runs to the end of the input, so the reader takes
+/// the rest: nothing can trail.
+impl Codec for GroupMessage {
+    fn read(r: &mut Reader<'_>) -> Result<Self, Error> {
+        let bytes = r.rest();
         let mut r = Reader::new(bytes);
-        r.kind(KIND_GROUP_MESSAGE)?;
+        r.kind(kind::GROUP_MESSAGE)?;
         let group_id = r.array()?;
         let chain_id = r.u32_be()?;
         let iteration = r.u32_be()?;
@@ -242,6 +286,12 @@ impl GroupMessage {
         })
     }
 
+    fn write(&self, w: &mut impl Writer) {
+        w.put(&self.bytes);
+    }
+}
+
+impl GroupMessage {
     /// A message whose bytes this module just wrote.
     pub(crate) const fn from_parts(
         bytes: Vec<u8>,
@@ -331,7 +381,7 @@ mod tests {
         for len in 0..GroupMessage::HEADER_LEN {
             let mut bytes = vec![0u8; len];
             if let Some(b) = bytes.first_mut() {
-                *b = KIND_GROUP_MESSAGE;
+                *b = kind::GROUP_MESSAGE;
             }
             assert_eq!(
                 GroupMessage::decode(&bytes),
@@ -342,7 +392,7 @@ mod tests {
         // Short of the signature and a minimal ciphertext: short_ciphertext.
         for len in GroupMessage::HEADER_LEN..GroupMessage::MIN_LEN {
             let mut bytes = vec![0u8; len];
-            bytes[0] = KIND_GROUP_MESSAGE;
+            bytes[0] = kind::GROUP_MESSAGE;
             assert_eq!(
                 GroupMessage::decode(&bytes),
                 Err(Error::Malformed(DecodeError::ShortCiphertext)),

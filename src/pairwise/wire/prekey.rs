@@ -5,11 +5,10 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use super::ratchet::RatchetMessage;
-use super::{KIND_PQ_PREKEY_MESSAGE, KIND_PREKEY_MESSAGE};
-use crate::codec::{ArrayBuf, Reader, Writer};
+use crate::codec::{ArrayBuf, Codec, Reader, Writer, kind};
 use crate::crypto;
+use crate::crypto::kem::{CIPHERTEXT_LEN, Ciphertext};
 use crate::error::{DecodeError, Error};
-use crate::kem::{CIPHERTEXT_LEN, Ciphertext};
 use crate::keys::{Hex, IdentityKey, PublicKey};
 
 /// Label of the session id hash.
@@ -145,10 +144,7 @@ impl PreKeyMessage {
     /// [`Error::Malformed`] with the first fault in wire order, the inner
     /// message included.
     pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
-        match bytes.first() {
-            Some(&KIND_PQ_PREKEY_MESSAGE) => Self::decode_post_quantum(bytes),
-            _ => Self::decode_kind(bytes, KIND_PREKEY_MESSAGE),
-        }
+        Self::decode_exact(bytes)
     }
 
     /// Parses a PqPreKeyMessage (0x17) only: a 0x12 one is
@@ -157,21 +153,8 @@ impl PreKeyMessage {
     /// # Errors
     /// As [`decode`](Self::decode).
     pub fn decode_post_quantum(bytes: &[u8]) -> Result<Self, Error> {
-        Self::decode_kind(bytes, KIND_PQ_PREKEY_MESSAGE)
-    }
-
-    fn decode_kind(bytes: &[u8], kind: u8) -> Result<Self, Error> {
-        let mut r = Reader::new(bytes);
-        r.kind(kind)?;
-        let identity_key = r.array()?;
-        let handshake = Handshake::read(&mut r, kind == KIND_PQ_PREKEY_MESSAGE)?;
-        let start = bytes.len() - r.remaining();
-        let shape = RatchetMessage::check(r.rest())?;
-        Ok(Self {
-            identity_key,
-            handshake,
-            message: RatchetMessage::from_shape(bytes.to_vec(), start, shape),
-        })
+        Reader::new(bytes).kind(kind::PQ_PREKEY_MESSAGE)?;
+        Self::decode_exact(bytes)
     }
 
     /// The prefix before the inner message: kind, identity, handshake (and
@@ -289,9 +272,9 @@ impl PreKeyMessage {
 /// The kind byte of a prekey message with this handshake.
 const fn kind_of(handshake: &Handshake) -> u8 {
     if handshake.kem_prekey_id.is_some() {
-        KIND_PQ_PREKEY_MESSAGE
+        kind::PQ_PREKEY_MESSAGE
     } else {
-        KIND_PREKEY_MESSAGE
+        kind::PREKEY_MESSAGE
     }
 }
 
@@ -308,11 +291,38 @@ impl fmt::Debug for PreKeyMessage {
     }
 }
 
+/// The inner message runs to the end of the input, so the reader takes the
+/// rest: nothing can trail.
+impl Codec for PreKeyMessage {
+    fn read(r: &mut Reader<'_>) -> Result<Self, Error> {
+        let bytes = r.rest();
+        let mut r = Reader::new(bytes);
+        let post_quantum = match r.u8()? {
+            kind::PREKEY_MESSAGE => false,
+            kind::PQ_PREKEY_MESSAGE => true,
+            _ => return Err(DecodeError::BadKind.into()),
+        };
+        let identity_key = r.array()?;
+        let handshake = Handshake::read(&mut r, post_quantum)?;
+        let start = bytes.len() - r.remaining();
+        let shape = RatchetMessage::check(r.rest())?;
+        Ok(Self {
+            identity_key,
+            handshake,
+            message: RatchetMessage::from_shape(bytes.to_vec(), start, shape),
+        })
+    }
+
+    fn write(&self, w: &mut impl Writer) {
+        w.put(self.as_bytes());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::message::AnyMessage;
-    use crate::message::ratchet::tests::message;
+    use crate::pairwise::wire::AnyMessage;
+    use crate::pairwise::wire::ratchet::tests::message;
 
     #[test]
     fn s5_prekey_message_round_trip_and_errors() {
@@ -345,7 +355,7 @@ mod tests {
             assert_eq!(m.message().clone().into_bytes(), inner);
             truncated_and_bad_flag(&bytes, prefix, 69);
             let mut bad = bytes.clone();
-            bad[prefix] = KIND_PREKEY_MESSAGE;
+            bad[prefix] = kind::PREKEY_MESSAGE;
             assert_eq!(
                 PreKeyMessage::decode(&bad),
                 Err(Error::Malformed(DecodeError::BadKind))
@@ -375,8 +385,8 @@ mod tests {
 #[cfg(test)]
 mod pq_tests {
     use super::*;
-    use crate::message::AnyMessage;
-    use crate::message::ratchet::tests::message;
+    use crate::pairwise::wire::AnyMessage;
+    use crate::pairwise::wire::ratchet::tests::message;
 
     #[test]
     fn s5_pq_prekey_message_round_trip_and_errors() {
@@ -411,7 +421,7 @@ mod pq_tests {
             assert_eq!(AnyMessage::decode(&bytes).map(|m| m.kind()), Ok(0x17));
             super::tests::truncated_and_bad_flag(&bytes, prefix, 1641);
             let mut classic = bytes.clone();
-            classic[0] = KIND_PREKEY_MESSAGE;
+            classic[0] = kind::PREKEY_MESSAGE;
             assert!(PreKeyMessage::decode_post_quantum(&classic).is_err());
             assert_eq!(
                 PreKeyMessage::decode_post_quantum(&classic),

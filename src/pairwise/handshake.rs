@@ -7,11 +7,11 @@ use alloc::boxed::Box;
 use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
-use crate::bundle::VerifiedBundle;
+use crate::crypto::kdf::{self, SharedSecrets};
+use crate::crypto::kem::{self, Ciphertext};
 use crate::error::Error;
-use crate::kdf::{self, SharedSecrets};
-use crate::kem::{self, Ciphertext};
 use crate::keys::{IdentityKey, IdentityKeyPair, KemPreKey, KeyPair, PublicKey, draw_secret};
+use crate::pairwise::bundle::VerifiedBundle;
 
 /// The initiator's encapsulation (§3b step 2): draws `m` and encapsulates
 /// to the bundle's KEM prekey; `None` for a classic bundle (nothing drawn).
@@ -60,8 +60,8 @@ pub(crate) fn initiator(
         [dh1, &dh2, &dh3],
         dh4.as_deref(),
         kem_secret,
-        identity.public_key(),
-        bundle.identity_key(),
+        identity.public_key().as_bytes(),
+        bundle.identity_key().as_bytes(),
     ))
 }
 
@@ -86,7 +86,7 @@ pub(crate) fn responder(
         [&dh1, &dh2, &dh3],
         dh4.as_deref(),
         kem_secret.as_deref(),
-        their_identity,
-        identity.public_key(),
+        their_identity.as_bytes(),
+        identity.public_key().as_bytes(),
     ))
 }

@@ -7,18 +7,21 @@ use core::fmt;
 
 use rand_core::CryptoRng;
 
-use crate::bundle::VerifiedBundle;
 use crate::codec::{Reader, Writer};
 use crate::config::SessionConfig;
+use crate::crypto::kdf::{AD_LEN, SharedSecrets};
+use crate::crypto::kem::{CIPHERTEXT_LEN, Ciphertext};
 use crate::error::{Error, StateError};
-use crate::kdf::{AD_LEN, ENC_HEADER_LEN, SharedSecrets};
-use crate::kem::{CIPHERTEXT_LEN, Ciphertext};
 use crate::keys::{IdentityKey, IdentityKeyPair, KeyPair, PublicKey};
-use crate::message::{AnyMessage, Handshake, PreKeyMessage, RatchetMessage, SessionId, Shape};
-pub(crate) use crate::ratchet::Fit;
-use crate::ratchet::{RATCHET_FLAGS, Ratchet};
+use crate::pairwise::bundle::VerifiedBundle;
+use crate::pairwise::handshake;
+pub(crate) use crate::pairwise::ratchet::Fit;
+use crate::pairwise::ratchet::{RATCHET_FLAGS, Ratchet};
+use crate::pairwise::wire::ENC_HEADER_LEN;
+use crate::pairwise::wire::{
+    AnyMessage, Handshake, PreKeyMessage, RatchetMessage, SessionId, Shape,
+};
 use crate::storage::{self, Secret};
-use crate::x3dh;
 
 /// Which side of the handshake this session is on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,10 +106,10 @@ impl Session {
         if !bundle.is_post_quantum() && !config.allows_classic_x3dh() {
             return Err(Error::PostQuantumRequired);
         }
-        let dh1 = x3dh::dh1_initiator(identity, bundle)?;
+        let dh1 = handshake::dh1_initiator(identity, bundle)?;
         let ephemeral = KeyPair::generate(rng);
-        let encapsulated = x3dh::encapsulate(bundle, rng);
-        let shared = x3dh::initiator(
+        let encapsulated = handshake::encapsulate(bundle, rng);
+        let shared = handshake::initiator(
             identity,
             &dh1,
             bundle,

@@ -9,14 +9,16 @@ use core::fmt;
 
 use rand_core::CryptoRng;
 
-use crate::account::Account;
-use crate::bundle::VerifiedBundle;
 use crate::codec::{Reader, Writer};
 use crate::config::SessionConfig;
 use crate::error::{ConfigError, Error, StateError};
 use crate::keys::{IdentityKey, IdentityKeyPair};
-use crate::message::{AnyMessage, DecryptionFailure, PreKeyMessage, RatchetMessage, SessionId};
-use crate::session::{Fit, Session};
+use crate::pairwise::account::Account;
+use crate::pairwise::bundle::VerifiedBundle;
+use crate::pairwise::session::{Fit, Session};
+use crate::pairwise::wire::{
+    AnyMessage, DecryptionFailure, PreKeyMessage, RatchetMessage, SessionId,
+};
 use crate::storage::{self, Secret};
 
 /// Everything one device keeps about one peer device: the current session
@@ -1016,7 +1018,7 @@ mod tests {
 
     use super::*;
     use crate::Message;
-    use crate::ratchet::NEW_CHAIN_TRIALS;
+    use crate::pairwise::ratchet::NEW_CHAIN_TRIALS;
 
     /// A record with a current session and `archived` archived ones, each
     /// of which has sent since its last ratchet step, so that a plain

@@ -15,8 +15,8 @@ use super::skipped::SkippedKeys;
 use super::{Chains, HeaderKeys, Ratchet, ReceivingChain, SendingChain};
 use crate::codec::{Reader, Writer};
 use crate::config::SessionConfig;
+use crate::crypto::kdf::{ChainKey, HeaderKey, RootKey};
 use crate::error::StateError;
-use crate::kdf::{ChainKey, HeaderKey, RootKey};
 use crate::keys::{KeyPair, PublicKey};
 use crate::storage;
 

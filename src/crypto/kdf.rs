@@ -1,7 +1,7 @@
 //! The key schedule (SPEC §3–§6): its labels, one secret type per role, the
 //! X3DH KDF, `KDF_RK`, `KDF_RK_HE`, `KDF_CK`, and the message and header
-//! AEAD. It sits below both the handshake (`x3dh`) and the ratchet, which
-//! only call it.
+//! AEAD. It sits below both the handshake and the ratchet, which only call it,
+//! and knows no wire layout: header lengths are the wire layer's (`pairwise::wire`).
 
 use alloc::vec::Vec;
 
@@ -10,7 +10,6 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 use crate::codec::{ArrayBuf, Writer};
 use crate::crypto::{self, NONCE_LEN, TAG_LEN, hkdf};
 use crate::error::Error;
-use crate::keys::IdentityKey;
 
 /// `info` of the X3DH KDF (§3).
 const LABEL_X3DH: &[u8] = b"cliquet/v1/x3dh";
@@ -25,15 +24,12 @@ const LABEL_MESSAGE: &[u8] = b"cliquet/v1/message";
 
 /// Length of the per-message salt (§4).
 pub(crate) const SALT_LEN: usize = 16;
-/// Length of a header plaintext: ratchet key, PN, N (§6).
-pub(crate) const HEADER_LEN: usize = 32 + 4 + 4;
-/// Length of an encrypted header: nonce, header, tag (§6).
-pub(crate) const ENC_HEADER_LEN: usize = NONCE_LEN + HEADER_LEN + TAG_LEN;
 /// Length of the associated data `AD = IK_A_pub || IK_B_pub` (§3).
 pub(crate) const AD_LEN: usize = 64;
-/// The longest `header_bytes` a message body binds (an encrypted header and
-/// its kind byte, §6).
-const MAX_HEADER_BYTES: usize = 1 + ENC_HEADER_LEN;
+/// A bound on the `header_bytes` a message body binds. The wire layer's
+/// longest is an encrypted header and its kind byte (69 bytes, §6); the key
+/// schedule refuses anything longer than this bound rather than cut it.
+const MAX_HEADER_BYTES: usize = 128;
 
 macro_rules! secret_key {
     ($(#[$doc:meta])* $name:ident) => {
@@ -109,8 +105,8 @@ pub(crate) fn x3dh(
     dh: [&[u8; 32]; 3],
     dh4: Option<&[u8; 32]>,
     kem_secret: Option<&[u8; 32]>,
-    initiator: &IdentityKey,
-    responder: &IdentityKey,
+    initiator: &[u8; 32],
+    responder: &[u8; 32],
 ) -> SharedSecrets {
     let mut ikm = Zeroizing::new(Vec::with_capacity(6 * 32));
     ikm.put(&[0xff; 32]);
@@ -124,8 +120,8 @@ pub(crate) fn x3dh(
     };
     let [sk, hka, nhkb] = split3(&hkdf::<96>(&[0; 32], &ikm, label));
     let mut ad = ArrayBuf::<AD_LEN>::new();
-    ad.put(initiator.as_bytes());
-    ad.put(responder.as_bytes());
+    ad.put(initiator);
+    ad.put(responder);
     SharedSecrets {
         root_key: RootKey(*sk),
         header_key_alice: HeaderKey(*hka),
@@ -164,11 +160,17 @@ impl ChainKey {
 }
 
 /// `AD || header_bytes`, the associated data of a message body (§4).
-fn body_aad(ad: &[u8; AD_LEN], header_bytes: &[u8]) -> ArrayBuf<{ AD_LEN + MAX_HEADER_BYTES }> {
+fn body_aad(
+    ad: &[u8; AD_LEN],
+    header_bytes: &[u8],
+) -> Result<ArrayBuf<{ AD_LEN + MAX_HEADER_BYTES }>, Error> {
+    if header_bytes.len() > MAX_HEADER_BYTES {
+        return Err(Error::TooLarge);
+    }
     let mut aad = ArrayBuf::new();
     aad.put(ad);
     aad.put(header_bytes);
-    aad
+    Ok(aad)
 }
 
 impl MessageKey {
@@ -192,7 +194,7 @@ impl MessageKey {
         let (key, nonce) = self.key_and_nonce(salt);
         let (salt_out, sealed) = out.split_at_mut_checked(SALT_LEN).ok_or(Error::TooLarge)?;
         salt_out.copy_from_slice(salt);
-        let aad = body_aad(ad, header_bytes);
+        let aad = body_aad(ad, header_bytes)?;
         crypto::seal_into(&key, &nonce, aad.as_slice(), plaintext, sealed)
     }
 
@@ -209,23 +211,33 @@ impl MessageKey {
             out.clear();
             return Err(Error::Authentication);
         };
+        let Ok(aad) = body_aad(ad, header_bytes) else {
+            out.clear();
+            return Err(Error::Authentication);
+        };
         let (key, nonce) = self.key_and_nonce(salt);
-        let aad = body_aad(ad, header_bytes);
         crypto::open_into(&key, &nonce, aad.as_slice(), sealed, out)
     }
 }
 
 impl HeaderKey {
-    /// `enc_header = nonce || AEAD(HK, nonce, header, AD)` (68 bytes).
-    pub(crate) fn seal(
+    /// `enc_header = nonce || AEAD(HK, nonce, header, AD)`: `E` is the
+    /// header's length `H` plus 28 (the wire layer names both, §6).
+    pub(crate) fn seal<const H: usize, const E: usize>(
         &self,
         nonce: &[u8; NONCE_LEN],
         ad: &[u8; AD_LEN],
-        header: &[u8; HEADER_LEN],
-    ) -> Result<[u8; ENC_HEADER_LEN], Error> {
+        header: &[u8; H],
+    ) -> Result<[u8; E], Error> {
+        const {
+            assert!(
+                E == NONCE_LEN + H + TAG_LEN,
+                "nonce, header and tag fill it"
+            )
+        };
         let mut body = *header;
         let tag = crypto::seal_in_place(&self.0, nonce, ad, &mut body)?;
-        let mut out = ArrayBuf::<ENC_HEADER_LEN>::new();
+        let mut out = ArrayBuf::<E>::new();
         out.put(nonce);
         out.put(&body);
         out.put(&tag);
@@ -233,15 +245,21 @@ impl HeaderKey {
     }
 
     /// Opens an encrypted header; `None` if this key does not open it.
-    pub(crate) fn open(
+    pub(crate) fn open<const H: usize, const E: usize>(
         &self,
         ad: &[u8; AD_LEN],
-        enc_header: &[u8; ENC_HEADER_LEN],
-    ) -> Option<[u8; HEADER_LEN]> {
+        enc_header: &[u8; E],
+    ) -> Option<[u8; H]> {
+        const {
+            assert!(
+                E == NONCE_LEN + H + TAG_LEN,
+                "nonce, header and tag fill it"
+            )
+        };
         #[cfg(test)]
         HEADER_TRIALS.with(|n| n.set(n.get() + 1));
         let (nonce, rest) = enc_header.split_first_chunk::<NONCE_LEN>()?;
-        let (body, tag) = rest.split_first_chunk::<HEADER_LEN>()?;
+        let (body, tag) = rest.split_first_chunk::<H>()?;
         let tag: &[u8; TAG_LEN] = tag.try_into().ok()?;
         let mut body = *body;
         crypto::open_in_place(&self.0, nonce, ad, &mut body, tag).ok()?;

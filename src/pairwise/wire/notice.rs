@@ -4,13 +4,13 @@
 use alloc::vec::Vec;
 use core::fmt;
 
+use super::AnyMessage;
 use super::prekey::SessionId;
 use super::ratchet::RatchetMessage;
-use super::{AnyMessage, KIND_DECRYPTION_FAILURE};
-use crate::codec::{Reader, Writer};
+use crate::codec::{Codec, Reader, Writer, kind};
 use crate::error::{DecodeError, Error};
-use crate::kdf::ENC_HEADER_LEN;
 use crate::keys::{Hex, IdentityKey, IdentityKeyPair, PublicKey};
+use crate::pairwise::wire::ENC_HEADER_LEN;
 
 /// Prefix of what a notice's signature covers.
 const LABEL_NOTICE: &[u8] = b"cliquet/v1/decryption-failure";
@@ -133,8 +133,13 @@ impl DecryptionFailure {
     /// [`Error::Malformed`]: wrong kind byte, a flag other than 0 or 1 or a
     /// chain byte other than 0, 1 or 2, truncated or trailing bytes.
     pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
-        let mut r = Reader::new(bytes);
-        r.kind(KIND_DECRYPTION_FAILURE)?;
+        Self::decode_exact(bytes)
+    }
+}
+
+impl Codec for DecryptionFailure {
+    fn read(r: &mut Reader<'_>) -> Result<Self, Error> {
+        r.kind(kind::DECRYPTION_FAILURE)?;
         let session_id = if r.flag()? {
             Some(SessionId::from_bytes(r.array()?))
         } else {
@@ -147,7 +152,6 @@ impl DecryptionFailure {
             _ => return Err(DecodeError::BadFlag.into()),
         };
         let signature = r.array()?;
-        r.finish()?;
         Ok(Self {
             session_id,
             named,
@@ -155,17 +159,23 @@ impl DecryptionFailure {
         })
     }
 
+    fn write(&self, w: &mut impl Writer) {
+        self.write_body(w);
+        w.put(&self.signature);
+    }
+}
+
+impl DecryptionFailure {
     /// The encoding.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(Self::MAX_LEN);
-        self.write_body(&mut out);
-        out.put(&self.signature);
+        self.write(&mut out);
         out
     }
 
     /// Everything before the signature.
     fn write_body(&self, w: &mut impl Writer) {
-        w.put_u8(KIND_DECRYPTION_FAILURE);
+        w.put_u8(kind::DECRYPTION_FAILURE);
         w.put_flag(self.session_id.is_some());
         if let Some(id) = &self.session_id {
             w.put(&id.to_bytes());

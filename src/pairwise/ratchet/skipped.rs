@@ -19,8 +19,8 @@ use hashbrown::HashMap;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::codec::{Reader, Writer};
+use crate::crypto::kdf::{HeaderKey, MessageKey};
 use crate::error::StateError;
-use crate::kdf::{HeaderKey, MessageKey};
 use crate::keys::PublicKey;
 use crate::storage;
 

@@ -1,4 +1,5 @@
-//! The only module that names primitive crates: HKDF, HMAC, SHA-256,
+//! The primitives and the key schedule (SPEC §1, §3–§6). This file is the
+//! only one that names primitive crates: HKDF, HMAC, SHA-256,
 //! AES-256-GCM and contributory X25519, over plain byte arrays (SPEC
 //! notation and §1). What the bytes mean (labels, key roles) is decided above.
 
@@ -10,6 +11,9 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::error::Error;
+
+pub(crate) mod kdf;
+pub(crate) mod kem;
 
 /// AES-256-GCM tag length.
 pub(crate) const TAG_LEN: usize = 16;

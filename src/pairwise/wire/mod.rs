@@ -21,21 +21,16 @@ pub use prekey::{PreKeyMessage, SessionId};
 pub use ratchet::{EncryptedHeaderMessage, Message, RatchetMessage};
 pub(crate) use ratchet::{Header, Shape};
 
-use crate::codec::Reader;
+use crate::codec::{Codec, Reader, Writer, kind};
+use crate::crypto::NONCE_LEN;
 use crate::crypto::TAG_LEN;
+use crate::crypto::kdf::SALT_LEN;
 use crate::error::{DecodeError, Error};
-use crate::kdf::{ENC_HEADER_LEN, HEADER_LEN, SALT_LEN};
 
-/// Kind byte of a [`Message`].
-pub(crate) const KIND_MESSAGE: u8 = 0x11;
-/// Kind byte of a [`PreKeyMessage`].
-pub(crate) const KIND_PREKEY_MESSAGE: u8 = 0x12;
-/// Kind byte of an [`EncryptedHeaderMessage`].
-pub(crate) const KIND_ENCRYPTED_HEADER_MESSAGE: u8 = 0x13;
-/// Kind byte of a PqPreKeyMessage (a [`PreKeyMessage`] of PQXDH).
-pub(crate) const KIND_PQ_PREKEY_MESSAGE: u8 = 0x17;
-/// Kind byte of a [`DecryptionFailure`].
-pub(crate) const KIND_DECRYPTION_FAILURE: u8 = 0x15;
+/// Length of a header plaintext: ratchet key, PN, N (§4, §6).
+pub(crate) const HEADER_LEN: usize = 32 + 4 + 4;
+/// Length of an encrypted header: nonce, header, tag (§6).
+pub(crate) const ENC_HEADER_LEN: usize = NONCE_LEN + HEADER_LEN + TAG_LEN;
 
 /// Length of a `Message`'s `header_bytes`: kind and header (§4).
 pub(crate) const MESSAGE_HEADER_LEN: usize = 1 + HEADER_LEN;
@@ -78,12 +73,7 @@ impl AnyMessage {
     /// [`Error::Malformed`], as for each message type; an empty input is
     /// `Truncated`, an unknown kind byte `BadKind`.
     pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
-        match bytes.first() {
-            Some(&(KIND_PREKEY_MESSAGE | KIND_PQ_PREKEY_MESSAGE)) => {
-                PreKeyMessage::decode(bytes).map(Self::PreKey)
-            }
-            _ => RatchetMessage::decode(bytes).map(Self::Ratchet),
-        }
+        Self::decode_exact(bytes)
     }
 
     /// The encoding.
@@ -146,5 +136,21 @@ impl From<EncryptedHeaderMessage> for AnyMessage {
 impl From<PreKeyMessage> for AnyMessage {
     fn from(m: PreKeyMessage) -> Self {
         Self::PreKey(m)
+    }
+}
+
+impl Codec for AnyMessage {
+    fn read(r: &mut Reader<'_>) -> Result<Self, Error> {
+        let bytes = r.rest();
+        match bytes.first() {
+            Some(&(kind::PREKEY_MESSAGE | kind::PQ_PREKEY_MESSAGE)) => {
+                PreKeyMessage::read(&mut Reader::new(bytes)).map(Self::PreKey)
+            }
+            _ => RatchetMessage::read(&mut Reader::new(bytes)).map(Self::Ratchet),
+        }
+    }
+
+    fn write(&self, w: &mut impl Writer) {
+        w.put(self.as_bytes());
     }
 }

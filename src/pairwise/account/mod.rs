@@ -7,18 +7,18 @@ use core::fmt;
 
 use rand_core::CryptoRng;
 
-use crate::bundle::{PreKeyBundle, SignedKemPreKey};
 use crate::codec::{Reader, Writer};
 use crate::config::SessionConfig;
+use crate::crypto::kem::SEED_LEN;
 use crate::error::{Error, StateError};
-use crate::kem::SEED_LEN;
 use crate::keys::{
     IdentityKey, IdentityKeyPair, KemPreKey, KemPreKeyKind, OneTimePreKey, PublicKey, SignedPreKey,
 };
-use crate::message::{PreKeyMessage, RatchetMessage};
-use crate::session::Session;
+use crate::pairwise::bundle::{PreKeyBundle, SignedKemPreKey};
+use crate::pairwise::handshake;
+use crate::pairwise::session::Session;
+use crate::pairwise::wire::{PreKeyMessage, RatchetMessage};
 use crate::storage::{self, Secret};
-use crate::x3dh;
 
 /// A one-time prekey and whether it was handed to the application to publish.
 #[derive(Clone, Debug)]
@@ -563,7 +563,7 @@ impl Account {
             return Err(Error::ModeRefused);
         }
         let their_identity = IdentityKey::from_bytes(message.identity_key_bytes())?;
-        let shared = x3dh::responder(
+        let shared = handshake::responder(
             &self.identity,
             signed.key.pair(),
             one_time.map(|e| e.key.pair()),
@@ -865,7 +865,7 @@ mod tests {
         }
         let loaded = Account::from_bytes(&account.to_bytes()).unwrap();
         assert_eq!(loaded.to_bytes(), account.to_bytes());
-        let wrong_ct = [0x33; crate::kem::CIPHERTEXT_LEN];
+        let wrong_ct = [0x33; crate::crypto::kem::CIPHERTEXT_LEN];
         let mut other_z = seed;
         other_z[63] ^= 1;
         let other_z = KemPreKey::from_secret_bytes(9, KemPreKeyKind::OneTime, &other_z);

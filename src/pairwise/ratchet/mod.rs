@@ -16,15 +16,17 @@ use alloc::vec::Vec;
 use rand_core::CryptoRng;
 
 use self::skipped::{KeyRun, SkippedKey, SkippedKeys};
-use crate::codec::{ArrayBuf, Writer};
+use crate::codec::{ArrayBuf, Writer, kind};
 use crate::config::SessionConfig;
+use crate::crypto::kdf::{
+    AD_LEN, ChainKey, HeaderKey, MessageKey, RootKey, SALT_LEN, SharedSecrets,
+};
 use crate::crypto::{NONCE_LEN, TAG_LEN};
 use crate::error::Error;
-use crate::kdf::{AD_LEN, ChainKey, HeaderKey, MessageKey, RootKey, SALT_LEN, SharedSecrets};
 use crate::keys::{KeyPair, PublicKey};
-use crate::message::{
-    EH_MESSAGE_HEADER_LEN, EncryptedHeaderMessage, Header, KIND_ENCRYPTED_HEADER_MESSAGE,
-    KIND_MESSAGE, Message, RatchetMessage, Shape,
+use crate::pairwise::wire::{
+    EH_MESSAGE_HEADER_LEN, ENC_HEADER_LEN, EncryptedHeaderMessage, HEADER_LEN, Header, Message,
+    RatchetMessage, Shape,
 };
 
 /// AES-GCM's plaintext limit (2^36 − 32 bytes), checked before anything is drawn.
@@ -333,7 +335,7 @@ impl Ratchet {
         let mut header_bytes = ArrayBuf::<EH_MESSAGE_HEADER_LEN>::new();
         let shape = match &self.header_keys {
             None => {
-                header_bytes.put_u8(KIND_MESSAGE);
+                header_bytes.put_u8(kind::MESSAGE);
                 header.write(&mut header_bytes);
                 Shape::Plain(header)
             }
@@ -341,7 +343,7 @@ impl Ratchet {
                 let mut nonce = [0u8; NONCE_LEN];
                 rng.fill_bytes(&mut nonce);
                 let enc_header = keys.sending.seal(&nonce, ad, &header.to_bytes())?;
-                header_bytes.put_u8(KIND_ENCRYPTED_HEADER_MESSAGE);
+                header_bytes.put_u8(kind::ENCRYPTED_HEADER_MESSAGE);
                 header_bytes.put(&enc_header);
                 Shape::EncryptedHeader(enc_header)
             }
@@ -666,14 +668,12 @@ impl Ratchet {
 
     /// Whether `HKs` opens `enc_header`: the header is of a message we sent
     /// on our current header key.
-    pub(crate) fn sent_header(
-        &self,
-        ad: &[u8; AD_LEN],
-        enc_header: &[u8; crate::kdf::ENC_HEADER_LEN],
-    ) -> bool {
-        self.header_keys
-            .as_ref()
-            .is_some_and(|keys| keys.sending.open(ad, enc_header).is_some())
+    pub(crate) fn sent_header(&self, ad: &[u8; AD_LEN], enc_header: &[u8; ENC_HEADER_LEN]) -> bool {
+        self.header_keys.as_ref().is_some_and(|keys| {
+            keys.sending
+                .open::<HEADER_LEN, ENC_HEADER_LEN>(ad, enc_header)
+                .is_some()
+        })
     }
 
     /// Whether a message of this chain would be received on a chain we
@@ -685,7 +685,10 @@ impl Ratchet {
             RatchetMessage::Plain(m) => self.knows_chain(m.ratchet_key()),
             RatchetMessage::EncryptedHeader(m) => {
                 let enc_header = m.encrypted_header();
-                let opens = |key: &HeaderKey| key.open(ad, enc_header).is_some();
+                let opens = |key: &HeaderKey| {
+                    key.open::<HEADER_LEN, ENC_HEADER_LEN>(ad, enc_header)
+                        .is_some()
+                };
                 self.receiving_header_key().is_some_and(opens)
                     || self
                         .skipped
@@ -821,7 +824,7 @@ mod tests {
     use zeroize::ZeroizeOnDrop;
 
     use super::*;
-    use crate::kdf::HEADER_TRIALS;
+    use crate::crypto::kdf::HEADER_TRIALS;
     use crate::{Account, AnyMessage, Session};
 
     /// Alice's session and Bob's, after one message each way.

@@ -4,7 +4,7 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::codec::{ArrayBuf, Reader, Writer};
+use crate::codec::{ArrayBuf, Codec, Reader, Writer, kind};
 use crate::error::{DecodeError, Error};
 use crate::keys::{
     Hex, IdentityKey, IdentityKeyPair, KemPreKey, KemPreKeyKind, KemPublicKey, PublicKey,
@@ -15,11 +15,6 @@ use crate::keys::{
 const LABEL_SIGNED_PREKEY: &[u8] = b"cliquet/v1/signed-prekey";
 /// Prefix of the KEM-prekey signature (§2b).
 const LABEL_KEM_PREKEY: &[u8] = b"cliquet/v1/kem-prekey";
-
-/// Kind byte of a classic bundle.
-pub(crate) const KIND_BUNDLE: u8 = 0x14;
-/// Kind byte of a post-quantum bundle.
-pub(crate) const KIND_PQ_BUNDLE: u8 = 0x16;
 
 /// A KEM prekey's public part as a post-quantum bundle carries it (SPEC
 /// §2b): id, kind, encapsulation key, and the identity key's signature
@@ -110,12 +105,11 @@ impl SignedKemPreKey {
     /// [`Error::Malformed`]: a kind other than 0 or 1, truncated or
     /// trailing bytes.
     pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
-        let mut r = Reader::new(bytes);
-        let key = Self::read(&mut r)?;
-        r.finish()?;
-        Ok(key)
+        Self::decode_exact(bytes)
     }
+}
 
+impl Codec for SignedKemPreKey {
     /// `u32be(kpk_id) || kpk_kind || KPK_pub || kpk_signature`.
     fn write(&self, w: &mut impl Writer) {
         w.put_u32_be(self.id);
@@ -124,7 +118,7 @@ impl SignedKemPreKey {
         w.put(&self.signature);
     }
 
-    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader<'_>) -> Result<Self, Error> {
         let id = r.u32_be()?;
         let kind = KemPreKeyKind::from_byte(r.u8()?).ok_or(DecodeError::BadFlag)?;
         let key = r.take(KemPublicKey::LEN)?;
@@ -136,7 +130,9 @@ impl SignedKemPreKey {
             signature: r.array()?,
         })
     }
+}
 
+impl SignedKemPreKey {
     /// Checks the signature strictly, then the modulus check of the key.
     fn verify(&self, verifier: &Verifier) -> Result<(), Error> {
         verifier.verify(
@@ -270,10 +266,7 @@ impl PreKeyBundle {
     /// [`Error::Malformed`] with the first fault in wire order (a
     /// `kpk_kind` other than 0x00 or 0x01 is [`DecodeError::BadFlag`]).
     pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
-        match bytes.first() {
-            Some(&KIND_PQ_BUNDLE) => Self::decode_post_quantum(bytes),
-            _ => Self::decode_kind(bytes, KIND_BUNDLE),
-        }
+        Self::decode_exact(bytes)
     }
 
     /// Parses a post-quantum bundle (0x16) only: a classic one is
@@ -296,18 +289,23 @@ impl PreKeyBundle {
     /// # Errors
     /// As [`decode`](Self::decode).
     pub fn decode_post_quantum(bytes: &[u8]) -> Result<Self, Error> {
-        Self::decode_kind(bytes, KIND_PQ_BUNDLE)
+        Reader::new(bytes).kind(kind::PQ_BUNDLE)?;
+        Self::decode_exact(bytes)
     }
+}
 
-    fn decode_kind(bytes: &[u8], kind: u8) -> Result<Self, Error> {
-        let mut r = Reader::new(bytes);
-        r.kind(kind)?;
+impl Codec for PreKeyBundle {
+    fn read(r: &mut Reader<'_>) -> Result<Self, Error> {
+        let kind = r.u8()?;
+        if kind != kind::BUNDLE && kind != kind::PQ_BUNDLE {
+            return Err(DecodeError::BadKind.into());
+        }
         let identity_key = r.array()?;
         let signed_prekey_id = r.u32_be()?;
         let signed_prekey = PublicKey::from_bytes(r.array()?);
         let signature = r.array()?;
-        let kem_prekey = if kind == KIND_PQ_BUNDLE {
-            Some(SignedKemPreKey::read(&mut r)?)
+        let kem_prekey = if kind == kind::PQ_BUNDLE {
+            Some(SignedKemPreKey::read(r)?)
         } else {
             None
         };
@@ -316,7 +314,6 @@ impl PreKeyBundle {
         } else {
             None
         };
-        r.finish()?;
         Ok(Self {
             identity_key,
             signed_prekey_id,
@@ -327,26 +324,32 @@ impl PreKeyBundle {
         })
     }
 
+    fn write(&self, w: &mut impl Writer) {
+        w.put_u8(if self.kem_prekey.is_some() {
+            kind::PQ_BUNDLE
+        } else {
+            kind::BUNDLE
+        });
+        w.put(&self.identity_key);
+        w.put_u32_be(self.signed_prekey_id);
+        w.put(self.signed_prekey.as_bytes());
+        w.put(&self.signature);
+        if let Some(kem_prekey) = &self.kem_prekey {
+            kem_prekey.write(w);
+        }
+        w.put_flag(self.one_time_prekey.is_some());
+        if let Some((id, key)) = &self.one_time_prekey {
+            w.put_u32_be(*id);
+            w.put(key.as_bytes());
+        }
+    }
+}
+
+impl PreKeyBundle {
     /// The wire format.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(Self::PQ_LEN_WITH_ONE_TIME_PREKEY);
-        out.put_u8(if self.kem_prekey.is_some() {
-            KIND_PQ_BUNDLE
-        } else {
-            KIND_BUNDLE
-        });
-        out.put(&self.identity_key);
-        out.put_u32_be(self.signed_prekey_id);
-        out.put(self.signed_prekey.as_bytes());
-        out.put(&self.signature);
-        if let Some(kem_prekey) = &self.kem_prekey {
-            kem_prekey.write(&mut out);
-        }
-        out.put_flag(self.one_time_prekey.is_some());
-        if let Some((id, key)) = &self.one_time_prekey {
-            out.put_u32_be(*id);
-            out.put(key.as_bytes());
-        }
+        self.write(&mut out);
         out
     }
 

@@ -3,13 +3,10 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::{
-    EH_MESSAGE_HEADER_LEN, KIND_ENCRYPTED_HEADER_MESSAGE, KIND_MESSAGE, MESSAGE_HEADER_LEN,
-    ciphertext,
-};
-use crate::codec::{ArrayBuf, Reader, Writer};
+use super::{EH_MESSAGE_HEADER_LEN, MESSAGE_HEADER_LEN, ciphertext};
+use super::{ENC_HEADER_LEN, HEADER_LEN};
+use crate::codec::{ArrayBuf, Codec, Reader, Writer, kind};
 use crate::error::{DecodeError, Error};
-use crate::kdf::{ENC_HEADER_LEN, HEADER_LEN};
 use crate::keys::PublicKey;
 
 /// A message header: `ratchet_pub (32) || u32be(PN) || u32be(N)` (§4, §6).
@@ -98,14 +95,13 @@ impl Message {
     /// [`Error::Malformed`]: wrong kind byte, truncated header, or a
     /// ciphertext shorter than 32 bytes.
     pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
-        let header = Self::check(bytes)?;
-        Ok(Self::from_encoded(bytes.to_vec(), 0, header))
+        Self::decode_exact(bytes)
     }
 
     /// Checks the structure of an encoded message; returns its header.
     fn check(bytes: &[u8]) -> Result<Header, DecodeError> {
         let mut r = Reader::new(bytes);
-        r.kind(KIND_MESSAGE)?;
+        r.kind(kind::MESSAGE)?;
         let header = Header::read(&mut r)?;
         ciphertext(&mut r)?;
         Ok(header)
@@ -195,13 +191,12 @@ impl EncryptedHeaderMessage {
     /// [`Error::Malformed`]: wrong kind byte, truncated header, or a
     /// ciphertext shorter than 32 bytes.
     pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
-        let encrypted_header = Self::check(bytes)?;
-        Ok(Self::from_encoded(bytes.to_vec(), 0, encrypted_header))
+        Self::decode_exact(bytes)
     }
 
     fn check(bytes: &[u8]) -> Result<[u8; ENC_HEADER_LEN], DecodeError> {
         let mut r = Reader::new(bytes);
-        r.kind(KIND_ENCRYPTED_HEADER_MESSAGE)?;
+        r.kind(kind::ENCRYPTED_HEADER_MESSAGE)?;
         let encrypted_header = r.array()?;
         ciphertext(&mut r)?;
         Ok(encrypted_header)
@@ -275,15 +270,15 @@ impl RatchetMessage {
     /// [`Error::Malformed`]; an empty input is `Truncated`, any other kind
     /// byte `BadKind`.
     pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
-        Ok(Self::from_shape(bytes.to_vec(), 0, Self::check(bytes)?))
+        Self::decode_exact(bytes)
     }
 
     /// Checks the message at the end of an encoding, before it is copied.
     pub(crate) fn check(bytes: &[u8]) -> Result<Shape, DecodeError> {
         match bytes.first() {
             None => Err(DecodeError::Truncated),
-            Some(&KIND_MESSAGE) => Message::check(bytes).map(Shape::Plain),
-            Some(&KIND_ENCRYPTED_HEADER_MESSAGE) => {
+            Some(&kind::MESSAGE) => Message::check(bytes).map(Shape::Plain),
+            Some(&kind::ENCRYPTED_HEADER_MESSAGE) => {
                 EncryptedHeaderMessage::check(bytes).map(Shape::EncryptedHeader)
             }
             Some(_) => Err(DecodeError::BadKind),
@@ -325,8 +320,8 @@ impl RatchetMessage {
     /// The kind byte.
     pub const fn kind(&self) -> u8 {
         match self {
-            Self::Plain(_) => KIND_MESSAGE,
-            Self::EncryptedHeader(_) => KIND_ENCRYPTED_HEADER_MESSAGE,
+            Self::Plain(_) => kind::MESSAGE,
+            Self::EncryptedHeader(_) => kind::ENCRYPTED_HEADER_MESSAGE,
         }
     }
 
@@ -371,13 +366,50 @@ pub(crate) enum Shape {
     EncryptedHeader([u8; ENC_HEADER_LEN]),
 }
 
+/// A message's ciphertext runs to the end of its input, so each reader
+/// takes the rest: nothing can trail.
+impl Codec for Message {
+    fn read(r: &mut Reader<'_>) -> Result<Self, Error> {
+        let bytes = r.rest();
+        let header = Self::check(bytes)?;
+        Ok(Self::from_encoded(bytes.to_vec(), 0, header))
+    }
+
+    fn write(&self, w: &mut impl Writer) {
+        w.put(self.as_bytes());
+    }
+}
+
+impl Codec for EncryptedHeaderMessage {
+    fn read(r: &mut Reader<'_>) -> Result<Self, Error> {
+        let bytes = r.rest();
+        let encrypted_header = Self::check(bytes)?;
+        Ok(Self::from_encoded(bytes.to_vec(), 0, encrypted_header))
+    }
+
+    fn write(&self, w: &mut impl Writer) {
+        w.put(self.as_bytes());
+    }
+}
+
+impl Codec for RatchetMessage {
+    fn read(r: &mut Reader<'_>) -> Result<Self, Error> {
+        let bytes = r.rest();
+        Ok(Self::from_shape(bytes.to_vec(), 0, Self::check(bytes)?))
+    }
+
+    fn write(&self, w: &mut impl Writer) {
+        w.put(self.as_bytes());
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::message::{AnyMessage, MIN_CIPHERTEXT_LEN};
+    use crate::pairwise::wire::{AnyMessage, MIN_CIPHERTEXT_LEN};
 
     pub(crate) fn message(ct: usize) -> Vec<u8> {
-        let mut b = vec![KIND_MESSAGE];
+        let mut b = vec![kind::MESSAGE];
         b.extend_from_slice(&[7; 32]);
         b.extend_from_slice(&3u32.to_be_bytes());
         b.extend_from_slice(&9u32.to_be_bytes());
@@ -425,7 +457,7 @@ pub(crate) mod tests {
             );
         }
         let mut bad = ok.clone();
-        bad[0] = KIND_ENCRYPTED_HEADER_MESSAGE;
+        bad[0] = kind::ENCRYPTED_HEADER_MESSAGE;
         assert_eq!(
             Message::decode(&bad),
             Err(Error::Malformed(DecodeError::BadKind))
@@ -434,7 +466,7 @@ pub(crate) mod tests {
 
     #[test]
     fn s6_encrypted_header_message_structure() {
-        let mut b = vec![KIND_ENCRYPTED_HEADER_MESSAGE];
+        let mut b = vec![kind::ENCRYPTED_HEADER_MESSAGE];
         b.extend(core::iter::repeat_n(1, ENC_HEADER_LEN + MIN_CIPHERTEXT_LEN));
         let m = EncryptedHeaderMessage::decode(&b).unwrap();
         assert_eq!(m.header_bytes(), &b[..69]);

@@ -8,11 +8,13 @@ use rand_core::CryptoRng;
 use x25519_dalek::StaticSecret;
 use zeroize::Zeroizing;
 
+pub(crate) mod public;
+
 use crate::crypto;
+use crate::crypto::kem;
 use crate::error::Error;
-use crate::kem;
-pub(crate) use crate::public::Hex;
-pub use crate::public::{IdentityKey, PublicKey};
+pub(crate) use public::Hex;
+pub use public::{IdentityKey, PublicKey};
 
 /// Draws a 32-byte secret with one `fill_bytes` call (§1).
 pub(crate) fn draw_secret(rng: &mut (impl CryptoRng + ?Sized)) -> Zeroizing<[u8; 32]> {
