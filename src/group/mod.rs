@@ -11,6 +11,7 @@
 //! errors and the config: nothing of the pairwise protocol.
 
 mod chain;
+mod keys;
 mod storage;
 mod wire;
 

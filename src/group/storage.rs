@@ -5,9 +5,8 @@
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::vec::Vec;
 
-use super::chain::{
-    ChainKey, MessageKey, OwnChain, ReceivedChain, SigningKeyPair, SigningPublicKey,
-};
+use super::chain::{OwnChain, ReceivedChain};
+use super::keys::{ChainKey, MessageKey, SigningKeyPair, SigningPublicKey};
 use super::{GroupSession, Sender};
 use crate::codec::{Reader, Writer};
 use crate::config::SessionConfig;

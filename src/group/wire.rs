@@ -6,15 +6,13 @@ use core::fmt;
 
 use zeroize::Zeroizing;
 
-use super::chain::{ChainKey, SigningPublicKey};
+use super::keys::{ChainKey, SIGNATURE_LEN, SigningPublicKey};
 use crate::codec::{Codec, Reader, Writer, kind};
 use crate::keys::Hex;
 use crate::{DecodeError, Error};
 
 /// Salt (16) and AES-GCM tag (16): the shortest ciphertext.
 const MIN_CIPHERTEXT_LEN: usize = 32;
-/// An Ed25519 signature.
-pub(crate) const SIGNATURE_LEN: usize = 64;
 
 /// A group's id: 16 bytes chosen by the application (a UUID, say).
 pub(crate) type GroupId = [u8; 16];

@@ -16,7 +16,8 @@ use crate::keys::{IdentityKey, IdentityKeyPair, KeyPair, PublicKey};
 use crate::pairwise::bundle::VerifiedBundle;
 use crate::pairwise::handshake;
 pub(crate) use crate::pairwise::ratchet::Fit;
-use crate::pairwise::ratchet::{RATCHET_FLAGS, Ratchet};
+use crate::pairwise::ratchet::Ratchet;
+use crate::pairwise::ratchet::storage::RATCHET_FLAGS;
 use crate::pairwise::wire::ENC_HEADER_LEN;
 use crate::pairwise::wire::{
     AnyMessage, Handshake, PreKeyMessage, RatchetMessage, SessionId, Shape,

@@ -1018,7 +1018,7 @@ mod tests {
 
     use super::*;
     use crate::Message;
-    use crate::pairwise::ratchet::NEW_CHAIN_TRIALS;
+    use crate::pairwise::ratchet::receive::NEW_CHAIN_TRIALS;
 
     /// A record with a current session and `archived` archived ones, each
     /// of which has sent since its last ratchet step, so that a plain

@@ -7,150 +7,19 @@
 //! - [`prekey`]: `PreKeyMessage` (0x12, and 0x17 for PQXDH), the [`Handshake`] it carries and the
 //!   [`SessionId`] it names;
 //! - [`notice`]: `DecryptionFailure` (0x15);
-//! - here: [`AnyMessage`], anything a session receives, by kind byte.
+//! - [`any`]: [`AnyMessage`], anything a session receives, by kind byte;
+//! - [`layout`]: the lengths of headers and ciphertexts.
 
+mod any;
+pub(crate) mod layout;
 mod notice;
 mod prekey;
 mod ratchet;
 
-use alloc::vec::Vec;
-
+pub use any::AnyMessage;
+pub(crate) use layout::{EH_MESSAGE_HEADER_LEN, ENC_HEADER_LEN, HEADER_LEN};
 pub use notice::DecryptionFailure;
 pub(crate) use prekey::Handshake;
 pub use prekey::{PreKeyMessage, SessionId};
 pub use ratchet::{EncryptedHeaderMessage, Message, RatchetMessage};
 pub(crate) use ratchet::{Header, Shape};
-
-use crate::codec::{Codec, Reader, Writer, kind};
-use crate::crypto::NONCE_LEN;
-use crate::crypto::TAG_LEN;
-use crate::crypto::kdf::SALT_LEN;
-use crate::error::{DecodeError, Error};
-
-/// Length of a header plaintext: ratchet key, PN, N (§4, §6).
-pub(crate) const HEADER_LEN: usize = 32 + 4 + 4;
-/// Length of an encrypted header: nonce, header, tag (§6).
-pub(crate) const ENC_HEADER_LEN: usize = NONCE_LEN + HEADER_LEN + TAG_LEN;
-
-/// Length of a `Message`'s `header_bytes`: kind and header (§4).
-pub(crate) const MESSAGE_HEADER_LEN: usize = 1 + HEADER_LEN;
-/// Length of an `EncryptedHeaderMessage`'s `header_bytes`: kind and
-/// encrypted header (§6).
-pub(crate) const EH_MESSAGE_HEADER_LEN: usize = 1 + ENC_HEADER_LEN;
-/// The shortest ciphertext: salt and tag.
-pub(crate) const MIN_CIPHERTEXT_LEN: usize = SALT_LEN + TAG_LEN;
-
-/// Checks that what follows a header is long enough to be a ciphertext.
-fn ciphertext(r: &mut Reader<'_>) -> Result<(), DecodeError> {
-    if r.remaining() < MIN_CIPHERTEXT_LEN {
-        return Err(DecodeError::ShortCiphertext);
-    }
-    r.rest();
-    Ok(())
-}
-
-/// Any message a session sends or receives, decoded by its kind byte: a
-/// Double Ratchet message (plain or encrypted header), or a prekey message
-/// that carries one.
-///
-/// ```
-/// use cliquet::{AnyMessage, DecodeError, Error};
-/// assert_eq!(AnyMessage::decode(&[0x14]), Err(Error::Malformed(DecodeError::BadKind)));
-/// assert_eq!(AnyMessage::decode(&[]), Err(Error::Malformed(DecodeError::Truncated)));
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AnyMessage {
-    /// A `Message` (0x11) or an `EncryptedHeaderMessage` (0x13).
-    Ratchet(RatchetMessage),
-    /// A `PreKeyMessage` (0x12) or a `PqPreKeyMessage` (0x17).
-    PreKey(PreKeyMessage),
-}
-
-impl AnyMessage {
-    /// Parses any message by its kind byte.
-    ///
-    /// # Errors
-    /// [`Error::Malformed`], as for each message type; an empty input is
-    /// `Truncated`, an unknown kind byte `BadKind`.
-    pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
-        Self::decode_exact(bytes)
-    }
-
-    /// The encoding.
-    pub fn as_bytes(&self) -> &[u8] {
-        match self {
-            Self::Ratchet(m) => m.as_bytes(),
-            Self::PreKey(m) => m.as_bytes(),
-        }
-    }
-
-    /// The encoding, copied.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        self.as_bytes().to_vec()
-    }
-
-    /// The encoding, without a copy.
-    pub fn into_bytes(self) -> Vec<u8> {
-        match self {
-            Self::Ratchet(m) => m.into_bytes(),
-            Self::PreKey(m) => m.into_bytes(),
-        }
-    }
-
-    /// The kind byte.
-    pub const fn kind(&self) -> u8 {
-        match self {
-            Self::Ratchet(m) => m.kind(),
-            Self::PreKey(m) => m.kind(),
-        }
-    }
-
-    /// The Double Ratchet message: the message itself, or the one a prekey
-    /// message carries.
-    pub const fn ratchet_message(&self) -> &RatchetMessage {
-        match self {
-            Self::Ratchet(m) => m,
-            Self::PreKey(m) => m.message(),
-        }
-    }
-}
-
-impl From<RatchetMessage> for AnyMessage {
-    fn from(m: RatchetMessage) -> Self {
-        Self::Ratchet(m)
-    }
-}
-
-impl From<Message> for AnyMessage {
-    fn from(m: Message) -> Self {
-        Self::Ratchet(RatchetMessage::Plain(m))
-    }
-}
-
-impl From<EncryptedHeaderMessage> for AnyMessage {
-    fn from(m: EncryptedHeaderMessage) -> Self {
-        Self::Ratchet(RatchetMessage::EncryptedHeader(m))
-    }
-}
-
-impl From<PreKeyMessage> for AnyMessage {
-    fn from(m: PreKeyMessage) -> Self {
-        Self::PreKey(m)
-    }
-}
-
-impl Codec for AnyMessage {
-    fn read(r: &mut Reader<'_>) -> Result<Self, Error> {
-        let bytes = r.rest();
-        match bytes.first() {
-            Some(&(kind::PREKEY_MESSAGE | kind::PQ_PREKEY_MESSAGE)) => {
-                PreKeyMessage::read(&mut Reader::new(bytes)).map(Self::PreKey)
-            }
-            _ => RatchetMessage::read(&mut Reader::new(bytes)).map(Self::Ratchet),
-        }
-    }
-
-    fn write(&self, w: &mut impl Writer) {
-        w.put(self.as_bytes());
-    }
-}

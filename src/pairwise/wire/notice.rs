@@ -4,13 +4,13 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::AnyMessage;
+use super::any::AnyMessage;
+use super::layout::ENC_HEADER_LEN;
 use super::prekey::SessionId;
 use super::ratchet::RatchetMessage;
 use crate::codec::{Codec, Reader, Writer, kind};
 use crate::error::{DecodeError, Error};
 use crate::keys::{Hex, IdentityKey, IdentityKeyPair, PublicKey};
-use crate::pairwise::wire::ENC_HEADER_LEN;
 
 /// Prefix of what a notice's signature covers.
 const LABEL_NOTICE: &[u8] = b"cliquet/v1/decryption-failure";

@@ -3,8 +3,9 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::{EH_MESSAGE_HEADER_LEN, MESSAGE_HEADER_LEN, ciphertext};
-use super::{ENC_HEADER_LEN, HEADER_LEN};
+use super::layout::{
+    EH_MESSAGE_HEADER_LEN, ENC_HEADER_LEN, HEADER_LEN, MESSAGE_HEADER_LEN, ciphertext,
+};
 use crate::codec::{ArrayBuf, Codec, Reader, Writer, kind};
 use crate::error::{DecodeError, Error};
 use crate::keys::PublicKey;
@@ -406,7 +407,8 @@ impl Codec for RatchetMessage {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::pairwise::wire::{AnyMessage, MIN_CIPHERTEXT_LEN};
+    use crate::pairwise::wire::AnyMessage;
+    use crate::pairwise::wire::layout::MIN_CIPHERTEXT_LEN;
 
     pub(crate) fn message(ct: usize) -> Vec<u8> {
         let mut b = vec![kind::MESSAGE];
