@@ -7,6 +7,7 @@ use aes_gcm::aead::inout::InOutBuf;
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce, Tag};
 use hmac::{Hmac, Mac};
+use rand_core::CryptoRng;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
@@ -14,6 +15,13 @@ use crate::error::Error;
 
 pub(crate) mod kdf;
 pub(crate) mod kem;
+
+/// Draws a 32-byte secret with one `fill_bytes` call (§1).
+pub(crate) fn draw_secret(rng: &mut (impl CryptoRng + ?Sized)) -> Zeroizing<[u8; 32]> {
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    rng.fill_bytes(bytes.as_mut_slice());
+    bytes
+}
 
 /// AES-256-GCM tag length.
 pub(crate) const TAG_LEN: usize = 16;

@@ -11,7 +11,7 @@ use super::keys::{ChainKey, MessageKey, SALT_LEN, SigningKeyPair, SigningPublicK
 use super::wire::{GroupId, GroupMessage, SenderKeyDistribution};
 use crate::codec::kind;
 use crate::crypto;
-use crate::keys::draw_secret;
+use crate::crypto::draw_secret;
 use crate::{Error, SessionConfig};
 
 /// The member's own sender chain in a group: it encrypts and signs.

@@ -7,10 +7,11 @@ use alloc::boxed::Box;
 use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
+use crate::crypto::draw_secret;
 use crate::crypto::kdf::{self, SharedSecrets};
 use crate::crypto::kem::{self, Ciphertext};
 use crate::error::Error;
-use crate::keys::{IdentityKey, IdentityKeyPair, KemPreKey, KeyPair, PublicKey, draw_secret};
+use crate::keys::{IdentityKey, IdentityKeyPair, KemPreKey, KeyPair, PublicKey};
 use crate::pairwise::bundle::VerifiedBundle;
 
 /// The initiator's encapsulation (§3b step 2): draws `m` and encapsulates
