@@ -49,16 +49,55 @@ pub(crate) fn start(kind: Kind, len: usize) -> Secret {
     out
 }
 
-/// Reads `kind || version`, refusing versions newer than this library;
-/// returns the version.
-pub(crate) fn header(r: &mut Reader<'_>, kind: Kind) -> Result<u8, StateError> {
+/// A stored format version, and what it holds (SPEC §11). This is the one
+/// place that knows how the versions differ: each type's loader (in its
+/// folder's `storage.rs`) asks it by name rather than comparing version
+/// numbers, so reading an older version is one reader with named gaps, not
+/// branches on numbers scattered through the code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Format(u8);
+
+impl Format {
+    /// Version 1 stored a session's ratchet secret `DHs` right after `RK`,
+    /// also while a DH step was pending; later versions store it with the
+    /// sending chain only (a pending step's `DHs` is dropped on load).
+    pub(crate) const fn ratchet_secret_after_root_key(self) -> bool {
+        self.0 == 1
+    }
+
+    /// From version 2 an account remembers, per signed prekey, the base
+    /// keys of the sessions it accepted without a one-time prekey.
+    pub(crate) const fn has_replay_memory(self) -> bool {
+        self.0 >= 2
+    }
+
+    /// From version 2 a record stores its peer's identity (pinned, verified,
+    /// changed); a version 1 record pins the identity of its newest session.
+    pub(crate) const fn has_peer_identity(self) -> bool {
+        self.0 >= 2
+    }
+
+    /// From version 2 sealed state binds the application's context.
+    const fn binds_context(self) -> bool {
+        self.0 >= 2
+    }
+
+    /// From version 3 an account stores its KEM prekeys and a session its
+    /// PQXDH fields (`kpk_id`, and `CT` while it is due).
+    pub(crate) const fn has_post_quantum(self) -> bool {
+        self.0 >= 3
+    }
+}
+
+/// Reads `kind || version`, refusing versions newer than this library.
+pub(crate) fn header(r: &mut Reader<'_>, kind: Kind) -> Result<Format, StateError> {
     r.kind(kind.plain)?;
     read_version(r)
 }
 
-fn read_version(r: &mut Reader<'_>) -> Result<u8, StateError> {
+fn read_version(r: &mut Reader<'_>) -> Result<Format, StateError> {
     match r.u8()? {
-        v @ 1..=VERSION => Ok(v),
+        v @ 1..=VERSION => Ok(Format(v)),
         v => Err(StateError::UnsupportedVersion(v)),
     }
 }
@@ -88,11 +127,11 @@ pub(crate) fn nested<'a>(r: &mut Reader<'a>) -> Result<&'a [u8], StateError> {
 
 /// `"cliquet/v1/state" || kind || version || context`: the context (where
 /// the application stores the state) is bound from format version 2 on.
-fn sealed_aad(kind: u8, version: u8, context: &[u8]) -> Vec<u8> {
+fn sealed_aad(kind: u8, format: Format, context: &[u8]) -> Vec<u8> {
     let mut aad = Vec::with_capacity(LABEL_STATE.len() + 2 + context.len());
     aad.put(LABEL_STATE);
-    aad.put(&[kind, version]);
-    if version > 1 {
+    aad.put(&[kind, format.0]);
+    if format.binds_context() {
         aad.put(context);
     }
     aad
@@ -111,7 +150,7 @@ pub(crate) fn seal(
     let mut out = Vec::with_capacity(2 + NONCE_LEN + body.len() + TAG_LEN);
     out.put(&[kind.sealed, VERSION]);
     out.put(&nonce);
-    let aad = sealed_aad(kind.sealed, VERSION, context);
+    let aad = sealed_aad(kind.sealed, Format(VERSION), context);
     crypto::seal_append(storage_key, &nonce, &aad, body, &mut out)?;
     Ok(out)
 }
@@ -125,9 +164,9 @@ pub(crate) fn open(
 ) -> Result<Secret, Error> {
     let mut r = Reader::new(sealed);
     r.kind(kind.sealed).map_err(StateError::from)?;
-    let version = read_version(&mut r)?;
+    let format = read_version(&mut r)?;
     let nonce = r.array::<NONCE_LEN>().map_err(StateError::from)?;
-    let aad = sealed_aad(kind.sealed, version, context);
+    let aad = sealed_aad(kind.sealed, format, context);
     let body =
         crypto::open_to_vec(storage_key, &nonce, &aad, r.rest()).map_err(|_| StateError::Sealed)?;
     Ok(Zeroizing::new(body))

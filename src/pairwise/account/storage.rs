@@ -10,7 +10,7 @@ use crate::error::{Error, StateError};
 use crate::keys::{
     IdentityKeyPair, KemPreKey, KemPreKeyKind, OneTimePreKey, PublicKey, SignedPreKey,
 };
-use crate::storage::{self, Secret};
+use crate::storage::{self, Format, Secret};
 
 impl Account {
     /// The account's whole state (every secret) in the storage format of
@@ -97,11 +97,11 @@ impl Account {
 
     pub(super) fn read(bytes: &[u8]) -> Result<Self, StateError> {
         let mut r = Reader::new(bytes);
-        let version = storage::header(&mut r, storage::ACCOUNT)?;
+        let format = storage::header(&mut r, storage::ACCOUNT)?;
         let identity = IdentityKeyPair::from_secret_bytes(&*storage::secret(&mut r)?);
-        let current = read_signed_prekey(&mut r, version, &identity)?;
+        let current = read_signed_prekey(&mut r, format, &identity)?;
         let previous = if r.flag()? {
-            Some(read_signed_prekey(&mut r, version, &identity)?)
+            Some(read_signed_prekey(&mut r, format, &identity)?)
         } else {
             None
         };
@@ -133,7 +133,7 @@ impl Account {
                 .one_time_prekeys
                 .insert(id, OneTimeEntry { key, published });
         }
-        if version >= 3 {
+        if format.has_post_quantum() {
             account.read_kem_prekeys(&mut r)?;
         }
         r.finish()?;
@@ -206,13 +206,13 @@ fn read_kem_prekey(r: &mut Reader<'_>, kind: KemPreKeyKind) -> Result<KemPreKey,
 
 fn read_signed_prekey(
     r: &mut Reader<'_>,
-    version: u8,
+    format: Format,
     identity: &IdentityKeyPair,
 ) -> Result<SignedEntry, StateError> {
     let id = r.u32_be()?;
     let key = SignedPreKey::from_secret_bytes(id, &*storage::secret(r)?);
     let mut entry = SignedEntry::new(identity, key);
-    if version > 1 {
+    if format.has_replay_memory() {
         let n = storage::count(r, 32)?;
         if n > Account::MAX_REMEMBERED_BASE_KEYS {
             return Err(StateError::Inconsistent);

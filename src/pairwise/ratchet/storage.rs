@@ -18,7 +18,7 @@ use crate::config::SessionConfig;
 use crate::crypto::kdf::{ChainKey, HeaderKey, RootKey};
 use crate::error::StateError;
 use crate::keys::{KeyPair, PublicKey};
-use crate::storage;
+use crate::storage::{self, Format};
 
 /// The session encrypts headers.
 const FLAG_HEADER_ENCRYPTION: u8 = 1 << 2;
@@ -110,20 +110,20 @@ impl Ratchet {
     /// [`SkippedKeys::read`] accepts within the config's limit.
     pub(crate) fn read(
         r: &mut Reader<'_>,
-        version: u8,
+        format: Format,
         flags: u8,
         config: SessionConfig,
     ) -> Result<Self, StateError> {
         let on = |bit: u8| flags & bit != 0;
         let root_key = RootKey::from_bytes(storage::secret(r)?);
         // Version 1: `DHs` always, here.
-        let mut own = if version == 1 {
+        let mut own = if format.ratchet_secret_after_root_key() {
             Some(KeyPair::from_secret_bytes(&*storage::secret(r)?))
         } else {
             None
         };
         let sending = if on(FLAG_SENDING) {
-            if version > 1 {
+            if !format.ratchet_secret_after_root_key() {
                 own = Some(KeyPair::from_secret_bytes(&*storage::secret(r)?));
             }
             Some(SendingChain {

@@ -91,10 +91,10 @@ impl SessionRecord {
 
     pub(super) fn read(bytes: &[u8]) -> Result<Self, StateError> {
         let mut r = Reader::new(bytes);
-        let version = storage::header(&mut r, storage::RECORD)?;
+        let format = storage::header(&mut r, storage::RECORD)?;
         let mut record =
             Self::with_limits(r.u32_be()?, r.u32_be()?).map_err(|_| StateError::Inconsistent)?;
-        if version > 1 {
+        if format.has_peer_identity() {
             record.identity = Identity {
                 pinned: read_identity(&mut r)?,
                 verified: r.flag()?,
@@ -114,7 +114,7 @@ impl SessionRecord {
             record.archived.push_back(Archived { session, standing });
         }
         r.finish()?;
-        if version == 1 {
+        if !format.has_peer_identity() {
             let first = record.sessions().next().map(|s| *s.peer_identity_key());
             record.identity.pinned = first;
         }

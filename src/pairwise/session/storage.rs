@@ -13,7 +13,7 @@ use crate::keys::{IdentityKey, PublicKey};
 use crate::pairwise::ratchet::Ratchet;
 use crate::pairwise::ratchet::storage::RATCHET_FLAGS;
 use crate::pairwise::wire::Handshake;
-use crate::storage::{self, Secret};
+use crate::storage::{self, Format, Secret};
 
 /// Flag bits of a stored session that belong to the session (the ratchet
 /// owns the others: [`RATCHET_FLAGS`]).
@@ -52,8 +52,8 @@ impl Session {
     /// allows, or a skipped key its chain could not have skipped).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
         let mut r = Reader::new(bytes);
-        let version = storage::header(&mut r, storage::SESSION)?;
-        let session = Self::read(&mut r, version)?;
+        let format = storage::header(&mut r, storage::SESSION)?;
+        let session = Self::read(&mut r, format)?;
         r.finish().map_err(StateError::from)?;
         Ok(session)
     }
@@ -100,7 +100,7 @@ impl Session {
     /// Reads what [`write`](Self::write) wrote; checks that the role and
     /// the ratchet agree (a session that was answered has received a chain,
     /// one that was not has not).
-    fn read(r: &mut Reader<'_>, version: u8) -> Result<Self, StateError> {
+    fn read(r: &mut Reader<'_>, format: Format) -> Result<Self, StateError> {
         let flags = r.u8()?;
         let on = |bit: u8| flags & bit != 0;
         let header_encryption = Ratchet::stored_header_encryption(flags);
@@ -125,7 +125,7 @@ impl Session {
         } else {
             None
         };
-        let kem_prekey_id = if version >= 3 && r.flag()? {
+        let kem_prekey_id = if format.has_post_quantum() && r.flag()? {
             Some(r.u32_be()?)
         } else {
             None
@@ -145,7 +145,7 @@ impl Session {
             kem_prekey_id,
             one_time_prekey_id,
         };
-        let ratchet = Ratchet::read(r, version, flags & RATCHET_FLAGS, config)?;
+        let ratchet = Ratchet::read(r, format, flags & RATCHET_FLAGS, config)?;
         let answered = !matches!(
             role,
             Role::Initiator {
@@ -175,8 +175,8 @@ impl Session {
     /// Reads what [`write_nested`](Self::write_nested) wrote.
     pub(crate) fn read_nested(r: &mut Reader<'_>) -> Result<Self, StateError> {
         let mut inner = Reader::new(storage::nested(r)?);
-        let version = storage::header(&mut inner, storage::SESSION)?;
-        let session = Self::read(&mut inner, version)?;
+        let format = storage::header(&mut inner, storage::SESSION)?;
+        let session = Self::read(&mut inner, format)?;
         inner.finish()?;
         Ok(session)
     }
