@@ -155,6 +155,102 @@ pub enum StateError {
     OtherPeer,
 }
 
+impl Error {
+    /// The stable name of the error kind: SPEC §8's name (`malformed`,
+    /// `authentication`, `unknown_chain`, ...) where SPEC names it, and a
+    /// name of the same style for the library's own kinds. Use it to match
+    /// errors across languages (the bindings do) and in logs; the `Display`
+    /// text is for people and may change.
+    ///
+    /// ```
+    /// use cliquet::{AnyMessage, Error};
+    ///
+    /// let err = AnyMessage::decode(&[0x11]).unwrap_err();
+    /// assert_eq!((err.name(), err.detail()), ("malformed", Some("truncated")));
+    /// assert_eq!(Error::UnknownChain.name(), "unknown_chain");
+    /// ```
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::Malformed(_) => "malformed",
+            Self::Authentication => "authentication",
+            Self::Duplicate => "duplicate",
+            Self::TooManySkipped => "too_many_skipped",
+            Self::UnknownPreKey => "unknown_prekey",
+            Self::BadSignature => "bad_signature",
+            Self::InvalidKey => "invalid_key",
+            Self::ChainExhausted => "chain_exhausted",
+            Self::InvalidConfig(_) => "invalid_config",
+            Self::PreKeyIdInUse => "prekey_id_in_use",
+            Self::TooLarge => "too_large",
+            Self::NoSession => "no_session",
+            Self::State(_) => "state",
+            Self::IdentityChanged(_) => "identity_changed",
+            Self::Mismatch => "mismatch",
+            Self::InvalidIdentifier => "invalid_identifier",
+            Self::ModeRefused => "mode_refused",
+            Self::UnknownChain => "unknown_chain",
+            Self::PostQuantumRequired => "post_quantum_required",
+        }
+    }
+
+    /// The stable name of the detail, for the kinds that carry one: the
+    /// `malformed` details of SPEC §8 (`bad_kind`, `truncated`, ...), which
+    /// limit a refused configuration broke, and why stored state was
+    /// refused. `None` for every other kind.
+    pub const fn detail(&self) -> Option<&'static str> {
+        match self {
+            Self::Malformed(e) => Some(e.name()),
+            Self::InvalidConfig(e) => Some(e.name()),
+            Self::State(e) => Some(e.name()),
+            _ => None,
+        }
+    }
+}
+
+impl DecodeError {
+    /// SPEC §8's name of this `malformed` detail (`bad_kind`, `bad_flag`,
+    /// `truncated`, `trailing`, `short_ciphertext`), or a name of the same
+    /// style for the library's own details.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::BadKind => "bad_kind",
+            Self::BadFlag => "bad_flag",
+            Self::Truncated => "truncated",
+            Self::Trailing => "trailing",
+            Self::ShortCiphertext => "short_ciphertext",
+            Self::UnsupportedVersion => "unsupported_version",
+            Self::InvalidHex => "invalid_hex",
+        }
+    }
+}
+
+impl ConfigError {
+    /// The stable name of the broken limit.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::MaxSkipAboveMaxSkippedKeys => "max_skip_above_max_skipped_keys",
+            Self::MaxSkippedKeysAboveLimit => "max_skipped_keys_above_limit",
+            Self::MaxArchivedAboveLimit => "max_archived_above_limit",
+            Self::MaxArchivedSkippedKeysAboveLimit => "max_archived_skipped_keys_above_limit",
+        }
+    }
+}
+
+impl StateError {
+    /// The stable name of why stored state was refused.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::WrongKind => "wrong_kind",
+            Self::UnsupportedVersion(_) => "unsupported_version",
+            Self::Truncated => "truncated",
+            Self::Trailing => "trailing",
+            Self::Inconsistent => "inconsistent",
+            Self::Sealed => "sealed",
+            Self::OtherPeer => "other_peer",
+        }
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -163,17 +259,17 @@ impl fmt::Display for Error {
                 "message failed to authenticate (tampered, or not for this session); drop it, the session is unchanged",
             ),
             Self::Duplicate => f.write_str(
-                "message already decrypted, or its key was evicted; drop it, the session is unchanged",
+                "already received: this message was decrypted before or its key was evicted (for a group distribution: that chain is already held); drop it, nothing changed",
             ),
             Self::TooManySkipped => f.write_str(
                 "message is too far ahead of its chain (more than max_skip skipped keys); drop it, or raise max_skip",
             ),
             Self::UnknownPreKey => f.write_str(
-                "prekey message names a signed or one-time prekey this account does not hold (unknown or already used)",
+                "prekey message names a signed prekey, one-time prekey or KEM prekey (one-time or last-resort) this account does not hold: unknown, rotated away or already used; the sender needs a fresh bundle",
             ),
-            Self::BadSignature => {
-                f.write_str("bundle signature is invalid; do not use this bundle")
-            }
+            Self::BadSignature => f.write_str(
+                "a signature failed strict Ed25519 verification (of a bundle's prekey, a notice, a group message or distribution, or a device list); do not use this input",
+            ),
             Self::InvalidKey => f.write_str(
                 "invalid public key (bad identity key encoding, small order, or all-zero Diffie-Hellman output)",
             ),
@@ -201,7 +297,7 @@ impl fmt::Display for Error {
                 "session refused: its header-encryption mode is not the one this configuration requires",
             ),
             Self::UnknownChain => f.write_str(
-                "no sender chain: the group message's distribution was not received here or was dropped (or it is of another group), or, to encrypt, this member has not started its own chain (GroupSession::rotate)",
+                "no sender chain for this group message. Its distribution may not have arrived yet: keep the message and retry after the next distribution from that sender. Or the chain was dropped (five are kept per sender), or the message is of another group. To encrypt: this member has no chain of its own yet (GroupSession::rotate)",
             ),
             Self::PostQuantumRequired => f.write_str(
                 "classic (0x14) bundle refused: PQXDH is required (SessionConfig::with_classic_x3dh allows classic X3DH)",
@@ -294,5 +390,91 @@ impl From<DecodeError> for StateError {
 impl From<StateError> for Error {
     fn from(e: StateError) -> Self {
         Self::State(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::IdentityKeyPair;
+
+    /// SPEC §8's names, and the library's own, are distinct snake_case
+    /// words: the bindings and the vector harness match on them.
+    #[test]
+    fn s8_every_error_has_a_distinct_stable_name() {
+        let identity = *IdentityKeyPair::from_secret_bytes(&[1; 32]).public_key();
+        let all = [
+            Error::Malformed(DecodeError::Truncated),
+            Error::Authentication,
+            Error::Duplicate,
+            Error::TooManySkipped,
+            Error::UnknownPreKey,
+            Error::BadSignature,
+            Error::InvalidKey,
+            Error::ChainExhausted,
+            Error::InvalidConfig(ConfigError::MaxArchivedAboveLimit),
+            Error::PreKeyIdInUse,
+            Error::TooLarge,
+            Error::NoSession,
+            Error::State(StateError::Sealed),
+            Error::IdentityChanged(identity),
+            Error::Mismatch,
+            Error::InvalidIdentifier,
+            Error::ModeRefused,
+            Error::UnknownChain,
+            Error::PostQuantumRequired,
+        ];
+        let names: std::collections::BTreeSet<_> = all.iter().map(Error::name).collect();
+        assert_eq!(names.len(), all.len(), "names are distinct");
+        for name in &names {
+            assert!(
+                name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{name}"
+            );
+        }
+        // The names SPEC §8 fixes.
+        let spec = [
+            (
+                Error::Malformed(DecodeError::BadKind),
+                "malformed",
+                Some("bad_kind"),
+            ),
+            (
+                Error::Malformed(DecodeError::BadFlag),
+                "malformed",
+                Some("bad_flag"),
+            ),
+            (
+                Error::Malformed(DecodeError::Trailing),
+                "malformed",
+                Some("trailing"),
+            ),
+            (
+                Error::Malformed(DecodeError::ShortCiphertext),
+                "malformed",
+                Some("short_ciphertext"),
+            ),
+            (Error::Authentication, "authentication", None),
+            (Error::Duplicate, "duplicate", None),
+            (Error::TooManySkipped, "too_many_skipped", None),
+            (Error::UnknownPreKey, "unknown_prekey", None),
+            (Error::BadSignature, "bad_signature", None),
+            (Error::InvalidKey, "invalid_key", None),
+            (Error::PostQuantumRequired, "post_quantum_required", None),
+            (Error::Mismatch, "mismatch", None),
+            (Error::UnknownChain, "unknown_chain", None),
+            (Error::IdentityChanged(identity), "identity_changed", None),
+        ];
+        for (error, name, detail) in spec {
+            assert_eq!((error.name(), error.detail()), (name, detail), "{error:?}");
+        }
+        assert_eq!(
+            Error::State(StateError::OtherPeer).detail(),
+            Some("other_peer")
+        );
+        assert_eq!(
+            Error::InvalidConfig(ConfigError::MaxSkipAboveMaxSkippedKeys).detail(),
+            Some("max_skip_above_max_skipped_keys")
+        );
     }
 }

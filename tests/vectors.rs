@@ -57,29 +57,15 @@ fn u32_of(v: &Value) -> u32 {
     u32::try_from(v.as_u64().expect("number")).expect("u32")
 }
 
-/// The vectors' name for an error kind.
+/// The vectors' name for an error kind: the library's own (SPEC §8).
 fn kind(e: &Error) -> &'static str {
-    match e {
-        Error::Malformed(_) => "malformed",
-        Error::Authentication => "authentication",
-        Error::Duplicate => "duplicate",
-        Error::TooManySkipped => "too_many_skipped",
-        Error::UnknownPreKey => "unknown_prekey",
-        Error::BadSignature => "bad_signature",
-        Error::InvalidKey => "invalid_key",
-        Error::PostQuantumRequired => "post_quantum_required",
-        Error::UnknownChain => "unknown_chain",
-        _ => "other",
-    }
+    e.name()
 }
 
+/// The `malformed` detail, by its SPEC §8 name.
 fn detail(e: &Error) -> Option<&'static str> {
     match e {
-        Error::Malformed(DecodeError::BadKind) => Some("bad_kind"),
-        Error::Malformed(DecodeError::BadFlag) => Some("bad_flag"),
-        Error::Malformed(DecodeError::Truncated) => Some("truncated"),
-        Error::Malformed(DecodeError::Trailing) => Some("trailing"),
-        Error::Malformed(DecodeError::ShortCiphertext) => Some("short_ciphertext"),
+        Error::Malformed(d) => Some(d.name()),
         _ => None,
     }
 }
