@@ -157,22 +157,19 @@ impl Transcript {
 /// (`SessionConfig::with_header_encryption`) the ratchet key and counters are
 /// hidden from the network, and from this transcript too.
 fn describe(message: &AnyMessage) -> (&'static str, Option<&Message>) {
-    match message {
-        AnyMessage::Ratchet(RatchetMessage::Plain(m)) => ("Message", Some(m)),
-        AnyMessage::Ratchet(RatchetMessage::EncryptedHeader(_)) => ("EncHdr", None),
-        // A post-quantum prekey message (PQXDH, 0x17) carries an ML-KEM
-        // ciphertext: 1,572 bytes more than a classic one.
-        AnyMessage::PreKey(p) => {
-            let kind = if p.is_post_quantum() {
-                "PqPreKey"
-            } else {
-                "PreKey"
-            };
-            match p.message() {
-                RatchetMessage::Plain(m) => (kind, Some(m)),
-                RatchetMessage::EncryptedHeader(_) => (kind, None),
-            }
-        }
+    // A post-quantum prekey message (PQXDH, 0x17) carries an ML-KEM
+    // ciphertext: 1,572 bytes more than a classic one.
+    let kind = match message {
+        AnyMessage::PreKey(p) if p.is_post_quantum() => "PqPreKey",
+        AnyMessage::PreKey(_) => "PreKey",
+        _ if message.ratchet_message().has_encrypted_header() => "EncHdr",
+        _ => "Message",
+    };
+    // `AnyMessage` and `RatchetMessage` may grow new kinds: match with a
+    // wildcard arm.
+    match message.ratchet_message() {
+        RatchetMessage::Plain(m) => (kind, Some(m)),
+        _ => (kind, None),
     }
 }
 

@@ -57,6 +57,14 @@
 //! 0.9's `rand::rng()` implements the older `rand_core` 0.9 and does not
 //! fit.
 //!
+//! # Enums that may grow
+//! [`Error`] and its details ([`DecodeError`], [`StateError`],
+//! [`ConfigError`]), [`Incoming`], [`AnyMessage`] and [`RatchetMessage`]
+//! are `#[non_exhaustive]`: a new error or message kind is not a breaking
+//! change, so a `match` on them needs a wildcard arm. Match errors across
+//! versions and languages by [`Error::name`], SPEC §8's stable name.
+//! [`KemPreKeyKind`] is exhaustive: SPEC fixes its two kinds.
+//!
 //! # Features
 //! - `serde`: `Serialize` / `Deserialize` for keys, bundles, messages and
 //!   session ids, as their wire encoding.

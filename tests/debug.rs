@@ -58,16 +58,13 @@ impl Shown {
     /// A message, and the public keys it shows.
     fn message(&mut self, what: &str, m: &AnyMessage) {
         self.debug(what, m);
-        let ratchet = match m {
-            AnyMessage::PreKey(p) => {
-                self.public(p.identity_key_bytes());
-                self.public(p.base_key().to_bytes());
-                self.public(p.session_id().to_bytes());
-                self.debug(&format!("{what}: PreKeyMessage"), p);
-                p.message()
-            }
-            AnyMessage::Ratchet(r) => r,
-        };
+        if let AnyMessage::PreKey(p) = m {
+            self.public(p.identity_key_bytes());
+            self.public(p.base_key().to_bytes());
+            self.public(p.session_id().to_bytes());
+            self.debug(&format!("{what}: PreKeyMessage"), p);
+        }
+        let ratchet = m.ratchet_message();
         self.debug(&format!("{what}: RatchetMessage"), ratchet);
         match ratchet {
             RatchetMessage::Plain(plain) => {
@@ -77,6 +74,7 @@ impl Shown {
             RatchetMessage::EncryptedHeader(he) => {
                 self.debug(&format!("{what}: EncryptedHeaderMessage"), he);
             }
+            other => panic!("a kind this test does not know: {other:?}"),
         }
         let signer = IdentityKeyPair::from_secret_bytes(&[0x3c; 32]);
         let notice = DecryptionFailure::for_message(m, &signer, signer.public_key());

@@ -294,13 +294,9 @@ impl World {
             "prekey messages exactly until acknowledged"
         );
         let (epoch, index, previous_chain_length) = party.model.send();
-        let plain = match &message {
-            AnyMessage::Ratchet(RatchetMessage::Plain(m)) => Some(m),
-            AnyMessage::PreKey(p) => match p.message() {
-                RatchetMessage::Plain(m) => Some(m),
-                RatchetMessage::EncryptedHeader(_) => None,
-            },
-            AnyMessage::Ratchet(RatchetMessage::EncryptedHeader(_)) => None,
+        let plain = match message.ratchet_message() {
+            RatchetMessage::Plain(m) => Some(m),
+            _ => None,
         };
         if let Some(m) = plain
             && !self.rolled_back

@@ -16,7 +16,11 @@ use crate::error::Error;
 /// assert_eq!(AnyMessage::decode(&[0x14]), Err(Error::Malformed(DecodeError::BadKind)));
 /// assert_eq!(AnyMessage::decode(&[]), Err(Error::Malformed(DecodeError::Truncated)));
 /// ```
+///
+/// It may grow: a future message kind (the post-quantum ratchet's, say)
+/// becomes a new variant, so a `match` on it needs a wildcard arm.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AnyMessage {
     /// A `Message` (0x11) or an `EncryptedHeaderMessage` (0x13).
     Ratchet(RatchetMessage),

@@ -256,7 +256,11 @@ impl fmt::Debug for EncryptedHeaderMessage {
 
 /// A Double Ratchet message: plain header or encrypted header, as the
 /// session uses (alone, or inside a [`PreKeyMessage`](crate::PreKeyMessage)).
+///
+/// It may grow (a new message kind of the ratchet), so a `match` on it
+/// needs a wildcard arm.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RatchetMessage {
     /// A `Message` (0x11).
     Plain(Message),
