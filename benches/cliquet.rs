@@ -18,11 +18,6 @@
 //! The paired report (`cargo bench --bench paired`) and the memory report
 //! (`cargo bench --bench memory`) are their own targets; the setup they
 //! share with this suite is in `benches/common/`.
-#![allow(
-    clippy::expect_used,
-    clippy::panic,
-    reason = "a benchmark whose setup fails must stop: its numbers would be meaningless"
-)]
 
 mod common;
 

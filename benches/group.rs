@@ -14,11 +14,6 @@
 //! ```text
 //! cargo bench --bench group -- --warm-up-time 1 --measurement-time 3
 //! ```
-#![allow(
-    clippy::expect_used,
-    clippy::panic,
-    reason = "a benchmark whose setup fails must stop: its numbers would be meaningless"
-)]
 
 use core::hint::black_box;
 use core::time::Duration;

@@ -4,11 +4,6 @@
 //! (`CLIQUET_HEAP_PROBE`), as the resident-set growth per loaded copy.
 //!
 //! `cargo bench --bench memory` (Linux: reads `/proc/self/statm`)
-#![allow(
-    clippy::expect_used,
-    clippy::panic,
-    reason = "a benchmark whose setup fails must stop: its numbers would be meaningless"
-)]
 
 mod common;
 

@@ -5,23 +5,16 @@
 //! quartiles for each comparison to stderr; about 5 seconds.
 //!
 //! `cargo bench --bench paired`
-#![allow(
-    clippy::expect_used,
-    clippy::panic,
-    reason = "a benchmark whose setup fails must stop: its numbers would be meaningless"
-)]
 
 mod common;
-#[path = "common/timing.rs"]
-mod timing;
 
 use core::hint::black_box;
 use core::time::Duration;
 use std::time::Instant;
 
 use cliquet::{Account, AnyMessage, PreKeyBundle, PreKeyMessage, Session, SessionConfig};
+use cliquet_testkit::timing::{paired, timed};
 use common::{Cost, Floor, PAYLOAD_LEN, Pair, first_prekey_message, rng};
-use timing::{paired, timed};
 
 /// Paired: three accepts of `first` by fresh copies of the stored account
 /// (loading not timed) against three runs of the floor `cost`.

@@ -4,13 +4,6 @@
 //! `Session::decrypt`; record store and load.
 //!
 //! `cargo bench --bench records`
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    missing_docs,
-    reason = "benchmark setup: a failure is a broken benchmark"
-)]
 
 use core::hint::black_box;
 

@@ -13,23 +13,13 @@
 //! load drift on a shared machine cannot bias (`CLIQUET_NO_PAIRED=1` skips it).
 //!
 //! `cargo bench --bench safety`
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    missing_docs,
-    reason = "benchmark setup: a failure is a broken benchmark"
-)]
-
-#[path = "common/timing.rs"]
-mod timing;
 
 use core::hint::black_box;
 
 use cliquet::{IdentityKey, IdentityKeyPair, SafetyNumber};
+use cliquet_testkit::timing::{paired, timed};
 use criterion::{Criterion, Throughput, criterion_group};
 use sha2::{Digest, Sha512};
-use timing::{paired, timed};
 
 const LABEL: &[u8] = b"cliquet/v1/safety-number";
 const OWN_ID: &[u8] = b"alice@example.org";

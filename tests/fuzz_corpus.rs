@@ -1,27 +1,12 @@
 //! Replays every committed seed-corpus file `fuzz/seeds/<target>/*` through
-//! the same checks as the fuzz targets (`fuzz/src/`), so that stable CI runs
-//! them without cargo-fuzz or nightly.
-#![allow(
-    unreachable_pub,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::std_instead_of_core,
-    clippy::std_instead_of_alloc,
-    reason = "the fuzz crate's checks, shared as they are: a failed expectation is a failed test"
-)]
+//! the same checks as the fuzz targets (the test kit's `fuzz` module,
+//! `testkit/src/fuzz/`), so that stable CI runs them without cargo-fuzz or
+//! nightly.
 
 use std::fs;
 use std::path::Path;
 
-#[path = "../fuzz/src/checks.rs"]
-mod checks;
-#[path = "../fuzz/src/fixtures.rs"]
-mod fixtures;
-#[path = "../fuzz/src/group.rs"]
-mod group;
-#[path = "../fuzz/src/protocol.rs"]
-mod protocol;
+use cliquet_testkit::fuzz::{checks, fixtures, group, protocol};
 
 /// Runs `check` on every seed of `target`; at least one must get past the
 /// parser, so that the checks do real work.

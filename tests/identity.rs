@@ -1,18 +1,10 @@
 //! Identity (SPEC §9 and SPEC.md §12): records pin their peer's identity
 //! key; a change of key is the application's decision, on the receiving and
 //! the sending side; the verified mark; records of format version 1.
-#![allow(
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests: a failed expectation is a failed test"
-)]
-
-mod common;
 
 use cliquet::{Account, Error, IdentityKey, SafetyNumber, SessionRecord};
-use common::devices::{Device, Devices};
-use common::golden;
+use cliquet_testkit::devices::{Device, Devices};
+use cliquet_testkit::golden;
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
 

@@ -1,26 +1,15 @@
 //! SPEC §1, §2b, §3b, §5: KEM prekeys, post-quantum bundles, PQXDH, the
 //! downgrade rule and the consumption of one-time KEM prekeys, one test per
 //! rule, through the public API.
-#![allow(
-    clippy::expect_used,
-    clippy::unwrap_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::std_instead_of_core,
-    clippy::std_instead_of_alloc,
-    reason = "tests: a failed expectation is a failed test"
-)]
 
 use cliquet::{
     Account, AnyMessage, Error, KemPreKey, KemPreKeyKind, PreKeyBundle, Session, SessionConfig,
     SessionRecord,
 };
-use common::rng::Recording;
-use common::{decrypt_checked, prekey};
+use cliquet_testkit::rng::Recording;
+use cliquet_testkit::{decrypt_checked, prekey};
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
-
-mod common;
 
 /// Where `CT` starts in a PqPreKeyMessage, and where its flag is.
 const CT_AT: usize = 73;

@@ -1,9 +1,5 @@
 //! The `serde` feature: value types round-trip as their wire bytes, and
 //! deserializing runs the decoders' checks.
-#![allow(clippy::expect_used, clippy::indexing_slicing, reason = "tests")]
-
-mod common;
-
 use cliquet::{
     AnyMessage, DecodeError, Error, IdentityKey, PreKeyBundle, PublicKey, SessionConfig, SessionId,
 };
@@ -14,7 +10,8 @@ fn round_trip<T: serde::Serialize + serde::de::DeserializeOwned>(value: &T) -> T
 
 #[test]
 fn value_types_round_trip_as_wire_bytes() {
-    let mut p = common::established(SessionConfig::default().with_header_encryption(true), 31);
+    let mut p =
+        cliquet_testkit::established(SessionConfig::default().with_header_encryption(true), 31);
     let bundle = p.bob.bundle(None).expect("bundle");
     assert_eq!(round_trip(&bundle), bundle);
     let m = p.a_to_b(b"hello");

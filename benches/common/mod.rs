@@ -1,5 +1,5 @@
 //! Setup shared by the bench targets (`cliquet`, `paired`, `memory`):
-//! the session [`Pair`] of the tests (`tests/common/pair.rs`) with the
+//! the session [`Pair`] of the test kit (`testkit/src/pair.rs`), the
 //! benches' fixtures, and the floor: [`Cost`], how often an operation must
 //! call each primitive by SPEC, and [`Floor`], those raw primitive calls.
 #![allow(dead_code, reason = "each bench target uses a different part")]
@@ -19,10 +19,7 @@ use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
 use sha2::Sha256;
 
-#[path = "../../tests/common/pair.rs"]
-mod pair;
-
-pub(crate) use pair::Pair;
+pub(crate) use cliquet_testkit::pair::Pair;
 
 /// Plaintext sizes of the steady-chain benches.
 pub(crate) const SIZES: [usize; 5] = [0, 100, 1024, 16 * 1024, 1 << 20];
@@ -39,32 +36,6 @@ pub(crate) fn rng(seed: u8) -> ChaCha20Rng {
 
 pub(crate) fn config(header_encryption: bool) -> SessionConfig {
     SessionConfig::default().with_header_encryption(header_encryption)
-}
-
-impl Pair {
-    /// Two sessions after the handshake and one message each way: Alice
-    /// (`a`, initiator, acknowledged) and Bob (`b`, responder). Alice's
-    /// next encrypt starts a new sending chain.
-    pub(crate) fn new(header_encryption: bool, seed: u8) -> Self {
-        pair::established(config(header_encryption), seed)
-    }
-
-    /// Bob sends one message and Alice decrypts it: her next message starts
-    /// a new chain.
-    pub(crate) fn bob_replies(&mut self) {
-        let reply = self.b_to_a(b"reply");
-        self.a.decrypt(&reply).expect("decrypt reply");
-    }
-
-    /// Alice sends `skip + 1` messages in a new chain; only the last is
-    /// delivered, so Bob stores `skip` keys. Returns the undelivered ones.
-    pub(crate) fn new_chain_skipping(&mut self, skip: usize, payload: &[u8]) -> Vec<AnyMessage> {
-        self.bob_replies();
-        let mut undelivered: Vec<AnyMessage> = (0..=skip).map(|_| self.a_to_b(payload)).collect();
-        let last = undelivered.pop().expect("at least one message");
-        self.b.decrypt(&last).expect("decrypt last");
-        undelivered
-    }
 }
 
 /// Alice's first (prekey) message of a new session from `verified`.

@@ -5,11 +5,8 @@
 //! by kind (and detail, for decoders), and every failure checked to change
 //! nothing by comparing the stored state before and after.
 //!
-//! Included by `tests/vectors.rs`, which hands it the files it recognises.
-#![allow(
-    unreachable_pub,
-    reason = "the harness's entry points, public for the including test file"
-)]
+//! A module of the `vectors` test (`main.rs`), which hands it the files it
+//! recognises.
 
 use std::collections::BTreeMap;
 
@@ -20,11 +17,11 @@ use cliquet::{
 use serde_json::Value;
 
 use super::{detail, hex, kind};
-use crate::common::rng::Scripted;
+use cliquet_testkit::rng::Scripted;
 
 /// Whether `v` is a group scenario file: exactly the top-level keys of the
 /// README's group format (`members` and `steps`, no `alice` / `bob`).
-pub fn is_group_file(v: &Value) -> bool {
+pub(crate) fn is_group_file(v: &Value) -> bool {
     let Some(keys) = v.as_object() else {
         return false;
     };
@@ -36,7 +33,7 @@ pub fn is_group_file(v: &Value) -> bool {
 
 /// Runs one group decoder case (`distribution`, `group_message`); `None`
 /// for any other type.
-pub fn decoder_case(case: &Value) -> Option<Result<(), String>> {
+pub(crate) fn decoder_case(case: &Value) -> Option<Result<(), String>> {
     let bytes = hex(&case["bytes"]);
     let result: Result<Vec<u8>, Error> = match case["type"].as_str()? {
         "distribution" => SenderKeyDistribution::decode(&bytes).map(|d| d.to_bytes().to_vec()),
@@ -60,7 +57,7 @@ pub fn decoder_case(case: &Value) -> Option<Result<(), String>> {
 }
 
 /// Runs one group scenario file; returns the number of steps checked.
-pub fn replay(v: &Value) -> usize {
+pub(crate) fn replay(v: &Value) -> usize {
     let name = v["name"].as_str().expect("name");
     let config = SessionConfig::new(
         u32_of(&v["config"]["max_skip"]),

@@ -56,7 +56,7 @@ use crate::proto::{
 };
 
 /// Errors of the example: I/O, SQLite, cliquet, or a refusal by the relay.
-pub(crate) type Result<T> = std::result::Result<T, Box<dyn StdError + Send + Sync>>;
+pub type Result<T> = std::result::Result<T, Box<dyn StdError + Send + Sync>>;
 
 /// Keep at least this many one-time prekeys on the relay; top up to `TARGET`.
 const LOW_PREKEYS: usize = 10;
@@ -124,48 +124,62 @@ CREATE TABLE IF NOT EXISTS history (
 
 /// A message that arrived, decrypted.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Received {
-    pub(crate) from: String,
-    pub(crate) text: String,
+pub struct Received {
+    /// The sender's name.
+    pub from: String,
+    /// The plaintext.
+    pub text: String,
 }
 
 /// A group message that arrived, decrypted.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct GroupReceived {
-    pub(crate) group: String,
-    pub(crate) from: String,
-    pub(crate) text: String,
+pub struct GroupReceived {
+    /// The group's name.
+    pub group: String,
+    /// The sender's name.
+    pub from: String,
+    /// The plaintext.
+    pub text: String,
 }
 
 /// The outcome of processing a mailbox: messages to show, messages dropped
 /// (and why), peers who could not read our last messages, and the ids to
 /// acknowledge to the relay.
 #[derive(Debug, Default)]
-pub(crate) struct Batch {
-    pub(crate) received: Vec<Received>,
-    pub(crate) group_received: Vec<GroupReceived>,
+pub struct Batch {
+    /// Messages from peers, in the order they arrived.
+    pub received: Vec<Received>,
+    /// Group messages, in the order they arrived.
+    pub group_received: Vec<GroupReceived>,
     /// Groups someone added us to.
-    pub(crate) joined: Vec<String>,
-    pub(crate) dropped: Vec<String>,
-    pub(crate) resets: Vec<String>,
+    pub joined: Vec<String>,
+    /// Messages dropped, each with why.
+    pub dropped: Vec<String>,
+    /// Peers who could not read our last messages: our next message to
+    /// each starts a new session.
+    pub resets: Vec<String>,
     /// Peers whose identity key changed: their messages wait for `/trust`.
-    pub(crate) identity_changes: Vec<String>,
-    pub(crate) to_ack: Vec<MessageId>,
+    pub identity_changes: Vec<String>,
+    /// The ids to acknowledge to the relay (once the batch is stored).
+    pub to_ack: Vec<MessageId>,
     /// Why the outbox could not be emptied (it is retried at every poll).
-    pub(crate) unsent: Option<String>,
+    pub unsent: Option<String>,
 }
 
 /// One line of the stored history.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Line {
-    pub(crate) peer: String,
-    pub(crate) outgoing: bool,
-    pub(crate) text: String,
+pub struct Line {
+    /// The peer of the conversation.
+    pub peer: String,
+    /// Whether we sent it.
+    pub outgoing: bool,
+    /// The plaintext.
+    pub text: String,
 }
 
 /// A chat client. Dropping it is as good as killing it: nothing is kept in
 /// memory that is not already in the database.
-pub(crate) struct Client {
+pub struct Client {
     name: String,
     db: Connection,
     storage_key: Zeroizing<[u8; 32]>,
@@ -188,7 +202,7 @@ impl Client {
     /// Opens (or creates) the client's database at `db_path`, connects to the
     /// relay, (re)publishes the bundle and one-time prekeys, and sends what
     /// the outbox still holds from a previous run.
-    pub(crate) fn open(db_path: &Path, name: &str, relay: SocketAddr) -> Result<Self> {
+    pub fn open(db_path: &Path, name: &str, relay: SocketAddr) -> Result<Self> {
         let mut rng = UnwrapErr(SysRng);
         let db = Connection::open(db_path)?;
         db.execute_batch(SCHEMA)?;
@@ -261,18 +275,18 @@ impl Client {
     }
 
     /// This client's name on the relay.
-    pub(crate) fn name(&self) -> &str {
+    pub fn name(&self) -> &str {
         &self.name
     }
 
     /// The hex of this client's identity key, to compare out of band.
-    pub(crate) fn fingerprint(&self) -> String {
+    pub fn fingerprint(&self) -> String {
         hex::encode(self.account.identity_key().as_bytes())
     }
 
     /// Encrypts `text` for `peer` and sends it: [`queue`](Self::queue) then
     /// [`flush_outbox`](Self::flush_outbox).
-    pub(crate) fn send(&mut self, peer: &str, text: &str) -> Result<()> {
+    pub fn send(&mut self, peer: &str, text: &str) -> Result<()> {
         self.queue(peer, text)?;
         self.flush_outbox()
     }
@@ -280,7 +294,7 @@ impl Client {
     /// Encrypts `text` for `peer` (starting a session from their bundle if
     /// there is none) and stores the new session state and the ciphertext in
     /// one transaction. Nothing leaves the machine yet.
-    pub(crate) fn queue(&mut self, peer: &str, text: &str) -> Result<()> {
+    pub fn queue(&mut self, peer: &str, text: &str) -> Result<()> {
         if text.len() > MAX_TEXT {
             return Err(format!("a message holds at most {MAX_TEXT} bytes").into());
         }
@@ -328,7 +342,7 @@ impl Client {
     /// Hands every queued message to the relay, oldest first, deleting each
     /// once the relay accepted it. Stops at the first failure; the rest
     /// stays queued.
-    pub(crate) fn flush_outbox(&mut self) -> Result<()> {
+    pub fn flush_outbox(&mut self) -> Result<()> {
         let queued: Vec<Queued> = self
             .db
             .prepare("SELECT seq, peer, grp, message_id, payload FROM outbox ORDER BY seq")?
@@ -366,7 +380,7 @@ impl Client {
 
     /// Fetches the mailbox, sends the notices it called for, acknowledges
     /// what was processed, and tops up the one-time prekeys on the relay.
-    pub(crate) fn poll(&mut self) -> Result<Batch> {
+    pub fn poll(&mut self) -> Result<Batch> {
         let mut batch = self.process_mail()?;
         self.send_sender_chains()?;
         batch.unsent = self.flush_outbox().err().map(|e| e.to_string());
@@ -377,7 +391,7 @@ impl Client {
 
     /// Fetches the mailbox and processes each envelope in its own
     /// transaction, but acknowledges nothing (see [`ack`](Self::ack)).
-    pub(crate) fn process_mail(&mut self) -> Result<Batch> {
+    pub fn process_mail(&mut self) -> Result<Batch> {
         let Response::Mail(mail) = self.call(Request::Fetch {
             user: self.name.clone(),
         })?
@@ -428,7 +442,7 @@ impl Client {
     }
 
     /// Tells the relay these messages can be deleted.
-    pub(crate) fn ack(&mut self, ids: &[MessageId]) -> Result<()> {
+    pub fn ack(&mut self, ids: &[MessageId]) -> Result<()> {
         if !ids.is_empty() {
             self.call(Request::Ack {
                 user: self.name.clone(),
@@ -439,7 +453,7 @@ impl Client {
     }
 
     /// The stored conversation, oldest first.
-    pub(crate) fn history(&self) -> Result<Vec<Line>> {
+    pub fn history(&self) -> Result<Vec<Line>> {
         Ok(self
             .db
             .prepare("SELECT peer, outgoing, body FROM history ORDER BY seq")?
@@ -670,7 +684,7 @@ impl Client {
     /// The safety number of the conversation with `peer` (SPEC §9), for the
     /// users to compare: with the identity key held for them, and with a
     /// new one waiting for `/trust`, if any.
-    pub(crate) fn safety_numbers(&self, peer: &str) -> Result<Vec<(String, SafetyNumber)>> {
+    pub fn safety_numbers(&self, peer: &str) -> Result<Vec<(String, SafetyNumber)>> {
         let own = self.account.identity_key();
         let mut numbers = Vec::new();
         let pinned = pinned_identity(&self.db, peer)?;
@@ -693,7 +707,7 @@ impl Client {
     /// Accepts `peer`'s new identity key (after the users compared safety
     /// numbers): the record drops the old key's sessions, and the next
     /// message from or to them uses the new key.
-    pub(crate) fn trust(&mut self, peer: &str) -> Result<()> {
+    pub fn trust(&mut self, peer: &str) -> Result<()> {
         let new = changed_identity(&self.db, peer)?
             .ok_or_else(|| format!("no new identity key of {peer:?} to trust"))?;
         let new = IdentityKey::from_bytes(&new)?;
@@ -713,7 +727,7 @@ impl Client {
     }
 
     /// Creates a group: a fresh group id and our sender chain (SPEC §10).
-    pub(crate) fn create_group(&mut self, name: &str) -> Result<()> {
+    pub fn create_group(&mut self, name: &str) -> Result<()> {
         if load_group(&self.db, name, &self.storage_key)?.is_some() {
             return Err(format!("there is a group {name:?} already").into());
         }
@@ -731,7 +745,7 @@ impl Client {
     /// Adds `peer` to `group`: sends them, over our pairwise session, the
     /// group's id and members and our sender chain; they send theirs to
     /// every member. Who is in the group is our decision, never the relay's.
-    pub(crate) fn add_to_group(&mut self, group: &str, peer: &str) -> Result<()> {
+    pub fn add_to_group(&mut self, group: &str, peer: &str) -> Result<()> {
         let session = load_group(&self.db, group, &self.storage_key)?
             .ok_or_else(|| format!("no group {group:?}"))?;
         let distribution = session.distribution().ok_or("no sender chain")?;
@@ -759,7 +773,7 @@ impl Client {
 
     /// Encrypts `text` once for `group` and hands it to the relay, which
     /// delivers a copy to each member.
-    pub(crate) fn send_group(&mut self, group: &str, text: &str) -> Result<()> {
+    pub fn send_group(&mut self, group: &str, text: &str) -> Result<()> {
         let mut session = load_group(&self.db, group, &self.storage_key)?
             .ok_or_else(|| format!("no group {group:?}"))?;
         if group_members(&self.db, group)?.is_empty() {
@@ -1156,7 +1170,7 @@ fn note_changed(tx: &Transaction<'_>, peer: &str, identity: &IdentityKey) -> Res
 }
 
 /// What the user is told when `peer`'s identity key changed.
-pub(crate) fn identity_changed(peer: &str) -> String {
+pub fn identity_changed(peer: &str) -> String {
     format!(
         "{peer}'s identity key changed (a new device, or someone else): compare safety numbers \
          with /verify {peer}, then /trust {peer} to accept it; until then nothing is sent to \

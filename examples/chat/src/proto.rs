@@ -12,59 +12,100 @@ use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
 /// The largest frame either side accepts.
-pub(crate) const MAX_FRAME: usize = 1 << 20;
+pub const MAX_FRAME: usize = 1 << 20;
 
 /// The id a sender gives a message; the receiver records it so that a
 /// message the relay delivers again is not processed twice.
-pub(crate) type MessageId = [u8; 16];
+pub type MessageId = [u8; 16];
 
 /// A message in a mailbox: who sent it (as the relay was told: the
 /// cryptography, not this field, says who really wrote it), its id, and the
 /// encoded cliquet message.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Envelope {
-    pub(crate) from: String,
-    pub(crate) id: MessageId,
-    pub(crate) payload: Vec<u8>,
+pub struct Envelope {
+    /// The sender, as the relay was told.
+    pub from: String,
+    /// The sender's id for the message.
+    pub id: MessageId,
+    /// The encoded cliquet message.
+    pub payload: Vec<u8>,
 }
 
 /// What a client asks the relay.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Request {
+pub enum Request {
     /// Create or update `user` with this signed bundle (no one-time prekey).
-    Register { user: String, bundle: Vec<u8> },
+    Register {
+        /// The user's name.
+        user: String,
+        /// The bundle's wire bytes.
+        bundle: Vec<u8>,
+    },
     /// Add one-time public prekeys `(id, key)` for `user`.
     PublishPreKeys {
+        /// The user's name.
         user: String,
+        /// `(id, public key)` of each prekey.
         keys: Vec<(u32, [u8; 32])>,
     },
     /// `user`'s bundle, with one of their one-time prekeys if any is left
     /// (the relay hands each out once).
-    FetchBundle { user: String },
+    FetchBundle {
+        /// The name of the user whose bundle is asked for.
+        user: String,
+    },
     /// Put an envelope in `to`'s mailbox.
-    Send { to: String, envelope: Envelope },
+    Send {
+        /// The recipient's name.
+        to: String,
+        /// The message.
+        envelope: Envelope,
+    },
     /// Put one envelope in the mailbox of each of `to` (a group message:
     /// uploaded once, fanned out by the relay).
-    SendMany { to: Vec<String>, envelope: Envelope },
+    SendMany {
+        /// The recipients' names.
+        to: Vec<String>,
+        /// The message.
+        envelope: Envelope,
+    },
     /// Add signed one-time KEM prekeys (`SignedKemPreKey::to_bytes`) for `user`.
-    PublishKemPreKeys { user: String, keys: Vec<Vec<u8>> },
+    PublishKemPreKeys {
+        /// The user's name.
+        user: String,
+        /// Each signed KEM prekey's wire bytes.
+        keys: Vec<Vec<u8>>,
+    },
     /// The messages waiting in `user`'s mailbox (they stay until acknowledged).
-    Fetch { user: String },
+    Fetch {
+        /// The mailbox owner's name.
+        user: String,
+    },
     /// Remove these messages from `user`'s mailbox.
-    Ack { user: String, ids: Vec<MessageId> },
+    Ack {
+        /// The mailbox owner's name.
+        user: String,
+        /// The ids of the messages to remove.
+        ids: Vec<MessageId>,
+    },
 }
 
 /// What the relay answers.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Response {
+pub enum Response {
+    /// Done.
     Ok,
+    /// The bundle asked for: its wire bytes.
     Bundle(Vec<u8>),
+    /// The messages waiting in the mailbox.
     Mail(Vec<Envelope>),
+    /// The request was refused, and why.
     Refused(String),
 }
 
 impl Request {
-    pub(crate) fn encode(&self) -> Vec<u8> {
+    /// The frame payload of this request.
+    pub fn encode(&self) -> Vec<u8> {
         let mut w = Vec::new();
         match self {
             Self::Register { user, bundle } => {
@@ -116,7 +157,8 @@ impl Request {
         w
     }
 
-    pub(crate) fn decode(bytes: &[u8]) -> io::Result<Self> {
+    /// A request from its frame payload; an error if it is not exactly one.
+    pub fn decode(bytes: &[u8]) -> io::Result<Self> {
         let mut r = Reader(bytes);
         let request = match r.u8()? {
             1 => Self::Register {
@@ -155,7 +197,8 @@ impl Request {
 }
 
 impl Response {
-    pub(crate) fn encode(&self) -> Vec<u8> {
+    /// The frame payload of this response.
+    pub fn encode(&self) -> Vec<u8> {
         let mut w = Vec::new();
         match self {
             Self::Ok => w.push(0),
@@ -176,7 +219,8 @@ impl Response {
         w
     }
 
-    pub(crate) fn decode(bytes: &[u8]) -> io::Result<Self> {
+    /// A response from its frame payload; an error if it is not exactly one.
+    pub fn decode(bytes: &[u8]) -> io::Result<Self> {
         let mut r = Reader(bytes);
         let response = match r.u8()? {
             0 => Self::Ok,
@@ -191,7 +235,7 @@ impl Response {
 }
 
 /// Writes one frame.
-pub(crate) fn write_frame(w: &mut impl Write, payload: &[u8]) -> io::Result<()> {
+pub fn write_frame(w: &mut impl Write, payload: &[u8]) -> io::Result<()> {
     let len = u32::try_from(payload.len())
         .ok()
         .filter(|_| payload.len() <= MAX_FRAME)
@@ -208,7 +252,7 @@ pub(crate) fn write_frame(w: &mut impl Write, payload: &[u8]) -> io::Result<()> 
 /// Reads one frame from a stream that has a read timeout set. Each time the
 /// stream times out, `keep_waiting` decides whether to go on waiting; `Ok(None)`
 /// means the peer closed the stream cleanly between frames.
-pub(crate) fn read_frame(
+pub fn read_frame(
     r: &mut impl Read,
     keep_waiting: &mut dyn FnMut() -> bool,
 ) -> io::Result<Option<Vec<u8>>> {
@@ -226,12 +270,12 @@ pub(crate) fn read_frame(
 }
 
 /// A `keep_waiting` for [`read_frame`] that gives up at `deadline`.
-pub(crate) fn until(deadline: Instant) -> impl FnMut() -> bool {
+pub fn until(deadline: Instant) -> impl FnMut() -> bool {
     move || Instant::now() < deadline
 }
 
 /// How long a client waits for any one answer of the relay.
-pub(crate) const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Fills `buf`, tolerating read timeouts (a plain `read_exact` would lose the
 /// bytes it had read when the timeout hits). Returns `false` if the stream

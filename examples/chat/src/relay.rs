@@ -31,7 +31,7 @@ const POLL: Duration = Duration::from_millis(50);
 
 /// A running relay; dropping it stops it.
 #[derive(Debug)]
-pub(crate) struct Relay {
+pub struct Relay {
     addr: SocketAddr,
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
@@ -59,7 +59,7 @@ struct User {
 impl Relay {
     /// Serves on `listener` from a background thread, one thread per
     /// connection. With `record`, keeps a copy of every frame.
-    pub(crate) fn start(listener: TcpListener, record: bool) -> io::Result<Self> {
+    pub fn start(listener: TcpListener, record: bool) -> io::Result<Self> {
         let addr = listener.local_addr()?;
         listener.set_nonblocking(true)?;
         let shared = Arc::new(Shared {
@@ -80,13 +80,12 @@ impl Relay {
     }
 
     /// The address it listens on.
-    pub(crate) const fn local_addr(&self) -> SocketAddr {
+    pub const fn local_addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// Every frame received or sent so far (empty unless recording).
-    #[allow(dead_code, reason = "used by tests/chat.rs")]
-    pub(crate) fn recorded_frames(&self) -> Vec<Vec<u8>> {
+    pub fn recorded_frames(&self) -> Vec<Vec<u8>> {
         self.shared
             .recorded
             .as_ref()
@@ -95,8 +94,7 @@ impl Relay {
     }
 
     /// How many envelopes wait in `user`'s mailbox.
-    #[allow(dead_code, reason = "used by tests/chat.rs")]
-    pub(crate) fn pending(&self, user: &str) -> usize {
+    pub fn pending(&self, user: &str) -> usize {
         lock(&self.shared.directory)
             .get(user)
             .map_or(0, |u| u.mailbox.len())
@@ -104,8 +102,7 @@ impl Relay {
 
     /// Stops accepting, closes every connection and waits for the threads
     /// (each notices within [`POLL`]).
-    #[allow(dead_code, reason = "used by tests/chat.rs")]
-    pub(crate) fn stop(mut self) {
+    pub fn stop(mut self) {
         self.shutdown();
     }
 

@@ -3,8 +3,8 @@
 //! moments, every message delivered exactly once and in clear only at the
 //! ends.
 //!
-//! The example code is compiled into this test with `#[path]` and run
-//! in-process, not spawned as the built example binaries: Cargo tells
+//! The example's library (`src/lib.rs`, which the binaries run too) is
+//! driven in-process, not spawned as the built example binaries: Cargo tells
 //! integration tests where bin targets are (`CARGO_BIN_EXE_*`) but not
 //! examples, and guessing their place under `target/` breaks with
 //! `CARGO_TARGET_DIR`, `--target` or another profile. In-process, the test
@@ -14,26 +14,15 @@
 //! not hold, so a drop leaves exactly what a kill would. The relay records
 //! every frame it receives and sends, which is how the test sees that no
 //! plaintext crossed it.
-#![allow(
-    clippy::std_instead_of_core,
-    clippy::std_instead_of_alloc,
-    reason = "a std test harness"
-)]
-
-#[path = "../src/client.rs"]
-mod client;
-#[path = "../src/proto.rs"]
-mod proto;
-#[path = "../src/relay.rs"]
-mod relay;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use client::{Client, Received, Result};
-use relay::Relay;
+use cliquet_chat::client::{self, Client, Received, Result};
+use cliquet_chat::proto;
+use cliquet_chat::relay::Relay;
 
 /// How long the test waits for any expected message.
 const PATIENCE: Duration = Duration::from_secs(5);

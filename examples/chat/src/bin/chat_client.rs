@@ -23,20 +23,6 @@
 //!
 //! Other options: `--relay ADDR` (default 127.0.0.1:7878), `--db PATH`
 //! (default `NAME.db`; the storage key goes to `PATH.key`).
-#![allow(
-    clippy::std_instead_of_core,
-    clippy::std_instead_of_alloc,
-    reason = "an example is a std program; these lints guard the no_std library"
-)]
-
-#[path = "../client.rs"]
-mod client;
-#[allow(
-    dead_code,
-    reason = "shared with chat_relay, which uses the other half"
-)]
-#[path = "../proto.rs"]
-mod proto;
 
 use std::error::Error;
 use std::io::BufRead;
@@ -45,7 +31,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use client::{Batch, Client};
+use cliquet_chat::client::{self, Batch, Client};
 
 const USAGE: &str = "usage: chat_client --name NAME [--peer NAME] [--relay ADDR] [--db PATH] \
                      [--send TEXT]... [--expect N] [--wait SECS] [--history] [--verify NAME] \

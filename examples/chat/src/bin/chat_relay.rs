@@ -6,23 +6,11 @@
 //!
 //! It runs until interrupted (Ctrl-C) and keeps everything in memory. It only
 //! ever handles public keys and ciphertext.
-#![allow(
-    clippy::std_instead_of_core,
-    clippy::std_instead_of_alloc,
-    reason = "an example is a std program; these lints guard the no_std library"
-)]
-
-#[allow(
-    dead_code,
-    reason = "shared with chat_client, which uses the other half"
-)]
-#[path = "../proto.rs"]
-mod proto;
-#[path = "../relay.rs"]
-mod relay;
 
 use std::error::Error;
 use std::net::TcpListener;
+
+use cliquet_chat::relay;
 
 fn main() -> Result<(), Box<dyn Error>> {
     let mut listen = String::from("127.0.0.1:7878");

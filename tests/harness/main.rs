@@ -20,14 +20,6 @@
 //! and, for PQXDH, `SS`.
 //!
 //! `CLIQUET_VECTORS=<dir>` reads every `*.json` in another directory instead.
-#![allow(
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::std_instead_of_core,
-    clippy::std_instead_of_alloc,
-    reason = "a test harness: a failed expectation is a failed test"
-)]
 
 use std::path::{Path, PathBuf};
 
@@ -36,13 +28,10 @@ use cliquet::{
     KemPreKeyKind, Message, OneTimePreKey, PreKeyBundle, PreKeyMessage, Session, SessionConfig,
     SignedPreKey,
 };
-use common::rng::{Scripted, Zero};
+use cliquet_testkit::rng::{Scripted, Zero};
 use serde_json::Value;
 
-mod common;
-#[path = "harness/group.rs"]
 mod group;
-#[path = "harness/safety.rs"]
 mod safety;
 
 fn hex(v: &Value) -> Vec<u8> {
@@ -331,7 +320,7 @@ fn decrypt(
     };
     if let Some(i) = routed {
         let session = party.sessions[i].as_mut().expect("session exists");
-        return (common::decrypt_checked(session, message), Some(i));
+        return (cliquet_testkit::decrypt_checked(session, message), Some(i));
     }
     let AnyMessage::PreKey(m) = message else {
         unreachable!("only prekey messages are unrouted")

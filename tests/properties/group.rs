@@ -1,40 +1,18 @@
 //! SPEC §10 over whole group lives: random schedules of sends, loss,
 //! reordering, duplicate delivery, joins, leaves (with rotation),
-//! rotations and reloads, checked against a model of who may read what;
-//! and SPEC §7 for the group state: golden files of format version 1.
-//!
-//! Cases default to a quick run; `PROPTEST_CASES=2000 cargo test --release
-//! --test group` runs a heavy one. The golden files are written only when
-//! missing (a new format version gets new files; old ones stay).
-#![allow(
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::std_instead_of_core,
-    clippy::std_instead_of_alloc,
-    reason = "tests: a failed expectation is a failed test"
-)]
-
-mod common;
+//! rotations and reloads, checked against a model of who may read what.
+//! The group state's golden files are in `tests/storage.rs`.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use cliquet::{
-    Error, GroupMessage, GroupSession, IdentityKey, IdentityKeyPair, SenderKeyDistribution,
-    SessionConfig, StateError,
-};
+use cliquet::{Error, GroupMessage, GroupSession, SenderKeyDistribution, SessionConfig};
+use cliquet_testkit::group::{GROUP, identity};
 use proptest::prelude::*;
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
 
-const GROUP: [u8; 16] = *b"group-under-test";
 /// Members who may ever be in the group (indices 0..MEMBERS).
 const MEMBERS: usize = 5;
-
-fn identity(i: usize) -> IdentityKey {
-    let seed = [u8::try_from(i).expect("small") + 1; 32];
-    *IdentityKeyPair::from_secret_bytes(&seed).public_key()
-}
 
 /// One step of a schedule; indices are reduced modulo what exists.
 #[derive(Clone, Debug)]
@@ -310,7 +288,7 @@ impl World {
 }
 
 proptest! {
-    #![proptest_config(common::proptest_config(64))]
+    #![proptest_config(crate::proptest_config(64))]
 
     #[test]
     fn s10_members_read_exactly_what_was_sent_while_they_were_members(
@@ -342,120 +320,4 @@ fn s10_a_leaver_reads_nothing_after_the_rotation_and_a_joiner_nothing_before() {
     assert_eq!(w.holds[3].read, BTreeSet::from([3]));
     assert_eq!(w.holds[1].read, BTreeSet::from([0, 1]));
     assert_eq!(w.holds[0].read, BTreeSet::from([2, 3]));
-}
-
-// --- SPEC §7: golden files -------------------------------------------------
-
-use common::golden::{self, STORAGE_KEY};
-
-/// A group state with everything the format holds: an own chain (rotated
-/// once), chains from three senders, skipped keys, and a sender with six
-/// chains (one dropped). `held` is a message it can still decrypt from
-/// its skipped keys.
-fn golden_state() -> (GroupSession, Vec<u8>, IdentityKey) {
-    let mut rng = ChaCha20Rng::from_seed([23; 32]);
-    let mut me = GroupSession::new(GROUP, SessionConfig::new(100, 200).expect("config"));
-    me.rotate(&mut rng).expect("chain 1");
-    me.encrypt(b"from me", &mut rng).expect("encrypt");
-    me.rotate(&mut rng).expect("chain 2");
-    let mut held = Vec::new();
-    for sender in 0..3 {
-        let mut them = GroupSession::new(GROUP, SessionConfig::default());
-        let chains = if sender == 2 { 6 } else { 1 + sender };
-        for _ in 0..chains {
-            let d = them.rotate(&mut rng).expect("rotate");
-            me.receive_distribution(&identity(sender), &d)
-                .expect("receive");
-        }
-        let skipped = them.encrypt(b"held back", &mut rng).expect("encrypt");
-        let _lost = them.encrypt(b"lost", &mut rng).expect("encrypt");
-        let next = them.encrypt(b"next", &mut rng).expect("encrypt");
-        me.decrypt(&identity(sender), &next).expect("decrypt");
-        if sender == 1 {
-            held = skipped.into_bytes();
-        }
-    }
-    (me, held, identity(1))
-}
-
-/// Today's writer's golden files.
-fn group_files() -> golden::Set {
-    let (state, held, _) = golden_state();
-    let mut rng = ChaCha20Rng::from_seed([24; 32]);
-    let stored = state.to_bytes().to_vec();
-    let mut set = golden::Set::of(&stored);
-    set.state("group", "bin", stored);
-    let sealed = state.seal(&STORAGE_KEY, b"ctx", &mut rng).expect("seal");
-    set.state("group", "sealed", sealed);
-    set.other("group", "msg", held);
-    set
-}
-
-#[test]
-fn s7_group_golden_files_of_every_version_load_and_work() {
-    let files = group_files();
-    golden::bless(&files);
-    let sender = identity(1);
-    for version in 1..=files.version {
-        let name = |ext: &str| golden::file_name("group", version, ext);
-        let stored = golden::read(&name("bin"));
-        let mut loaded = GroupSession::from_bytes(&stored).expect("group state");
-        assert_eq!(loaded.sender_chain(), Some((2, 0)));
-        assert_eq!(loaded.chains_from(&identity(2)), 5);
-        assert_eq!(loaded.skipped_keys(), 6);
-        let message = GroupMessage::decode(&golden::read(&name("msg"))).expect("message");
-        assert_eq!(
-            loaded
-                .decrypt(&sender, &message)
-                .expect("decrypts after reload"),
-            b"held back"
-        );
-        assert_eq!(loaded.decrypt(&sender, &message), Err(Error::Duplicate));
-        let sealed = golden::read(&name("sealed"));
-        let opened = GroupSession::open(&sealed, &STORAGE_KEY, b"ctx").expect("sealed");
-        if version == files.version {
-            assert_eq!(opened.to_bytes().as_slice(), stored);
-        }
-        assert_eq!(
-            GroupSession::open(&sealed, &[0; 32], b"ctx").err(),
-            Some(Error::State(StateError::Sealed))
-        );
-    }
-}
-
-#[test]
-fn s7_todays_writer_still_writes_its_group_golden_files() {
-    golden::assert_writer_unchanged(&group_files());
-}
-
-/// The stored size, measured: what each received chain and each skipped
-/// key costs (the numbers in `GroupSession::to_bytes`'s docs).
-#[test]
-fn s7_group_state_size_per_chain_and_per_key() {
-    let mut rng = ChaCha20Rng::from_seed([25; 32]);
-    let mut me = GroupSession::new(GROUP, SessionConfig::default());
-    let empty = me.to_bytes().len();
-    assert_eq!(empty, 31);
-    me.rotate(&mut rng).expect("rotate");
-    assert_eq!(me.to_bytes().len(), empty + 72, "own chain");
-    let mut them = GroupSession::new(GROUP, SessionConfig::default());
-    let d = them.rotate(&mut rng).expect("rotate");
-    let base = me.to_bytes().len();
-    me.receive_distribution(&identity(0), &d).expect("receive");
-    assert_eq!(
-        me.to_bytes().len(),
-        base + 40 + 76,
-        "a new sender's first chain"
-    );
-    let d = them.rotate(&mut rng).expect("rotate");
-    let before = me.to_bytes().len();
-    me.receive_distribution(&identity(0), &d).expect("receive");
-    assert_eq!(me.to_bytes().len(), before + 76, "a further chain");
-    let before = me.to_bytes().len();
-    for _ in 0..100 {
-        them.encrypt(b"lost", &mut rng).expect("encrypt");
-    }
-    let m = them.encrypt(b"arrives", &mut rng).expect("encrypt");
-    me.decrypt(&identity(0), &m).expect("decrypt");
-    assert_eq!(me.to_bytes().len(), before + 100 * 36, "100 skipped keys");
 }

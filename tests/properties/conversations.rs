@@ -1,22 +1,9 @@
 //! Property tests: random two-party conversations in both modes, with
 //! reordering, drops, duplicates and tampering; and arbitrary bytes into
 //! every decoder and loader.
-//!
-//! Cases default to a quick run; `PROPTEST_CASES=5000 cargo test --release
-//! --test conversations` runs a heavy one.
-#![allow(
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation,
-    clippy::std_instead_of_core,
-    reason = "tests: a failed expectation is a failed test; small test values"
-)]
-
-mod common;
 
 use cliquet::{Account, AnyMessage, Error, PreKeyBundle, Session, SessionConfig, StateError};
-use common::{decrypt_checked, initiated};
+use cliquet_testkit::{decrypt_checked, initiated};
 use proptest::prelude::*;
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
@@ -237,7 +224,7 @@ fn sealed_framing_error(input: &[u8], sealed_kind: u8) -> StateError {
 }
 
 proptest! {
-    #![proptest_config(common::proptest_config(32))]
+    #![proptest_config(crate::proptest_config(32))]
 
     #[test]
     fn conversations_survive_loss_reordering_replay_and_tampering(
@@ -313,7 +300,7 @@ proptest! {
         header_encryption in any::<bool>(),
         bytes in prop::collection::vec(any::<u8>(), 0..200),
     ) {
-        let mut p = common::established(SessionConfig::default().with_header_encryption(header_encryption), 40);
+        let mut p = cliquet_testkit::established(SessionConfig::default().with_header_encryption(header_encryption), 40);
         for kind in [0x11u8, 0x12, 0x13] {
             let mut input = bytes.clone();
             input.insert(0, kind);

@@ -5,25 +5,16 @@
 //! the prekey secrets, a plaintext) and the whole stored state of every
 //! account, session and record involved (`to_bytes()`: root, chain, header
 //! and skipped message keys, ratchet and prekey secrets), every 8 bytes in a
-//! row of them; see `common::debug` for the forms and what is exempt.
-#![allow(
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::std_instead_of_core,
-    clippy::std_instead_of_alloc,
-    reason = "tests: a failed expectation is a failed test"
-)]
-
-mod common;
+//! row of them; see `cliquet_testkit::debug` for the forms and what is exempt.
 
 use cliquet::rand_core::Rng;
 use cliquet::{
     Account, AnyMessage, DecryptionFailure, IdentityKeyPair, OneTimePreKey, RatchetMessage,
     SessionConfig, SignedPreKey,
 };
-use common::debug::{Secrets, WINDOW, assert_no_secret};
-use common::devices::Devices;
+use cliquet_testkit::debug::{Secrets, WINDOW, assert_no_secret};
+use cliquet_testkit::devices::Devices;
+use cliquet_testkit::initiated;
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
 
@@ -278,4 +269,18 @@ fn the_leak_check_finds_a_secret_in_every_form() {
     let with_public = format!("Pair({}, {public:?})", hex::encode(public));
     assert!(public_only.leak(&with_public, &[&public]).is_none());
     assert!(public_only.leak(&with_public, &[]).is_some());
+}
+
+#[test]
+fn s7_accepted_does_not_show_the_plaintext() {
+    let (_, _, mut bob, _, first) = initiated(SessionConfig::default(), 10);
+    let accepted = bob
+        .accept(&first, SessionConfig::default())
+        .expect("accept");
+    let shown = format!("{accepted:?}");
+    assert!(
+        !shown.contains("first") && !shown.contains("102, 105"),
+        "{shown}"
+    );
+    assert!(shown.contains("plaintext_len: 5"), "{shown}");
 }

@@ -6,19 +6,15 @@
 //! values the output may show (identity keys, public keys, session ids) are
 //! removed from the output first, so a secret is searched for only where
 //! nothing public explains the match.
-#![allow(
-    dead_code,
-    clippy::indexing_slicing,
-    reason = "each test file uses a different part"
-)]
 
 use std::collections::HashMap;
 
 /// How many bytes in a row count as a leak.
-pub(crate) const WINDOW: usize = 8;
+pub const WINDOW: usize = 8;
 
 /// Every 8-byte window of some secrets, indexed for the search.
-pub(crate) struct Secrets {
+#[derive(Debug)]
+pub struct Secrets {
     /// Window → (which secret, at which offset).
     windows: HashMap<[u8; WINDOW], (usize, usize)>,
     /// Windows that are text, searched for as text.
@@ -26,7 +22,9 @@ pub(crate) struct Secrets {
 }
 
 impl Secrets {
-    pub(crate) fn new(secrets: &[&[u8]]) -> Self {
+    /// Indexes every 8-byte window of `secrets` that looks like key
+    /// material or text.
+    pub fn new(secrets: &[&[u8]]) -> Self {
         let mut windows = HashMap::new();
         let mut text = Vec::new();
         for (s, secret) in secrets.iter().enumerate() {
@@ -51,13 +49,18 @@ impl Secrets {
     }
 
     /// How many windows are searched for.
-    pub(crate) fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.windows.len()
+    }
+
+    /// Whether no window is searched for.
+    pub fn is_empty(&self) -> bool {
+        self.windows.is_empty()
     }
 
     /// The first leak in `debug` once `public` values are removed from it:
     /// a description, or `None`.
-    pub(crate) fn leak(&self, debug: &str, public: &[&[u8]]) -> Option<String> {
+    pub fn leak(&self, debug: &str, public: &[&[u8]]) -> Option<String> {
         let mut shown = debug.to_owned();
         for value in public {
             shown = shown
@@ -117,8 +120,8 @@ impl Secrets {
 }
 
 /// Asserts that `debug` (of `what`) shows none of `secrets`.
-pub(crate) fn assert_no_secret(what: &str, debug: &str, secrets: &Secrets, public: &[&[u8]]) {
-    assert!(secrets.len() > 0, "{what}: no secret to look for");
+pub fn assert_no_secret(what: &str, debug: &str, secrets: &Secrets, public: &[&[u8]]) {
+    assert!(!secrets.is_empty(), "{what}: no secret to look for");
     if let Some(leak) = secrets.leak(debug, public) {
         panic!("{what}: {leak}");
     }

@@ -13,13 +13,15 @@ use rand_chacha::rand_core::SeedableRng;
 /// A seeded ChaCha20 RNG that records the length of every draw; anything
 /// but `fill_bytes` panics (SPEC §1 and §5 draw only whole secrets, salts
 /// and nonces).
-pub(crate) struct Recording {
+#[derive(Debug)]
+pub struct Recording {
     inner: ChaCha20Rng,
     draws: Vec<usize>,
 }
 
 impl Recording {
-    pub(crate) fn new(seed: u8) -> Self {
+    /// Seeded with 32 bytes of `seed`.
+    pub fn new(seed: u8) -> Self {
         Self {
             inner: ChaCha20Rng::from_seed([seed; 32]),
             draws: Vec::new(),
@@ -27,7 +29,7 @@ impl Recording {
     }
 
     /// The lengths drawn since the last call.
-    pub(crate) fn take(&mut self) -> Vec<usize> {
+    pub fn take(&mut self) -> Vec<usize> {
         std::mem::take(&mut self.draws)
     }
 }
@@ -51,14 +53,15 @@ impl TryCryptoRng for Recording {}
 
 /// Yields scripted entries in order; every draw must ask for exactly the
 /// next entry's length (the vectors' RNG, `tests/vectors/README.md`).
-pub(crate) struct Scripted {
+#[derive(Debug)]
+pub struct Scripted {
     queue: VecDeque<Vec<u8>>,
     who: String,
 }
 
 impl Scripted {
     /// `who` names the party in failure messages.
-    pub(crate) fn new(entries: impl IntoIterator<Item = Vec<u8>>, who: impl Into<String>) -> Self {
+    pub fn new(entries: impl IntoIterator<Item = Vec<u8>>, who: impl Into<String>) -> Self {
         Self {
             queue: entries.into_iter().collect(),
             who: who.into(),
@@ -66,7 +69,7 @@ impl Scripted {
     }
 
     /// Entries not drawn yet.
-    pub(crate) fn left(&self) -> usize {
+    pub fn left(&self) -> usize {
         self.queue.len()
     }
 }
@@ -101,7 +104,8 @@ impl TryCryptoRng for Scripted {}
 
 /// All zeros: for calls expected to fail, where whether they draw first is
 /// not specified.
-pub(crate) struct Zero;
+#[derive(Debug)]
+pub struct Zero;
 
 impl TryRng for Zero {
     type Error = Infallible;

@@ -29,7 +29,7 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 use cliquet::{Account, AnyMessage, Error, RatchetMessage, Session, SessionConfig};
 use rand_chacha::ChaCha20Rng;
 
-use crate::fixtures;
+use crate::fuzz::fixtures;
 
 /// Most operations per input, and most messages in flight.
 const MAX_OPS: usize = 200;

@@ -7,7 +7,7 @@ use cliquet::{
     PreKeyBundle, PreKeyMessage, Session, SessionRecord,
 };
 
-use crate::fixtures::{self, ReplayRng, STORAGE_KEY};
+use crate::fuzz::fixtures::{self, ReplayRng, STORAGE_KEY};
 
 /// A target's check: panics on a broken promise; returns whether the input
 /// got past parsing (decoded, loaded, decrypted).
@@ -32,10 +32,16 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("decode_decryption_failure", decode_decryption_failure),
     ("decrypt_plain", decrypt_plain),
     ("decrypt_header", decrypt_header),
-    ("protocol", crate::protocol::run),
-    ("decode_distribution", crate::group::decode_distribution),
-    ("decode_group_message", crate::group::decode_group_message),
-    ("group_decrypt", crate::group::group_decrypt),
+    ("protocol", crate::fuzz::protocol::run),
+    (
+        "decode_distribution",
+        crate::fuzz::group::decode_distribution,
+    ),
+    (
+        "decode_group_message",
+        crate::fuzz::group::decode_group_message,
+    ),
+    ("group_decrypt", crate::fuzz::group::group_decrypt),
 ];
 
 /// SPEC §2, §2b: a bundle of either kind that decodes re-encodes to the

@@ -1,13 +1,5 @@
 //! [`Pair`]: two accounts and their established sessions, with one seeded
-//! RNG, for the scenario and property tests (and, through `#[path]`, the
-//! benches' fixtures).
-#![allow(
-    dead_code,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "test harness: each user takes a different part, and a failed expectation is a failed test"
-)]
+//! RNG, for the scenario and property tests and the benches.
 
 use cliquet::{Account, AnyMessage, Error, PreKeyMessage, Session, SessionConfig};
 use rand_chacha::ChaCha20Rng;
@@ -15,18 +7,25 @@ use rand_chacha::rand_core::SeedableRng;
 
 /// Two accounts and (once established) their sessions, with one seeded RNG:
 /// `a` is Alice's session (the initiator), `b` Bob's.
-pub(crate) struct Pair {
-    pub(crate) rng: ChaCha20Rng,
-    pub(crate) alice: Account,
-    pub(crate) bob: Account,
-    pub(crate) a: Session,
-    pub(crate) b: Session,
-    pub(crate) config: SessionConfig,
+#[derive(Debug)]
+pub struct Pair {
+    /// The one RNG of both sides.
+    pub rng: ChaCha20Rng,
+    /// Alice's account.
+    pub alice: Account,
+    /// Bob's account.
+    pub bob: Account,
+    /// Alice's session with Bob.
+    pub a: Session,
+    /// Bob's session with Alice.
+    pub b: Session,
+    /// The configuration of both sessions.
+    pub config: SessionConfig,
 }
 
 /// Alice's fresh session from Bob's bundle (with a one-time prekey), her first
 /// message, and the accounts.
-pub(crate) fn initiated(
+pub fn initiated(
     config: SessionConfig,
     seed: u8,
 ) -> (ChaCha20Rng, Account, Account, Session, PreKeyMessage) {
@@ -46,7 +45,7 @@ pub(crate) fn initiated(
 
 /// A session pair after one message each way: both are acknowledged, and
 /// Alice's next message starts a new sending chain.
-pub(crate) fn established(config: SessionConfig, seed: u8) -> Pair {
+pub fn established(config: SessionConfig, seed: u8) -> Pair {
     let (mut rng, alice, mut bob, mut a, first) = initiated(config, seed);
     let accepted = bob.accept(&first, config).expect("accept");
     assert_eq!(accepted.plaintext, b"first");
@@ -65,7 +64,7 @@ pub(crate) fn established(config: SessionConfig, seed: u8) -> Pair {
 }
 
 /// The prekey message inside `m`; panics on any other message.
-pub(crate) fn prekey(m: AnyMessage) -> PreKeyMessage {
+pub fn prekey(m: AnyMessage) -> PreKeyMessage {
     match m {
         AnyMessage::PreKey(m) => m,
         other => panic!("expected a prekey message, got {other:?}"),
@@ -73,10 +72,7 @@ pub(crate) fn prekey(m: AnyMessage) -> PreKeyMessage {
 }
 
 /// Decrypts and checks that a failure left the whole stored state unchanged.
-pub(crate) fn decrypt_checked(
-    session: &mut Session,
-    message: &AnyMessage,
-) -> Result<Vec<u8>, Error> {
+pub fn decrypt_checked(session: &mut Session, message: &AnyMessage) -> Result<Vec<u8>, Error> {
     let before = session.to_bytes();
     let result = session.decrypt(message);
     if result.is_err() {
@@ -90,7 +86,7 @@ pub(crate) fn decrypt_checked(
 }
 
 /// `message` with one bit flipped.
-pub(crate) fn flipped(message: &AnyMessage, byte: usize, bit: u8) -> Vec<u8> {
+pub fn flipped(message: &AnyMessage, byte: usize, bit: u8) -> Vec<u8> {
     let mut bytes = message.to_bytes();
     let at = byte % bytes.len();
     bytes[at] ^= 1 << (bit % 8);
@@ -99,12 +95,40 @@ pub(crate) fn flipped(message: &AnyMessage, byte: usize, bit: u8) -> Vec<u8> {
 
 impl Pair {
     /// Alice encrypts on her session.
-    pub(crate) fn a_to_b(&mut self, plaintext: &[u8]) -> AnyMessage {
+    pub fn a_to_b(&mut self, plaintext: &[u8]) -> AnyMessage {
         self.a.encrypt(plaintext, &mut self.rng).expect("encrypt")
     }
 
     /// Bob encrypts on his session.
-    pub(crate) fn b_to_a(&mut self, plaintext: &[u8]) -> AnyMessage {
+    pub fn b_to_a(&mut self, plaintext: &[u8]) -> AnyMessage {
         self.b.encrypt(plaintext, &mut self.rng).expect("encrypt")
+    }
+
+    /// Two sessions after the handshake and one message each way, with
+    /// header encryption or without: Alice (`a`, initiator, acknowledged)
+    /// and Bob (`b`, responder). Alice's next encrypt starts a new sending
+    /// chain.
+    pub fn new(header_encryption: bool, seed: u8) -> Self {
+        established(
+            SessionConfig::default().with_header_encryption(header_encryption),
+            seed,
+        )
+    }
+
+    /// Bob sends one message and Alice decrypts it: her next message starts
+    /// a new chain.
+    pub fn bob_replies(&mut self) {
+        let reply = self.b_to_a(b"reply");
+        self.a.decrypt(&reply).expect("decrypt reply");
+    }
+
+    /// Alice sends `skip + 1` messages in a new chain; only the last is
+    /// delivered, so Bob stores `skip` keys. Returns the undelivered ones.
+    pub fn new_chain_skipping(&mut self, skip: usize, payload: &[u8]) -> Vec<AnyMessage> {
+        self.bob_replies();
+        let mut undelivered: Vec<AnyMessage> = (0..=skip).map(|_| self.a_to_b(payload)).collect();
+        let last = undelivered.pop().expect("at least one message");
+        self.b.decrypt(&last).expect("decrypt last");
+        undelivered
     }
 }

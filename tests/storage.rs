@@ -1,22 +1,19 @@
-//! SPEC §7: the storage format, its sealed form, and golden files of format
-//! version 1 that every later version must keep loading.
+//! SPEC §7 and §11: the stored forms of accounts and sessions, session
+//! records and group sessions, sealed and plain, and the golden files of
+//! every format version that each later version must keep loading.
 //!
-//! `CLIQUET_BLESS=1 cargo test --test state` writes the golden files of
+//! `CLIQUET_BLESS=1 cargo test --test storage` writes the golden files of
 //! today's format version that are missing; it never overwrites one, so the
-//! files of version 1 stay as they are (`common::golden`).
-#![allow(
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::std_instead_of_core,
-    reason = "tests: a failed expectation is a failed test"
-)]
+//! files of older versions stay as they are (`cliquet_testkit::golden`).
 
-mod common;
-
-use cliquet::{Account, AnyMessage, Error, Session, SessionConfig, SessionRecord, StateError};
-use common::golden::{self, STORAGE_KEY};
-use common::{Pair, established};
+use cliquet::{
+    Account, AnyMessage, Error, GroupMessage, GroupSession, IdentityKey, Session, SessionConfig,
+    SessionRecord, StateError,
+};
+use cliquet_testkit::devices::Devices;
+use cliquet_testkit::golden::{self, STORAGE_KEY};
+use cliquet_testkit::group::{GROUP, identity};
+use cliquet_testkit::{Pair, established};
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
 
@@ -409,4 +406,339 @@ fn s7_stored_sizes_stay_within_budget() {
         let per_key = (p.b.to_bytes().len() - base) as f64 / 99.0;
         assert!(per_key <= 40.0, "{per_key} bytes a skipped key");
     }
+}
+
+#[test]
+fn s7_sealed_state_opens_only_where_it_was_stored() {
+    let mut alice_bob = Devices::new(6);
+    alice_bob.start(true);
+    let mut alice_carol = Devices::new(7);
+    alice_carol.start(true);
+    let mut rng = ChaCha20Rng::from_seed([6; 32]);
+    let key = [0x11; 32];
+    let bob_row = alice_bob
+        .alice
+        .record
+        .seal(&key, b"peer:bob", &mut rng)
+        .expect("seal");
+    let carol_row = alice_carol
+        .alice
+        .record
+        .seal(&key, b"peer:carol", &mut rng)
+        .expect("seal");
+    // Swapped rows do not open.
+    assert_eq!(
+        SessionRecord::open(&carol_row, &key, b"peer:bob").err(),
+        Some(Error::State(StateError::Sealed))
+    );
+    assert!(SessionRecord::open(&bob_row, &key, b"peer:bob").is_ok());
+    // Sealed under the same context by mistake: the expected peer decides.
+    let carol_as_bob = alice_carol
+        .alice
+        .record
+        .seal(&key, b"peer:bob", &mut rng)
+        .expect("seal");
+    let bob_key = *alice_bob.bob.account.identity_key();
+    assert_eq!(
+        SessionRecord::open_for_peer(&carol_as_bob, &key, b"peer:bob", &bob_key).err(),
+        Some(Error::State(StateError::OtherPeer))
+    );
+    let opened =
+        SessionRecord::open_for_peer(&bob_row, &key, b"peer:bob", &bob_key).expect("opens");
+    assert_eq!(opened.to_bytes(), alice_bob.alice.record.to_bytes());
+    // Accounts and sessions bind their context too.
+    let account = alice_bob
+        .alice
+        .account
+        .seal(&key, b"account", &mut rng)
+        .expect("seal");
+    assert_eq!(
+        Account::open(&account, &key, b"account 2").err(),
+        Some(Error::State(StateError::Sealed))
+    );
+}
+
+// --- Session records --------------------------------------------------------
+
+#[test]
+fn s7_record_storage_round_trip_sealing_and_rejection() {
+    let mut p = Devices::new(17);
+    for _ in 0..3 {
+        p.start(true);
+        let m = p.send(true, b"m");
+        p.deliver(true, &m).unwrap();
+    }
+    p.round_trip();
+    let stored = p.bob.record.to_bytes();
+    assert_eq!(stored[..2], [0x22, 3]);
+    let loaded = SessionRecord::from_bytes(&stored).unwrap();
+    assert_eq!(loaded.to_bytes(), stored);
+    assert_eq!(loaded.archived().len(), 2);
+    // The loaded record behaves as the original.
+    p.bob.record = loaded;
+    p.round_trip();
+
+    let key = [5u8; 32];
+    let sealed = p.bob.record.seal(&key, b"ctx", &mut p.rng).unwrap();
+    assert_eq!(sealed[..2], [0x32, 3]);
+    assert_eq!(
+        SessionRecord::open(&sealed, &key, b"ctx")
+            .unwrap()
+            .to_bytes(),
+        p.bob.record.to_bytes()
+    );
+    assert_eq!(
+        SessionRecord::open(&sealed, &[6; 32], b"ctx").unwrap_err(),
+        Error::State(StateError::Sealed)
+    );
+    let stored = p.bob.record.to_bytes();
+    let session = p.bob.record.current().unwrap().to_bytes();
+    assert_eq!(
+        SessionRecord::from_bytes(&session).unwrap_err(),
+        Error::State(StateError::WrongKind)
+    );
+    assert_eq!(
+        SessionRecord::from_bytes(&[0x22, 4]).unwrap_err(),
+        Error::State(StateError::UnsupportedVersion(4))
+    );
+    // Every truncation is an error; a trailing byte too.
+    for len in 0..stored.len() {
+        assert_eq!(
+            SessionRecord::from_bytes(&stored[..len]).unwrap_err(),
+            Error::State(StateError::Truncated),
+            "len {len}"
+        );
+    }
+    let mut long = stored.to_vec();
+    long.push(0);
+    assert_eq!(
+        SessionRecord::from_bytes(&long).unwrap_err(),
+        Error::State(StateError::Trailing)
+    );
+    // More archived sessions than the stored limit allows.
+    let mut over = stored.to_vec();
+    over[2..6].copy_from_slice(&1u32.to_be_bytes());
+    assert_eq!(
+        SessionRecord::from_bytes(&over).unwrap_err(),
+        Error::State(StateError::Inconsistent)
+    );
+    // The same session twice.
+    let mut record = SessionRecord::new();
+    let bundle = p.alice.account.bundle(None).unwrap().verify().unwrap();
+    record
+        .start_new(p.bob.account.identity(), &bundle, p.config, &mut p.rng)
+        .unwrap();
+    let one = record.to_bytes();
+    let session = record.current().unwrap().to_bytes();
+    let mut twice = one[..one.len() - 4].to_vec();
+    twice.extend(1u32.to_be_bytes());
+    twice.push(0);
+    twice.extend((session.len() as u32).to_be_bytes());
+    twice.extend(session.iter());
+    assert_eq!(
+        SessionRecord::from_bytes(&twice).unwrap_err(),
+        Error::State(StateError::Inconsistent)
+    );
+    // An empty record.
+    let empty = SessionRecord::new().to_bytes();
+    // kind, version, limits, no pinned key, not verified, no changed key,
+    // no current session, no archived ones.
+    assert_eq!(empty.len(), 2 + 8 + 1 + 1 + 1 + 1 + 4);
+    assert!(
+        SessionRecord::from_bytes(&empty)
+            .unwrap()
+            .needs_new_session()
+    );
+}
+
+/// Bob's record after four sessions with Alice (archived as abandoned,
+/// abandoned, lost tie-break, replaced), and a message Alice sent on the
+/// first one that Bob has not received yet: today's writer's golden files.
+fn record_files() -> golden::Set {
+    let mut p = Devices::new(21);
+    p.start(true);
+    let m = p.send(true, b"first");
+    p.deliver(true, &m).unwrap();
+    p.round_trip();
+    let held = p.send(true, b"held on the first session");
+    p.start(false);
+    let m = p.send(false, b"second");
+    p.deliver(false, &m).unwrap();
+    p.round_trip();
+    let (to_bob, to_alice, _, _) = p.simultaneous(1);
+    p.deliver(true, &to_bob[0]).unwrap();
+    p.deliver(false, &to_alice[0]).unwrap();
+    p.round_trip();
+    p.start(true);
+    let m = p.send(true, b"fifth");
+    p.deliver(true, &m).unwrap();
+    p.round_trip();
+    let stored = p.bob.record.to_bytes().to_vec();
+    let mut set = golden::Set::of(&stored);
+    set.state("record", "bin", stored);
+    set.other("record", "msg", held.to_bytes());
+    set.state(
+        "record",
+        "sealed",
+        p.bob.record.seal(&STORAGE_KEY, b"ctx", &mut p.rng).unwrap(),
+    );
+    set
+}
+
+#[test]
+fn s7_golden_record_files_of_every_version_load_round_trip_and_work() {
+    let files = record_files();
+    golden::bless(&files);
+    for version in 1..=files.version {
+        let name = |ext: &str| golden::file_name("record", version, ext);
+        let stored = golden::read(&name("bin"));
+        let mut record = SessionRecord::from_bytes(&stored).expect("record");
+        assert_eq!(record.archived().len(), 4);
+        assert!(
+            record.peer_identity_key().is_some(),
+            "v{version} pins its peer"
+        );
+        // Stored again, it loads to the same state; in the writer's
+        // version, byte for byte the file.
+        let again = record.to_bytes();
+        assert_eq!(SessionRecord::from_bytes(&again).unwrap().to_bytes(), again);
+        if version == files.version {
+            assert_eq!(*again, stored);
+        }
+        let current = record.current().map(|s| s.session_id());
+        let sealed = SessionRecord::open(&golden::read(&name("sealed")), &STORAGE_KEY, b"ctx")
+            .expect("sealed");
+        assert_eq!(sealed.to_bytes(), record.to_bytes());
+        // The held message decrypts from the oldest (abandoned) session,
+        // which stays archived.
+        let mut rng = ChaCha20Rng::from_seed([21; 32]);
+        let mut bob = Account::new(&mut rng);
+        let held = AnyMessage::decode(&golden::read(&name("msg"))).expect("message");
+        assert_eq!(
+            record
+                .decrypt(&mut bob, &held, SessionConfig::default())
+                .map(|d| d.plaintext),
+            Ok(b"held on the first session".to_vec())
+        );
+        assert_eq!(record.current().map(|s| s.session_id()), current);
+    }
+}
+
+#[test]
+fn s7_todays_writer_still_writes_its_record_golden_files() {
+    golden::assert_writer_unchanged(&record_files());
+}
+
+// --- Group state ------------------------------------------------------------
+
+/// A group state with everything the format holds: an own chain (rotated
+/// once), chains from three senders, skipped keys, and a sender with six
+/// chains (one dropped). `held` is a message it can still decrypt from
+/// its skipped keys.
+fn golden_state() -> (GroupSession, Vec<u8>, IdentityKey) {
+    let mut rng = ChaCha20Rng::from_seed([23; 32]);
+    let mut me = GroupSession::new(GROUP, SessionConfig::new(100, 200).expect("config"));
+    me.rotate(&mut rng).expect("chain 1");
+    me.encrypt(b"from me", &mut rng).expect("encrypt");
+    me.rotate(&mut rng).expect("chain 2");
+    let mut held = Vec::new();
+    for sender in 0..3 {
+        let mut them = GroupSession::new(GROUP, SessionConfig::default());
+        let chains = if sender == 2 { 6 } else { 1 + sender };
+        for _ in 0..chains {
+            let d = them.rotate(&mut rng).expect("rotate");
+            me.receive_distribution(&identity(sender), &d)
+                .expect("receive");
+        }
+        let skipped = them.encrypt(b"held back", &mut rng).expect("encrypt");
+        let _lost = them.encrypt(b"lost", &mut rng).expect("encrypt");
+        let next = them.encrypt(b"next", &mut rng).expect("encrypt");
+        me.decrypt(&identity(sender), &next).expect("decrypt");
+        if sender == 1 {
+            held = skipped.into_bytes();
+        }
+    }
+    (me, held, identity(1))
+}
+
+/// Today's writer's golden files.
+fn group_files() -> golden::Set {
+    let (state, held, _) = golden_state();
+    let mut rng = ChaCha20Rng::from_seed([24; 32]);
+    let stored = state.to_bytes().to_vec();
+    let mut set = golden::Set::of(&stored);
+    set.state("group", "bin", stored);
+    let sealed = state.seal(&STORAGE_KEY, b"ctx", &mut rng).expect("seal");
+    set.state("group", "sealed", sealed);
+    set.other("group", "msg", held);
+    set
+}
+
+#[test]
+fn s7_group_golden_files_of_every_version_load_and_work() {
+    let files = group_files();
+    golden::bless(&files);
+    let sender = identity(1);
+    for version in 1..=files.version {
+        let name = |ext: &str| golden::file_name("group", version, ext);
+        let stored = golden::read(&name("bin"));
+        let mut loaded = GroupSession::from_bytes(&stored).expect("group state");
+        assert_eq!(loaded.sender_chain(), Some((2, 0)));
+        assert_eq!(loaded.chains_from(&identity(2)), 5);
+        assert_eq!(loaded.skipped_keys(), 6);
+        let message = GroupMessage::decode(&golden::read(&name("msg"))).expect("message");
+        assert_eq!(
+            loaded
+                .decrypt(&sender, &message)
+                .expect("decrypts after reload"),
+            b"held back"
+        );
+        assert_eq!(loaded.decrypt(&sender, &message), Err(Error::Duplicate));
+        let sealed = golden::read(&name("sealed"));
+        let opened = GroupSession::open(&sealed, &STORAGE_KEY, b"ctx").expect("sealed");
+        if version == files.version {
+            assert_eq!(opened.to_bytes().as_slice(), stored);
+        }
+        assert_eq!(
+            GroupSession::open(&sealed, &[0; 32], b"ctx").err(),
+            Some(Error::State(StateError::Sealed))
+        );
+    }
+}
+
+#[test]
+fn s7_todays_writer_still_writes_its_group_golden_files() {
+    golden::assert_writer_unchanged(&group_files());
+}
+
+/// The stored size, measured: what each received chain and each skipped
+/// key costs (the numbers in `GroupSession::to_bytes`'s docs).
+#[test]
+fn s7_group_state_size_per_chain_and_per_key() {
+    let mut rng = ChaCha20Rng::from_seed([25; 32]);
+    let mut me = GroupSession::new(GROUP, SessionConfig::default());
+    let empty = me.to_bytes().len();
+    assert_eq!(empty, 31);
+    me.rotate(&mut rng).expect("rotate");
+    assert_eq!(me.to_bytes().len(), empty + 72, "own chain");
+    let mut them = GroupSession::new(GROUP, SessionConfig::default());
+    let d = them.rotate(&mut rng).expect("rotate");
+    let base = me.to_bytes().len();
+    me.receive_distribution(&identity(0), &d).expect("receive");
+    assert_eq!(
+        me.to_bytes().len(),
+        base + 40 + 76,
+        "a new sender's first chain"
+    );
+    let d = them.rotate(&mut rng).expect("rotate");
+    let before = me.to_bytes().len();
+    me.receive_distribution(&identity(0), &d).expect("receive");
+    assert_eq!(me.to_bytes().len(), before + 76, "a further chain");
+    let before = me.to_bytes().len();
+    for _ in 0..100 {
+        them.encrypt(b"lost", &mut rng).expect("encrypt");
+    }
+    let m = them.encrypt(b"arrives", &mut rng).expect("encrypt");
+    me.decrypt(&identity(0), &m).expect("decrypt");
+    assert_eq!(me.to_bytes().len(), before + 100 * 36, "100 skipped keys");
 }

@@ -6,7 +6,7 @@ use std::time::Instant;
 /// One paired comparison: `rounds` rounds, each timing a block of `a` and a
 /// block of `b` back to back (the order alternating), so that both see the
 /// same load. Returns the quartiles of the per-round ratios `a / b`.
-pub(crate) fn paired(
+pub fn paired(
     rounds: usize,
     mut a: impl FnMut() -> Duration,
     mut b: impl FnMut() -> Duration,
@@ -34,7 +34,7 @@ pub(crate) fn paired(
 }
 
 /// Times `n` runs of `f`.
-pub(crate) fn timed(n: usize, mut f: impl FnMut()) -> Duration {
+pub fn timed(n: usize, mut f: impl FnMut()) -> Duration {
     let start = Instant::now();
     for _ in 0..n {
         f();

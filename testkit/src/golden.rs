@@ -2,36 +2,31 @@
 //! that every later version must keep loading (SPEC §7).
 //!
 //! A file is named for the format version of the writer that made it,
-//! `<name>_v<version>.<ext>`. `CLIQUET_BLESS=1 cargo test --test state
-//! --test records` writes today's writer's files ([`bless`]): only files of
+//! `<name>_v<version>.<ext>`. `CLIQUET_BLESS=1 cargo test --test
+//! storage` writes today's writer's files ([`bless`]): only files of
 //! the version that writer writes, and only files that do not exist yet.
 //! A file once written is never overwritten, so after a format change
 //! blessing adds the new version's files and leaves the old ones to be
 //! loaded.
-#![allow(
-    dead_code,
-    clippy::panic,
-    clippy::expect_used,
-    reason = "test harness: a failed expectation is a failed test"
-)]
 
 use std::path::{Path, PathBuf};
 
 /// The storage key of every sealed golden file.
-pub(crate) const STORAGE_KEY: [u8; 32] = [0x42; 32];
+pub const STORAGE_KEY: [u8; 32] = [0x42; 32];
 
 /// The files one writer produces, all of one format version.
-pub(crate) struct Set {
+#[derive(Debug)]
+pub struct Set {
     /// The format version: byte 1 of every stored state in the set.
-    pub(crate) version: u8,
+    pub version: u8,
     /// `(name, extension, bytes)`: written as `<name>_v<version>.<ext>`.
-    pub(crate) files: Vec<(&'static str, &'static str, Vec<u8>)>,
+    pub files: Vec<(&'static str, &'static str, Vec<u8>)>,
 }
 
 impl Set {
     /// An empty set for the writer whose stored state is `stored` (any of
     /// them: `kind || version || ...`).
-    pub(crate) fn of(stored: &[u8]) -> Self {
+    pub fn of(stored: &[u8]) -> Self {
         Self {
             version: *stored.get(1).expect("kind and version"),
             files: Vec::new(),
@@ -40,7 +35,7 @@ impl Set {
 
     /// Adds a stored state (plain or sealed), which must be of the set's
     /// version.
-    pub(crate) fn state(&mut self, name: &'static str, ext: &'static str, bytes: Vec<u8>) {
+    pub fn state(&mut self, name: &'static str, ext: &'static str, bytes: Vec<u8>) {
         assert_eq!(
             bytes.get(1),
             Some(&self.version),
@@ -50,12 +45,12 @@ impl Set {
     }
 
     /// Adds a file that goes with the states, such as a message to decrypt.
-    pub(crate) fn other(&mut self, name: &'static str, ext: &'static str, bytes: Vec<u8>) {
+    pub fn other(&mut self, name: &'static str, ext: &'static str, bytes: Vec<u8>) {
         self.files.push((name, ext, bytes));
     }
 
     /// `(file name, bytes)` of every file.
-    pub(crate) fn named(&self) -> Vec<(String, &[u8])> {
+    pub fn named(&self) -> Vec<(String, &[u8])> {
         self.files
             .iter()
             .map(|(name, ext, bytes)| (file_name(name, self.version, ext), &bytes[..]))
@@ -64,23 +59,23 @@ impl Set {
 }
 
 /// `<name>_v<version>.<ext>`.
-pub(crate) fn file_name(name: &str, version: u8, ext: &str) -> String {
+pub fn file_name(name: &str, version: u8, ext: &str) -> String {
     format!("{name}_v{version}.{ext}")
 }
 
 /// The committed golden files' directory.
-pub(crate) fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("golden")
+pub fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/golden")
 }
 
 /// A committed golden file's bytes.
-pub(crate) fn read(name: &str) -> Vec<u8> {
+pub fn read(name: &str) -> Vec<u8> {
     std::fs::read(dir().join(name)).unwrap_or_else(|e| panic!("golden file {name}: {e}"))
 }
 
 /// With `CLIQUET_BLESS` set, writes the files of `set` that are missing
 /// from `tests/golden/`.
-pub(crate) fn bless(set: &Set) {
+pub fn bless(set: &Set) {
     if std::env::var_os("CLIQUET_BLESS").is_some() {
         for name in write_missing(&dir(), set) {
             eprintln!("blessed {name}");
@@ -90,7 +85,7 @@ pub(crate) fn bless(set: &Set) {
 
 /// Writes each file of `set` that does not exist in `dir` yet (never
 /// overwriting one); returns the names written.
-pub(crate) fn write_missing(dir: &Path, set: &Set) -> Vec<String> {
+pub fn write_missing(dir: &Path, set: &Set) -> Vec<String> {
     let mut written = Vec::new();
     for (name, bytes) in set.named() {
         let path = dir.join(&name);
@@ -114,7 +109,7 @@ pub(crate) fn write_missing(dir: &Path, set: &Set) -> Vec<String> {
 /// Checks that today's writer still writes, byte for byte, the committed
 /// files of its own version: a change of the stored bytes needs a new
 /// version (and new files), never a rewrite of old ones.
-pub(crate) fn assert_writer_unchanged(set: &Set) {
+pub fn assert_writer_unchanged(set: &Set) {
     for (name, bytes) in set.named() {
         assert!(
             read(&name) == bytes,

@@ -2,13 +2,6 @@
 //! [`SessionRecord`] of the other, and one seeded RNG: the session-record
 //! scenarios (`tests/records.rs`) and any test that needs a record with
 //! several sessions.
-#![allow(
-    dead_code,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "test harness: a failed expectation is a failed test"
-)]
 
 use cliquet::{
     Account, AnyMessage, DecryptionFailure, Error, SessionConfig, SessionId, SessionRecord,
@@ -17,13 +10,17 @@ use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
 
 /// One device as it talks to the other: its account and its record of the peer.
-pub(crate) struct Device {
-    pub(crate) account: Account,
-    pub(crate) record: SessionRecord,
+#[derive(Debug)]
+pub struct Device {
+    /// The device's account.
+    pub account: Account,
+    /// Its record of the sessions with the peer.
+    pub record: SessionRecord,
 }
 
 impl Device {
-    pub(crate) fn new(rng: &mut ChaCha20Rng) -> Self {
+    /// A fresh account and an empty record.
+    pub fn new(rng: &mut ChaCha20Rng) -> Self {
         Self {
             account: Account::new(rng),
             record: SessionRecord::new(),
@@ -31,12 +28,12 @@ impl Device {
     }
 
     /// The id of the current session, if any.
-    pub(crate) fn current(&self) -> Option<SessionId> {
+    pub fn current(&self) -> Option<SessionId> {
         self.record.current().map(|s| s.session_id())
     }
 
     /// Stored bytes of account and record, to prove a failure changed nothing.
-    pub(crate) fn state(&self) -> (Vec<u8>, Vec<u8>) {
+    pub fn state(&self) -> (Vec<u8>, Vec<u8>) {
         (
             self.account.to_bytes().to_vec(),
             self.record.to_bytes().to_vec(),
@@ -44,7 +41,7 @@ impl Device {
     }
 
     /// Decrypts; on failure checks that nothing changed.
-    pub(crate) fn receive(
+    pub fn receive(
         &mut self,
         message: &AnyMessage,
         config: SessionConfig,
@@ -63,19 +60,40 @@ impl Device {
 
 /// Alice's and Bob's devices and one seeded RNG. Methods take `from_alice`
 /// to say which side acts.
-pub(crate) struct Devices {
-    pub(crate) rng: ChaCha20Rng,
-    pub(crate) alice: Device,
-    pub(crate) bob: Device,
-    pub(crate) config: SessionConfig,
+#[derive(Debug)]
+pub struct Devices {
+    /// The one RNG of both devices.
+    pub rng: ChaCha20Rng,
+    /// Alice's device.
+    pub alice: Device,
+    /// Bob's device.
+    pub bob: Device,
+    /// The configuration of every session.
+    pub config: SessionConfig,
 }
 
 impl Devices {
-    pub(crate) fn new(seed: u8) -> Self {
+    /// Both sides start a session from each other's bundle and each sends
+    /// `count` prekey messages; returns (Alice's, Bob's) and their session
+    /// ids.
+    pub fn simultaneous(
+        &mut self,
+        count: usize,
+    ) -> (Vec<AnyMessage>, Vec<AnyMessage>, SessionId, SessionId) {
+        let a_id = self.start(true);
+        let b_id = self.start(false);
+        let from_alice = (0..count).map(|_| self.send(true, b"from alice")).collect();
+        let from_bob = (0..count).map(|_| self.send(false, b"from bob")).collect();
+        (from_alice, from_bob, a_id, b_id)
+    }
+
+    /// Two fresh devices with the default configuration.
+    pub fn new(seed: u8) -> Self {
         Self::with_config(seed, SessionConfig::default())
     }
 
-    pub(crate) fn with_config(seed: u8, config: SessionConfig) -> Self {
+    /// Two fresh devices whose sessions use `config`.
+    pub fn with_config(seed: u8, config: SessionConfig) -> Self {
         let mut rng = ChaCha20Rng::from_seed([seed; 32]);
         let alice = Device::new(&mut rng);
         let bob = Device::new(&mut rng);
@@ -88,7 +106,7 @@ impl Devices {
     }
 
     /// (sender, receiver).
-    pub(crate) fn devices(&mut self, from_alice: bool) -> (&mut Device, &mut Device) {
+    pub fn devices(&mut self, from_alice: bool) -> (&mut Device, &mut Device) {
         if from_alice {
             (&mut self.alice, &mut self.bob)
         } else {
@@ -98,7 +116,7 @@ impl Devices {
 
     /// `from` starts a new session from the other's bundle (with a fresh
     /// one-time prekey).
-    pub(crate) fn start(&mut self, from_alice: bool) -> SessionId {
+    pub fn start(&mut self, from_alice: bool) -> SessionId {
         let config = self.config;
         let rng = &mut self.rng;
         let (from, to) = if from_alice {
@@ -119,7 +137,7 @@ impl Devices {
     }
 
     /// `from` encrypts `text`, starting a session first if it needs one.
-    pub(crate) fn send(&mut self, from_alice: bool, text: &[u8]) -> AnyMessage {
+    pub fn send(&mut self, from_alice: bool, text: &[u8]) -> AnyMessage {
         let needs = self.devices(from_alice).0.record.needs_new_session();
         if needs {
             self.start(from_alice);
@@ -134,18 +152,14 @@ impl Devices {
     }
 
     /// The other device decrypts a message from `from_alice`'s side.
-    pub(crate) fn deliver(
-        &mut self,
-        from_alice: bool,
-        message: &AnyMessage,
-    ) -> Result<Vec<u8>, Error> {
+    pub fn deliver(&mut self, from_alice: bool, message: &AnyMessage) -> Result<Vec<u8>, Error> {
         let config = self.config;
         self.devices(from_alice).1.receive(message, config)
     }
 
     /// The notice the receiver of a message from `from_alice`'s side sends
     /// back after `error`, signed for the sender.
-    pub(crate) fn notice(
+    pub fn notice(
         &self,
         from_alice: bool,
         message: &AnyMessage,
@@ -165,7 +179,7 @@ impl Devices {
     }
 
     /// `to_alice`'s side (the sender of the failed message) handles a notice.
-    pub(crate) fn on_notice(&mut self, to_alice: bool, notice: &DecryptionFailure) -> bool {
+    pub fn on_notice(&mut self, to_alice: bool, notice: &DecryptionFailure) -> bool {
         let device = if to_alice {
             &mut self.alice
         } else {
@@ -176,12 +190,12 @@ impl Devices {
     }
 
     /// Both devices have a current session, and it is the same one.
-    pub(crate) fn same_session(&self) -> bool {
+    pub fn same_session(&self) -> bool {
         self.alice.current().is_some() && self.alice.current() == self.bob.current()
     }
 
     /// One message each way, each decrypted; then both use the same session.
-    pub(crate) fn round_trip(&mut self) {
+    pub fn round_trip(&mut self) {
         let m = self.send(true, b"ping");
         assert_eq!(self.deliver(true, &m).expect("ping"), b"ping");
         let m = self.send(false, b"pong");

@@ -8,7 +8,7 @@ use cliquet::{
     SenderKeyDistribution, SessionConfig,
 };
 
-use crate::fixtures;
+use crate::fuzz::fixtures;
 
 /// SPEC §10: a distribution that decodes is exactly 89 bytes, re-encodes to
 /// them, and its fields are the bytes; an 89-byte input with the right kind
