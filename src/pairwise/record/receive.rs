@@ -76,7 +76,8 @@ impl SessionRecord {
     /// let wire = to_bob.encrypt(b"no account needed", &mut rng)?.into_bytes();
     /// let plaintext = match AnyMessage::decode(&wire)? {
     ///     AnyMessage::Ratchet(m) => to_alice.decrypt_ratchet(&m)?,
-    ///     prekey @ AnyMessage::PreKey(_) => to_alice.decrypt(&mut bob, &prekey, config)?.plaintext,
+    ///     // A prekey message (and any kind to come) needs the account.
+    ///     other => to_alice.decrypt(&mut bob, &other, config)?.plaintext,
     /// };
     /// assert_eq!(plaintext, b"no account needed");
     /// # Ok::<(), cliquet::Error>(())
