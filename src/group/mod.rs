@@ -14,6 +14,7 @@ mod chain;
 mod storage;
 mod wire;
 
+use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::vec::Vec;
 use core::fmt;
@@ -91,7 +92,8 @@ pub struct GroupSession {
 struct Sender {
     identity: IdentityKey,
     /// Oldest-inserted first; at most [`GroupSession::MAX_CHAINS_PER_SENDER`].
-    chains: VecDeque<ReceivedChain>,
+    /// Boxed, so that the deque's buffer holds no chain key when it grows.
+    chains: VecDeque<Box<ReceivedChain>>,
     /// Ids of chains dropped under the limit: refused if distributed again.
     dropped: BTreeSet<u32>,
 }
@@ -228,7 +230,7 @@ impl GroupSession {
         }
         entry
             .chains
-            .push_back(ReceivedChain::from_distribution(distribution));
+            .push_back(Box::new(ReceivedChain::from_distribution(distribution)));
         Ok(())
     }
 

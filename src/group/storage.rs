@@ -2,11 +2,15 @@
 //! versioned binary format in the crate's storage framing (kinds `0x23`
 //! plain and `0x33` sealed, SPEC.md §11), sealed like every stored state.
 
+use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::vec::Vec;
 
+use zeroize::Zeroizing;
+
 use super::chain::{
-    ChainKey, MessageKey, OwnChain, ReceivedChain, SigningKeyPair, SigningPublicKey,
+    ChainKey, MessageKey, OwnChain, ReceivedChain, SigningKeyPair, SigningPublicKey, SkippedKey,
+    SkippedKeys,
 };
 use super::{GroupSession, Sender};
 use crate::codec::{Reader, Writer};
@@ -86,9 +90,9 @@ impl GroupSession {
                 out.put(chain.chain_key.as_bytes());
                 out.put(chain.signing_key.as_bytes());
                 out.put_len(chain.skipped.len());
-                for (iteration, key) in &chain.skipped {
-                    out.put_u32_be(*iteration);
-                    out.put(key.as_bytes());
+                for skipped in chain.skipped.iter() {
+                    out.put_u32_be(skipped.iteration);
+                    out.put(skipped.key.as_bytes());
                 }
             }
         }
@@ -195,7 +199,7 @@ fn load(bytes: &[u8]) -> Result<GroupSession, StateError> {
         }
         let mut chains = VecDeque::with_capacity(n);
         for _ in 0..n {
-            chains.push_back(received_chain(&mut r, max_skipped)?);
+            chains.push_back(Box::new(received_chain(&mut r, max_skipped)?));
         }
         let mut ids: Vec<u32> = chains.iter().map(|c| c.chain_id).collect();
         ids.sort_unstable();
@@ -230,21 +234,25 @@ fn received_chain(r: &mut Reader<'_>, max_skipped: usize) -> Result<ReceivedChai
     if n > max_skipped {
         return Err(StateError::Inconsistent);
     }
-    let mut skipped = BTreeMap::new();
-    let mut last = None;
+    let mut skipped = Zeroizing::new(Vec::with_capacity(n));
     for _ in 0..n {
         let at = r.u32_be()?;
+        let last = skipped.last().map(|k: &SkippedKey| k.iteration);
         if last.is_some_and(|l| l >= at) || at >= iteration {
             return Err(StateError::Inconsistent);
         }
-        last = Some(at);
-        skipped.insert(at, MessageKey::from_bytes(storage::secret(r)?));
+        skipped.push(SkippedKey {
+            iteration: at,
+            key: MessageKey::from_bytes(storage::secret(r)?),
+        });
     }
+    let mut keys = SkippedKeys::with_capacity(n);
+    keys.append(&mut skipped);
     Ok(ReceivedChain {
         chain_id,
         iteration,
         chain_key,
         signing_key,
-        skipped,
+        skipped: keys,
     })
 }

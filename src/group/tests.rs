@@ -248,7 +248,12 @@ fn s10_debug_never_shows_secrets() {
             .chain_key
             .as_bytes()
             .to_vec(),
-        bob.senders.values().next().unwrap().chains[0].skipped[&0]
+        bob.senders.values().next().unwrap().chains[0]
+            .skipped
+            .iter()
+            .next()
+            .unwrap()
+            .key
             .as_bytes()
             .to_vec(),
     ];
