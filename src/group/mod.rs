@@ -49,8 +49,9 @@ use crate::{Error, SessionConfig};
 ///
 /// **Rotation.** Sender keys have forward secrecy (chain keys only move
 /// forward) but do not heal: when a member leaves, each remaining member
-/// calls [`rotate`](Self::rotate) and sends the new distribution to the
-/// remaining members only. Rotating also heals after a suspected compromise.
+/// forgets its chains ([`remove_sender`](Self::remove_sender)), calls
+/// [`rotate`](Self::rotate) and sends the new distribution to the remaining
+/// members only. Rotating also heals after a suspected compromise.
 ///
 /// **Errors change nothing.** When a call returns an error the state is
 /// exactly what it was.
@@ -270,6 +271,43 @@ impl GroupSession {
             .ok_or(Error::UnknownChain)?;
         let staged = chain.stage(message, &self.config)?;
         Ok(chain.commit(staged, &self.config))
+    }
+
+    /// Forgets everything held for `sender` in this group: its chains, their
+    /// skipped keys and the chain ids it had dropped. From now on its
+    /// messages fail with [`Error::UnknownChain`], and [`to_bytes`](Self::to_bytes)
+    /// no longer holds any of its keys. Returns whether anything was held.
+    ///
+    /// The library does not know who is in the group: the application
+    /// decides membership, and calls this for a member who left (or was
+    /// removed), next to the [`rotate`](Self::rotate) that shuts the member
+    /// out of what comes next. Messages that member sent before leaving and
+    /// that have not arrived yet can no longer be read: remove it once they
+    /// are no longer expected, if that matters.
+    ///
+    /// If the member later comes back, it is a new sender: it hands out a
+    /// new distribution, with a chain id above every one it used before; an
+    /// old distribution of it
+    /// can only come back through its pairwise session, which never
+    /// delivers a message twice.
+    ///
+    /// ```
+    /// use cliquet::{Error, GroupSession, IdentityKeyPair, SessionConfig};
+    /// # use rand_chacha::rand_core::SeedableRng;
+    /// # let mut rng = rand_chacha::ChaCha20Rng::from_seed([4; 32]);
+    /// let dave = IdentityKeyPair::generate(&mut rng);
+    /// let mut dave_group = GroupSession::new([9; 16], SessionConfig::default());
+    /// let mut me = GroupSession::new([9; 16], SessionConfig::default());
+    /// me.receive_distribution(dave.public_key(), &dave_group.rotate(&mut rng)?)?;
+    /// let late = dave_group.encrypt(b"sent before leaving", &mut rng)?;
+    ///
+    /// // Dave left the group (the application's decision).
+    /// assert!(me.remove_sender(dave.public_key()));
+    /// assert_eq!(me.decrypt(dave.public_key(), &late), Err(Error::UnknownChain));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn remove_sender(&mut self, sender: &IdentityKey) -> bool {
+        self.senders.remove(sender.as_bytes()).is_some()
     }
 
     /// How many chains are held for `sender`.
