@@ -85,3 +85,54 @@ fn a_removed_sender_s_messages_fail_and_its_chains_leave_the_stored_state() {
     assert!(!bob.remove_sender(&alice));
     assert_eq!(bob.to_bytes(), after);
 }
+
+// --- Item 5: a sender's chain is not another's -----------------------------
+
+/// Mallory, a member, re-sends Alice's distribution as her own.
+#[test]
+fn a_distribution_whose_signing_key_is_held_for_another_sender_is_refused() {
+    let mut rng = rng(2);
+    let (alice, bob_id, mallory) = (identity(0), identity(1), identity(3));
+    let mut alice_group = GroupSession::new(GROUP, SessionConfig::default());
+    let mut bob = GroupSession::new(GROUP, SessionConfig::default());
+    let d = alice_group.rotate(&mut rng).expect("rotate");
+    bob.receive_distribution(&alice, &d).expect("from Alice");
+    let stored = bob.to_bytes();
+
+    let copy = SenderKeyDistribution::decode(&d.to_bytes()[..]).expect("decodes");
+    let refused = bob.receive_distribution(&mallory, &copy);
+    assert!(refused.is_err(), "filed under Mallory too");
+    assert_eq!(refused, Err(Error::SigningKeyInUse));
+    assert_eq!(bob.to_bytes(), stored, "a refusal changes nothing");
+
+    // So a message of Alice's decrypts once, under Alice only.
+    let message = alice_group
+        .encrypt(b"from Alice", &mut rng)
+        .expect("encrypt");
+    assert_eq!(bob.decrypt(&mallory, &message), Err(Error::UnknownChain));
+    assert_eq!(
+        bob.decrypt(&alice, &message).expect("decrypts"),
+        b"from Alice"
+    );
+    // The same holds at a later iteration of the chain.
+    let later = alice_group.distribution().expect("a chain");
+    assert_eq!(
+        bob.receive_distribution(&mallory, &later),
+        Err(Error::SigningKeyInUse)
+    );
+
+    // Bob's own chain, handed back to him under another name, too.
+    let own = bob.rotate(&mut rng).expect("rotate");
+    assert_eq!(
+        bob.receive_distribution(&mallory, &own),
+        Err(Error::SigningKeyInUse)
+    );
+    // Once Alice is removed, her key is no longer held.
+    assert!(bob.remove_sender(&alice));
+    bob.receive_distribution(&mallory, &later)
+        .expect("nobody else holds it now");
+    // Another member's own chains are unaffected.
+    let mut other = GroupSession::new(GROUP, SessionConfig::default());
+    let d = other.rotate(&mut rng).expect("rotate");
+    bob.receive_distribution(&bob_id, &d).expect("a new key");
+}

@@ -107,7 +107,7 @@ impl SigningKeyPair {
         self.0.seed()
     }
 
-    fn public(&self) -> SigningPublicKey {
+    pub(crate) fn public(&self) -> SigningPublicKey {
         SigningPublicKey(*self.0.verifier())
     }
 

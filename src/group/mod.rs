@@ -200,10 +200,24 @@ impl GroupSession {
     /// - [`Error::Duplicate`]: a chain with this id is held for `sender`, or
     ///   was dropped (a chain id is used once, so a replayed distribution
     ///   can never move a chain back to keys already used);
-    /// - [`Error::UnknownChain`]: the distribution is for another group.
+    /// - [`Error::UnknownChain`]: the distribution is for another group;
+    /// - [`Error::SigningKeyInUse`]: its signing key is held for another
+    ///   sender in this group, or is this member's own chain's (checked
+    ///   after the two above).
     ///
     /// The signing key and iteration were checked by
     /// [`SenderKeyDistribution::decode`].
+    ///
+    /// **One chain, one sender.** A distribution does not name its sender
+    /// (SPEC §10 pins its 89 bytes), so a member could re-send another
+    /// member's distribution as its own: filed under both names, each of
+    /// that chain's messages would decrypt once per name. This state
+    /// therefore refuses a signing key it already holds for someone else.
+    /// Whichever copy arrives first is kept, so a refusal is an alarm: one
+    /// of the two members passed on a chain that is not its own, and the
+    /// application may tell the user, or drop both members' chains
+    /// ([`remove_sender`](Self::remove_sender)). A key is compared with the
+    /// chains held now, not with dropped or removed ones.
     pub fn receive_distribution(
         &mut self,
         sender: &IdentityKey,
@@ -215,6 +229,9 @@ impl GroupSession {
         let entry = self.senders.get(sender.as_bytes());
         if entry.is_some_and(|s| s.holds_or_dropped(distribution.chain_id())) {
             return Err(Error::Duplicate);
+        }
+        if self.signing_key_held_by_other(sender, distribution) {
+            return Err(Error::SigningKeyInUse);
         }
         let entry = self
             .senders
@@ -233,6 +250,25 @@ impl GroupSession {
             .chains
             .push_back(Box::new(ReceivedChain::from_distribution(distribution)));
         Ok(())
+    }
+
+    /// Whether the distribution's signing key is this member's own chain's,
+    /// or that of a chain held for a sender other than `sender`.
+    fn signing_key_held_by_other(
+        &self,
+        sender: &IdentityKey,
+        distribution: &SenderKeyDistribution,
+    ) -> bool {
+        let key = distribution.signing_key();
+        self.own
+            .as_ref()
+            .is_some_and(|own| own.signing.public() == *key)
+            || self
+                .senders
+                .iter()
+                .filter(|(identity, _)| *identity != sender.as_bytes())
+                .flat_map(|(_, s)| &s.chains)
+                .any(|c| c.signing_key == *key)
     }
 
     /// Decrypts a group message from `sender` (SPEC §10 "Receiving"): the
