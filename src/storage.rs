@@ -31,35 +31,48 @@ const LABEL_STATE: &[u8] = b"cliquet/v1/state";
 ///   binds the application's context.
 /// - 3: post-quantum keys: an account stores its KEM prekeys, a session
 ///   whether it came from PQXDH (its `kpk_id`, and `CT` while it is due).
+/// - 4 (group state only, [`GROUP_VERSION`]): a sender keeps the highest
+///   dropped chain id instead of every one.
 pub(crate) const VERSION: u8 = 3;
 
-/// What is stored, and its sealed form: the kind bytes of SPEC §7.
+/// The format version a group state is written in: 4. The other kinds
+/// stay at [`VERSION`].
+pub(crate) const GROUP_VERSION: u8 = 4;
+
+/// What is stored, and its sealed form: the kind bytes of SPEC §7, and the
+/// format version written today for that kind (every earlier one keeps
+/// loading).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Kind {
     pub(crate) plain: u8,
     pub(crate) sealed: u8,
+    pub(crate) version: u8,
 }
 
 /// An [`Account`](crate::Account).
 pub(crate) const ACCOUNT: Kind = Kind {
     plain: 0x20,
     sealed: 0x30,
+    version: VERSION,
 };
 /// A [`Session`](crate::Session).
 pub(crate) const SESSION: Kind = Kind {
     plain: 0x21,
     sealed: 0x31,
+    version: VERSION,
 };
 /// A [`SessionRecord`](crate::SessionRecord).
 pub(crate) const RECORD: Kind = Kind {
     plain: 0x22,
     sealed: 0x32,
+    version: VERSION,
 };
 
 /// A [`GroupSession`](crate::GroupSession).
 pub(crate) const GROUP: Kind = Kind {
     plain: 0x23,
     sealed: 0x33,
+    version: GROUP_VERSION,
 };
 
 /// A buffer for secret bytes, zeroized when dropped.
@@ -70,20 +83,20 @@ pub(crate) type Secret = Zeroizing<Vec<u8>>;
 /// `kind || version`.
 pub(crate) fn start(kind: Kind, len: usize) -> Secret {
     let mut out = Zeroizing::new(Vec::with_capacity(len));
-    out.put(&[kind.plain, VERSION]);
+    out.put(&[kind.plain, kind.version]);
     out
 }
 
-/// Reads `kind || version`, refusing versions newer than this library;
-/// returns the version.
+/// Reads `kind || version`, refusing versions newer than this library
+/// writes for that kind; returns the version.
 pub(crate) fn header(r: &mut Reader<'_>, kind: Kind) -> Result<u8, StateError> {
     r.kind(kind.plain)?;
-    read_version(r)
+    read_version(r, kind)
 }
 
-fn read_version(r: &mut Reader<'_>) -> Result<u8, StateError> {
+fn read_version(r: &mut Reader<'_>, kind: Kind) -> Result<u8, StateError> {
     match r.u8()? {
-        v @ 1..=VERSION => Ok(v),
+        v if (1..=kind.version).contains(&v) => Ok(v),
         v => Err(StateError::UnsupportedVersion(v)),
     }
 }
@@ -134,9 +147,9 @@ pub(crate) fn seal(
     let mut nonce = [0u8; NONCE_LEN];
     rng.fill_bytes(&mut nonce);
     let mut out = Vec::with_capacity(2 + NONCE_LEN + body.len() + TAG_LEN);
-    out.put(&[kind.sealed, VERSION]);
+    out.put(&[kind.sealed, kind.version]);
     out.put(&nonce);
-    let aad = sealed_aad(kind.sealed, VERSION, context);
+    let aad = sealed_aad(kind.sealed, kind.version, context);
     crypto::seal_append(storage_key, &nonce, &aad, body, &mut out)?;
     Ok(out)
 }
@@ -150,7 +163,7 @@ pub(crate) fn open(
 ) -> Result<Secret, Error> {
     let mut r = Reader::new(sealed);
     r.kind(kind.sealed).map_err(StateError::from)?;
-    let version = read_version(&mut r)?;
+    let version = read_version(&mut r, kind)?;
     let nonce = r.array::<NONCE_LEN>().map_err(StateError::from)?;
     let aad = sealed_aad(kind.sealed, version, context);
     let body =

@@ -211,7 +211,7 @@ fn u32_at(stored: &[u8], at: &mut usize) -> u32 {
 }
 
 /// The chain keys and skipped message keys of a stored group state
-/// (SPEC.md §11): the own chain's `CK`, each received chain's `CK` and
+/// (SPEC.md §11, format version 4): the own chain's `CK`, each received chain's `CK` and
 /// its skipped `MK`s.
 fn group_secrets_of(stored: &[u8], out: &mut Vec<[u8; 32]>) {
     let key = |at: &mut usize| {
@@ -227,9 +227,11 @@ fn group_secrets_of(stored: &[u8], out: &mut Vec<[u8; 32]>) {
         at += 32;
     }
     for _ in 0..u32_at(stored, &mut at) {
-        at += 32;
-        let dropped = u32_at(stored, &mut at);
-        at += 4 * dropped as usize;
+        // IK, then (format version 4) the flag of the highest dropped id.
+        at += 33;
+        if stored[at - 1] == 1 {
+            at += 4;
+        }
         for _ in 0..u32_at(stored, &mut at) {
             at += 8;
             out.push(key(&mut at)); // CK

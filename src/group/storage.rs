@@ -3,7 +3,7 @@
 //! plain and `0x33` sealed, SPEC.md §11), sealed like every stored state.
 
 use alloc::boxed::Box;
-use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 
 use zeroize::Zeroizing;
@@ -24,14 +24,16 @@ use crate::storage::{self, Secret};
 const FIXED_LEN: usize = 2 + 16 + 4 + 4 + 1 + 4;
 /// The own chain: id, iteration, `CK`, `GSK` seed.
 const OWN_CHAIN_LEN: usize = 4 + 4 + 32 + 32;
-/// A sender without its chains: identity key and the two counts.
-const SENDER_LEN: usize = 32 + 4 + 4;
+/// A sender without its chains: identity key, the dropped-id flag and the
+/// chain count.
+const SENDER_LEN: usize = 32 + 1 + 4;
 /// A received chain without its skipped keys: id, iteration, `CK`,
 /// `GSK_pub`, the key count.
 const CHAIN_LEN: usize = 4 + 4 + 32 + 32 + 4;
 /// A skipped key: iteration and `MK`.
 const SKIPPED_KEY_LEN: usize = 4 + 32;
-/// A dropped chain id.
+/// The highest dropped chain id (version 4), or one of the dropped chain
+/// ids that versions 1 to 3 listed.
 const DROPPED_LEN: usize = 4;
 
 impl GroupSession {
@@ -39,19 +41,21 @@ impl GroupSession {
     /// prefer [`seal`](Self::seal).
     ///
     /// ```text
-    /// 0x23 || version (1) || group_id (16) || u32be(max_skip) || u32be(max_skipped_keys)
+    /// 0x23 || 0x04 || group_id (16) || u32be(max_skip) || u32be(max_skipped_keys)
     ///      || flag (own chain) [|| u32be(chain_id) || u32be(iteration) || CK (32) || GSK seed (32)]
     ///      || u32be(senders) || senders × (
-    ///           IK_pub (32) || u32be(dropped) || dropped × u32be(chain_id)
+    ///           IK_pub (32) || flag (dropped) [|| u32be(highest dropped chain_id)]
     ///           || u32be(chains) || chains × (
     ///                u32be(chain_id) || u32be(iteration) || CK (32) || GSK_pub (32)
     ///                || u32be(keys) || keys × (u32be(iteration) || MK (32))))
     /// ```
     ///
-    /// Senders by ascending identity key, dropped ids ascending, chains
-    /// oldest-inserted first, skipped keys by ascending iteration. Sizes:
-    /// 31 bytes, 72 more with an own chain, then 40 bytes a sender, 76 a
-    /// received chain, 36 a skipped key and 4 a dropped chain id.
+    /// Senders by ascending identity key, chains oldest-inserted first,
+    /// skipped keys by ascending iteration. Sizes: 31 bytes, 72 more with an
+    /// own chain, then 37 bytes a sender (41 once one of its chains was
+    /// dropped, however many), 76 a received chain and 36 a skipped key.
+    /// (Format versions 1 to 3 listed every dropped chain id, 4 bytes each,
+    /// after a 4-byte count.)
     ///
     /// ```
     /// use cliquet::{GroupSession, SessionConfig};
@@ -79,9 +83,9 @@ impl GroupSession {
         out.put_len(self.senders.len());
         for (identity, sender) in &self.senders {
             out.put(identity);
-            out.put_len(sender.dropped.len());
-            for id in &sender.dropped {
-                out.put_u32_be(*id);
+            out.put_flag(sender.dropped.is_some());
+            if let Some(id) = sender.dropped {
+                out.put_u32_be(id);
             }
             out.put_len(sender.chains.len());
             for chain in &sender.chains {
@@ -106,7 +110,8 @@ impl GroupSession {
     /// # Errors
     /// [`Error::State`]: wrong kind, newer version, truncated, trailing or
     /// inconsistent input (an invalid configuration or key, more than five
-    /// chains for a sender, a chain id held twice, more skipped keys than
+    /// chains for a sender, a chain id held twice or both held and dropped,
+    /// more skipped keys than
     /// `max_skipped_keys` in a chain or one at or past its chain's
     /// iteration, unsorted entries).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
@@ -121,7 +126,7 @@ impl GroupSession {
             .values()
             .map(|s| {
                 SENDER_LEN
-                    + DROPPED_LEN * s.dropped.len()
+                    + s.dropped.map_or(0, |_| DROPPED_LEN)
                     + s.chains
                         .iter()
                         .map(|c| CHAIN_LEN + SKIPPED_KEY_LEN * c.skipped.len())
@@ -148,7 +153,7 @@ fn ascending<T: Ord>(mut items: impl Iterator<Item = T>) -> bool {
 
 fn load(bytes: &[u8]) -> Result<GroupSession, StateError> {
     let mut r = Reader::new(bytes);
-    storage::header(&mut r, storage::GROUP)?;
+    let version = storage::header(&mut r, storage::GROUP)?;
     let group_id = r.array()?;
     let config =
         SessionConfig::new(r.u32_be()?, r.u32_be()?).map_err(|_| StateError::Inconsistent)?;
@@ -181,14 +186,7 @@ fn load(bytes: &[u8]) -> Result<GroupSession, StateError> {
         {
             return Err(StateError::Inconsistent);
         }
-        let mut dropped = BTreeSet::new();
-        for _ in 0..storage::count(&mut r, DROPPED_LEN)? {
-            let id = r.u32_be()?;
-            if dropped.last().is_some_and(|last| *last >= id) {
-                return Err(StateError::Inconsistent);
-            }
-            dropped.insert(id);
-        }
+        let dropped = dropped_ids(&mut r, version)?;
         let n = storage::count(&mut r, CHAIN_LEN)?;
         // A chain is dropped only when a sixth arrives: then five are held.
         if n == 0
@@ -211,7 +209,8 @@ fn load(bytes: &[u8]) -> Result<GroupSession, StateError> {
             Sender {
                 identity,
                 chains,
-                dropped,
+                // Ids only increase: the highest stands for them all.
+                dropped: dropped.last().copied(),
             },
         );
     }
@@ -222,6 +221,27 @@ fn load(bytes: &[u8]) -> Result<GroupSession, StateError> {
         own,
         senders,
     })
+}
+
+/// A sender's dropped chain ids, ascending: version 4 stores the highest
+/// one (a flag, then the id), versions 1 to 3 a count and every id.
+fn dropped_ids(r: &mut Reader<'_>, version: u8) -> Result<Vec<u32>, StateError> {
+    if version >= 4 {
+        return Ok(if r.flag()? {
+            alloc::vec![r.u32_be()?]
+        } else {
+            Vec::new()
+        });
+    }
+    let n = storage::count(r, DROPPED_LEN)?;
+    let mut dropped = Vec::with_capacity(n);
+    for _ in 0..n {
+        dropped.push(r.u32_be()?);
+    }
+    if !ascending(dropped.iter()) {
+        return Err(StateError::Inconsistent);
+    }
+    Ok(dropped)
 }
 
 fn received_chain(r: &mut Reader<'_>, max_skipped: usize) -> Result<ReceivedChain, StateError> {
