@@ -61,6 +61,42 @@ fn ed25519_strict_verification() {
     assert_eq!((valid, invalid), (88, 63));
 }
 
+/// A case Wycheproof lacks: a signature whose `R` is the identity point (of
+/// small order), with `S = k·a` so that the cofactorless equation
+/// `[S]B = R + [k]A` holds. A plain `verify` accepts it; `verify_strict`,
+/// which SPEC §2 requires, refuses it.
+#[test]
+fn ed25519_small_order_r_is_refused() {
+    use curve25519_dalek::Scalar;
+    use sha2::{Digest, Sha512};
+
+    let seed = [7u8; 32];
+    let public = *cliquet::IdentityKeyPair::from_secret_bytes(&seed)
+        .public_key()
+        .as_bytes();
+    // RFC 8032: the secret scalar is the clamped first half of SHA-512(seed).
+    let mut a: [u8; 32] = Sha512::digest(seed)[..32].try_into().expect("32 bytes");
+    a[0] &= 248;
+    a[31] &= 127;
+    a[31] |= 64;
+    let a = Scalar::from_bytes_mod_order(a);
+    let mut identity_point = [0u8; 32];
+    identity_point[0] = 1;
+    let message = b"signed with a small-order R";
+    let k: [u8; 64] = Sha512::new()
+        .chain_update(identity_point)
+        .chain_update(public)
+        .chain_update(message)
+        .finalize()
+        .into();
+    let s = Scalar::from_bytes_mod_order_wide(&k) * a;
+    let signature = [identity_point, s.to_bytes()].concat();
+    assert_eq!(
+        hazmat::ed25519_verify(&public, message, &signature),
+        Err(Error::BadSignature)
+    );
+}
+
 /// SPEC §1: every X25519 whose output is all zeros (a low-order public key)
 /// is refused with `invalid_key`, whatever Wycheproof labels it
 /// (`acceptable`); every other case, `valid` or `acceptable` (twist points,
