@@ -91,6 +91,12 @@ pub enum Error {
     /// anyone on the path can strip a post-quantum bundle down to a classic
     /// one. See [`SessionConfig::with_classic_x3dh`](crate::SessionConfig::with_classic_x3dh).
     PostQuantumRequired,
+    /// A sender-key distribution (SPEC §10) carries a signing key that this
+    /// group state already holds for another sender, or for its own chain:
+    /// one member re-sending another's chain as its own. Refused so that a
+    /// chain is filed under one sender only; see
+    /// [`GroupSession::receive_distribution`](crate::GroupSession::receive_distribution).
+    SigningKeyInUse,
 }
 
 /// Which limit a refused configuration broke.
@@ -190,6 +196,7 @@ impl Error {
             Self::ModeRefused => "mode_refused",
             Self::UnknownChain => "unknown_chain",
             Self::PostQuantumRequired => "post_quantum_required",
+            Self::SigningKeyInUse => "signing_key_in_use",
         }
     }
 
@@ -301,6 +308,9 @@ impl fmt::Display for Error {
             ),
             Self::PostQuantumRequired => f.write_str(
                 "classic (0x14) bundle refused: PQXDH is required (SessionConfig::with_classic_x3dh allows classic X3DH)",
+            ),
+            Self::SigningKeyInUse => f.write_str(
+                "sender-key distribution refused: its signing key is already held for another sender in this group (a member re-sending another's chain)",
             ),
         }
     }
@@ -423,6 +433,7 @@ mod tests {
             Error::ModeRefused,
             Error::UnknownChain,
             Error::PostQuantumRequired,
+            Error::SigningKeyInUse,
         ];
         let names: std::collections::BTreeSet<_> = all.iter().map(Error::name).collect();
         assert_eq!(names.len(), all.len(), "names are distinct");

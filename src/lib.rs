@@ -99,6 +99,12 @@ mod incoming;
 #[cfg(feature = "serde")]
 mod serde;
 
+// Not part of the API: the primitives' wrappers, for the Wycheproof tests.
+#[cfg(feature = "test-hazmat")]
+#[doc(hidden)]
+#[path = "hazmat.rs"]
+pub mod __hazmat;
+
 /// The README's code runs as a doctest, so it cannot rot.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -15,14 +15,15 @@ use alloc::vec::Vec;
 use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
-use crate::codec::{Reader, Writer};
+use crate::codec::{Reader, Writer, kind};
 use crate::crypto::{self, NONCE_LEN, TAG_LEN};
 use crate::error::{Error, StateError};
 
 /// Associated data label of sealed state (§7).
 const LABEL_STATE: &[u8] = b"cliquet/v1/state";
 
-/// The format version written today; every earlier one keeps loading.
+/// The format versions written today, one per kind; every earlier one keeps
+/// loading (SPEC §11):
 ///
 /// - 1: the first format.
 /// - 2: a session keeps its ratchet secret only with a sending chain; an
@@ -31,11 +32,40 @@ const LABEL_STATE: &[u8] = b"cliquet/v1/state";
 ///   binds the application's context.
 /// - 3: post-quantum keys: an account stores its KEM prekeys, a session
 ///   whether it came from PQXDH (its `kpk_id`, and `CT` while it is due).
+/// - 4, group state only: a sender keeps only its highest dropped chain id.
 pub(crate) const VERSION: u8 = 3;
 
-/// What is stored, and its sealed form: the kind bytes of SPEC §7, from
-/// the one table ([`kind`](crate::codec::kind)).
-pub(crate) use crate::codec::kind::{ACCOUNT, GROUP, RECORD, SESSION, Stored as Kind};
+/// The format version a group state is written in (see [`VERSION`]).
+pub(crate) const GROUP_VERSION: u8 = 4;
+
+/// What is stored: its kind bytes (plain and sealed, from the one table,
+/// [`kind`](crate::codec::kind)) and the format version written today for
+/// that kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Kind {
+    pub(crate) plain: u8,
+    pub(crate) sealed: u8,
+    pub(crate) version: u8,
+}
+
+impl Kind {
+    const fn of(stored: kind::Stored, version: u8) -> Self {
+        Self {
+            plain: stored.plain,
+            sealed: stored.sealed,
+            version,
+        }
+    }
+}
+
+/// An [`Account`](crate::Account).
+pub(crate) const ACCOUNT: Kind = Kind::of(kind::ACCOUNT, VERSION);
+/// A [`Session`](crate::Session).
+pub(crate) const SESSION: Kind = Kind::of(kind::SESSION, VERSION);
+/// A [`SessionRecord`](crate::SessionRecord).
+pub(crate) const RECORD: Kind = Kind::of(kind::RECORD, VERSION);
+/// A [`GroupSession`](crate::GroupSession).
+pub(crate) const GROUP: Kind = Kind::of(kind::GROUP, GROUP_VERSION);
 
 /// A buffer for secret bytes, zeroized when dropped.
 pub(crate) type Secret = Zeroizing<Vec<u8>>;
@@ -45,7 +75,7 @@ pub(crate) type Secret = Zeroizing<Vec<u8>>;
 /// `kind || version`.
 pub(crate) fn start(kind: Kind, len: usize) -> Secret {
     let mut out = Zeroizing::new(Vec::with_capacity(len));
-    out.put(&[kind.plain, VERSION]);
+    out.put(&[kind.plain, kind.version]);
     out
 }
 
@@ -82,6 +112,12 @@ impl Format {
         self.0 >= 2
     }
 
+    /// From version 4 a group state keeps, per sender, only the highest
+    /// dropped chain id (versions 1 to 3 listed every one).
+    pub(crate) const fn keeps_highest_dropped_id(self) -> bool {
+        self.0 >= 4
+    }
+
     /// From version 3 an account stores its KEM prekeys and a session its
     /// PQXDH fields (`kpk_id`, and `CT` while it is due).
     pub(crate) const fn has_post_quantum(self) -> bool {
@@ -89,15 +125,16 @@ impl Format {
     }
 }
 
-/// Reads `kind || version`, refusing versions newer than this library.
+/// Reads `kind || version`, refusing versions newer than this library
+/// writes for that kind.
 pub(crate) fn header(r: &mut Reader<'_>, kind: Kind) -> Result<Format, StateError> {
     r.kind(kind.plain)?;
-    read_version(r)
+    read_version(r, kind)
 }
 
-fn read_version(r: &mut Reader<'_>) -> Result<Format, StateError> {
+fn read_version(r: &mut Reader<'_>, kind: Kind) -> Result<Format, StateError> {
     match r.u8()? {
-        v @ 1..=VERSION => Ok(Format(v)),
+        v if (1..=kind.version).contains(&v) => Ok(Format(v)),
         v => Err(StateError::UnsupportedVersion(v)),
     }
 }
@@ -148,9 +185,9 @@ pub(crate) fn seal(
     let mut nonce = [0u8; NONCE_LEN];
     rng.fill_bytes(&mut nonce);
     let mut out = Vec::with_capacity(2 + NONCE_LEN + body.len() + TAG_LEN);
-    out.put(&[kind.sealed, VERSION]);
+    out.put(&[kind.sealed, kind.version]);
     out.put(&nonce);
-    let aad = sealed_aad(kind.sealed, Format(VERSION), context);
+    let aad = sealed_aad(kind.sealed, Format(kind.version), context);
     crypto::seal_append(storage_key, &nonce, &aad, body, &mut out)?;
     Ok(out)
 }
@@ -164,7 +201,7 @@ pub(crate) fn open(
 ) -> Result<Secret, Error> {
     let mut r = Reader::new(sealed);
     r.kind(kind.sealed).map_err(StateError::from)?;
-    let format = read_version(&mut r)?;
+    let format = read_version(&mut r, kind)?;
     let nonce = r.array::<NONCE_LEN>().map_err(StateError::from)?;
     let aad = sealed_aad(kind.sealed, format, context);
     let body =

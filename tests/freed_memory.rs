@@ -1,6 +1,6 @@
-//! No heap block freed by the library holds a root,
-//! chain or message key. A spying allocator scans every block before it is
-//! freed (or moved by a reallocation) for the secrets it is told to watch.
+//! No heap block freed by the library holds a root, chain or message key,
+//! pairwise or group. A spying allocator scans every block before it is freed (or moved
+//! by a reallocation) for the secrets it is told to watch.
 //!
 //! The library itself forbids `unsafe`; this test needs it to implement
 //! `GlobalAlloc`, and is a test binary of its own so that the allocator
@@ -11,7 +11,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use cliquet::{Account, AnyMessage, Session, SessionConfig};
+use cliquet::{Account, AnyMessage, GroupSession, IdentityKeyPair, Session, SessionConfig};
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
 
@@ -29,6 +29,18 @@ static WATCHED: Mutex<Watched> = Mutex::new(Watched {
 });
 static WATCHING: AtomicBool = AtomicBool::new(false);
 static HITS: AtomicUsize = AtomicUsize::new(0);
+/// The tests share the watch list and the hit count: one runs at a time.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// Watches `secrets` from now on, with the hit count reset.
+fn watch(secrets: &[[u8; 32]]) {
+    assert!(secrets.len() <= MAX_WATCHED);
+    let mut watched = WATCHED.lock().expect("lock");
+    watched.secrets[..secrets.len()].copy_from_slice(secrets);
+    watched.len = secrets.len();
+    HITS.store(0, Ordering::SeqCst);
+    WATCHING.store(true, Ordering::SeqCst);
+}
 
 struct Spy;
 
@@ -122,6 +134,9 @@ fn secrets_of(stored: &[u8], out: &mut Vec<[u8; 32]>) {
 
 #[test]
 fn s7_no_freed_block_holds_a_root_chain_or_message_key() {
+    let _one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut rng = ChaCha20Rng::from_seed([8; 32]);
     let config = SessionConfig::default();
     let alice = Account::new(&mut rng);
@@ -155,14 +170,9 @@ fn s7_no_freed_block_holds_a_root_chain_or_message_key() {
     secrets_of(&probe.to_bytes(), &mut secrets);
     drop(probe);
     drop(before);
-    assert!(secrets.len() >= 6 && secrets.len() <= MAX_WATCHED);
-    {
-        let mut watched = WATCHED.lock().expect("lock");
-        watched.secrets[..secrets.len()].copy_from_slice(&secrets);
-        watched.len = secrets.len();
-    }
+    assert!(secrets.len() >= 6);
 
-    WATCHING.store(true, Ordering::SeqCst);
+    watch(&secrets);
     let stored = b.to_bytes();
     drop(stored);
     let sealed = b.seal(&[7; 32], b"bob", &mut rng).expect("seal");
@@ -182,5 +192,133 @@ fn s7_no_freed_block_holds_a_root_chain_or_message_key() {
         HITS.load(Ordering::SeqCst),
         0,
         "a freed heap block held a root, chain or message key"
+    );
+}
+
+/// Reads a big-endian `u32` at `*at` and moves past it.
+fn u32_at(stored: &[u8], at: &mut usize) -> u32 {
+    let v = u32::from_be_bytes(stored[*at..*at + 4].try_into().expect("u32"));
+    *at += 4;
+    v
+}
+
+/// The chain keys and skipped message keys of a stored group state
+/// (SPEC.md §11, format version 4): the own chain's `CK`, each received chain's `CK` and
+/// its skipped `MK`s.
+fn group_secrets_of(stored: &[u8], out: &mut Vec<[u8; 32]>) {
+    let key = |at: &mut usize| {
+        let k = <[u8; 32]>::try_from(&stored[*at..*at + 32]).expect("32 bytes");
+        *at += 32;
+        k
+    };
+    let mut at = 2 + 16 + 8;
+    at += 1;
+    if stored[at - 1] == 1 {
+        at += 8;
+        out.push(key(&mut at)); // own CK
+        at += 32;
+    }
+    for _ in 0..u32_at(stored, &mut at) {
+        // IK, then (format version 4) the flag of the highest dropped id.
+        at += 33;
+        if stored[at - 1] == 1 {
+            at += 4;
+        }
+        for _ in 0..u32_at(stored, &mut at) {
+            at += 8;
+            out.push(key(&mut at)); // CK
+            at += 32;
+            for _ in 0..u32_at(stored, &mut at) {
+                at += 4;
+                out.push(key(&mut at)); // MK
+            }
+        }
+    }
+    assert_eq!(at, stored.len());
+}
+
+/// `stored` with its `max_skipped_keys` raised, so that a copy loaded from
+/// it keeps every key the original evicts.
+fn keeping_every_key(stored: &[u8]) -> Vec<u8> {
+    let mut copy = stored.to_vec();
+    copy[2 + 16 + 4..2 + 16 + 8].copy_from_slice(&1000u32.to_be_bytes());
+    copy
+}
+
+#[test]
+fn s10_no_freed_block_holds_a_group_chain_or_message_key() {
+    let _one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut rng = ChaCha20Rng::from_seed([9; 32]);
+    let group_id = [5; 16];
+    let sender = *IdentityKeyPair::generate(&mut rng).public_key();
+    let config = SessionConfig::new(4, 4).expect("config");
+    let mut me = GroupSession::new(group_id, config);
+    me.rotate(&mut rng).expect("own chain");
+    let mut them = GroupSession::new(group_id, SessionConfig::default());
+    // Six chains from one sender: the fifth grows the chain list, the sixth
+    // drops the first.
+    let distributions: Vec<_> = (0..6)
+        .map(|_| them.rotate(&mut rng).expect("rotate"))
+        .collect();
+    let messages: Vec<_> = (0..9)
+        .map(|_| them.encrypt(b"to the group", &mut rng).expect("encrypt"))
+        .collect();
+
+    // Every key the state will hold: each chain's first CK, then, from a
+    // copy that evicts nothing, the keys after the decrypts below (decrypt
+    // draws nothing, so the copy computes the same keys).
+    let mut secrets = Vec::new();
+    for d in &distributions {
+        secrets.push(<[u8; 32]>::try_from(&d.to_bytes()[25..57]).expect("CK"));
+    }
+    let mut probe = GroupSession::new(group_id, config);
+    for d in &distributions {
+        probe.receive_distribution(&sender, d).expect("receive");
+    }
+    let probe_bytes = keeping_every_key(&probe.to_bytes());
+    let mut probe = GroupSession::from_bytes(&probe_bytes).expect("loads");
+    probe.decrypt(&sender, &messages[3]).expect("skips three");
+    group_secrets_of(&probe.to_bytes(), &mut secrets);
+    probe
+        .decrypt(&sender, &messages[8])
+        .expect("skips four more");
+    group_secrets_of(&probe.to_bytes(), &mut secrets);
+    group_secrets_of(&me.to_bytes(), &mut secrets);
+    drop(probe);
+    drop(probe_bytes);
+    assert!(secrets.len() >= 6 + 7 + 2);
+
+    watch(&secrets);
+    for d in &distributions {
+        me.receive_distribution(&sender, d).expect("receive");
+    }
+    drop(me.to_bytes());
+    let skipping = me
+        .decrypt(&sender, &messages[3])
+        .expect("stores skipped keys");
+    let next = me.decrypt(&sender, &messages[8]).expect("evicts three");
+    let used = me
+        .decrypt(&sender, &messages[6])
+        .expect("a skipped key is used");
+    let evicted = me.decrypt(&sender, &messages[0]);
+    drop(me.to_bytes());
+    let sealed = me.seal(&[7; 32], b"group", &mut rng).expect("seal");
+    let mut loaded = GroupSession::open(&sealed, &[7; 32], b"group").expect("opens");
+    let again = loaded.decrypt(&sender, &messages[5]).expect("a stored key");
+    drop(loaded);
+    drop(me);
+    WATCHING.store(false, Ordering::SeqCst);
+
+    assert_eq!(
+        [skipping, next, used, again],
+        [&b"to the group"[..]; 4].map(<[u8]>::to_vec)
+    );
+    assert_eq!(evicted, Err(cliquet::Error::Duplicate));
+    assert_eq!(
+        HITS.load(Ordering::SeqCst),
+        0,
+        "a freed heap block held a group chain or message key"
     );
 }

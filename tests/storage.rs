@@ -727,7 +727,7 @@ fn s7_group_state_size_per_chain_and_per_key() {
     me.receive_distribution(&identity(0), &d).expect("receive");
     assert_eq!(
         me.to_bytes().len(),
-        base + 40 + 76,
+        base + 37 + 76,
         "a new sender's first chain"
     );
     let d = them.rotate(&mut rng).expect("rotate");

@@ -40,13 +40,7 @@ pub(crate) fn hkdf<const N: usize>(salt: &[u8], ikm: &[u8], info: &[u8]) -> Zero
 /// `(HMAC(key, 0x01), HMAC(key, 0x02))`: `KDF_CK` of §4. The key schedule is
 /// computed once and shared by both MACs.
 pub(crate) fn hmac_pair(key: &[u8; 32]) -> (Zeroizing<[u8; 32]>, Zeroizing<[u8; 32]>) {
-    // A 32-byte HMAC key is zero-padded to the 64-byte block (RFC 2104), so
-    // the padded array is the same key, and `new` needs no fallible slice path.
-    let mut block = Zeroizing::new([0u8; 64]);
-    if let Some((head, _)) = block.split_first_chunk_mut::<32>() {
-        *head = *key;
-    }
-    let keyed = <Hmac<Sha256> as KeyInit>::new(&(*block).into());
+    let keyed = hmac_keyed(key);
     let mut first = keyed.clone();
     first.update(&[0x01]);
     let mut second = keyed;
@@ -55,6 +49,26 @@ pub(crate) fn hmac_pair(key: &[u8; 32]) -> (Zeroizing<[u8; 32]>, Zeroizing<[u8; 
         Zeroizing::new(first.finalize().into_bytes().into()),
         Zeroizing::new(second.finalize().into_bytes().into()),
     )
+}
+
+/// HMAC-SHA256 keyed with a 32-byte key.
+fn hmac_keyed(key: &[u8; 32]) -> Hmac<Sha256> {
+    // A 32-byte HMAC key is zero-padded to the 64-byte block (RFC 2104), so
+    // the padded array is the same key, and `new` needs no fallible slice path.
+    let mut block = Zeroizing::new([0u8; 64]);
+    if let Some((head, _)) = block.split_first_chunk_mut::<32>() {
+        *head = *key;
+    }
+    <Hmac<Sha256> as KeyInit>::new(&(*block).into())
+}
+
+/// `HMAC(key, message)` with the keying of [`hmac_pair`], for the
+/// Wycheproof tests (`test-hazmat`).
+#[cfg(feature = "test-hazmat")]
+pub(crate) fn hmac(key: &[u8; 32], message: &[u8]) -> [u8; 32] {
+    let mut mac = hmac_keyed(key);
+    mac.update(message);
+    mac.finalize().into_bytes().into()
 }
 
 /// SHA-256 over the concatenation of `parts`.

@@ -1,11 +1,17 @@
 //! Sender chains (SPEC §10): the owner's chain that encrypts and signs, and
-//! a receiver's copy that verifies and decrypts.
+//! a receiver's copy that verifies and decrypts (their keys are in `keys`).
+//!
+//! No freed heap block keeps a chain or message key: the skipped keys of a
+//! chain sit in one vector that is zeroized with its whole capacity, grows
+//! into a new allocation only after the old one is wiped, and wipes the
+//! slots that removed keys vacate; a received chain (with its `CK`) is boxed
+//! by its holder, so moving it moves a pointer.
 
-use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::fmt;
 
 use rand_core::CryptoRng;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::keys::{ChainKey, MessageKey, SALT_LEN, SigningKeyPair, SigningPublicKey};
 use super::wire::{GroupId, GroupMessage, SenderKeyDistribution};
@@ -108,6 +114,82 @@ impl fmt::Debug for OwnChain {
     }
 }
 
+/// One skipped message key: its iteration and `MK`.
+#[derive(Zeroize)]
+pub(crate) struct SkippedKey {
+    pub(crate) iteration: u32,
+    pub(crate) key: MessageKey,
+}
+
+/// A run of skipped keys, ascending, in a vector zeroized with its whole
+/// capacity when dropped.
+type KeyRun = Zeroizing<Vec<SkippedKey>>;
+
+/// A received chain's skipped keys, by ascending iteration (the order they
+/// are inserted in, so the lowest is the oldest-inserted).
+#[derive(Default)]
+pub(crate) struct SkippedKeys(KeyRun);
+
+impl SkippedKeys {
+    /// An empty store with room for `n` keys.
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        Self(Zeroizing::new(Vec::with_capacity(n)))
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &SkippedKey> {
+        self.0.iter()
+    }
+
+    fn get(&self, iteration: u32) -> Option<&MessageKey> {
+        let at = self
+            .0
+            .binary_search_by_key(&iteration, |k| k.iteration)
+            .ok()?;
+        self.0.get(at).map(|k| &k.key)
+    }
+
+    /// Appends `run` (ascending, above every stored iteration), growing into
+    /// a new allocation only after zeroizing the old one.
+    pub(crate) fn append(&mut self, run: &mut KeyRun) {
+        debug_assert!(
+            self.0
+                .last()
+                .zip(run.first())
+                .is_none_or(|(last, first)| last.iteration < first.iteration)
+        );
+        let needed = self.0.len() + run.len();
+        if needed > self.0.capacity() {
+            let mut grown = Zeroizing::new(Vec::with_capacity(needed.max(2 * self.0.len())));
+            grown.extend(self.0.drain(..));
+            // The old buffer still holds the moved keys' bytes.
+            self.0.zeroize();
+            self.0 = grown;
+        }
+        self.0.extend(run.drain(..));
+    }
+
+    /// Removes the key of `iteration`, wiping the slot it vacates.
+    fn remove(&mut self, iteration: u32) {
+        if let Ok(at) = self.0.binary_search_by_key(&iteration, |k| k.iteration) {
+            drop(self.0.remove(at));
+            self.0.spare_capacity_mut().zeroize();
+        }
+    }
+
+    /// Removes the lowest keys until at most `max` are left, wiping the
+    /// slots they vacate.
+    fn evict_to(&mut self, max: usize) {
+        if let Some(over) = self.0.len().checked_sub(max).filter(|n| *n > 0) {
+            drop(self.0.drain(..over));
+            self.0.spare_capacity_mut().zeroize();
+        }
+    }
+}
+
 /// A member's copy of another member's sender chain.
 pub(crate) struct ReceivedChain {
     pub(crate) chain_id: u32,
@@ -117,7 +199,7 @@ pub(crate) struct ReceivedChain {
     pub(crate) signing_key: SigningPublicKey,
     /// Keys of skipped iterations below `iteration`, by iteration. They are
     /// inserted in ascending order, so the lowest is the oldest-inserted.
-    pub(crate) skipped: BTreeMap<u32, MessageKey>,
+    pub(crate) skipped: SkippedKeys,
 }
 
 /// A decrypt's outcome before it is committed: the chain's new state.
@@ -131,7 +213,7 @@ enum Change {
     UsedSkipped(u32),
     /// The chain moved forward: store these skipped keys, then this state.
     Advanced {
-        skipped: Vec<(u32, MessageKey)>,
+        skipped: KeyRun,
         chain_key: ChainKey,
         iteration: u32,
     },
@@ -144,7 +226,7 @@ impl ReceivedChain {
             iteration: d.iteration(),
             chain_key: d.chain_key().duplicate(),
             signing_key: *d.signing_key(),
-            skipped: BTreeMap::new(),
+            skipped: SkippedKeys::default(),
         }
     }
 
@@ -163,7 +245,7 @@ impl ReceivedChain {
             return Err(Error::InvalidKey);
         }
         if n < self.iteration {
-            let key = self.skipped.get(&n).ok_or(Error::Duplicate)?;
+            let key = self.skipped.get(n).ok_or(Error::Duplicate)?;
             let plaintext = key.open(message.header(), message.ciphertext())?;
             return Ok(Staged {
                 plaintext,
@@ -174,10 +256,13 @@ impl ReceivedChain {
         if gap > config.max_skip() {
             return Err(Error::TooManySkipped);
         }
-        let mut skipped = Vec::with_capacity(usize::try_from(gap).unwrap_or(0));
+        let mut skipped = Zeroizing::new(Vec::with_capacity(usize::try_from(gap).unwrap_or(0)));
         let mut chain_key = self.chain_key.step();
         for i in self.iteration..n {
-            skipped.push((i, chain_key.0));
+            skipped.push(SkippedKey {
+                iteration: i,
+                key: chain_key.0,
+            });
             chain_key = chain_key.1.step();
         }
         let (message_key, next) = chain_key;
@@ -196,21 +281,17 @@ impl ReceivedChain {
     /// lowest iteration (oldest-inserted) first.
     pub(crate) fn commit(&mut self, change: Staged, config: &SessionConfig) -> Vec<u8> {
         match change.change {
-            Change::UsedSkipped(n) => {
-                self.skipped.remove(&n);
-            }
+            Change::UsedSkipped(n) => self.skipped.remove(n),
             Change::Advanced {
-                skipped,
+                mut skipped,
                 chain_key,
                 iteration,
             } => {
-                self.skipped.extend(skipped);
+                self.skipped.append(&mut skipped);
                 self.chain_key = chain_key;
                 self.iteration = iteration;
                 let max = usize::try_from(config.max_skipped_keys()).unwrap_or(usize::MAX);
-                while self.skipped.len() > max {
-                    self.skipped.pop_first();
-                }
+                self.skipped.evict_to(max);
             }
         }
         change.plaintext

@@ -15,7 +15,8 @@ mod keys;
 mod storage;
 mod wire;
 
-use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -48,8 +49,9 @@ use crate::{Error, SessionConfig};
 ///
 /// **Rotation.** Sender keys have forward secrecy (chain keys only move
 /// forward) but do not heal: when a member leaves, each remaining member
-/// calls [`rotate`](Self::rotate) and sends the new distribution to the
-/// remaining members only. Rotating also heals after a suspected compromise.
+/// forgets its chains ([`remove_sender`](Self::remove_sender)), calls
+/// [`rotate`](Self::rotate) and sends the new distribution to the remaining
+/// members only. Rotating also heals after a suspected compromise.
 ///
 /// **Errors change nothing.** When a call returns an error the state is
 /// exactly what it was.
@@ -91,14 +93,19 @@ pub struct GroupSession {
 struct Sender {
     identity: IdentityKey,
     /// Oldest-inserted first; at most [`GroupSession::MAX_CHAINS_PER_SENDER`].
-    chains: VecDeque<ReceivedChain>,
-    /// Ids of chains dropped under the limit: refused if distributed again.
-    dropped: BTreeSet<u32>,
+    /// Boxed, so that the deque's buffer holds no chain key when it grows.
+    chains: VecDeque<Box<ReceivedChain>>,
+    /// The highest id of a chain dropped under the limit: that id and
+    /// every lower one are refused if distributed (a member numbers its
+    /// chains upwards), so the state stays bounded however many chains
+    /// come and go.
+    dropped: Option<u32>,
 }
 
 impl Sender {
     fn holds_or_dropped(&self, chain_id: u32) -> bool {
-        self.dropped.contains(&chain_id) || self.chains.iter().any(|c| c.chain_id == chain_id)
+        self.dropped.is_some_and(|highest| chain_id <= highest)
+            || self.chains.iter().any(|c| c.chain_id == chain_id)
     }
 }
 
@@ -139,7 +146,9 @@ impl GroupSession {
     /// later one the next id: a rotation, which replaces the previous chain
     /// (members who hold the old one can still read what was sent on it).
     ///
-    /// Draws `CK`, then the `GSK` seed (two 32-byte draws).
+    /// Draws `CK`, then the `GSK` seed (two 32-byte draws). A member that
+    /// lost its group state starts again with
+    /// [`rotate_above`](Self::rotate_above) instead.
     ///
     /// # Errors
     /// [`Error::ChainExhausted`] if the current chain id is 2^32 − 1 (no
@@ -152,10 +161,74 @@ impl GroupSession {
             None => 1,
             Some(own) => own.chain_id.checked_add(1).ok_or(Error::ChainExhausted)?,
         };
+        Ok(self.start_chain(chain_id, rng))
+    }
+
+    /// Like [`rotate`](Self::rotate), but the new chain's id is above
+    /// `floor` too: `max(floor, current id) + 1`. For a member that lost its
+    /// group state (a reinstall, a restore from an old backup) and starts
+    /// again from [`new`](Self::new).
+    ///
+    /// Receivers refuse a chain id they hold for this member, and every id
+    /// at or below the highest one they dropped for it (SPEC.md, additions
+    /// to §10): a state that starts over at chain 1 would be refused
+    /// ([`Error::Duplicate`]) by every member that still holds its chain 1
+    /// or saw five or more of its chains. A restored member must
+    /// therefore start above every id it may have used: pass as `floor` the
+    /// highest chain id it used, or a bound on it, kept where the loss
+    /// cannot reach it. [`sender_chain`](Self::sender_chain) gives the
+    /// current id to keep; an application that keeps nothing can use a
+    /// clock, if it never rotates faster than it ticks (for instance
+    /// minutes since a fixed date, with a margin).
+    ///
+    /// ```
+    /// use cliquet::{Error, GroupSession, IdentityKeyPair, SessionConfig};
+    /// # use rand_chacha::rand_core::SeedableRng;
+    /// # let mut rng = rand_chacha::ChaCha20Rng::from_seed([6; 32]);
+    /// let alice = IdentityKeyPair::generate(&mut rng);
+    /// let mut alice_group = GroupSession::new([3; 16], SessionConfig::default());
+    /// let mut bob = GroupSession::new([3; 16], SessionConfig::default());
+    /// for _ in 0..6 {
+    ///     bob.receive_distribution(alice.public_key(), &alice_group.rotate(&mut rng)?)?;
+    /// }
+    /// let last_used = alice_group.sender_chain().map_or(0, |(id, _)| id);
+    ///
+    /// // Alice loses her group state and starts over.
+    /// let mut restored = GroupSession::new([3; 16], SessionConfig::default());
+    /// let naive = GroupSession::new([3; 16], SessionConfig::default()).rotate(&mut rng)?;
+    /// assert_eq!(bob.receive_distribution(alice.public_key(), &naive), Err(Error::Duplicate));
+    /// let d = restored.rotate_above(last_used, &mut rng)?;
+    /// assert_eq!(d.chain_id(), 7);
+    /// bob.receive_distribution(alice.public_key(), &d)?;
+    /// # Ok::<(), Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::ChainExhausted`] if the new id would pass 2^32 − 1 (no draw
+    /// happens).
+    pub fn rotate_above(
+        &mut self,
+        floor: u32,
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<SenderKeyDistribution, Error> {
+        let current = self.own.as_ref().map_or(0, |own| own.chain_id);
+        let chain_id = current
+            .max(floor)
+            .checked_add(1)
+            .ok_or(Error::ChainExhausted)?;
+        Ok(self.start_chain(chain_id, rng))
+    }
+
+    /// Starts the own chain `chain_id` and returns its distribution.
+    fn start_chain(
+        &mut self,
+        chain_id: u32,
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> SenderKeyDistribution {
         let own = OwnChain::generate(chain_id, rng);
         let distribution = own.distribution(self.group_id);
         self.own = Some(own);
-        Ok(distribution)
+        distribution
     }
 
     /// The own chain's current state (`None` before the first
@@ -195,12 +268,29 @@ impl GroupSession {
     ///
     /// # Errors
     /// - [`Error::Duplicate`]: a chain with this id is held for `sender`, or
-    ///   was dropped (a chain id is used once, so a replayed distribution
-    ///   can never move a chain back to keys already used);
-    /// - [`Error::UnknownChain`]: the distribution is for another group.
+    ///   the id is at or below the highest one dropped for `sender` (a
+    ///   chain id is used once, and a member numbers its chains upwards, so
+    ///   a replayed distribution can never move a chain back to keys
+    ///   already used; see [`rotate_above`](Self::rotate_above) for a
+    ///   member that lost its state);
+    /// - [`Error::UnknownChain`]: the distribution is for another group;
+    /// - [`Error::SigningKeyInUse`]: its signing key is held for another
+    ///   sender in this group, or is this member's own chain's (checked
+    ///   after the two above).
     ///
     /// The signing key and iteration were checked by
     /// [`SenderKeyDistribution::decode`].
+    ///
+    /// **One chain, one sender.** A distribution does not name its sender
+    /// (SPEC §10 pins its 89 bytes), so a member could re-send another
+    /// member's distribution as its own: filed under both names, each of
+    /// that chain's messages would decrypt once per name. This state
+    /// therefore refuses a signing key it already holds for someone else.
+    /// Whichever copy arrives first is kept, so a refusal is an alarm: one
+    /// of the two members passed on a chain that is not its own, and the
+    /// application may tell the user, or drop both members' chains
+    /// ([`remove_sender`](Self::remove_sender)). A key is compared with the
+    /// chains held now, not with dropped or removed ones.
     pub fn receive_distribution(
         &mut self,
         sender: &IdentityKey,
@@ -213,23 +303,49 @@ impl GroupSession {
         if entry.is_some_and(|s| s.holds_or_dropped(distribution.chain_id())) {
             return Err(Error::Duplicate);
         }
+        if self.signing_key_held_by_other(sender, distribution) {
+            return Err(Error::SigningKeyInUse);
+        }
         let entry = self
             .senders
             .entry(sender.to_bytes())
             .or_insert_with(|| Sender {
                 identity: *sender,
                 chains: VecDeque::new(),
-                dropped: BTreeSet::new(),
+                dropped: None,
             });
         if entry.chains.len() >= Self::MAX_CHAINS_PER_SENDER
             && let Some(oldest) = entry.chains.pop_front()
         {
-            entry.dropped.insert(oldest.chain_id);
+            entry.dropped = Some(
+                entry
+                    .dropped
+                    .map_or(oldest.chain_id, |d| d.max(oldest.chain_id)),
+            );
         }
         entry
             .chains
-            .push_back(ReceivedChain::from_distribution(distribution));
+            .push_back(Box::new(ReceivedChain::from_distribution(distribution)));
         Ok(())
+    }
+
+    /// Whether the distribution's signing key is this member's own chain's,
+    /// or that of a chain held for a sender other than `sender`.
+    fn signing_key_held_by_other(
+        &self,
+        sender: &IdentityKey,
+        distribution: &SenderKeyDistribution,
+    ) -> bool {
+        let key = distribution.signing_key();
+        self.own
+            .as_ref()
+            .is_some_and(|own| own.signing.public() == *key)
+            || self
+                .senders
+                .iter()
+                .filter(|(identity, _)| *identity != sender.as_bytes())
+                .flat_map(|(_, s)| &s.chains)
+                .any(|c| c.signing_key == *key)
     }
 
     /// Decrypts a group message from `sender` (SPEC §10 "Receiving"): the
@@ -268,6 +384,43 @@ impl GroupSession {
             .ok_or(Error::UnknownChain)?;
         let staged = chain.stage(message, &self.config)?;
         Ok(chain.commit(staged, &self.config))
+    }
+
+    /// Forgets everything held for `sender` in this group: its chains, their
+    /// skipped keys and the chain ids it had dropped. From now on its
+    /// messages fail with [`Error::UnknownChain`], and [`to_bytes`](Self::to_bytes)
+    /// no longer holds any of its keys. Returns whether anything was held.
+    ///
+    /// The library does not know who is in the group: the application
+    /// decides membership, and calls this for a member who left (or was
+    /// removed), next to the [`rotate`](Self::rotate) that shuts the member
+    /// out of what comes next. Messages that member sent before leaving and
+    /// that have not arrived yet can no longer be read: remove it once they
+    /// are no longer expected, if that matters.
+    ///
+    /// If the member later comes back, it is a new sender: it hands out a
+    /// new distribution, with a chain id above every one it used before
+    /// (see [`rotate_above`](Self::rotate_above)); an old distribution of it
+    /// can only come back through its pairwise session, which never
+    /// delivers a message twice.
+    ///
+    /// ```
+    /// use cliquet::{Error, GroupSession, IdentityKeyPair, SessionConfig};
+    /// # use rand_chacha::rand_core::SeedableRng;
+    /// # let mut rng = rand_chacha::ChaCha20Rng::from_seed([4; 32]);
+    /// let dave = IdentityKeyPair::generate(&mut rng);
+    /// let mut dave_group = GroupSession::new([9; 16], SessionConfig::default());
+    /// let mut me = GroupSession::new([9; 16], SessionConfig::default());
+    /// me.receive_distribution(dave.public_key(), &dave_group.rotate(&mut rng)?)?;
+    /// let late = dave_group.encrypt(b"sent before leaving", &mut rng)?;
+    ///
+    /// // Dave left the group (the application's decision).
+    /// assert!(me.remove_sender(dave.public_key()));
+    /// assert_eq!(me.decrypt(dave.public_key(), &late), Err(Error::UnknownChain));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn remove_sender(&mut self, sender: &IdentityKey) -> bool {
+        self.senders.remove(sender.as_bytes()).is_some()
     }
 
     /// How many chains are held for `sender`.

@@ -2,31 +2,36 @@
 //! versioned binary format in the crate's storage framing (kinds `0x23`
 //! plain and `0x33` sealed, SPEC.md §11), sealed like every stored state.
 
-use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 
-use super::chain::{OwnChain, ReceivedChain};
+use zeroize::Zeroizing;
+
+use super::chain::{OwnChain, ReceivedChain, SkippedKey, SkippedKeys};
 use super::keys::{ChainKey, MessageKey, SigningKeyPair, SigningPublicKey};
 use super::{GroupSession, Sender};
 use crate::codec::{Reader, Writer};
 use crate::config::SessionConfig;
 use crate::error::{Error, StateError};
 use crate::keys::IdentityKey;
-use crate::storage::{self, Secret};
+use crate::storage::{self, Format, Secret};
 
 /// Stored bytes before the own chain and the senders: kind, version, group
 /// id, the two limits, the own-chain flag, the sender count.
 const FIXED_LEN: usize = 2 + 16 + 4 + 4 + 1 + 4;
 /// The own chain: id, iteration, `CK`, `GSK` seed.
 const OWN_CHAIN_LEN: usize = 4 + 4 + 32 + 32;
-/// A sender without its chains: identity key and the two counts.
-const SENDER_LEN: usize = 32 + 4 + 4;
+/// A sender without its chains: identity key, the dropped-id flag and the
+/// chain count.
+const SENDER_LEN: usize = 32 + 1 + 4;
 /// A received chain without its skipped keys: id, iteration, `CK`,
 /// `GSK_pub`, the key count.
 const CHAIN_LEN: usize = 4 + 4 + 32 + 32 + 4;
 /// A skipped key: iteration and `MK`.
 const SKIPPED_KEY_LEN: usize = 4 + 32;
-/// A dropped chain id.
+/// The highest dropped chain id (version 4), or one of the dropped chain
+/// ids that versions 1 to 3 listed.
 const DROPPED_LEN: usize = 4;
 
 impl GroupSession {
@@ -34,19 +39,21 @@ impl GroupSession {
     /// prefer [`seal`](Self::seal).
     ///
     /// ```text
-    /// 0x23 || version (1) || group_id (16) || u32be(max_skip) || u32be(max_skipped_keys)
+    /// 0x23 || 0x04 || group_id (16) || u32be(max_skip) || u32be(max_skipped_keys)
     ///      || flag (own chain) [|| u32be(chain_id) || u32be(iteration) || CK (32) || GSK seed (32)]
     ///      || u32be(senders) || senders × (
-    ///           IK_pub (32) || u32be(dropped) || dropped × u32be(chain_id)
+    ///           IK_pub (32) || flag (dropped) [|| u32be(highest dropped chain_id)]
     ///           || u32be(chains) || chains × (
     ///                u32be(chain_id) || u32be(iteration) || CK (32) || GSK_pub (32)
     ///                || u32be(keys) || keys × (u32be(iteration) || MK (32))))
     /// ```
     ///
-    /// Senders by ascending identity key, dropped ids ascending, chains
-    /// oldest-inserted first, skipped keys by ascending iteration. Sizes:
-    /// 31 bytes, 72 more with an own chain, then 40 bytes a sender, 76 a
-    /// received chain, 36 a skipped key and 4 a dropped chain id.
+    /// Senders by ascending identity key, chains oldest-inserted first,
+    /// skipped keys by ascending iteration. Sizes: 31 bytes, 72 more with an
+    /// own chain, then 37 bytes a sender (41 once one of its chains was
+    /// dropped, however many), 76 a received chain and 36 a skipped key.
+    /// (Format versions 1 to 3 listed every dropped chain id, 4 bytes each,
+    /// after a 4-byte count.)
     ///
     /// ```
     /// use cliquet::{GroupSession, SessionConfig};
@@ -74,9 +81,9 @@ impl GroupSession {
         out.put_len(self.senders.len());
         for (identity, sender) in &self.senders {
             out.put(identity);
-            out.put_len(sender.dropped.len());
-            for id in &sender.dropped {
-                out.put_u32_be(*id);
+            out.put_flag(sender.dropped.is_some());
+            if let Some(id) = sender.dropped {
+                out.put_u32_be(id);
             }
             out.put_len(sender.chains.len());
             for chain in &sender.chains {
@@ -85,9 +92,9 @@ impl GroupSession {
                 out.put(chain.chain_key.as_bytes());
                 out.put(chain.signing_key.as_bytes());
                 out.put_len(chain.skipped.len());
-                for (iteration, key) in &chain.skipped {
-                    out.put_u32_be(*iteration);
-                    out.put(key.as_bytes());
+                for skipped in chain.skipped.iter() {
+                    out.put_u32_be(skipped.iteration);
+                    out.put(skipped.key.as_bytes());
                 }
             }
         }
@@ -101,7 +108,8 @@ impl GroupSession {
     /// # Errors
     /// [`Error::State`]: wrong kind, newer version, truncated, trailing or
     /// inconsistent input (an invalid configuration or key, more than five
-    /// chains for a sender, a chain id held twice, more skipped keys than
+    /// chains for a sender, a chain id held twice or both held and dropped,
+    /// more skipped keys than
     /// `max_skipped_keys` in a chain or one at or past its chain's
     /// iteration, unsorted entries).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
@@ -116,7 +124,7 @@ impl GroupSession {
             .values()
             .map(|s| {
                 SENDER_LEN
-                    + DROPPED_LEN * s.dropped.len()
+                    + s.dropped.map_or(0, |_| DROPPED_LEN)
                     + s.chains
                         .iter()
                         .map(|c| CHAIN_LEN + SKIPPED_KEY_LEN * c.skipped.len())
@@ -143,7 +151,7 @@ fn ascending<T: Ord>(mut items: impl Iterator<Item = T>) -> bool {
 
 fn load(bytes: &[u8]) -> Result<GroupSession, StateError> {
     let mut r = Reader::new(bytes);
-    storage::header(&mut r, storage::GROUP)?;
+    let format = storage::header(&mut r, storage::GROUP)?;
     let group_id = r.array()?;
     let config =
         SessionConfig::new(r.u32_be()?, r.u32_be()?).map_err(|_| StateError::Inconsistent)?;
@@ -176,14 +184,7 @@ fn load(bytes: &[u8]) -> Result<GroupSession, StateError> {
         {
             return Err(StateError::Inconsistent);
         }
-        let mut dropped = BTreeSet::new();
-        for _ in 0..storage::count(&mut r, DROPPED_LEN)? {
-            let id = r.u32_be()?;
-            if dropped.last().is_some_and(|last| *last >= id) {
-                return Err(StateError::Inconsistent);
-            }
-            dropped.insert(id);
-        }
+        let dropped = dropped_ids(&mut r, format)?;
         let n = storage::count(&mut r, CHAIN_LEN)?;
         // A chain is dropped only when a sixth arrives: then five are held.
         if n == 0
@@ -194,7 +195,7 @@ fn load(bytes: &[u8]) -> Result<GroupSession, StateError> {
         }
         let mut chains = VecDeque::with_capacity(n);
         for _ in 0..n {
-            chains.push_back(received_chain(&mut r, max_skipped)?);
+            chains.push_back(Box::new(received_chain(&mut r, max_skipped)?));
         }
         let mut ids: Vec<u32> = chains.iter().map(|c| c.chain_id).collect();
         ids.sort_unstable();
@@ -206,7 +207,8 @@ fn load(bytes: &[u8]) -> Result<GroupSession, StateError> {
             Sender {
                 identity,
                 chains,
-                dropped,
+                // Ids only increase: the highest stands for them all.
+                dropped: dropped.last().copied(),
             },
         );
     }
@@ -219,6 +221,27 @@ fn load(bytes: &[u8]) -> Result<GroupSession, StateError> {
     })
 }
 
+/// A sender's dropped chain ids, ascending: version 4 stores the highest
+/// one (a flag, then the id), versions 1 to 3 a count and every id.
+fn dropped_ids(r: &mut Reader<'_>, format: Format) -> Result<Vec<u32>, StateError> {
+    if format.keeps_highest_dropped_id() {
+        return Ok(if r.flag()? {
+            alloc::vec![r.u32_be()?]
+        } else {
+            Vec::new()
+        });
+    }
+    let n = storage::count(r, DROPPED_LEN)?;
+    let mut dropped = Vec::with_capacity(n);
+    for _ in 0..n {
+        dropped.push(r.u32_be()?);
+    }
+    if !ascending(dropped.iter()) {
+        return Err(StateError::Inconsistent);
+    }
+    Ok(dropped)
+}
+
 fn received_chain(r: &mut Reader<'_>, max_skipped: usize) -> Result<ReceivedChain, StateError> {
     let chain_id = r.u32_be()?;
     let iteration = r.u32_be()?;
@@ -229,21 +252,25 @@ fn received_chain(r: &mut Reader<'_>, max_skipped: usize) -> Result<ReceivedChai
     if n > max_skipped {
         return Err(StateError::Inconsistent);
     }
-    let mut skipped = BTreeMap::new();
-    let mut last = None;
+    let mut skipped = Zeroizing::new(Vec::with_capacity(n));
     for _ in 0..n {
         let at = r.u32_be()?;
+        let last = skipped.last().map(|k: &SkippedKey| k.iteration);
         if last.is_some_and(|l| l >= at) || at >= iteration {
             return Err(StateError::Inconsistent);
         }
-        last = Some(at);
-        skipped.insert(at, MessageKey::from_bytes(storage::secret(r)?));
+        skipped.push(SkippedKey {
+            iteration: at,
+            key: MessageKey::from_bytes(storage::secret(r)?),
+        });
     }
+    let mut keys = SkippedKeys::with_capacity(n);
+    keys.append(&mut skipped);
     Ok(ReceivedChain {
         chain_id,
         iteration,
         chain_key,
         signing_key,
-        skipped,
+        skipped: keys,
     })
 }

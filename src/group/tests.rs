@@ -248,7 +248,12 @@ fn s10_debug_never_shows_secrets() {
             .chain_key
             .as_bytes()
             .to_vec(),
-        bob.senders.values().next().unwrap().chains[0].skipped[&0]
+        bob.senders.values().next().unwrap().chains[0]
+            .skipped
+            .iter()
+            .next()
+            .unwrap()
+            .key
             .as_bytes()
             .to_vec(),
     ];
@@ -270,8 +275,8 @@ fn s7_group_state_round_trips_and_seals() {
     let d = alice.rotate(&mut rng(3)).unwrap();
     bob.receive_distribution(&sender, &d).unwrap();
     let stored = bob.to_bytes();
-    // 31 fixed, one sender (40), two chains (76 each), one skipped key (36).
-    assert_eq!(stored.len(), 31 + 40 + 2 * 76 + 36);
+    // 31 fixed, one sender (37), two chains (76 each), one skipped key (36).
+    assert_eq!(stored.len(), 31 + 37 + 2 * 76 + 36);
     let mut loaded = GroupSession::from_bytes(&stored).unwrap();
     assert_eq!(loaded.to_bytes(), stored);
     assert_eq!(loaded.decrypt(&sender, &held).unwrap(), b"held");
@@ -300,11 +305,12 @@ fn s7_group_state_round_trips_and_seals() {
         Some(Error::State(StateError::WrongKind))
     );
     let mut newer = stored.to_vec();
-    newer[1] = crate::storage::VERSION + 1;
+    assert_eq!(newer[1], crate::storage::GROUP_VERSION);
+    newer[1] = crate::storage::GROUP_VERSION + 1;
     assert_eq!(
         GroupSession::from_bytes(&newer).err(),
         Some(Error::State(StateError::UnsupportedVersion(
-            crate::storage::VERSION + 1
+            crate::storage::GROUP_VERSION + 1
         )))
     );
     // Every prefix fails cleanly, and so does any extra byte.
@@ -329,10 +335,10 @@ fn s7_loading_checks_the_invariants() {
     bob.decrypt(&sender, &next).unwrap();
     let stored = bob.to_bytes().to_vec();
     // Layout: 31 bytes (the sender count last), the sender's identity (32),
-    // dropped count (4), chain count (4), chain id, iteration, CK, GSK_pub,
+    // dropped flag (1), chain count (4), chain id, iteration, CK, GSK_pub,
     // key count, then the key: iteration, MK.
     let sender_at = 31;
-    let chains_at = sender_at + 32 + 4;
+    let chains_at = sender_at + 32 + 1;
     let chain_at = chains_at + 4;
     let iteration_at = chain_at + 4;
     let gsk_at = iteration_at + 4 + 32;
@@ -359,13 +365,16 @@ fn s7_loading_checks_the_invariants() {
     let mut b = stored.clone();
     b[chains_at..chains_at + 4].copy_from_slice(&0u32.to_be_bytes());
     assert!(GroupSession::from_bytes(&b).is_err(), "no chain");
-    // One dropped id with a single chain: a chain is only ever dropped
-    // when a sixth arrives.
+    // A dropped id with a single chain: a chain is only ever dropped when
+    // a sixth arrives.
     let mut b = stored[..sender_at + 32].to_vec();
-    b.extend_from_slice(&1u32.to_be_bytes());
+    b.push(1);
     b.extend_from_slice(&9u32.to_be_bytes());
-    b.extend_from_slice(&stored[sender_at + 36..]);
-    inconsistent(&b, "dropped ids with fewer than five chains");
+    b.extend_from_slice(&stored[sender_at + 33..]);
+    inconsistent(&b, "a dropped id with fewer than five chains");
+    let mut b = stored.clone();
+    b[sender_at + 32] = 2;
+    inconsistent(&b, "a dropped flag of 2");
     // The two skipped keys (iterations 0 and 1) in the wrong order.
     let mut b = stored.clone();
     b[key_at..key_at + 72].rotate_left(36);

@@ -24,9 +24,8 @@
 use std::path::{Path, PathBuf};
 
 use cliquet::{
-    Account, AnyMessage, DecodeError, EncryptedHeaderMessage, Error, IdentityKeyPair, KemPreKey,
-    KemPreKeyKind, Message, OneTimePreKey, PreKeyBundle, PreKeyMessage, Session, SessionConfig,
-    SignedPreKey,
+    Account, AnyMessage, EncryptedHeaderMessage, Error, IdentityKeyPair, KemPreKey, KemPreKeyKind,
+    Message, OneTimePreKey, PreKeyBundle, PreKeyMessage, Session, SessionConfig, SignedPreKey,
 };
 use cliquet_testkit::rng::{Scripted, Zero};
 use serde_json::Value;

@@ -168,7 +168,7 @@ impl Session {
     /// A session stored inside a record: `u32be(len) || session`.
     pub(crate) fn write_nested(&self, w: &mut impl Writer) {
         w.put_len(self.encoded_len());
-        w.put(&[storage::SESSION.plain, storage::VERSION]);
+        w.put(&[storage::SESSION.plain, storage::SESSION.version]);
         self.write(w);
     }
 
