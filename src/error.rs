@@ -435,7 +435,7 @@ mod tests {
             Error::PostQuantumRequired,
             Error::SigningKeyInUse,
         ];
-        let names: std::collections::BTreeSet<_> = all.iter().map(Error::name).collect();
+        let names: alloc::collections::BTreeSet<_> = all.iter().map(Error::name).collect();
         assert_eq!(names.len(), all.len(), "names are distinct");
         for name in &names {
             assert!(
