@@ -120,8 +120,8 @@ pub use keys::{
 };
 pub use pairwise::{Accepted, Account, PreKeyBundle, SignedKemPreKey, VerifiedBundle};
 pub use pairwise::{
-    AnyMessage, Decrypted, DecryptionFailure, EncryptedHeaderMessage, Message, PreKeyMessage,
-    RatchetMessage, Session, SessionId, SessionRecord,
+    AnyMessage, Decrypted, DecryptionFailure, EncryptedHeaderMessage, IgnoredNotice, Message,
+    NoticeOutcome, PreKeyMessage, RatchetMessage, Session, SessionId, SessionRecord,
 };
 /// The `rand_core` this crate takes its randomness through.
 pub use rand_core;

@@ -32,11 +32,17 @@ const LABEL_STATE: &[u8] = b"cliquet/v1/state";
 ///   binds the application's context.
 /// - 3: post-quantum keys: an account stores its KEM prekeys, a session
 ///   whether it came from PQXDH (its `kpk_id`, and `CT` while it is due).
-/// - 4, group state only: a sender keeps only its highest dropped chain id.
+/// - 4, group state: a sender keeps only its highest dropped chain id;
+///   record: it stores the first decryption-failure notice that named its
+///   current session (SPEC §13: one notice asks for a resend, a second one
+///   about another message abandons the session).
 pub(crate) const VERSION: u8 = 3;
 
 /// The format version a group state is written in (see [`VERSION`]).
 pub(crate) const GROUP_VERSION: u8 = 4;
+
+/// The format version a record is written in (see [`VERSION`]).
+pub(crate) const RECORD_VERSION: u8 = 4;
 
 /// What is stored: its kind bytes (plain and sealed, from the one table,
 /// [`kind`](crate::codec::kind)) and the format version written today for
@@ -63,7 +69,7 @@ pub(crate) const ACCOUNT: Kind = Kind::of(kind::ACCOUNT, VERSION);
 /// A [`Session`](crate::Session).
 pub(crate) const SESSION: Kind = Kind::of(kind::SESSION, VERSION);
 /// A [`SessionRecord`](crate::SessionRecord).
-pub(crate) const RECORD: Kind = Kind::of(kind::RECORD, VERSION);
+pub(crate) const RECORD: Kind = Kind::of(kind::RECORD, RECORD_VERSION);
 /// A [`GroupSession`](crate::GroupSession).
 pub(crate) const GROUP: Kind = Kind::of(kind::GROUP, GROUP_VERSION);
 
@@ -110,6 +116,12 @@ impl Format {
     /// From version 2 sealed state binds the application's context.
     const fn binds_context(self) -> bool {
         self.0 >= 2
+    }
+
+    /// From version 4 a record stores the first notice that named its
+    /// current session.
+    pub(crate) const fn has_notice_warning(self) -> bool {
+        self.0 >= 4
     }
 
     /// From version 4 a group state keeps, per sender, only the highest

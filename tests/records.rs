@@ -9,8 +9,8 @@
 //! its golden files are `tests/storage.rs`.
 
 use cliquet::{
-    Account, AnyMessage, DecodeError, DecryptionFailure, Error, IdentityKeyPair, RatchetMessage,
-    SessionConfig, SessionRecord,
+    Account, AnyMessage, DecodeError, DecryptionFailure, Error, IdentityKeyPair, IgnoredNotice,
+    NoticeOutcome, RatchetMessage, SessionConfig, SessionRecord,
 };
 use cliquet_testkit::devices::Devices;
 use rand_chacha::ChaCha20Rng;
@@ -210,7 +210,7 @@ fn rule1_simultaneous_initiation_with_repeated_prekey_messages() {
             // A notice about it would name the session, but the sender's
             // session is acknowledged, so it would be ignored.
             if let Some(notice) = p.notice(from_alice, m, &error) {
-                assert!(!p.on_notice(from_alice, &notice));
+                assert!(!p.on_notice(from_alice, &notice).changed());
             }
         }
         assert_eq!(p.alice.current(), Some(a_id.min(b_id)));
@@ -404,7 +404,7 @@ fn rule4_session_reported_broken_decrypts_delayed_messages_and_stays_abandoned()
     let m = p.send(true, b"lost");
     let error = p.deliver(true, &m).unwrap_err();
     let notice = p.notice(true, &m, &error).unwrap();
-    assert!(p.on_notice(true, &notice));
+    p.second_notice_abandons(true, &notice);
     assert_eq!(p.alice.current(), None);
     assert_eq!(p.deliver(false, &delayed).unwrap(), b"delayed");
     assert_eq!(
@@ -471,7 +471,7 @@ fn recovery_peer_lost_its_state_and_starts_over_and_a_late_notice_is_ignored() {
         assert!(p.alice.record.contains(&old));
         // The notice arrives after Alice moved on: it names the old session's
         // ratchet key, not the current one, and is ignored.
-        assert!(!p.on_notice(true, &notice));
+        assert!(!p.on_notice(true, &notice).changed());
         assert_eq!(p.alice.current(), Some(new));
         p.round_trip();
     }
@@ -610,13 +610,13 @@ fn recovery_steps_1_to_3_after_a_decryption_failure_notice() {
         assert_eq!(notice.ratchet_key().is_some(), !header_encryption);
         assert_eq!(notice.encrypted_header().is_some(), header_encryption);
         // Alice's record retires the session; the next message starts anew.
-        assert!(p.on_notice(true, &notice));
+        p.second_notice_abandons(true, &notice);
         assert!(p.alice.record.needs_new_session());
         assert_eq!(
             p.alice.record.encrypt(b"nothing", &mut p.rng),
             Err(Error::NoSession)
         );
-        assert!(!p.on_notice(true, &notice));
+        assert!(!p.on_notice(true, &notice).changed());
         let m = p.send(true, b"fresh start");
         assert!(matches!(m, AnyMessage::PreKey(_)));
         assert_eq!(p.deliver(true, &m).unwrap(), b"fresh start");
@@ -638,7 +638,7 @@ fn recovery_when_a_prekey_message_names_a_used_one_time_prekey() {
     assert_eq!(error, Error::UnknownPreKey);
     let notice = p.notice(true, &m, &error).unwrap();
     assert_eq!(notice.session_id(), p.alice.current().as_ref());
-    assert!(p.on_notice(true, &notice));
+    p.second_notice_abandons(true, &notice);
     let m = p.send(true, b"new");
     assert_eq!(p.deliver(true, &m).unwrap(), b"new");
     p.round_trip();
@@ -657,19 +657,32 @@ fn recovery_step1_notices_only_for_failures_no_session_could_read() {
         p.notice(true, &m, &Error::Malformed(DecodeError::Truncated)),
         None
     );
-    let notice = p.notice(true, &m, &Error::Authentication).unwrap();
+    // A prekey message of a session Bob holds that fails: a corrupted copy
+    // on a live session, no notice (SPEC §13).
+    assert_eq!(p.notice(true, &m, &Error::Authentication), None);
+    // Without the session (say Bob lost his record), the same failure is
+    // reported, naming the session and the message.
+    let lost = SessionRecord::new();
+    let notice = lost
+        .decryption_failure(
+            &m,
+            &Error::Authentication,
+            p.bob.account.identity(),
+            p.alice.account.identity_key(),
+        )
+        .unwrap();
     let expected = DecryptionFailure::for_message(
         &m,
         p.bob.account.identity(),
         p.alice.account.identity_key(),
     );
     assert_eq!(notice, expected);
-    assert_eq!(notice.to_bytes().len(), 3 + 32 + 32 + 64);
+    assert_eq!(notice.to_bytes().len(), 3 + 32 + 32 + 4 + 64);
     assert_eq!(notice.session_id(), p.alice.current().as_ref());
     // Once Alice's session is acknowledged, a notice about one of its
     // prekey messages is about a late copy: ignored.
     p.round_trip();
-    assert!(!p.on_notice(true, &notice));
+    assert!(!p.on_notice(true, &notice).changed());
     // A plain message on a chain Bob receives on, that fails: a corrupted
     // copy, no notice.
     let m = p.send(true, b"y");
@@ -700,7 +713,7 @@ fn recovery_step1_notices_only_for_failures_no_session_could_read() {
             p.alice.account.identity_key(),
         )
         .unwrap();
-    assert!(!p.on_notice(true, &stale));
+    assert!(!p.on_notice(true, &stale).changed());
     assert!(!p.alice.record.needs_new_session());
 }
 
@@ -725,16 +738,19 @@ fn recovery_notice_wire_format() {
             "{bytes:?}"
         );
     }
-    // Session id and ratchet key: 131 bytes with the signature.
+    // Session id, ratchet key and message number: 135 bytes with the
+    // signature.
     let mut bytes = vec![0x15, 1];
     bytes.extend([9u8; 32]);
     bytes.push(1);
     bytes.extend([7u8; 32]);
+    bytes.extend(5u32.to_be_bytes());
     bytes.extend(sig);
-    assert_eq!(bytes.len(), 131);
+    assert_eq!(bytes.len(), 135);
     let notice = DecryptionFailure::decode(&bytes).unwrap();
     assert_eq!(notice.session_id().unwrap().to_bytes(), [9; 32]);
     assert_eq!(notice.ratchet_key().unwrap().to_bytes(), [7; 32]);
+    assert_eq!(notice.message_index(), Some(5));
     assert_eq!(notice.encrypted_header(), None);
     assert_eq!(notice.to_bytes(), bytes);
     // Not a message: the message decoder refuses the kind byte.
@@ -832,7 +848,16 @@ fn s12_an_empty_record_keeps_its_peer() {
     // in the archive the record is empty.
     let reply = d.send(false, b"reply");
     let notice = DecryptionFailure::for_message(&reply, d.alice.account.identity(), &bob_key);
-    assert!(d.bob.record.on_decryption_failure(&notice, &bob_key));
+    assert_eq!(
+        d.bob.record.on_decryption_failure(&notice, &bob_key),
+        NoticeOutcome::ResendRequested
+    );
+    let again = d.send(false, b"reply again");
+    let notice = DecryptionFailure::for_message(&again, d.alice.account.identity(), &bob_key);
+    assert_eq!(
+        d.bob.record.on_decryption_failure(&notice, &bob_key),
+        NoticeOutcome::Abandoned
+    );
     assert!(d.bob.record.current().is_none() && d.bob.record.archived().len() == 0);
     d.bob.record = SessionRecord::from_bytes(&d.bob.record.to_bytes()).expect("loads");
     assert_eq!(d.bob.record.peer_identity_key(), Some(&alice_key));
@@ -887,19 +912,27 @@ fn s13_a_notice_counts_only_signed_by_the_peer_and_naming_the_current_chain() {
     // A notice signed by someone else, or for someone else, is ignored.
     let forged = DecryptionFailure::for_message(&unread, &bob_id, &alice_key);
     let before = d.alice.record.to_bytes();
-    assert!(!d.alice.record.on_decryption_failure(&forged, &alice_key));
+    assert_eq!(
+        d.alice.record.on_decryption_failure(&forged, &alice_key),
+        NoticeOutcome::Ignored(IgnoredNotice::NotSignedByPeer)
+    );
     let bob_key = *d.bob.account.identity_key();
     let misaddressed = DecryptionFailure::for_message(&unread, d.bob.account.identity(), &bob_key);
     assert!(
         !d.alice
             .record
             .on_decryption_failure(&misaddressed, &alice_key)
+            .changed()
     );
     assert_eq!(d.alice.record.to_bytes(), before);
     // A notice about Bob's own earlier reply's chain, which Alice moved past.
     let stale = DecryptionFailure::for_message(&hello, d.bob.account.identity(), &alice_key);
-    assert!(!d.alice.record.on_decryption_failure(&stale, &alice_key));
-    // The genuine one, through its wire bytes, abandons the session.
+    assert_eq!(
+        d.alice.record.on_decryption_failure(&stale, &alice_key),
+        NoticeOutcome::Ignored(IgnoredNotice::NotCurrent)
+    );
+    // The genuine one, through its wire bytes, asks for a resend; a genuine
+    // one about another message abandons the session (SPEC §13).
     let genuine = DecryptionFailure::for_message(&unread, d.bob.account.identity(), &alice_key);
     assert_eq!(genuine.verify(&bob_key, &alice_key), Ok(()));
     assert_eq!(
@@ -907,6 +940,99 @@ fn s13_a_notice_counts_only_signed_by_the_peer_and_naming_the_current_chain() {
         Err(Error::BadSignature)
     );
     let genuine = DecryptionFailure::decode(&genuine.to_bytes()).expect("decodes");
-    assert!(d.alice.record.on_decryption_failure(&genuine, &alice_key));
+    assert_eq!(
+        d.alice.record.on_decryption_failure(&genuine, &alice_key),
+        NoticeOutcome::ResendRequested
+    );
+    assert!(!d.alice.record.needs_new_session());
+    let unread_too = d.send(true, b"lost state too");
+    let second = DecryptionFailure::for_message(&unread_too, d.bob.account.identity(), &alice_key);
+    assert_eq!(
+        d.alice.record.on_decryption_failure(&second, &alice_key),
+        NoticeOutcome::Abandoned
+    );
     assert!(d.alice.record.needs_new_session());
+}
+
+/// Flips the last byte of a message (its tag): a copy altered in transit.
+fn tampered(m: &AnyMessage) -> AnyMessage {
+    let mut bytes = m.as_bytes().to_vec();
+    *bytes.last_mut().unwrap() ^= 1;
+    AnyMessage::decode(&bytes).unwrap()
+}
+
+/// SPEC §13: whoever can alter one message in transit cannot end a healthy
+/// session. The first message of a new chain, altered, is one no session
+/// of Bob's can read, so his record signs a genuine notice; Alice's record
+/// takes it as a request to resend, keeps the session, and a copy of the
+/// notice changes nothing. Both modes.
+#[test]
+fn s13_one_tampered_message_cannot_end_a_session() {
+    for header_encryption in [false, true] {
+        let config = SessionConfig::default().with_header_encryption(header_encryption);
+        let mut p = Devices::with_config(41, config);
+        p.start(true);
+        let m = p.send(true, b"hello");
+        p.deliver(true, &m).unwrap();
+        p.round_trip();
+        // Alice starts a new chain; its first message is altered.
+        let genuine = p.send(true, b"new chain");
+        let altered = tampered(&genuine);
+        let error = p.deliver(true, &altered).unwrap_err();
+        let notice = p
+            .notice(true, &altered, &error)
+            .expect("no session reads it");
+        let before = p.alice.record.to_bytes();
+        assert_eq!(p.on_notice(true, &notice), NoticeOutcome::ResendRequested);
+        assert!(!p.alice.record.needs_new_session());
+        assert_ne!(p.alice.record.to_bytes(), before, "the warning is stored");
+        let reloaded = SessionRecord::from_bytes(&p.alice.record.to_bytes()).unwrap();
+        assert_eq!(reloaded.to_bytes(), p.alice.record.to_bytes());
+        // The replayed notice, however often, changes nothing.
+        for _ in 0..3 {
+            assert_eq!(
+                p.on_notice(true, &notice),
+                NoticeOutcome::Ignored(IgnoredNotice::Repeated)
+            );
+        }
+        // The genuine message still arrives, and the session goes on.
+        assert_eq!(p.deliver(true, &genuine).unwrap(), b"new chain");
+        let resent = p.send(true, b"sent again");
+        assert_eq!(p.deliver(true, &resent).unwrap(), b"sent again");
+        p.round_trip();
+        assert!(p.same_session());
+        // Once Bob's messages decrypt on it, a later tampered message is a
+        // first one again: it asks for a resend, it does not abandon.
+        let next = p.send(true, b"later");
+        let altered = tampered(&next);
+        match p.deliver(true, &altered) {
+            Ok(_) => panic!("an altered message decrypted"),
+            Err(error) => {
+                if let Some(notice) = p.notice(true, &altered, &error) {
+                    assert_eq!(p.on_notice(true, &notice), NoticeOutcome::ResendRequested);
+                }
+            }
+        }
+        assert!(!p.alice.record.needs_new_session());
+    }
+}
+
+/// SPEC §13: an altered copy of a prekey message of a session the
+/// receiver holds is no reason for a notice, even while the sender still
+/// sends prekey messages.
+#[test]
+fn s13_a_tampered_prekey_message_of_a_live_session_gets_no_notice() {
+    for header_encryption in [false, true] {
+        let config = SessionConfig::default().with_header_encryption(header_encryption);
+        let mut p = Devices::with_config(42, config);
+        p.start(true);
+        let first = p.send(true, b"first");
+        p.deliver(true, &first).unwrap();
+        let second = p.send(true, b"second");
+        assert!(matches!(second, AnyMessage::PreKey(_)));
+        let altered = tampered(&second);
+        let error = p.deliver(true, &altered).unwrap_err();
+        assert_eq!(p.notice(true, &altered, &error), None);
+        assert_eq!(p.deliver(true, &second).unwrap(), b"second");
+    }
 }

@@ -470,7 +470,7 @@ fn s7_record_storage_round_trip_sealing_and_rejection() {
     }
     p.round_trip();
     let stored = p.bob.record.to_bytes();
-    assert_eq!(stored[..2], [0x22, 3]);
+    assert_eq!(stored[..2], [0x22, 4]);
     let loaded = SessionRecord::from_bytes(&stored).unwrap();
     assert_eq!(loaded.to_bytes(), stored);
     assert_eq!(loaded.archived().len(), 2);
@@ -480,7 +480,7 @@ fn s7_record_storage_round_trip_sealing_and_rejection() {
 
     let key = [5u8; 32];
     let sealed = p.bob.record.seal(&key, b"ctx", &mut p.rng).unwrap();
-    assert_eq!(sealed[..2], [0x32, 3]);
+    assert_eq!(sealed[..2], [0x32, 4]);
     assert_eq!(
         SessionRecord::open(&sealed, &key, b"ctx")
             .unwrap()

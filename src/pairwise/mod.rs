@@ -21,7 +21,7 @@ pub(crate) mod record;
 
 pub use account::{Accepted, Account};
 pub use bundle::{PreKeyBundle, SignedKemPreKey, VerifiedBundle};
-pub use record::{Decrypted, SessionRecord};
+pub use record::{Decrypted, IgnoredNotice, NoticeOutcome, SessionRecord};
 pub use session::Session;
 pub use wire::{
     AnyMessage, DecryptionFailure, EncryptedHeaderMessage, Message, PreKeyMessage, RatchetMessage,

@@ -4,7 +4,8 @@
 //! several sessions.
 
 use cliquet::{
-    Account, AnyMessage, DecryptionFailure, Error, SessionConfig, SessionId, SessionRecord,
+    Account, AnyMessage, DecryptionFailure, Error, IgnoredNotice, NoticeOutcome, SessionConfig,
+    SessionId, SessionRecord,
 };
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
@@ -179,7 +180,7 @@ impl Devices {
     }
 
     /// `to_alice`'s side (the sender of the failed message) handles a notice.
-    pub fn on_notice(&mut self, to_alice: bool, notice: &DecryptionFailure) -> bool {
+    pub fn on_notice(&mut self, to_alice: bool, notice: &DecryptionFailure) -> NoticeOutcome {
         let device = if to_alice {
             &mut self.alice
         } else {
@@ -187,6 +188,26 @@ impl Devices {
         };
         let own = *device.account.identity_key();
         device.record.on_decryption_failure(notice, &own)
+    }
+
+    /// After `first` asked `to_alice`'s side for a resend (SPEC §13), one
+    /// more message of that session fails at the peer, and its notice
+    /// abandons the session.
+    pub fn second_notice_abandons(&mut self, to_alice: bool, first: &DecryptionFailure) {
+        assert_eq!(
+            self.on_notice(to_alice, first),
+            NoticeOutcome::ResendRequested
+        );
+        let again = self.send(to_alice, b"sent again");
+        let error = self
+            .deliver(to_alice, &again)
+            .expect_err("still unreadable");
+        let second = self.notice(to_alice, &again, &error).expect("a notice");
+        assert_eq!(
+            self.on_notice(to_alice, first),
+            NoticeOutcome::Ignored(IgnoredNotice::Repeated)
+        );
+        assert_eq!(self.on_notice(to_alice, &second), NoticeOutcome::Abandoned);
     }
 
     /// Both devices have a current session, and it is the same one.

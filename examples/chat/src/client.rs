@@ -43,9 +43,9 @@ use std::time::Instant;
 
 use cliquet::rand_core::{Rng, UnwrapErr};
 use cliquet::{
-    Account, AnyMessage, Error, GroupMessage, GroupSession, IdentityKey, Incoming, PreKeyBundle,
-    SafetyNumber, SenderKeyDistribution, SessionConfig, SessionRecord, SignedKemPreKey,
-    VerifiedBundle,
+    Account, AnyMessage, Error, GroupMessage, GroupSession, IdentityKey, Incoming, NoticeOutcome,
+    PreKeyBundle, SafetyNumber, SenderKeyDistribution, SessionConfig, SessionRecord,
+    SignedKemPreKey, VerifiedBundle,
 };
 use getrandom::SysRng;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -158,6 +158,9 @@ pub struct Batch {
     /// Peers who could not read our last messages: our next message to
     /// each starts a new session.
     pub resets: Vec<String>,
+    /// Peers who could not read one of our messages: the last text sent to
+    /// them was sent again (a second notice would start a new session).
+    pub resent: Vec<String>,
     /// Peers whose identity key changed: their messages wait for `/trust`.
     pub identity_changes: Vec<String>,
     /// The ids to acknowledge to the relay (once the batch is stored).
@@ -420,6 +423,10 @@ impl Client {
                     }
                     Ok(Outcome::Joined(group)) => batch.joined.push(group),
                     Ok(Outcome::Reset) => batch.resets.push(envelope.from.clone()),
+                    Ok(Outcome::ResendRequested) => {
+                        self.resend_last(&envelope.from)?;
+                        batch.resent.push(envelope.from.clone());
+                    }
                     Ok(Outcome::IdentityChanged) => {
                         batch.identity_changes.push(envelope.from.clone());
                     }
@@ -485,13 +492,13 @@ impl Client {
         let mut outcome = match Incoming::decode(&envelope.payload) {
             Err(e) => Outcome::Dropped(e.to_string()),
             Ok(Incoming::Notice(failure)) => {
-                let ended = record.as_mut().is_some_and(|record| {
+                let handled = record.as_mut().map(|record| {
                     record.on_decryption_failure(&failure, self.account.identity_key())
                 });
-                if ended {
-                    Outcome::Reset
-                } else {
-                    Outcome::Ignored
+                match handled {
+                    Some(NoticeOutcome::Abandoned) => Outcome::Reset,
+                    Some(NoticeOutcome::ResendRequested) => Outcome::ResendRequested,
+                    _ => Outcome::Ignored,
                 }
             }
             Ok(Incoming::Message(message)) => match self.check_sender(from, message)? {
@@ -573,7 +580,9 @@ impl Client {
             };
         }
         let sealed_record = match (&outcome, &record) {
-            (_, Some(record)) if consumed || matches!(outcome, Outcome::Reset) => {
+            (_, Some(record))
+                if consumed || matches!(outcome, Outcome::Reset | Outcome::ResendRequested) =>
+            {
                 Some(record.seal(&self.storage_key, &record_context(from), &mut self.rng)?)
             }
             _ => None,
@@ -996,6 +1005,8 @@ enum Outcome {
     Text(String),
     /// The peer could not read our messages: the next one starts a new session.
     Reset,
+    /// The peer could not read one message: send the last one again.
+    ResendRequested,
     /// A notice about no current session of ours.
     Ignored,
     /// Not readable, or refused; the reason.
@@ -1217,6 +1228,26 @@ fn enqueue(tx: &Transaction<'_>, peer: &str, payload: &[u8], rng: &mut impl Rng)
         params![peer, id, payload],
     )?;
     Ok(())
+}
+
+impl Client {
+    /// Sends the last text we sent to `peer` again, as a new message (the
+    /// peer could not read one of ours, SPEC §13); the history keeps it once.
+    fn resend_last(&mut self, peer: &str) -> Result<()> {
+        let last: Option<String> = self
+            .db
+            .query_row(
+                "SELECT body FROM history WHERE peer = ?1 AND outgoing ORDER BY seq DESC LIMIT 1",
+                params![peer],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if let Some(text) = last {
+            let frame = [&[FRAME_TEXT], text.as_bytes()].concat();
+            self.queue_frame(peer, &frame, None, |_| Ok(()))?;
+        }
+        Ok(())
+    }
 }
 
 fn append_history(tx: &Transaction<'_>, peer: &str, outgoing: bool, text: &str) -> Result<()> {

@@ -320,9 +320,18 @@ fn a_client_restored_from_a_backup_gets_a_new_session() -> Result<()> {
     }
     let mut bob = Client::open(&bob_db, "bob", relay.local_addr())?;
 
-    // The restored Bob cannot read Alice's next message and tells her so;
-    // her next message starts a new session that he reads.
+    // The restored Bob cannot read Alice's next message and tells her so.
+    // One notice asks Alice to send it again (one altered message must not
+    // end a session); Bob cannot read the copy either, and his second
+    // notice makes her next message start a new session that he reads.
     alice.send("bob", "lost")?;
+    let batch = poll_until(&mut bob, |b| !b.dropped.is_empty())?;
+    assert!(batch.received.is_empty(), "{:?}", batch.received);
+    let batch = poll_until(&mut alice, |b| !b.resent.is_empty())?;
+    assert_eq!(
+        (batch.resent, batch.resets),
+        (vec!["bob".to_owned()], vec![])
+    );
     let batch = poll_until(&mut bob, |b| !b.dropped.is_empty())?;
     assert!(batch.received.is_empty(), "{:?}", batch.received);
     let batch = poll_until(&mut alice, |b| !b.resets.is_empty())?;

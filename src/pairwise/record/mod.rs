@@ -10,6 +10,8 @@ mod identity;
 mod promotion;
 mod receive;
 mod recovery;
+
+pub use recovery::{IgnoredNotice, NoticeOutcome};
 mod storage;
 #[cfg(test)]
 mod tests;
@@ -158,6 +160,10 @@ pub struct SessionRecord {
     max_archived: u32,
     max_archived_skipped_keys: u32,
     identity: Identity,
+    /// The first notice that named the current session (SPEC §13): its
+    /// session and its tag. A second notice, about another message of that
+    /// session, abandons it; one tampered message cannot.
+    warning: Option<(SessionId, [u8; 16])>,
 }
 
 /// What a record knows of its peer's identity key.
@@ -253,6 +259,7 @@ impl SessionRecord {
             archived: VecDeque::new(),
             max_archived: Self::DEFAULT_MAX_ARCHIVED,
             max_archived_skipped_keys: Self::DEFAULT_MAX_ARCHIVED_SKIPPED_KEYS,
+            warning: None,
             identity: Identity {
                 pinned: None,
                 verified: false,

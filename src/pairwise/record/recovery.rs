@@ -8,36 +8,73 @@ use crate::pairwise::wire::{AnyMessage, DecryptionFailure};
 
 impl SessionRecord {
     /// Handles a notice that the peer could not decrypt a message;
-    /// `identity` is this device's identity key. The notice counts only if
-    /// the record's pinned peer identity key signed it for `identity`, so
-    /// nobody else can make the record drop a session. If it names the
-    /// current session, that session is abandoned and
-    /// [`needs_new_session`](Self::needs_new_session) turns true. A notice
-    /// names a session by its id when the failed message was a prekey
-    /// message: it counts only while the current session still sends
-    /// prekey messages (once a reply decrypted, the peer demonstrably holds
-    /// the session and the notice is about a late copy). Otherwise it names
-    /// the ratchet key of the failed message, which must be the one the
-    /// current session last sent with and the peer has not answered with a
-    /// new chain, or (header encryption) carries its encrypted header,
-    /// which the current sending header key must open. Returns whether the
-    /// record changed; a notice that is not signed by the peer, names
-    /// nothing, or names an archived or unknown session or a chain the peer
-    /// has moved past, is ignored.
+    /// `identity` is this device's identity key, and the answer says what
+    /// the record did and what the application should do.
+    ///
+    /// The notice counts only if the record's pinned peer identity key
+    /// signed it for `identity`, so nobody else can make the record drop a
+    /// session, and only if it names the current session: by its id when
+    /// the failed message was a prekey message, while the current session
+    /// still sends prekey messages (once a reply decrypted, the peer
+    /// demonstrably holds the session and the notice is about a late
+    /// copy); otherwise by the ratchet key of the failed message, which
+    /// must be the one the current session last sent with and the peer has
+    /// not answered with a new chain, or (header encryption) by its
+    /// encrypted header, which the current sending header key must open.
+    ///
+    /// One notice is not enough to abandon a session (SPEC §13): whoever
+    /// can alter one message in transit would otherwise end a healthy
+    /// session at will. The first notice that names the current session is
+    /// [`NoticeOutcome::ResendRequested`]: the peer could not read one
+    /// message; send what it missed again, as new messages. A second
+    /// notice about *another* message of that session (a copy of the first
+    /// does not count) abandons it ([`NoticeOutcome::Abandoned`]):
+    /// [`needs_new_session`](Self::needs_new_session) turns true. The
+    /// warning is forgotten once the current session decrypts a message.
+    ///
+    /// ```
+    /// use cliquet::{Account, IgnoredNotice, NoticeOutcome, SessionConfig, SessionRecord};
+    /// # use rand_chacha::rand_core::SeedableRng;
+    /// # let mut rng = rand_chacha::ChaCha20Rng::from_seed([3; 32]);
+    /// let config = SessionConfig::default();
+    /// let alice = Account::new(&mut rng);
+    /// let mut bob = Account::new(&mut rng);
+    /// let mut alice_to_bob = SessionRecord::new();
+    /// alice_to_bob.start_new(alice.identity(), &bob.bundle(None)?.verify()?, config, &mut rng)?;
+    ///
+    /// // Bob has no record for Alice (he lost it): neither message opens.
+    /// let bob_to_alice = SessionRecord::new();
+    /// let notice_of = |m| {
+    ///     let error = cliquet::Error::Authentication;
+    ///     bob_to_alice.decryption_failure(&m, &error, bob.identity(), alice.identity_key())
+    /// };
+    /// let first = notice_of(alice_to_bob.encrypt(b"one", &mut rng)?).expect("due");
+    /// let second = notice_of(alice_to_bob.encrypt(b"two", &mut rng)?).expect("due");
+    /// # // The record pins Bob from his bundle; a notice must be his.
+    /// let me = alice.identity_key();
+    /// assert_eq!(alice_to_bob.on_decryption_failure(&first, me), NoticeOutcome::ResendRequested);
+    /// assert_eq!(
+    ///     alice_to_bob.on_decryption_failure(&first, me),
+    ///     NoticeOutcome::Ignored(IgnoredNotice::Repeated)
+    /// );
+    /// assert_eq!(alice_to_bob.on_decryption_failure(&second, me), NoticeOutcome::Abandoned);
+    /// assert!(alice_to_bob.needs_new_session());
+    /// # Ok::<(), cliquet::Error>(())
+    /// ```
     pub fn on_decryption_failure(
         &mut self,
         notice: &DecryptionFailure,
         identity: &IdentityKey,
-    ) -> bool {
+    ) -> NoticeOutcome {
         let Some(current) = &self.current else {
-            return false;
+            return NoticeOutcome::Ignored(IgnoredNotice::NoSession);
         };
         let signed = self
             .identity
             .pinned
             .is_some_and(|peer| notice.verify(&peer, identity).is_ok());
         if !signed {
-            return false;
+            return NoticeOutcome::Ignored(IgnoredNotice::NotSignedByPeer);
         }
         let names_current = match (
             notice.session_id(),
@@ -50,8 +87,21 @@ impl SessionRecord {
             (None, None, None) => false,
         };
         if !names_current {
-            return false;
+            return NoticeOutcome::Ignored(IgnoredNotice::NotCurrent);
         }
+        let session = current.session_id();
+        let tag = notice.tag();
+        match self.warning {
+            Some((warned, first)) if warned == session && first == tag => {
+                return NoticeOutcome::Ignored(IgnoredNotice::Repeated);
+            }
+            Some((warned, _)) if warned == session => {}
+            _ => {
+                self.warning = Some((session, tag));
+                return NoticeOutcome::ResendRequested;
+            }
+        }
+        self.warning = None;
         if let Some(session) = self.current.take() {
             self.archived.push_front(Archived {
                 session,
@@ -59,7 +109,7 @@ impl SessionRecord {
             });
         }
         self.enforce_limits();
-        true
+        NoticeOutcome::Abandoned
     }
 
     /// The notice to send back after [`decrypt`](Self::decrypt) failed
@@ -73,8 +123,9 @@ impl SessionRecord {
     /// - [`Error::Authentication`], [`Error::UnknownPreKey`] or
     ///   [`Error::InvalidKey`], except for a message on a chain some session
     ///   receives on (its ratchet key, or with header encryption a header
-    ///   that the chain's header key opens): a corrupted or forged copy,
-    ///   and that session is fine;
+    ///   that the chain's header key opens), or a prekey message of a
+    ///   session the record holds: a corrupted or forged copy, and that
+    ///   session is fine;
     /// - [`Error::Duplicate`] for a prekey message of a session that is not
     ///   current here: a peer that restored an old state sends fresh prekey
     ///   messages under message numbers already used, and would never learn
@@ -97,7 +148,9 @@ impl SessionRecord {
         let due = match message {
             AnyMessage::Ratchet(m) => unreadable && !self.sessions().any(|s| s.receives_on(m)),
             AnyMessage::PreKey(m) => {
-                unreadable
+                let live = self.contains(&m.session_id())
+                    || self.sessions().any(|s| s.receives_on(m.message()));
+                (unreadable && !live)
                     || (*error == Error::Duplicate
                         && self
                             .current
@@ -106,5 +159,65 @@ impl SessionRecord {
             }
         };
         due.then(|| DecryptionFailure::for_message(message, identity, peer))
+    }
+}
+
+/// What [`SessionRecord::on_decryption_failure`] did with a notice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum NoticeOutcome {
+    /// The current session is abandoned: the peer could not read two
+    /// different messages of it. Store the record, fetch the peer's bundle
+    /// and [`start_new`](SessionRecord::start_new); send again what the
+    /// peer missed.
+    Abandoned,
+    /// The first notice about the current session: the peer could not
+    /// read one message (it may have been altered in transit). Store the
+    /// record and send again, as new messages, what the peer may have
+    /// missed; the session stays current.
+    ResendRequested,
+    /// Nothing changed; the reason says whether the application should act.
+    Ignored(IgnoredNotice),
+}
+
+impl NoticeOutcome {
+    /// Whether the record changed (and should be stored).
+    pub const fn changed(&self) -> bool {
+        !matches!(self, Self::Ignored(_))
+    }
+}
+
+/// Why a notice changed nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum IgnoredNotice {
+    /// The record has no current session.
+    NoSession,
+    /// The notice is not signed by the record's pinned peer identity key
+    /// for this device. A forgery, or the peer reinstalled: a notice signed
+    /// by its new identity key lands here. Check the directory for a new
+    /// identity key of the peer; sending on goes unread until the
+    /// application starts a session with it (after the user's decision, as
+    /// for [`Error::IdentityChanged`](crate::Error::IdentityChanged)).
+    NotSignedByPeer,
+    /// It names no current session: an archived or unknown one, or a chain
+    /// the peer has since answered (a late notice).
+    NotCurrent,
+    /// A copy of the notice that already requested a resend.
+    Repeated,
+}
+
+impl core::fmt::Display for IgnoredNotice {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::NoSession => "notice ignored: no current session",
+            Self::NotSignedByPeer => {
+                "notice ignored: not signed by the pinned peer identity key; the peer may have reinstalled, check the directory for a new identity key"
+            }
+            Self::NotCurrent => {
+                "notice ignored: it names no current session (late, or about an archived one)"
+            }
+            Self::Repeated => "notice ignored: a copy of one already handled",
+        })
     }
 }

@@ -9,6 +9,7 @@ use crate::codec::{Reader, Writer};
 use crate::error::{Error, StateError};
 use crate::keys::IdentityKey;
 use crate::pairwise::session::Session;
+use crate::pairwise::wire::SessionId;
 use crate::storage::{self, Secret};
 
 impl SessionRecord {
@@ -19,6 +20,7 @@ impl SessionRecord {
     /// ```text
     /// 0x22 || version (1) || u32be(max_archived) || u32be(max_archived_skipped_keys)
     ///      || flag [|| pinned IK (32)] || verified flag || flag [|| changed IK (32)]
+    ///      || flag [|| warned session id (32) || notice tag (16)]
     ///      || flag (current present) [|| u32be(len) || session (len)]
     ///      || u32be(count) || count × (standing (1) || u32be(len) || session (len))
     /// ```
@@ -51,6 +53,8 @@ impl SessionRecord {
             + 1
             + key(self.identity.changed)
             + 1
+            + self.warning.map_or(0, |_| 48)
+            + 1
             + self.current.as_deref().map_or(0, nested)
             + 4
             + self
@@ -64,6 +68,11 @@ impl SessionRecord {
         write_identity(&mut out, self.identity.pinned.as_ref());
         out.put_flag(self.identity.verified);
         write_identity(&mut out, self.identity.changed.as_ref());
+        out.put_flag(self.warning.is_some());
+        if let Some((session, tag)) = &self.warning {
+            out.put(&session.to_bytes());
+            out.put(tag);
+        }
         out.put_flag(self.current.is_some());
         if let Some(session) = &self.current {
             session.write_nested(&mut out);
@@ -100,6 +109,9 @@ impl SessionRecord {
                 verified: r.flag()?,
                 changed: read_identity(&mut r)?,
             };
+        }
+        if format.has_notice_warning() && r.flag()? {
+            record.warning = Some((SessionId::from_bytes(r.array()?), r.array()?));
         }
         if r.flag()? {
             record.current = Some(Box::new(Session::read_nested(&mut r)?));

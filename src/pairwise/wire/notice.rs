@@ -21,8 +21,10 @@ const SIGNATURE_LEN: usize = 64;
 /// receiver's application to send back to the sender (see
 /// [`SessionRecord`](crate::SessionRecord)'s recovery flow). It names the
 /// session when the failed message was a prekey message, and the failed
-/// message's chain: its ratchet key, or with header encryption its
-/// encrypted header (which only the sender can open). It carries no secret
+/// message: its ratchet key and number, or with header encryption its
+/// encrypted header (which only the sender can open). Two notices of two
+/// different failed messages therefore differ, which lets the sender tell
+/// a second failure from a replayed first one. It carries no secret
 /// and no plaintext, and it is signed by the identity key of the device
 /// that sends it, so that nobody else can make a record abandon a session
 /// (SPEC.md §13):
@@ -30,7 +32,7 @@ const SIGNATURE_LEN: usize = 64;
 /// ```text
 /// 0x15 || flag (1: 0x00 | 0x01) [|| session_id (32)]
 ///      || chain (1: 0x00 none | 0x01 ratchet key | 0x02 encrypted header)
-///      [|| ratchet_pub (32) | enc_header (68)] || signature (64)
+///      [|| ratchet_pub (32) || u32be(N) | enc_header (68)] || signature (64)
 /// signature = Ed25519(IK_sender, "cliquet/v1/decryption-failure"
 ///                     || IK_sender_pub || IK_receiver_pub || every byte before it)
 /// ```
@@ -61,7 +63,7 @@ pub struct DecryptionFailure {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Named {
     Nothing,
-    RatchetKey(PublicKey),
+    RatchetKey(PublicKey, u32),
     EncryptedHeader([u8; ENC_HEADER_LEN]),
 }
 
@@ -83,7 +85,7 @@ impl DecryptionFailure {
             AnyMessage::Ratchet(_) => None,
         };
         let named = match message.ratchet_message() {
-            RatchetMessage::Plain(m) => Named::RatchetKey(*m.ratchet_key()),
+            RatchetMessage::Plain(m) => Named::RatchetKey(*m.ratchet_key(), m.index()),
             RatchetMessage::EncryptedHeader(m) => Named::EncryptedHeader(*m.encrypted_header()),
         };
         let mut notice = Self {
@@ -104,9 +106,31 @@ impl DecryptionFailure {
     /// The ratchet key of the failed message, if its header was plain.
     pub const fn ratchet_key(&self) -> Option<&PublicKey> {
         match &self.named {
-            Named::RatchetKey(key) => Some(key),
+            Named::RatchetKey(key, _) => Some(key),
             _ => None,
         }
+    }
+
+    /// The number `N` of the failed message in its chain, if its header was
+    /// plain.
+    pub const fn message_index(&self) -> Option<u32> {
+        match &self.named {
+            Named::RatchetKey(_, index) => Some(*index),
+            _ => None,
+        }
+    }
+
+    /// A 16-byte digest of what the notice names (everything before the
+    /// signature): equal for copies of one notice, different for notices
+    /// of different failed messages. A record keeps it to tell a second
+    /// failure from a replayed first one (SPEC §13).
+    pub(crate) fn tag(&self) -> [u8; 16] {
+        let mut body = Vec::with_capacity(Self::MAX_LEN);
+        self.write_body(&mut body);
+        let digest = crate::crypto::sha256(&[LABEL_NOTICE, &body]);
+        let mut tag = [0; 16];
+        tag.iter_mut().zip(digest).for_each(|(t, d)| *t = d);
+        tag
     }
 
     /// The encrypted header of the failed message (nonce, ciphertext and
@@ -147,7 +171,7 @@ impl Codec for DecryptionFailure {
         };
         let named = match r.u8()? {
             0 => Named::Nothing,
-            1 => Named::RatchetKey(PublicKey::from_bytes(r.array()?)),
+            1 => Named::RatchetKey(PublicKey::from_bytes(r.array()?), r.u32_be()?),
             2 => Named::EncryptedHeader(r.array()?),
             _ => return Err(DecodeError::BadFlag.into()),
         };
@@ -182,9 +206,10 @@ impl DecryptionFailure {
         }
         match &self.named {
             Named::Nothing => w.put_u8(0),
-            Named::RatchetKey(key) => {
+            Named::RatchetKey(key, index) => {
                 w.put_u8(1);
                 w.put(key.as_bytes());
+                w.put_u32_be(*index);
             }
             Named::EncryptedHeader(header) => {
                 w.put_u8(2);
