@@ -48,6 +48,22 @@ impl Ratchet {
         }
     }
 
+    /// How many header decryptions an encrypted header that no key opens
+    /// costs: `HKr` (if any), `NHKr`, and one per older chain with skipped
+    /// keys (SPEC §6). Zero without header encryption.
+    pub(crate) fn header_trials(&self) -> usize {
+        let Some(keys) = &self.header_keys else {
+            return 0;
+        };
+        let current = self.chains.receiving().map(|r| r.ratchet_key);
+        let older = self
+            .skipped
+            .chains()
+            .filter(|c| Some(c.ratchet_key) != current && c.header_key.is_some())
+            .count();
+        usize::from(keys.receiving.is_some()) + 1 + older
+    }
+
     fn knows_chain(&self, key: &PublicKey) -> bool {
         self.chains
             .receiving()

@@ -8,7 +8,7 @@
 
 mod identity;
 mod promotion;
-mod receive;
+pub(crate) mod receive;
 mod recovery;
 
 pub use recovery::{IgnoredNotice, NoticeOutcome};
@@ -89,7 +89,10 @@ use crate::pairwise::wire::{AnyMessage, SessionId};
 /// newest archived one), not forty-one, while a genuine late message with a
 /// small `N` still reaches the sixteen newest archived sessions. With header encryption an
 /// attempt costs only header decryptions unless a next header key opens
-/// the header.
+/// the header, and the archived sessions share a budget of 24 header
+/// decryptions per message, newest first: a junk message costs the current
+/// session's header keys plus at most 24, not one per key of every archived
+/// session.
 ///
 /// # Recovery
 /// 1. The receiver's [`decrypt`](Self::decrypt) fails. It asks

@@ -110,12 +110,25 @@ impl SessionRecord {
         // chain steps before the message can authenticate, so those
         // attempts share a budget: a forged message with a large N reaches
         // one archived session, a genuine late one with a small N sixteen.
+        // With encrypted headers every archived session of that mode may
+        // know the chain, and trying one costs a header decryption per
+        // header key it holds: those attempts share a budget too, newest
+        // first, so a junk message costs a bounded number of trials
+        // whatever the archive holds.
         let mut found = None;
         let mut budget = NEW_CHAIN_BUDGET;
+        let mut header_budget = ARCHIVED_HEADER_TRIALS;
         for pass in [Fit::KnownChain, Fit::NewChain] {
             for (at, entry) in self.archived.iter_mut().enumerate() {
                 if entry.session.fit(message) != pass {
                     continue;
+                }
+                if message.has_encrypted_header() {
+                    let cost = entry.session.header_trials();
+                    if cost > header_budget {
+                        break;
+                    }
+                    header_budget -= cost;
                 }
                 if pass == Fit::NewChain {
                     let cost = new_chain_cost(message);
@@ -196,6 +209,13 @@ const DH_COST: u64 = 64;
 /// What one message may spend on new chains in archived sessions: one
 /// attempt at the default `max_skip`.
 const NEW_CHAIN_BUDGET: u64 = DH_COST + SessionConfig::DEFAULT_MAX_SKIP as u64 + 1;
+
+/// The header decryptions one encrypted-header message may cost the
+/// archived sessions of a record, together (the current session's are not
+/// counted: SPEC §6 has it try each of its header keys). A genuine late
+/// message reaches the newest archived sessions whose header keys fit in
+/// it: eight sessions with one skipped chain each, say.
+pub(crate) const ARCHIVED_HEADER_TRIALS: usize = 24;
 
 /// What trying `message` as a new chain costs a session, in chain steps.
 fn new_chain_cost(message: &RatchetMessage) -> u64 {

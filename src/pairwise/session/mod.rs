@@ -393,6 +393,12 @@ impl Session {
         self.ratchet.fit(message)
     }
 
+    /// How many header decryptions an encrypted header that none of its
+    /// keys opens costs this session.
+    pub(crate) fn header_trials(&self) -> usize {
+        self.ratchet.header_trials()
+    }
+
     /// Decrypts a Double Ratchet message (not a prekey message).
     pub(crate) fn decrypt_ratchet(&mut self, message: &RatchetMessage) -> Result<Vec<u8>, Error> {
         let mut plaintext = Vec::new();
