@@ -42,7 +42,7 @@ impl Ratchet {
                     || self
                         .skipped
                         .chains()
-                        .filter_map(|c| c.header_key.as_ref())
+                        .filter_map(|c| c.header_key.as_deref())
                         .any(opens)
             }
         }

@@ -169,7 +169,7 @@ impl Ratchet {
             .chains()
             .filter(|c| Some(c.ratchet_key) != current);
         for chain in old {
-            if let Some(header) = chain.header_key.as_ref().and_then(open) {
+            if let Some(header) = chain.header_key.as_deref().and_then(open) {
                 return Ok((Route::Old(chain.ratchet_key), header));
             }
         }

@@ -12,6 +12,7 @@
 //! new allocation only after the old one is zeroized, and the slot a removed
 //! key vacates is zeroized at once.
 
+use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
@@ -41,7 +42,10 @@ pub(crate) type KeyRun = Zeroizing<Vec<SkippedKey>>;
 /// One chain's stored keys.
 pub(crate) struct SkippedChain {
     pub(crate) ratchet_key: PublicKey,
-    pub(crate) header_key: Option<HeaderKey>,
+    /// Boxed: the chains sit in a map whose nodes move their entries
+    /// around and are freed without being wiped, so they hold only a
+    /// pointer to the key, which is zeroized when dropped.
+    pub(crate) header_key: Option<Box<HeaderKey>>,
     keys: KeyRun,
 }
 
@@ -154,7 +158,7 @@ impl SkippedKeys {
         self.by_key.insert(ratchet_key.to_bytes(), sequence);
         let mut chain = SkippedChain {
             ratchet_key,
-            header_key: header_key.cloned(),
+            header_key: header_key.map(|key| Box::new(key.clone())),
             keys: Zeroizing::new(Vec::new()),
         };
         if run.len() == run.capacity() {
