@@ -257,6 +257,31 @@ macro_rules! sealed_storage {
             /// # Ok::<(), cliquet::Error>(())
             /// ```
             ///
+            /// Against a rollback of the row to an older copy, put a version
+            /// counter that the application keeps elsewhere (a monotonic
+            /// counter of the platform, or a row that is never restored) in
+            /// the context, and raise it at every store: an older copy then
+            /// no longer opens.
+            ///
+            /// ```
+            /// use cliquet::{Account, Error, StateError};
+            /// # use rand_chacha::rand_core::SeedableRng;
+            /// # let mut rng = rand_chacha::ChaCha20Rng::from_seed([6; 32]);
+            /// let storage_key = [9; 32];
+            /// let context = |version: u64| [b"accounts/alice#".as_slice(), &version.to_be_bytes()].concat();
+            /// let mut account = Account::new(&mut rng);
+            /// let old = account.seal(&storage_key, &context(1), &mut rng)?;
+            /// account.generate_one_time_prekeys(1, &mut rng);
+            /// let current = account.seal(&storage_key, &context(2), &mut rng)?;
+            /// // The application's counter says 2: only the current copy opens.
+            /// assert!(Account::open(&current, &storage_key, &context(2)).is_ok());
+            /// assert_eq!(
+            ///     Account::open(&old, &storage_key, &context(2)).unwrap_err(),
+            ///     Error::State(StateError::Sealed)
+            /// );
+            /// # Ok::<(), cliquet::Error>(())
+            /// ```
+            ///
             /// # Errors
             /// None in practice ([`Error::TooLarge`](crate::Error::TooLarge) past 64 GiB).
             pub fn seal(

@@ -4,6 +4,11 @@
 //! `d || z`, encapsulation with a caller-drawn `m`, decapsulation, and the
 //! modulus check of an encapsulation key. What the bytes mean is decided
 //! above.
+//!
+//! Zeroization: the seed and the shared secrets this module returns are
+//! zeroized when dropped, but libcrux keeps copies of key material (the
+//! expanded decapsulation key, intermediate polynomials) on the stack while
+//! it works and does not wipe them. No heap block holds them.
 
 use alloc::boxed::Box;
 
