@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 use crate::error::{DecodeError, Error};
 
 /// Every kind byte, in one table: the first byte of each encoding says what
-/// it is (SPEC §2, §3b, §5, §6, §9, §10, §13, §14; stored state §11). A new
+/// it is ([SPEC §2](crate::spec), §3b, §5, §6, §9, §10, §13, §14; stored state §11). A new
 /// kind is added here, and nowhere else.
 pub(crate) mod kind {
     /// `Message`, a Double Ratchet message with a plain header (§5).

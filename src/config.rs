@@ -1,4 +1,4 @@
-//! Session limits and options (SPEC §4 "Limits and failure rules", §6).
+//! Session limits and options ([SPEC §4](crate::spec) "Limits and failure rules", §6).
 
 use crate::codec::{Reader, Writer};
 use crate::error::{ConfigError, DecodeError, Error};
@@ -14,10 +14,10 @@ use crate::error::{ConfigError, DecodeError, Error};
 ///   session keeps. Beyond it the oldest-inserted keys are evicted (after a
 ///   successful decrypt); their messages then fail with [`Error::Duplicate`].
 ///   It bounds memory and stored size (about 36 bytes a key).
-/// - classic X3DH (default refused, SPEC §3b): whether an initiator may
+/// - classic X3DH (default refused, [SPEC §3b](crate::spec)): whether an initiator may
 ///   start a session from a classic bundle without a KEM prekey
 ///   ([`with_classic_x3dh`](Self::with_classic_x3dh)).
-/// - header encryption (default off, SPEC §6): chosen by the initiator; a
+/// - header encryption (default off, [SPEC §6](crate::spec)): chosen by the initiator; a
 ///   responder follows the mode of the first message it receives, unless
 ///   [`with_required_mode`](Self::with_required_mode) makes it refuse the
 ///   other mode.
@@ -102,7 +102,7 @@ impl SessionConfig {
     }
 
     /// The same configuration, with the initiator's policy on classic
-    /// bundles (SPEC §3b "Downgrade"): `false` (the default) makes
+    /// bundles ([SPEC §3b](crate::spec) "Downgrade"): `false` (the default) makes
     /// [`Session::initiate`](crate::Session::initiate) and
     /// [`SessionRecord::start_new`](crate::SessionRecord::start_new) refuse a
     /// classic (0x14) bundle with [`Error::PostQuantumRequired`]; `true`

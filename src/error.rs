@@ -1,4 +1,4 @@
-//! The one error type of the crate (SPEC §8).
+//! The one error type of the crate ([SPEC §8](crate::spec)).
 
 use core::fmt;
 
@@ -60,7 +60,7 @@ pub enum Error {
     /// A [`SessionRecord`](crate::SessionRecord) has no current session to
     /// encrypt with: start one from the peer's bundle.
     NoSession,
-    /// Stored state could not be loaded or opened (SPEC §7).
+    /// Stored state could not be loaded or opened ([SPEC §7](crate::spec)).
     State(StateError),
     /// The peer's identity key is not the one the record pinned: a prekey
     /// message, or a bundle for
@@ -71,27 +71,27 @@ pub enum Error {
     /// [`accept_identity`](crate::SessionRecord::accept_identity) or refuse.
     IdentityChanged(IdentityKey),
     /// A scanned safety-number code is well formed but does not match this
-    /// device's [`SafetyNumber`](crate::SafetyNumber) (SPEC §9): one of the two
+    /// device's [`SafetyNumber`](crate::SafetyNumber) ([SPEC §9](crate::spec)): one of the two
     /// devices holds an identity key (or identifier) the other does not have.
     Mismatch,
     /// An identifier for a [`SafetyNumber`](crate::SafetyNumber) is empty or
-    /// longer than 255 bytes (SPEC §9).
+    /// longer than 255 bytes ([SPEC §9](crate::spec)).
     InvalidIdentifier,
     /// A prekey message starts a session in the other header-encryption
     /// mode than this responder's configuration requires
     /// ([`SessionConfig::with_required_mode`](crate::SessionConfig::with_required_mode)).
     ModeRefused,
-    /// No sender chain for this group message (SPEC §10): its sender's
+    /// No sender chain for this group message ([SPEC §10](crate::spec)): its sender's
     /// distribution for that chain was never received here, or was dropped
     /// (at most five chains are kept per sender and group), or it belongs to
     /// another group. Also: this member has no sender chain of its own yet.
     UnknownChain,
     /// A session was to start from a classic bundle (0x14, no KEM prekey)
-    /// while the configuration requires PQXDH (SPEC §3b): the default, since
+    /// while the configuration requires PQXDH ([SPEC §3b](crate::spec)): the default, since
     /// anyone on the path can strip a post-quantum bundle down to a classic
     /// one. See [`SessionConfig::with_classic_x3dh`](crate::SessionConfig::with_classic_x3dh).
     PostQuantumRequired,
-    /// A sender-key distribution (SPEC §10) carries a signing key that this
+    /// A sender-key distribution ([SPEC §10](crate::spec)) carries a signing key that this
     /// group state already holds for another sender, or for its own chain:
     /// one member re-sending another's chain as its own. Refused so that a
     /// chain is filed under one sender only; see
@@ -117,7 +117,7 @@ pub enum ConfigError {
     MaxArchivedSkippedKeysAboveLimit,
 }
 
-/// Why bytes failed to decode (the `malformed` details of SPEC §8).
+/// Why bytes failed to decode (the `malformed` details of [SPEC §8](crate::spec)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum DecodeError {
@@ -132,14 +132,14 @@ pub enum DecodeError {
     /// The ciphertext is shorter than a salt (16 bytes) and a tag (16 bytes).
     ShortCiphertext,
     /// A version byte names a format this library does not know (the version
-    /// byte of a scanned safety-number code, SPEC §9, must be `0x00`).
+    /// byte of a scanned safety-number code, [SPEC §9](crate::spec), must be `0x00`).
     UnsupportedVersion,
     /// A character is not a hexadecimal digit (parsing an
     /// [`IdentityKey`](crate::IdentityKey) from its hex form).
     InvalidHex,
 }
 
-/// Why stored state could not be loaded (SPEC §7).
+/// Why stored state could not be loaded ([SPEC §7](crate::spec)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum StateError {
@@ -162,7 +162,7 @@ pub enum StateError {
 }
 
 impl Error {
-    /// The stable name of the error kind: SPEC §8's name (`malformed`,
+    /// The stable name of the error kind: [SPEC §8](crate::spec)'s name (`malformed`,
     /// `authentication`, `unknown_chain`, ...) where SPEC names it, and a
     /// name of the same style for the library's own kinds. Use it to match
     /// errors across languages (the bindings do) and in logs; the `Display`
@@ -201,7 +201,7 @@ impl Error {
     }
 
     /// The stable name of the detail, for the kinds that carry one: the
-    /// `malformed` details of SPEC §8 (`bad_kind`, `truncated`, ...), which
+    /// `malformed` details of [SPEC §8](crate::spec) (`bad_kind`, `truncated`, ...), which
     /// limit a refused configuration broke, and why stored state was
     /// refused. `None` for every other kind.
     pub const fn detail(&self) -> Option<&'static str> {
@@ -215,7 +215,7 @@ impl Error {
 }
 
 impl DecodeError {
-    /// SPEC §8's name of this `malformed` detail (`bad_kind`, `bad_flag`,
+    /// [SPEC §8](crate::spec)'s name of this `malformed` detail (`bad_kind`, `bad_flag`,
     /// `truncated`, `trailing`, `short_ciphertext`), or a name of the same
     /// style for the library's own details.
     pub const fn name(&self) -> &'static str {
@@ -408,7 +408,7 @@ mod tests {
     use super::*;
     use crate::keys::IdentityKeyPair;
 
-    /// SPEC §8's names, and the library's own, are distinct snake_case
+    /// [SPEC §8](crate::spec)'s names, and the library's own, are distinct snake_case
     /// words: the bindings and the vector harness match on them.
     #[test]
     fn s8_every_error_has_a_distinct_stable_name() {

@@ -11,7 +11,7 @@ use crate::crypto::{self, NONCE_LEN};
 use crate::keys::Verifier;
 
 /// The Ed25519 check of bundles, notices, device lists and group messages
-/// (SPEC §1, §2): the public key validated as an identity key
+/// ([SPEC §1](crate::spec), §2): the public key validated as an identity key
 /// ([`Error::InvalidKey`]: not 32 bytes, not decompressing, not canonical,
 /// small order), then `verify_strict` ([`Error::BadSignature`], also for a
 /// signature that is not 64 bytes).
@@ -24,7 +24,7 @@ pub fn ed25519_verify(public: &[u8], message: &[u8], signature: &[u8]) -> Result
     Verifier::from_bytes(public)?.verify(message, signature)
 }
 
-/// The contributory X25519 of every Diffie-Hellman (SPEC §1).
+/// The contributory X25519 of every Diffie-Hellman ([SPEC §1](crate::spec)).
 ///
 /// # Errors
 /// [`Error::InvalidKey`] for an all-zero output.
@@ -34,7 +34,7 @@ pub fn x25519(secret: &[u8; 32], public: &[u8; 32]) -> Result<[u8; 32], Error> {
 }
 
 /// The table look-up that refuses a small-order one-time prekey before
-/// anything is drawn (SPEC §1, §3): whether every exchange with `public`
+/// anything is drawn ([SPEC §1](crate::spec), §3): whether every exchange with `public`
 /// is all zeros.
 pub fn x25519_small_order(public: &[u8; 32]) -> bool {
     crypto::x25519_small_order(public)

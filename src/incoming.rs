@@ -7,8 +7,8 @@ use crate::group::GroupMessage;
 use crate::pairwise::wire::{AnyMessage, DecryptionFailure};
 
 /// Anything one device sends another over the transport, by kind byte: a
-/// message for a session (SPEC §5, §6), a decryption-failure notice
-/// (SPEC.md §13) or a group message (SPEC §10). A sender-key distribution
+/// message for a session ([SPEC §5](crate::spec), §6), a decryption-failure notice
+/// ([SPEC §13](crate::spec)) or a group message ([SPEC §10](crate::spec)). A sender-key distribution
 /// travels inside a session's message, never on its own.
 ///
 /// ```

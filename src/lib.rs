@@ -3,7 +3,8 @@
 //! post-quantum by default), the Double Ratchet (with optional header
 //! encryption), safety numbers and sender keys for groups,
 //! in the family of the Signal protocol. Every byte and derivation is fixed
-//! by the crate's `SPEC.md`.
+//! by the crate's specification, [`spec`] (the repository's `SPEC.md`); the
+//! docs cite its sections as "SPEC §N".
 //!
 //! The crate is pure: no I/O, no clock, no threads, `no_std` + `alloc`, no
 //! `unsafe`. It turns bytes and state into bytes and state; the application
@@ -62,7 +63,7 @@
 //! [`ConfigError`]), [`Incoming`], [`AnyMessage`] and [`RatchetMessage`]
 //! are `#[non_exhaustive]`: a new error or message kind is not a breaking
 //! change, so a `match` on them needs a wildcard arm. Match errors across
-//! versions and languages by [`Error::name`], SPEC §8's stable name.
+//! versions and languages by [`Error::name`], [SPEC §8](crate::spec)'s stable name.
 //! [`KemPreKeyKind`] is exhaustive: SPEC fixes its two kinds.
 //!
 //! # Features
@@ -104,6 +105,15 @@ mod serde;
 #[doc(hidden)]
 #[path = "hazmat.rs"]
 pub mod __hazmat;
+
+/// The protocol this crate implements, byte for byte: the repository's
+/// `SPEC.md`, included here so that every "SPEC §N" the docs cite is one
+/// click away. Sections 1 to 10 and 14 are the shared protocol; 11 to 13
+/// (stored formats, session records, the decryption-failure notice) are
+/// this library's own, written so that a second implementation can read
+/// the same state and answer the same notices.
+#[doc = include_str!("../SPEC.md")]
+pub mod spec {}
 
 /// The README's code runs as a doctest, so it cannot rot.
 #[cfg(doctest)]

@@ -1,4 +1,4 @@
-//! Safety numbers (SPEC §9): what two people compare, read aloud or scanned,
+//! Safety numbers ([SPEC §9](crate::spec)): what two people compare, read aloud or scanned,
 //! to check that each holds the other's real identity key, so that no server
 //! can slip in a key of its own.
 //!
@@ -77,7 +77,7 @@ const VERSION: u8 = 0x00;
 const SCANNABLE_LEN: usize = 2 + 2 * FINGERPRINT_LEN;
 
 /// The safety number of a pair of identities, as one device computes it
-/// (SPEC §9).
+/// ([SPEC §9](crate::spec)).
 ///
 /// Built from this device's identity key and the key it holds for its peer,
 /// each with the application's stable identifier of its person. Two devices
@@ -116,7 +116,7 @@ impl SafetyNumber {
     /// as `own_id`) and its peer (`peer_key`, the identity key this device
     /// holds for the peer, known as `peer_id`).
     ///
-    /// Costs 2 × 5,201 SHA-512 computations (SPEC §9): compute it when the
+    /// Costs 2 × 5,201 SHA-512 computations ([SPEC §9](crate::spec)): compute it when the
     /// user opens the verification screen, not per message.
     ///
     /// # Errors
@@ -195,7 +195,7 @@ impl SafetyNumber {
         &self.peer
     }
 
-    /// The code this device shows for its peer to scan (SPEC §9), 62 bytes:
+    /// The code this device shows for its peer to scan ([SPEC §9](crate::spec)), 62 bytes:
     ///
     /// ```text
     /// 0x18 || 0x00 (version) || F(own) (30) || F(peer) (30)

@@ -1,4 +1,4 @@
-//! What is stored (SPEC §7): the framing every stored state shares, written
+//! What is stored ([SPEC §7](crate::spec)): the framing every stored state shares, written
 //! once. Each type encodes and loads its own body next to its definition
 //! (`Account`, `Session` and its ratchet, `SessionRecord`); this module
 //! gives them the kind and version header, the bounded counts, and the
@@ -23,7 +23,7 @@ use crate::error::{Error, StateError};
 const LABEL_STATE: &[u8] = b"cliquet/v1/state";
 
 /// The format versions written today, one per kind; every earlier one keeps
-/// loading (SPEC §11):
+/// loading ([SPEC §11](crate::spec)):
 ///
 /// - 1: the first format.
 /// - 2: a session keeps its ratchet secret only with a sending chain; an
@@ -34,7 +34,7 @@ const LABEL_STATE: &[u8] = b"cliquet/v1/state";
 ///   whether it came from PQXDH (its `kpk_id`, and `CT` while it is due).
 /// - 4, group state: a sender keeps only its highest dropped chain id;
 ///   record: it stores the first decryption-failure notice that named its
-///   current session (SPEC §13: one notice asks for a resend, a second one
+///   current session ([SPEC §13](crate::spec): one notice asks for a resend, a second one
 ///   about another message abandons the session).
 pub(crate) const VERSION: u8 = 3;
 
@@ -85,7 +85,7 @@ pub(crate) fn start(kind: Kind, len: usize) -> Secret {
     out
 }
 
-/// A stored format version, and what it holds (SPEC §11). This is the one
+/// A stored format version, and what it holds ([SPEC §11](crate::spec)). This is the one
 /// place that knows how the versions differ: each type's loader (in its
 /// folder's `storage.rs`) asks it by name rather than comparing version
 /// numbers, so reading an older version is one reader with named gaps, not
@@ -229,7 +229,7 @@ macro_rules! sealed_storage {
             #[doc = concat!("The ", $name, "'s stored state (see [`to_bytes`](Self::to_bytes))")]
             /// encrypted under a 32-byte storage key: AES-256-GCM with a 12-byte
             /// nonce drawn from `rng`, with the kind, the format version and
-            /// `context` bound as associated data (SPEC §7, SPEC.md §11).
+            /// `context` bound as associated data ([SPEC §7](crate::spec), [SPEC §11](crate::spec)).
             ///
             /// `context` says where the application keeps this state: the
             /// peer's address or the row's key, say. Sealed state then opens

@@ -1,4 +1,4 @@
-//! The key schedule (SPEC §3–§6): its labels, one secret type per role, the
+//! The key schedule ([SPEC §3](crate::spec)–§6): its labels, one secret type per role, the
 //! X3DH KDF, `KDF_RK`, `KDF_RK_HE`, `KDF_CK`, and the message and header
 //! AEAD. It sits below both the handshake and the ratchet, which only call it,
 //! and knows no wire layout: header lengths are the wire layer's (`pairwise::wire`).

@@ -1,4 +1,4 @@
-//! ML-KEM-1024 (FIPS 203) over plain byte arrays, for PQXDH (SPEC §1, §3b):
+//! ML-KEM-1024 (FIPS 203) over plain byte arrays, for PQXDH ([SPEC §1](crate::spec), §3b):
 //! the only module that names the KEM crate (`libcrux-ml-kem`, formally
 //! verified, the one libsignal uses). Key generation from the 64-byte seed
 //! `d || z`, encapsulation with a caller-drawn `m`, decapsulation, and the

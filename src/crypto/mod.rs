@@ -1,4 +1,4 @@
-//! The primitives and the key schedule (SPEC §1, §3–§6). This file is the
+//! The primitives and the key schedule ([SPEC §1](crate::spec), §3–§6). This file is the
 //! only one that names primitive crates: HKDF, HMAC, SHA-256,
 //! AES-256-GCM and contributory X25519, over plain byte arrays (SPEC
 //! notation and §1). What the bytes mean (labels, key roles) is decided above.

@@ -1,4 +1,4 @@
-//! Sender chains (SPEC §10): the owner's chain that encrypts and signs, and
+//! Sender chains ([SPEC §10](crate::spec)): the owner's chain that encrypts and signs, and
 //! a receiver's copy that verifies and decrypts (their keys are in `keys`).
 //!
 //! No freed heap block keeps a chain or message key: the skipped keys of a
@@ -230,7 +230,7 @@ impl ReceivedChain {
         }
     }
 
-    /// Everything a decrypt does except writing `self` (SPEC §10
+    /// Everything a decrypt does except writing `self` ([SPEC §10](crate::spec)
     /// "Receiving", after the chain lookup): the strict signature, the
     /// iteration, the key (stored, or derived after the limit check), AEAD.
     pub(crate) fn stage(

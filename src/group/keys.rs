@@ -1,4 +1,4 @@
-//! The secrets of a sender chain (SPEC §10), one type per role: the chain
+//! The secrets of a sender chain ([SPEC §10](crate::spec)), one type per role: the chain
 //! key, the message key, and the chain's signing key pair.
 
 use alloc::vec::Vec;

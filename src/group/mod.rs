@@ -1,4 +1,4 @@
-//! Group messages with sender keys (SPEC §10).
+//! Group messages with sender keys ([SPEC §10](crate::spec)).
 //!
 //! Each member of a group has one *sender chain* in it: it encrypts a group
 //! message once with that chain, and every other member decrypts with the
@@ -27,7 +27,7 @@ pub use self::wire::{GroupMessage, SenderKeyDistribution};
 use crate::keys::{Hex, IdentityKey};
 use crate::{Error, SessionConfig};
 
-/// One member's state in one group (SPEC §10): its own sender chain (once
+/// One member's state in one group ([SPEC §10](crate::spec)): its own sender chain (once
 /// it has one) and the chains it received from other members, at most
 /// [`MAX_CHAINS_PER_SENDER`](Self::MAX_CHAINS_PER_SENDER) per sender.
 ///
@@ -110,14 +110,14 @@ impl Sender {
 }
 
 impl GroupSession {
-    /// The most chains kept per sender (SPEC §10): a sixth drops the
+    /// The most chains kept per sender ([SPEC §10](crate::spec)): a sixth drops the
     /// oldest-inserted one.
     pub const MAX_CHAINS_PER_SENDER: usize = 5;
 
     /// An empty state for the group `group_id` (16 bytes chosen by the
     /// application, for instance a UUID): no own chain, nothing received.
     ///
-    /// `config` gives the receiving limits of SPEC §4, applied to each
+    /// `config` gives the receiving limits of [SPEC §4](crate::spec), applied to each
     /// received chain: at most [`max_skip`](SessionConfig::max_skip) keys
     /// skipped by one message and
     /// [`max_skipped_keys`](SessionConfig::max_skipped_keys) stored per
@@ -244,7 +244,7 @@ impl GroupSession {
     }
 
     /// Encrypts `plaintext` for the group with the own chain: one message
-    /// for all members (SPEC §10). Draws the 16-byte salt.
+    /// for all members ([SPEC §10](crate::spec)). Draws the 16-byte salt.
     ///
     /// # Errors
     /// - [`Error::UnknownChain`]: no own chain yet (call [`rotate`](Self::rotate));
@@ -282,7 +282,7 @@ impl GroupSession {
     /// [`SenderKeyDistribution::decode`].
     ///
     /// **One chain, one sender.** A distribution does not name its sender
-    /// (SPEC §10 pins its 89 bytes), so a member could re-send another
+    /// ([SPEC §10](crate::spec) pins its 89 bytes), so a member could re-send another
     /// member's distribution as its own: filed under both names, each of
     /// that chain's messages would decrypt once per name. This state
     /// therefore refuses a signing key it already holds for someone else.
@@ -348,7 +348,7 @@ impl GroupSession {
                 .any(|c| c.signing_key == *key)
     }
 
-    /// Decrypts a group message from `sender` (SPEC §10 "Receiving"): the
+    /// Decrypts a group message from `sender` ([SPEC §10](crate::spec) "Receiving"): the
     /// chain is looked up by (sender, group id, chain id), the signature
     /// verified strictly before any other work, then the message key taken
     /// from the stored skipped keys or derived (storing the keys of skipped

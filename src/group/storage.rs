@@ -1,6 +1,6 @@
-//! What is stored of a [`GroupSession`] (SPEC §7 applied to §10): a
+//! What is stored of a [`GroupSession`] ([SPEC §7](crate::spec) applied to §10): a
 //! versioned binary format in the crate's storage framing (kinds `0x23`
-//! plain and `0x33` sealed, SPEC.md §11), sealed like every stored state.
+//! plain and `0x33` sealed, [SPEC §11](crate::spec)), sealed like every stored state.
 
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};

@@ -1,4 +1,4 @@
-//! SPEC §10 rules the vectors cannot reach, one test each.
+//! [SPEC §10](crate::spec) rules the vectors cannot reach, one test each.
 
 use alloc::string::String;
 use alloc::vec::Vec;

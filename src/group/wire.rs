@@ -1,4 +1,4 @@
-//! The two wire types of sender keys (SPEC §10): the distribution of a
+//! The two wire types of sender keys ([SPEC §10](crate::spec)): the distribution of a
 //! sender chain (0x19) and the group message (0x1A).
 
 use alloc::vec::Vec;
@@ -18,7 +18,7 @@ const MIN_CIPHERTEXT_LEN: usize = 32;
 pub(crate) type GroupId = [u8; 16];
 
 /// The state of a sender chain at some iteration, as its owner hands it to
-/// each member of the group (SPEC §10, kind `0x19`, 89 bytes):
+/// each member of the group ([SPEC §10](crate::spec), kind `0x19`, 89 bytes):
 ///
 /// ```text
 /// 0x19 || group_id (16) || u32be(chain_id) || u32be(iteration) || CK (32) || GSK_pub (32)
@@ -30,7 +30,7 @@ pub(crate) type GroupId = [u8; 16];
 /// each member the application chooses, never in the clear.
 ///
 /// A value of this type is always valid: [`decode`](Self::decode) checks the
-/// structure, the signing key (like an identity key, SPEC §1) and refuses
+/// structure, the signing key (like an identity key, [SPEC §1](crate::spec)) and refuses
 /// iteration 2^32 − 1, on which nothing could be sent.
 ///
 /// ```
@@ -75,7 +75,7 @@ impl SenderKeyDistribution {
         }
     }
 
-    /// Decodes and checks a distribution (SPEC §10).
+    /// Decodes and checks a distribution ([SPEC §10](crate::spec)).
     ///
     /// # Errors
     /// - [`Error::Malformed`]: [`DecodeError::Truncated`] for fewer than 89
@@ -93,7 +93,7 @@ impl SenderKeyDistribution {
     }
 }
 
-/// SPEC §10 orders the checks: structure (trailing bytes included) before
+/// [SPEC §10](crate::spec) orders the checks: structure (trailing bytes included) before
 /// the signing key, so the exact decode finishes the reader first.
 impl Codec for SenderKeyDistribution {
     fn read(r: &mut Reader<'_>) -> Result<Self, Error> {
@@ -203,7 +203,7 @@ impl fmt::Debug for SenderKeyDistribution {
     }
 }
 
-/// A message to a group, encrypted once with its sender's chain (SPEC §10,
+/// A message to a group, encrypted once with its sender's chain ([SPEC §10](crate::spec),
 /// kind `0x1A`):
 ///
 /// ```text

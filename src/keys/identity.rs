@@ -1,4 +1,4 @@
-//! The identity key (SPEC §1): Ed25519, validated strictly, with its
+//! The identity key ([SPEC §1](crate::spec)): Ed25519, validated strictly, with its
 //! X25519 view for X3DH; its hex form.
 
 use core::fmt;
@@ -202,7 +202,7 @@ impl fmt::Debug for IdentityKeyPair {
 ///   for fewer than 64 bytes, [`Trailing`](crate::DecodeError::Trailing) for more,
 ///   and [`InvalidHex`](crate::DecodeError::InvalidHex) for a character that is
 ///   not a hex digit;
-/// - [`Error::InvalidKey`] for hex that is not a valid identity key (SPEC §1).
+/// - [`Error::InvalidKey`] for hex that is not a valid identity key ([SPEC §1](crate::spec)).
 ///
 /// ```
 /// use cliquet::{DecodeError, Error, IdentityKey};

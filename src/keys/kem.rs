@@ -1,4 +1,4 @@
-//! ML-KEM-1024 prekeys (SPEC §1, §3b): the encapsulation key, last-resort
+//! ML-KEM-1024 prekeys ([SPEC §1](crate::spec), §3b): the encapsulation key, last-resort
 //! and one-time KEM prekeys.
 
 use alloc::boxed::Box;
@@ -12,7 +12,7 @@ use crate::crypto::draw_secret;
 use crate::crypto::kem;
 use crate::error::Error;
 
-/// An ML-KEM-1024 encapsulation key (SPEC §1, §3b): the public half of a
+/// An ML-KEM-1024 encapsulation key ([SPEC §1](crate::spec), §3b): the public half of a
 /// [`KemPreKey`], 1568 bytes.
 ///
 /// Any 1568 bytes are accepted here; a bundle's key is checked with
@@ -58,7 +58,7 @@ impl fmt::Debug for KemPublicKey {
 
 /// Whether a KEM prekey is the device's last-resort one (kept, replaced
 /// like a signed prekey) or a one-time one (consumed by the first session
-/// that uses it). Its wire byte `kpk_kind` is 0x00 or 0x01 (SPEC §2b).
+/// that uses it). Its wire byte `kpk_kind` is 0x00 or 0x01 ([SPEC §2b](crate::spec)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum KemPreKeyKind {
     /// `kpk_kind` 0x00: stays until replaced.
@@ -86,7 +86,7 @@ impl KemPreKeyKind {
     }
 }
 
-/// A KEM prekey (SPEC §1, §3b): an ML-KEM-1024 key pair kept as its 64-byte
+/// A KEM prekey ([SPEC §1](crate::spec), §3b): an ML-KEM-1024 key pair kept as its 64-byte
 /// seed `d || z`, with an id and a [`KemPreKeyKind`]. Its encapsulation key
 /// is derived from the seed when the key is built (about 40 µs) and kept;
 /// the decapsulation key is expanded from the seed when a message needs it.
@@ -110,7 +110,7 @@ pub struct KemPreKey {
 }
 
 impl KemPreKey {
-    /// A new key: draws `d`, then `z` (two 32-byte draws, SPEC §1).
+    /// A new key: draws `d`, then `z` (two 32-byte draws, [SPEC §1](crate::spec)).
     pub fn generate(id: u32, kind: KemPreKeyKind, rng: &mut (impl CryptoRng + ?Sized)) -> Self {
         let d = draw_secret(rng);
         let z = draw_secret(rng);

@@ -1,4 +1,4 @@
-//! Keys and their encodings (SPEC §1): one type per secret role.
+//! Keys and their encodings ([SPEC §1](crate::spec)): one type per secret role.
 
 mod identity;
 mod kem;

@@ -1,4 +1,4 @@
-//! X25519 key pairs and the signed and one-time prekeys (SPEC §1, §2).
+//! X25519 key pairs and the signed and one-time prekeys ([SPEC §1](crate::spec), §2).
 
 use core::fmt;
 

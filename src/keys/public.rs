@@ -1,4 +1,4 @@
-//! Public keys as plain values (SPEC §1): an X25519 [`PublicKey`] and the
+//! Public keys as plain values ([SPEC §1](crate::spec)): an X25519 [`PublicKey`] and the
 //! [`IdentityKey`]. They sit at the bottom of the crate so that an
 //! [`Error`](crate::Error) can carry one; validation lives with the other
 //! keys (`keys`), the only way to build an `IdentityKey`.
@@ -46,7 +46,7 @@ impl fmt::Debug for PublicKey {
 }
 
 /// The public half of an identity key: a validated Ed25519 public key
-/// (SPEC §1), with its X25519 (Montgomery) view for Diffie-Hellman. Build
+/// ([SPEC §1](crate::spec)), with its X25519 (Montgomery) view for Diffie-Hellman. Build
 /// one with [`IdentityKey::from_bytes`] or by parsing its hex form
 /// (`Display` writes 64 lowercase hex digits; `Debug` shows the same
 /// digits, named).

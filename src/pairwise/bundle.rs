@@ -1,4 +1,4 @@
-//! Key bundles (SPEC §2, §2b): the classic one (0x14) and the post-quantum
+//! Key bundles ([SPEC §2](crate::spec), §2b): the classic one (0x14) and the post-quantum
 //! one (0x16), which adds a signed KEM prekey.
 
 use alloc::vec::Vec;
@@ -76,7 +76,7 @@ impl SignedKemPreKey {
     /// Length of the encoding: id, kind, encapsulation key, signature.
     pub const LEN: usize = 4 + 1 + KemPublicKey::LEN + 64;
 
-    /// The encoding, as a bundle carries it (SPEC §2b):
+    /// The encoding, as a bundle carries it ([SPEC §2b](crate::spec)):
     /// `u32be(kpk_id) || kpk_kind || KPK_pub (1568) || kpk_signature (64)`,
     /// for a directory server to store and attach to bundles.
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -155,7 +155,7 @@ impl fmt::Debug for SignedKemPreKey {
 
 /// A published key bundle: what an initiator needs to start a session.
 ///
-/// Two kinds share this type. The post-quantum bundle (SPEC §2b), which
+/// Two kinds share this type. The post-quantum bundle ([SPEC §2b](crate::spec)), which
 /// [`Account::bundle`](crate::Account::bundle) builds, 1771 or 1807 bytes:
 ///
 /// ```text
@@ -166,7 +166,7 @@ impl fmt::Debug for SignedKemPreKey {
 ///      [|| u32be(opk_id) || OPK_pub (32)]
 /// ```
 ///
-/// and the classic one (SPEC §2), 134 or 170 bytes, which an initiator
+/// and the classic one ([SPEC §2](crate::spec)), 134 or 170 bytes, which an initiator
 /// refuses unless its configuration allows classic X3DH
 /// ([`SessionConfig::with_classic_x3dh`](crate::SessionConfig::with_classic_x3dh)):
 ///
@@ -252,7 +252,7 @@ impl PreKeyBundle {
     /// The same bundle as a classic one (0x14), without its KEM prekey. Its
     /// signature still verifies: this is the downgrade that anyone on the
     /// path can make, and the reason an initiator refuses classic bundles
-    /// by default ([`Error::PostQuantumRequired`], SPEC §3b).
+    /// by default ([`Error::PostQuantumRequired`], [SPEC §3b](crate::spec)).
     #[must_use]
     pub fn without_kem_prekey(mut self) -> Self {
         self.kem_prekey = None;

@@ -1,4 +1,4 @@
-//! X3DH (SPEC §3) and PQXDH (§3b) as pure functions: the Diffie-Hellmans
+//! X3DH ([SPEC §3](crate::spec)) and PQXDH (§3b) as pure functions: the Diffie-Hellmans
 //! of each side and the ML-KEM shared secret, fed to the key schedule's
 //! X3DH or PQXDH KDF.
 

@@ -1,4 +1,4 @@
-//! One device talking to another (SPEC §1–§7, §11–§13): the bundle, the
+//! One device talking to another ([SPEC §1](crate::spec)–§7, §11–§13): the bundle, the
 //! wire messages, the PQXDH/X3DH handshake, the Double Ratchet, and the
 //! state a device keeps: its [`Account`], one [`Session`] per handshake and
 //! one [`SessionRecord`] per peer device.

@@ -1,4 +1,4 @@
-//! KEM prekeys (SPEC §3b): the last-resort one (and the previous one
+//! KEM prekeys ([SPEC §3b](crate::spec)): the last-resort one (and the previous one
 //! during a rotation) and one-time KEM prekeys.
 
 use alloc::vec::Vec;

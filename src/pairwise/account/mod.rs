@@ -1,8 +1,8 @@
 //! `Account`: a device's identity, prekey stores (KEM prekeys included),
-//! bundle and the responder side of X3DH and PQXDH (SPEC §1–§3b, §5).
+//! bundle and the responder side of X3DH and PQXDH ([SPEC §1](crate::spec)–§3b, §5).
 //!
 //! Here: the account, its bundle and `accept`. Beside it: `one_time`,
-//! `signed` and `kem` (the three prekey stores) and `storage` (SPEC §11).
+//! `signed` and `kem` (the three prekey stores) and `storage` ([SPEC §11](crate::spec)).
 
 mod kem;
 mod one_time;
@@ -87,7 +87,7 @@ impl SignedEntry {
 /// One device's keys: its identity, the current signed prekey (and the
 /// previous one during a rotation's grace period), its unused one-time
 /// prekeys, numbered sequentially from 1, and its KEM prekeys for PQXDH
-/// (SPEC §3b): a last-resort one (current and previous, rotated like the
+/// ([SPEC §3b](crate::spec)): a last-resort one (current and previous, rotated like the
 /// signed prekey) and unused one-time ones, numbered from 1 in one sequence
 /// shared by both kinds.
 ///
@@ -174,7 +174,7 @@ impl Account {
         self.identity.public_key()
     }
 
-    /// The bundle to publish: a post-quantum one (0x16, SPEC §2b) with the
+    /// The bundle to publish: a post-quantum one (0x16, [SPEC §2b](crate::spec)) with the
     /// identity key, the current signed prekey and its signature, a signed
     /// KEM prekey, and the one-time prekey `one_time_prekey` if given.
     ///
@@ -220,7 +220,7 @@ impl Account {
         })
     }
 
-    /// The classic bundle (0x14, SPEC §2), without a KEM prekey: for peers
+    /// The classic bundle (0x14, [SPEC §2](crate::spec)), without a KEM prekey: for peers
     /// that cannot run PQXDH, which must allow classic X3DH
     /// ([`SessionConfig::with_classic_x3dh`]) to use it. A directory server
     /// can also start from it and add a KEM prekey of its own choosing

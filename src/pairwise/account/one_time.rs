@@ -1,4 +1,4 @@
-//! One-time prekeys (SPEC §2): generated with sequential ids, handed out
+//! One-time prekeys ([SPEC §2](crate::spec)): generated with sequential ids, handed out
 //! to publish once, consumed when their session's first message decrypts.
 
 use alloc::vec::Vec;

@@ -1,4 +1,4 @@
-//! The signed prekey (SPEC §2): the current one and the previous one
+//! The signed prekey ([SPEC §2](crate::spec)): the current one and the previous one
 //! during a rotation's grace period.
 
 use rand_core::CryptoRng;

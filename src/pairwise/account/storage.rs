@@ -1,4 +1,4 @@
-//! An account's stored form (SPEC §11): identity, signed prekeys with
+//! An account's stored form ([SPEC §11](crate::spec)): identity, signed prekeys with
 //! their replay memory, one-time prekeys and KEM prekeys; plain or sealed.
 
 use alloc::collections::BTreeMap;
@@ -14,7 +14,7 @@ use crate::storage::{self, Format, Secret};
 
 impl Account {
     /// The account's whole state (every secret) in the storage format of
-    /// SPEC §7. Keep it secret; prefer [`seal`](Self::seal).
+    /// [SPEC §7](crate::spec). Keep it secret; prefer [`seal`](Self::seal).
     ///
     /// ```text
     /// 0x20 || version (1) || IK seed (32) || signed prekey || flag [|| previous signed prekey]

@@ -1,4 +1,4 @@
-//! The Double Ratchet (SPEC §4) with optional header encryption (SPEC §6).
+//! The Double Ratchet ([SPEC §4](crate::spec)) with optional header encryption ([SPEC §6](crate::spec)).
 //!
 //! Both directions stage, then commit: encrypt and decrypt compute every
 //! change into locals (a [`Commit`], a staged sending step) and write `self`

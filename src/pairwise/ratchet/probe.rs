@@ -50,7 +50,7 @@ impl Ratchet {
 
     /// How many header decryptions an encrypted header that no key opens
     /// costs: `HKr` (if any), `NHKr`, and one per older chain with skipped
-    /// keys (SPEC §6). Zero without header encryption.
+    /// keys ([SPEC §6](crate::spec)). Zero without header encryption.
     pub(crate) fn header_trials(&self) -> usize {
         let Some(keys) = &self.header_keys else {
             return 0;

@@ -1,4 +1,4 @@
-//! Receiving (SPEC §4, §6): route a message to its chain (an old one in
+//! Receiving ([SPEC §4](crate::spec), §6): route a message to its chain (an old one in
 //! the skipped-key store, the current one, or a new one: a DH ratchet
 //! step), stage its decryption, and commit only after it authenticated.
 

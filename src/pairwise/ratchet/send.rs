@@ -1,4 +1,4 @@
-//! Sending (SPEC §4, §6): encrypt on the current chain, or stage the
+//! Sending ([SPEC §4](crate::spec), §6): encrypt on the current chain, or stage the
 //! deferred half of a DH ratchet step first; write `self` only once the
 //! message is sealed.
 

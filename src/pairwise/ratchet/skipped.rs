@@ -1,4 +1,4 @@
-//! The skipped-message-key store (SPEC §4 limits, §6 header keys).
+//! The skipped-message-key store ([SPEC §4](crate::spec) limits, §6 header keys).
 //!
 //! Keys are grouped by chain. A chain is found in O(1) by its ratchet
 //! public key; its keys sit in one vector sorted by `N` (36 bytes a key, a

@@ -1,4 +1,4 @@
-//! The ratchet's part of a stored session (SPEC §7): its flag bits and its
+//! The ratchet's part of a stored session ([SPEC §7](crate::spec)): its flag bits and its
 //! fields, written and loaded here, with its own invariants checked on load.
 //!
 //! ```text

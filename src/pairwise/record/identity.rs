@@ -1,4 +1,4 @@
-//! The peer's pinned identity key (SPEC §12): verified, changed, accepted
+//! The peer's pinned identity key ([SPEC §12](crate::spec)): verified, changed, accepted
 //! or refused.
 
 use super::SessionRecord;

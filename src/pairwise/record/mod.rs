@@ -1,10 +1,10 @@
 //! `SessionRecord`: everything one device keeps about one peer device (the
-//! current session and the archived ones), SPEC §12.
+//! current session and the archived ones), [SPEC §12](crate::spec).
 //!
 //! Here: the record, its limits, starting a session and encrypting. Beside
 //! it: `receive` (routing a message to a session, at a bounded cost),
 //! `promotion` (which session is current), `identity` (the pinned peer),
-//! `recovery` (the notices of SPEC §13) and `storage` (SPEC §11).
+//! `recovery` (the notices of [SPEC §13](crate::spec)) and `storage` ([SPEC §11](crate::spec)).
 
 mod identity;
 mod promotion;
@@ -35,9 +35,9 @@ use crate::pairwise::wire::{AnyMessage, SessionId};
 /// first (libsignal's session record, without I/O).
 ///
 /// # Receiving
-/// [`decrypt`](Self::decrypt) routes a [`PreKeyMessage`] to the session
+/// [`decrypt`](Self::decrypt) routes a [`PreKeyMessage`](crate::PreKeyMessage) to the session
 /// with its session id (current or archived) or, if there is none, creates
-/// the session through [`Account::accept`]; the previous current session is
+/// the session through [`Account::accept`](crate::Account::accept); the previous current session is
 /// archived, not lost. Any other message tries the current session, then
 /// the archived ones, newest first. Every failure leaves the record and the
 /// account exactly as they were.
@@ -65,7 +65,7 @@ use crate::pairwise::wire::{AnyMessage, SessionId};
 ///    normal message on it does (the peer chose it: the two sides compared
 ///    different pairs, say after one of them started over).
 /// 4. **Abandoned sessions** (replaced by [`start_new`](Self::start_new),
-///    or reported broken by a [`DecryptionFailure`]) still decrypt delayed
+///    or reported broken by a [`DecryptionFailure`](crate::DecryptionFailure)) still decrypt delayed
 ///    messages but are promoted only by rule 1.
 ///
 /// A new session created by a prekey message becomes current unless rule 1
@@ -98,11 +98,14 @@ use crate::pairwise::wire::{AnyMessage, SessionId};
 /// 1. The receiver's [`decrypt`](Self::decrypt) fails. It asks
 ///    [`decryption_failure`](Self::decryption_failure) whether the failure
 ///    means its record cannot read the sender's session (rather than, say,
-///    a replayed message); if so it gets a [`DecryptionFailure`], and the
+///    a replayed message); if so it gets a [`DecryptionFailure`](crate::DecryptionFailure), and the
 ///    application sends its bytes back to the sender.
 /// 2. The sender's application decodes it and hands it to
-///    [`on_decryption_failure`](Self::on_decryption_failure), which
-///    abandons the current session if the notice names it.
+///    [`on_decryption_failure`](Self::on_decryption_failure). The first
+///    notice that names the current session asks for a resend (one altered
+///    message must not end a session): the application sends again what
+///    the peer missed. A second notice about another message abandons the
+///    session.
 /// 3. [`needs_new_session`](Self::needs_new_session) is then true and
 ///    [`encrypt`](Self::encrypt) fails with [`Error::NoSession`]: the application
 ///    fetches a fresh bundle of the peer and calls
@@ -110,7 +113,7 @@ use crate::pairwise::wire::{AnyMessage, SessionId};
 ///    that the receiver accepts into a new session.
 ///
 /// ```
-/// use cliquet::{Account, DecryptionFailure, SessionConfig, SessionRecord};
+/// use cliquet::{Account, DecryptionFailure, NoticeOutcome, SessionConfig, SessionRecord};
 /// # use rand_chacha::rand_core::SeedableRng;
 /// # let mut rng = rand_chacha::ChaCha20Rng::from_seed([7; 32]);
 /// let config = SessionConfig::default();
@@ -144,9 +147,18 @@ use crate::pairwise::wire::{AnyMessage, SessionId};
 ///     .decryption_failure(&lost, &error, bob.identity(), alice.identity_key())
 ///     .expect("no session could read it");
 ///
-/// // Bob's application sends the notice back; Alice's hands it to her record.
+/// // Bob's application sends the notice back; Alice's hands it to her
+/// // record, which asks her to send the message again.
 /// let notice = DecryptionFailure::decode(&notice.to_bytes())?;
-/// assert!(alice_to_bob.on_decryption_failure(&notice, alice.identity_key()));
+/// let outcome = alice_to_bob.on_decryption_failure(&notice, alice.identity_key());
+/// assert_eq!(outcome, NoticeOutcome::ResendRequested);
+/// let again = alice_to_bob.encrypt(b"are you there?", &mut rng)?;
+/// let error = bob_to_alice.decrypt(&mut bob, &again, config).unwrap_err();
+/// let notice = bob_to_alice
+///     .decryption_failure(&again, &error, bob.identity(), alice.identity_key())
+///     .expect("no session could read it either");
+/// let outcome = alice_to_bob.on_decryption_failure(&notice, alice.identity_key());
+/// assert_eq!(outcome, NoticeOutcome::Abandoned);
 /// assert!(alice_to_bob.needs_new_session());
 /// alice_to_bob.start_new(alice.identity(), &bob.bundle(None)?.verify()?, config, &mut rng)?;
 /// let again = alice_to_bob.encrypt(b"again", &mut rng)?;
@@ -163,7 +175,7 @@ pub struct SessionRecord {
     max_archived: u32,
     max_archived_skipped_keys: u32,
     identity: Identity,
-    /// The first notice that named the current session (SPEC §13): its
+    /// The first notice that named the current session ([SPEC §13](crate::spec)): its
     /// session and its tag. A second notice, about another message of that
     /// session, abandons it; one tampered message cannot.
     warning: Option<(SessionId, [u8; 16])>,
@@ -323,7 +335,7 @@ impl SessionRecord {
     }
 
     /// Whether there is no current session: the record is new, or a
-    /// [`DecryptionFailure`] abandoned the current one. Fetch the peer's
+    /// [`DecryptionFailure`](crate::DecryptionFailure) abandoned the current one. Fetch the peer's
     /// bundle and call [`start_new`](Self::start_new) before sending.
     pub const fn needs_new_session(&self) -> bool {
         self.current.is_none()

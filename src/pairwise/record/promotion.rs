@@ -1,4 +1,4 @@
-//! Which session is current (SPEC §12): adopting new sessions, promoting
+//! Which session is current ([SPEC §12](crate::spec)): adopting new sessions, promoting
 //! archived ones, and the limits on what is kept.
 
 use alloc::boxed::Box;

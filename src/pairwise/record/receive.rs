@@ -1,4 +1,4 @@
-//! Receiving (SPEC §12): route a message to the session that can read it,
+//! Receiving ([SPEC §12](crate::spec)): route a message to the session that can read it,
 //! or create one from a prekey message, within a bounded cost.
 
 use alloc::boxed::Box;
@@ -32,7 +32,7 @@ impl SessionRecord {
     ///
     /// # Errors
     /// For a prekey message: the errors of its session's
-    /// [`Session::decrypt`] or of [`Account::accept`], and
+    /// [`Session::decrypt`](crate::Session::decrypt) or of [`Account::accept`](crate::Account::accept), and
     /// [`Error::IdentityChanged`] if it comes from another identity key
     /// than the record's (nothing changes: see
     /// [`accept_identity`](Self::accept_identity)). For any other message: the first error other than
@@ -212,7 +212,7 @@ const NEW_CHAIN_BUDGET: u64 = DH_COST + SessionConfig::DEFAULT_MAX_SKIP as u64 +
 
 /// The header decryptions one encrypted-header message may cost the
 /// archived sessions of a record, together (the current session's are not
-/// counted: SPEC §6 has it try each of its header keys). A genuine late
+/// counted: [SPEC §6](crate::spec) has it try each of its header keys). A genuine late
 /// message reaches the newest archived sessions whose header keys fit in
 /// it: eight sessions with one skipped chain each, say.
 pub(crate) const ARCHIVED_HEADER_TRIALS: usize = 24;

@@ -1,4 +1,4 @@
-//! The recovery flow (SPEC §13): a receiver that cannot read a message
+//! The recovery flow ([SPEC §13](crate::spec)): a receiver that cannot read a message
 //! signs a notice; the sender abandons the session it names.
 
 use super::{Archived, SessionRecord, Standing, awaiting_answer};
@@ -22,7 +22,7 @@ impl SessionRecord {
     /// not answered with a new chain, or (header encryption) by its
     /// encrypted header, which the current sending header key must open.
     ///
-    /// One notice is not enough to abandon a session (SPEC §13): whoever
+    /// One notice is not enough to abandon a session ([SPEC §13](crate::spec)): whoever
     /// can alter one message in transit would otherwise end a healthy
     /// session at will. The first notice that names the current session is
     /// [`NoticeOutcome::ResendRequested`]: the peer could not read one

@@ -1,4 +1,4 @@
-//! A record's stored form (SPEC §11): its limits, its peer's identity and
+//! A record's stored form ([SPEC §11](crate::spec)): its limits, its peer's identity and
 //! its sessions, nested; plain or sealed.
 
 use alloc::boxed::Box;
@@ -13,7 +13,7 @@ use crate::pairwise::wire::SessionId;
 use crate::storage::{self, Secret};
 
 impl SessionRecord {
-    /// The record's whole state in the storage format of SPEC §7: every
+    /// The record's whole state in the storage format of [SPEC §7](crate::spec): every
     /// session in the session format of [`Session::to_bytes`], unchanged.
     /// Keep it secret; prefer [`seal`](Self::seal).
     ///

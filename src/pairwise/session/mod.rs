@@ -1,5 +1,5 @@
-//! `Session`: initiate, encrypt, decrypt (SPEC §3–§6), and its stored form
-//! (SPEC §7).
+//! `Session`: initiate, encrypt, decrypt ([SPEC §3](crate::spec)–§6), and its stored form
+//! ([SPEC §7](crate::spec)).
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -86,7 +86,7 @@ pub(crate) struct Responded {
 
 impl Session {
     /// Starts a session with the owner of `bundle`: PQXDH from a
-    /// post-quantum bundle (SPEC §3b), classic X3DH (§3) from a classic one
+    /// post-quantum bundle ([SPEC §3b](crate::spec)), classic X3DH (§3) from a classic one
     /// if `config` allows it, then the Double Ratchet (§4). Draws `EK_A`,
     /// then (PQXDH) the 32-byte `m` of the ML-KEM encapsulation, then the
     /// first ratchet key. `config` sets the limits, whether headers are
@@ -304,7 +304,7 @@ impl Session {
         Ok(())
     }
 
-    /// SPEC §5: a prekey message routed here must name this session's base
+    /// [SPEC §5](crate::spec): a prekey message routed here must name this session's base
     /// key, the peer's identity and the same prekeys (the KEM prekey
     /// included: a 0x12 message for a PQXDH session, or a 0x17 one for an
     /// X3DH session, is refused). `CT` is not compared.
@@ -336,7 +336,7 @@ impl Session {
         !self.sends_prekey_messages()
     }
 
-    /// Whether the session was created by PQXDH (SPEC §3b) rather than
+    /// Whether the session was created by PQXDH ([SPEC §3b](crate::spec)) rather than
     /// classic X3DH.
     pub const fn is_post_quantum(&self) -> bool {
         self.handshake.kem_prekey_id.is_some()
@@ -352,7 +352,7 @@ impl Session {
         self.ratchet.config()
     }
 
-    /// Whether headers are encrypted (SPEC §6).
+    /// Whether headers are encrypted ([SPEC §6](crate::spec)).
     pub const fn has_header_encryption(&self) -> bool {
         self.ratchet.has_header_encryption()
     }

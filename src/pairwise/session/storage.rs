@@ -1,4 +1,4 @@
-//! A session's stored form (SPEC §11): its flags, handshake fields and
+//! A session's stored form ([SPEC §11](crate::spec)): its flags, handshake fields and
 //! ratchet, plain or sealed; older format versions are read here too.
 
 use alloc::boxed::Box;
@@ -23,7 +23,7 @@ const FLAG_ONE_TIME_PREKEY: u8 = 1 << 5;
 
 impl Session {
     /// The session's whole state (every secret and skipped key, and the
-    /// config) in the storage format of SPEC §7. Keep it secret; prefer
+    /// config) in the storage format of [SPEC §7](crate::spec). Keep it secret; prefer
     /// [`seal`](Self::seal).
     ///
     /// ```text

@@ -1,4 +1,4 @@
-//! [`AnyMessage`]: anything a session receives, by kind byte (SPEC §5).
+//! [`AnyMessage`]: anything a session receives, by kind byte ([SPEC §5](crate::spec)).
 
 use alloc::vec::Vec;
 

@@ -1,4 +1,4 @@
-//! The lengths of the Double Ratchet's wire layout (SPEC §4, §5, §6), named
+//! The lengths of the Double Ratchet's wire layout ([SPEC §4](crate::spec), §5, §6), named
 //! once for the decoders, the ratchet and the session.
 
 use crate::codec::Reader;

@@ -1,4 +1,4 @@
-//! Wire types (SPEC §5, §6 and the notice of the recovery flow): what
+//! Wire types ([SPEC §5](crate::spec), §6 and the notice of the recovery flow): what
 //! crosses the network, decoded strictly and encoded once. Nothing here
 //! knows a session; the session and the record read these types.
 //!

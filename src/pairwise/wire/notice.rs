@@ -27,7 +27,7 @@ const SIGNATURE_LEN: usize = 64;
 /// a second failure from a replayed first one. It carries no secret
 /// and no plaintext, and it is signed by the identity key of the device
 /// that sends it, so that nobody else can make a record abandon a session
-/// (SPEC.md §13):
+/// ([SPEC §13](crate::spec)):
 ///
 /// ```text
 /// 0x15 || flag (1: 0x00 | 0x01) [|| session_id (32)]
@@ -123,7 +123,7 @@ impl DecryptionFailure {
     /// A 16-byte digest of what the notice names (everything before the
     /// signature): equal for copies of one notice, different for notices
     /// of different failed messages. A record keeps it to tell a second
-    /// failure from a replayed first one (SPEC §13).
+    /// failure from a replayed first one ([SPEC §13](crate::spec)).
     pub(crate) fn tag(&self) -> [u8; 16] {
         let mut body = Vec::with_capacity(Self::MAX_LEN);
         self.write_body(&mut body);

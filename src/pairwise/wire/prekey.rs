@@ -1,4 +1,4 @@
-//! The prekey messages (SPEC §5: 0x12, and 0x17 for PQXDH) and the session
+//! The prekey messages ([SPEC §5](crate::spec): 0x12, and 0x17 for PQXDH) and the session
 //! id they name.
 
 use alloc::vec::Vec;
@@ -110,7 +110,7 @@ impl Handshake {
 }
 
 /// The first message(s) of a session, carrying what the responder needs for
-/// X3DH or PQXDH (SPEC §5). Two kinds share this type: the PqPreKeyMessage
+/// X3DH or PQXDH ([SPEC §5](crate::spec)). Two kinds share this type: the PqPreKeyMessage
 /// of a session from a post-quantum bundle,
 ///
 /// ```text
@@ -206,7 +206,7 @@ impl PreKeyMessage {
         &self.identity_key
     }
 
-    /// The initiator's identity key, validated (SPEC §1).
+    /// The initiator's identity key, validated ([SPEC §1](crate::spec)).
     ///
     /// # Errors
     /// [`Error::InvalidKey`] for bytes that are not a valid identity key.

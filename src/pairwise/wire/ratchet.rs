@@ -1,4 +1,4 @@
-//! Double Ratchet messages (SPEC §5, §6).
+//! Double Ratchet messages ([SPEC §5](crate::spec), §6).
 
 use alloc::vec::Vec;
 use core::fmt;
@@ -77,7 +77,7 @@ impl PartialEq for Frame {
 
 impl Eq for Frame {}
 
-/// A Double Ratchet message with a plaintext header (SPEC §5):
+/// A Double Ratchet message with a plaintext header ([SPEC §5](crate::spec)):
 ///
 /// ```text
 /// 0x11 || ratchet_pub (32) || u32be(PN) || u32be(N) || ciphertext (>= 32)
@@ -173,7 +173,7 @@ impl fmt::Debug for Message {
     }
 }
 
-/// A Double Ratchet message whose header is encrypted (SPEC §6):
+/// A Double Ratchet message whose header is encrypted ([SPEC §6](crate::spec)):
 ///
 /// ```text
 /// 0x13 || enc_header (68) || ciphertext (>= 32)
