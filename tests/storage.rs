@@ -742,3 +742,30 @@ fn s7_group_state_size_per_chain_and_per_key() {
     me.decrypt(&identity(0), &m).expect("decrypt");
     assert_eq!(me.to_bytes().len(), before + 100 * 36, "100 skipped keys");
 }
+
+/// The README states the stored size of an idle session: this test computes
+/// each figure and checks that the README says exactly that.
+#[test]
+fn s7_the_readme_states_the_measured_session_sizes() {
+    let mut sizes = Vec::new();
+    for he in [false, true] {
+        let p = established(SessionConfig::default().with_header_encryption(he), 5);
+        sizes.push((p.a.to_bytes().len(), p.b.to_bytes().len()));
+    }
+    let [(a, b), (a_he, b_he)] = sizes[..] else {
+        panic!("two modes")
+    };
+    let sentence = format!(
+        "an idle session (PQXDH with a one-time prekey, one message each way) \
+         stores in {a} bytes as the initiator and {b} as the responder ({a_he} and \
+         {b_he} with header encryption)"
+    );
+    let readme = include_str!("../README.md")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        readme.contains(&sentence),
+        "the README should say: {sentence}"
+    );
+}
