@@ -31,13 +31,13 @@ fn account_load(c: &mut Criterion) {
     for n in [0u64, 100, 1_000, 10_000] {
         let mut account = Account::new(&mut rng);
         account.generate_one_time_kem_prekeys(usize::try_from(n).expect("small"), &mut rng);
-        let stored = account.to_bytes();
+        let stored = account.to_stored();
         // Per KEM prekey (the last-resort one included).
         g.throughput(Throughput::Elements(n + 1));
         g.bench_with_input(
             BenchmarkId::new("one_time_kem_prekeys", n),
             &stored,
-            |b, stored| b.iter(|| Account::from_bytes(black_box(stored)).expect("loads")),
+            |b, stored| b.iter(|| Account::from_stored(black_box(stored)).expect("loads")),
         );
     }
     g.finish();

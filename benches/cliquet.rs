@@ -90,7 +90,7 @@ fn decrypt_fresh(
         let mut left = iters;
         while left > 0 {
             let n = left.min(per_copy);
-            let mut session = Session::from_bytes(stored).expect("stored session loads");
+            let mut session = Session::from_stored(stored).expect("stored session loads");
             let start = Instant::now();
             for m in messages.iter().take(usize::try_from(n).expect("fits")) {
                 black_box(session.decrypt(black_box(m)).expect("decrypt"));
@@ -149,7 +149,7 @@ fn ratchet(c: &mut Criterion, header_encryption: bool) {
         if len == PAYLOAD_LEN {
             // Cross-check of the streaming method: a fresh copy of the
             // receiver for every single decrypt.
-            let stored = pair.b.to_bytes();
+            let stored = pair.b.to_stored();
             let next = [pair.a_to_b(&payload)];
             g.measurement_time(Duration::from_millis(300));
             g.bench_function(
@@ -220,7 +220,7 @@ fn skipped(c: &mut Criterion, header_encryption: bool) {
         // than the current one are tried first (§6), each a failed open.
         let older_chains = u32::try_from(chains.len() - 1).expect("fits");
         if keys > 0 {
-            let stored = pair.b.to_bytes();
+            let stored = pair.b.to_stored();
             // Up to a tenth of the store per copy: its size barely moves.
             let per_copy = (keys / 10).max(1);
             g.bench_function(BenchmarkId::new("from_store", keys), |b| {
@@ -251,7 +251,7 @@ fn skipped(c: &mut Criterion, header_encryption: bool) {
         );
         // A message of Alice's next chain: a DH ratchet step for Bob.
         let reply = pair.b.encrypt(b"reply", &mut pair.rng).expect("encrypt");
-        let stored = pair.b.to_bytes();
+        let stored = pair.b.to_stored();
         pair.a.decrypt(&reply).expect("decrypt");
         let next_chain = [pair.a_to_b(&payload)];
         g.bench_function(BenchmarkId::new("new_chain", keys), |b| {
@@ -270,7 +270,7 @@ fn skipped(c: &mut Criterion, header_encryption: bool) {
             // The largest gap max_skip allows, in the current chain.
             let [first] = &next_chain;
             pair.b.decrypt(first).expect("decrypt");
-            let stored = pair.b.to_bytes();
+            let stored = pair.b.to_stored();
             let max_skip = SessionConfig::default().max_skip();
             for _ in 0..max_skip {
                 pair.a_to_b(&payload);
@@ -278,7 +278,7 @@ fn skipped(c: &mut Criterion, header_encryption: bool) {
             let jump = [pair.a_to_b(&payload)];
             let [jump_message] = &jump;
             assert_eq!(
-                Session::from_bytes(&stored)
+                Session::from_stored(&stored)
                     .map(|mut s| s.decrypt(jump_message).map(|_| s.skipped_keys())),
                 Ok(Ok(usize::try_from(max_skip).expect("fits"))),
             );
@@ -316,15 +316,15 @@ fn x3dh(c: &mut Criterion) {
         .into_iter()
         .next()
         .expect("one prekey");
-    let bob_stored = bob.to_bytes();
+    let bob_stored = bob.to_stored();
 
     // Classic X3DH, explicitly allowed (the `pqxdh` group has the default).
     let classic = SessionConfig::default().with_classic_x3dh(true);
-    let mut creator = Account::from_bytes(&bob_stored).expect("loads");
+    let mut creator = Account::from_stored(&bob_stored).expect("loads");
     g.bench_function("bundle_create", |b| {
         b.iter(|| {
             creator.rotate_signed_prekey(&mut rng);
-            creator.classic_bundle(Some(id)).expect("bundle").to_bytes()
+            creator.classic_bundle(Some(id)).expect("bundle").encode()
         })
     });
     let x3dh_floor = |g: &mut criterion::BenchmarkGroup<'_, _>, name: &str, cost: Cost| {
@@ -341,7 +341,7 @@ fn x3dh(c: &mut Criterion) {
         },
     );
 
-    let bundle_bytes = bob.classic_bundle(Some(id)).expect("bundle").to_bytes();
+    let bundle_bytes = bob.classic_bundle(Some(id)).expect("bundle").encode();
     g.bench_function("bundle_verify", |b| {
         b.iter(|| {
             PreKeyBundle::decode(black_box(&bundle_bytes))
@@ -388,7 +388,7 @@ fn x3dh(c: &mut Criterion) {
     let first = first_prekey_message(&alice, &verified, &mut rng);
     g.bench_function("accept", |b| {
         b.iter_batched_ref(
-            || Account::from_bytes(&bob_stored).expect("loads"),
+            || Account::from_stored(&bob_stored).expect("loads"),
             |account| {
                 account
                     .accept(black_box(&first), SessionConfig::default())
@@ -427,13 +427,13 @@ fn pqxdh(c: &mut Criterion) {
         .into_iter()
         .next()
         .expect("one prekey");
-    let bob_stored = bob.to_bytes();
+    let bob_stored = bob.to_stored();
     let pq_floor = |g: &mut criterion::BenchmarkGroup<'_, _>, name: &str, cost: Cost| {
         bench_floor(g, format!("{name}_floor"), PAYLOAD_LEN, false, cost);
     };
 
     // A new last-resort KEM prekey and its signature (the bundle reuses it).
-    let mut creator = Account::from_bytes(&bob_stored).expect("loads");
+    let mut creator = Account::from_stored(&bob_stored).expect("loads");
     g.bench_function("kem_prekey_rotate", |b| {
         b.iter(|| creator.rotate_kem_prekey(&mut rng))
     });
@@ -450,7 +450,7 @@ fn pqxdh(c: &mut Criterion) {
 
     // What an initiator does with the bytes it fetched: decode, both
     // signatures and the modulus check, then PQXDH.
-    let bundle_bytes = bob.bundle(Some(id)).expect("bundle").to_bytes();
+    let bundle_bytes = bob.bundle(Some(id)).expect("bundle").encode();
     g.throughput(Throughput::Bytes(bundle_bytes.len() as u64));
     g.bench_function("initiate", |b| {
         b.iter(|| {
@@ -494,7 +494,7 @@ fn pqxdh(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(first.as_bytes().len() as u64));
     g.bench_function("accept", |b| {
         b.iter_batched_ref(
-            || Account::from_bytes(&bob_stored).expect("loads"),
+            || Account::from_stored(&bob_stored).expect("loads"),
             |account| {
                 account
                     .accept(black_box(&first), SessionConfig::default())
@@ -532,13 +532,13 @@ fn state(c: &mut Criterion) {
 
     let mut account = Account::new(&mut rng);
     account.generate_one_time_prekeys(100, &mut rng);
-    let stored = account.to_bytes();
+    let stored = account.to_stored();
     let sealed = account.seal(&storage_key, b"ctx", &mut rng).expect("seal");
     g.bench_function("account_100_opk/to_bytes", |b| {
-        b.iter(|| account.to_bytes())
+        b.iter(|| account.to_stored())
     });
     g.bench_function("account_100_opk/from_bytes", |b| {
-        b.iter(|| Account::from_bytes(black_box(&stored)).expect("loads"))
+        b.iter(|| Account::from_stored(black_box(&stored)).expect("loads"))
     });
     // What the stored format makes loading recompute: the identity's public
     // key, the signed prekey's signature, 101 X25519 public keys.
@@ -558,9 +558,9 @@ fn state(c: &mut Criterion) {
     // each encapsulation key from its seed and signs it again.
     let mut with_kem = Account::new(&mut rng);
     with_kem.generate_one_time_kem_prekeys(100, &mut rng);
-    let stored_kem = with_kem.to_bytes();
+    let stored_kem = with_kem.to_stored();
     g.bench_function("account_100_kem/from_bytes", |b| {
-        b.iter(|| Account::from_bytes(black_box(&stored_kem)).expect("loads"))
+        b.iter(|| Account::from_stored(black_box(&stored_kem)).expect("loads"))
     });
     bench_floor(
         &mut g,
@@ -594,13 +594,13 @@ fn state(c: &mut Criterion) {
         ("session", &pair.b),
         ("session_2000_skipped", &with_skipped.b),
     ] {
-        let stored = session.to_bytes();
+        let stored = session.to_stored();
         let sealed = session.seal(&storage_key, b"ctx", &mut rng).expect("seal");
         g.bench_function(format!("{name}/to_bytes"), |b| {
-            b.iter(|| session.to_bytes())
+            b.iter(|| session.to_stored())
         });
         g.bench_function(format!("{name}/from_bytes"), |b| {
-            b.iter(|| Session::from_bytes(black_box(&stored)).expect("loads"))
+            b.iter(|| Session::from_stored(black_box(&stored)).expect("loads"))
         });
         // Loading validates the peer's identity key, converts it, and
         // recomputes the public half of `DHs`.

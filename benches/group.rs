@@ -70,7 +70,7 @@ impl Group {
         let mut sender = GroupSession::new(GROUP_ID, SessionConfig::default());
         let mut receiver = GroupSession::new(GROUP_ID, SessionConfig::default());
         let d = sender.rotate(&mut rng).expect("rotate");
-        let d = SenderKeyDistribution::decode(&d.to_bytes()[..]).expect("decodes");
+        let d = SenderKeyDistribution::decode(&d.encode()[..]).expect("decodes");
         receiver
             .receive_distribution(&identity, &d)
             .expect("receive");
@@ -299,7 +299,7 @@ fn fanout(c: &mut Criterion) {
         .map(|s| {
             s.encrypt(&payload, &mut rng)
                 .expect("encrypt")
-                .to_bytes()
+                .encode()
                 .len()
         })
         .sum();

@@ -46,11 +46,11 @@ fn heap_probe(spec: &str) -> Option<i64> {
         fields.next()?.ok()?,
         fields.next()?.ok()?,
     );
-    let stored = probe_session(he, chains, per_chain).to_bytes();
+    let stored = probe_session(he, chains, per_chain).to_stored();
     let mut sessions: Vec<Session> = Vec::with_capacity(count);
     let before = resident_bytes()?;
     for _ in 0..count {
-        sessions.push(Session::from_bytes(&stored).expect("loads"));
+        sessions.push(Session::from_stored(&stored).expect("loads"));
     }
     let after = resident_bytes()?;
     black_box(&sessions);
@@ -76,9 +76,9 @@ fn memory_report() {
     ));
     for header_encryption in [false, true] {
         let he = u8::from(header_encryption);
-        let idle = probe_session(header_encryption, 0, 0).to_bytes();
-        let with_1000 = probe_session(header_encryption, 1, 1000).to_bytes();
-        let with_2000 = probe_session(header_encryption, 4, 500).to_bytes();
+        let idle = probe_session(header_encryption, 0, 0).to_stored();
+        let with_1000 = probe_session(header_encryption, 1, 1000).to_stored();
+        let with_2000 = probe_session(header_encryption, 4, 500).to_stored();
         let per_key = (with_1000.len() - idle.len()) as f64 / 1000.0;
         rows.push(format!(
             "header encryption {header_encryption}: stored idle session {} B; 1000 skipped \

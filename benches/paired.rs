@@ -29,7 +29,7 @@ fn accept_vs_floor(
         || {
             let mut total = Duration::ZERO;
             for _ in 0..3 {
-                let mut account = Account::from_bytes(bob_stored).expect("loads");
+                let mut account = Account::from_stored(bob_stored).expect("loads");
                 let start = Instant::now();
                 black_box(
                     account
@@ -195,7 +195,7 @@ fn paired_report() {
         .expect("one prekey");
     // Classic X3DH (explicitly allowed), then PQXDH below.
     let classic = SessionConfig::default().with_classic_x3dh(true);
-    let bundle_bytes = bob.classic_bundle(Some(id)).expect("bundle").to_bytes();
+    let bundle_bytes = bob.classic_bundle(Some(id)).expect("bundle").encode();
     let verified = PreKeyBundle::decode(&bundle_bytes)
         .expect("decodes")
         .verify()
@@ -243,7 +243,7 @@ fn paired_report() {
         || timed(3, || floor.run(&initiate_cost)),
     );
     rows.push(("x3dh/initiate vs floor".into(), r));
-    let bob_stored = bob.to_bytes();
+    let bob_stored = bob.to_stored();
     let first = first_prekey_message(&alice, &verified, &mut rng);
     let accept_cost = Cost {
         ed_decode: 1,
@@ -261,7 +261,7 @@ fn paired_report() {
     // PQXDH: the bundle from its bytes (decode, both signatures, the modulus
     // check) and the initiation, as an initiator does it; accept with the
     // first message. Floors: the same primitive calls plus ML-KEM.
-    let pq_bytes = bob.bundle(Some(id)).expect("bundle").to_bytes();
+    let pq_bytes = bob.bundle(Some(id)).expect("bundle").encode();
     let pq_initiate_cost = Cost {
         ed_decode: 1,
         ed_montgomery: 1,
@@ -348,7 +348,7 @@ fn paired_report() {
     }
     let mut pair = Pair::new(false, 77);
     pair.new_chain_skipping(0, &[0x5a; PAYLOAD_LEN]);
-    let stored = pair.b.to_bytes();
+    let stored = pair.b.to_stored();
     let max_skip = SessionConfig::default().max_skip();
     for _ in 0..max_skip {
         pair.a_to_b(&[0x5a; PAYLOAD_LEN]);
@@ -360,7 +360,7 @@ fn paired_report() {
         || {
             let mut total = Duration::ZERO;
             for _ in 0..2 {
-                let mut session = Session::from_bytes(&stored).expect("loads");
+                let mut session = Session::from_stored(&stored).expect("loads");
                 let start = Instant::now();
                 black_box(session.decrypt(&jump).expect("decrypt"));
                 total += start.elapsed();

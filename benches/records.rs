@@ -63,7 +63,7 @@ fn decrypt(c: &mut Criterion) {
     let mut group = c.benchmark_group("record");
     for archived in [0usize, 40] {
         let mut s = setup(archived, 42);
-        let stored = s.record.to_bytes();
+        let stored = s.record.to_stored();
         let on_current = s
             .alice_sessions
             .last_mut()
@@ -72,7 +72,7 @@ fn decrypt(c: &mut Criterion) {
             .unwrap();
         group.bench_function(format!("decrypt_current/{archived}_archived"), |b| {
             b.iter_batched(
-                || SessionRecord::from_bytes(&stored).unwrap(),
+                || SessionRecord::from_stored(&stored).unwrap(),
                 // Returning the record keeps its drop out of the timing.
                 |mut record| {
                     let plaintext = record.decrypt(&mut s.bob, black_box(&on_current), config);
@@ -87,7 +87,7 @@ fn decrypt(c: &mut Criterion) {
                 format!("decrypt_oldest_archived_new_chain/{archived}_archived"),
                 |b| {
                     b.iter_batched(
-                        || SessionRecord::from_bytes(&stored).unwrap(),
+                        || SessionRecord::from_stored(&stored).unwrap(),
                         |mut record| {
                             let plaintext =
                                 record.decrypt(&mut s.bob, black_box(&on_oldest), config);
@@ -105,7 +105,7 @@ fn decrypt(c: &mut Criterion) {
                 format!("decrypt_delayed_oldest_archived/{archived}_archived"),
                 |b| {
                     b.iter_batched(
-                        || SessionRecord::from_bytes(&stored).unwrap(),
+                        || SessionRecord::from_stored(&stored).unwrap(),
                         |mut record| {
                             let plaintext = record.decrypt(&mut s.bob, black_box(&delayed), config);
                             assert!(plaintext.is_ok());
@@ -133,14 +133,14 @@ fn decrypt(c: &mut Criterion) {
     // messages: a small one, and one of the same shape (a new chain that
     // skips 1000 keys), which costs what a forged one costs one session.
     let mut s = setup(40, 44);
-    let stored = s.record.to_bytes();
+    let stored = s.record.to_stored();
     let last = s.alice_sessions.last_mut().unwrap();
     let small = last.encrypt(&[0u8; 64], &mut s.rng).unwrap();
     let skipping = (0..1000)
         .map(|_| last.encrypt(&[0u8; 64], &mut s.rng).unwrap())
         .last()
         .unwrap();
-    let mut forged = small.to_bytes();
+    let mut forged = small.encode();
     forged[1..33].copy_from_slice(&[0x42; 32]);
     forged[33..37].copy_from_slice(&1000u32.to_be_bytes());
     forged[37..41].copy_from_slice(&1000u32.to_be_bytes());
@@ -152,7 +152,7 @@ fn decrypt(c: &mut Criterion) {
     ] {
         group.bench_function(format!("{name}/40_archived_all_sent"), |b| {
             b.iter_batched(
-                || SessionRecord::from_bytes(&stored).unwrap(),
+                || SessionRecord::from_stored(&stored).unwrap(),
                 |mut record| {
                     let result = record.decrypt(&mut s.bob, black_box(message), config);
                     assert_eq!(result.is_ok(), genuine);
@@ -176,11 +176,11 @@ fn decrypt(c: &mut Criterion) {
     });
     // The bare session decrypt the record decrypt wraps.
     let mut s = setup(0, 42);
-    let stored = s.record.current().unwrap().to_bytes();
+    let stored = s.record.current().unwrap().to_stored();
     let message = s.alice_sessions[0].encrypt(&[0u8; 64], &mut s.rng).unwrap();
     group.bench_function("session_decrypt", |b| {
         b.iter_batched(
-            || Session::from_bytes(&stored).unwrap(),
+            || Session::from_stored(&stored).unwrap(),
             |mut session| {
                 let plaintext = session.decrypt(black_box(&message));
                 (session, plaintext)
@@ -195,16 +195,16 @@ fn store_load(c: &mut Criterion) {
     let mut group = c.benchmark_group("record");
     for archived in [0usize, 40] {
         let s = setup(archived, 42);
-        let stored = s.record.to_bytes();
+        let stored = s.record.to_stored();
         println!(
             "record with {archived} archived sessions: {} bytes stored",
             stored.len()
         );
         group.bench_function(format!("store/{archived}_archived"), |b| {
-            b.iter(|| black_box(&s.record).to_bytes());
+            b.iter(|| black_box(&s.record).to_stored());
         });
         group.bench_function(format!("load/{archived}_archived"), |b| {
-            b.iter(|| SessionRecord::from_bytes(black_box(&stored)).unwrap());
+            b.iter(|| SessionRecord::from_stored(black_box(&stored)).unwrap());
         });
     }
     group.finish();
@@ -221,7 +221,7 @@ fn store_load(c: &mut Criterion) {
         unreachable!("a prekey message")
     };
     let b = bob.accept(&first, config).unwrap().session;
-    let mut stored = b.to_bytes().to_vec();
+    let mut stored = b.to_stored().to_vec();
     assert_eq!(stored[stored.len() - 4..], [0, 0, 0, 0], "no chains yet");
     stored.truncate(stored.len() - 4);
     let chains = 32_768u32;
@@ -234,11 +234,14 @@ fn store_load(c: &mut Criterion) {
         stored.extend(0u32.to_be_bytes());
         stored.extend([9u8; 32]);
     }
-    assert_eq!(Session::from_bytes(&stored).unwrap().skipped_keys(), 32_768);
+    assert_eq!(
+        Session::from_stored(&stored).unwrap().skipped_keys(),
+        32_768
+    );
     let mut group = c.benchmark_group("session");
     group.sample_size(10);
     group.bench_function("load/32768_chains", |b| {
-        b.iter(|| Session::from_bytes(black_box(&stored)).unwrap());
+        b.iter(|| Session::from_stored(black_box(&stored)).unwrap());
     });
     group.finish();
 }

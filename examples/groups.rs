@@ -45,7 +45,7 @@ enum Frame {
 impl Frame {
     fn encode(&self) -> Vec<u8> {
         match self {
-            Self::Distribution(d) => [&b"D"[..], &d.to_bytes()[..]].concat(),
+            Self::Distribution(d) => [&b"D"[..], &d.encode()[..]].concat(),
             Self::Text(t) => [&b"T"[..], t.as_bytes()].concat(),
         }
     }
@@ -153,10 +153,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     // 3. Alice restores an old backup of her group state: it knows only
     // chain 1. She keeps her highest chain id outside the backup (here: 1
     // more chain was used since), and rotates above it.
-    let backup = alice.group.to_bytes();
+    let backup = alice.group.to_stored();
     let second = alice.group.rotate(&mut rng)?;
     bob.on_distribution(alice_key, &second);
-    alice.group = GroupSession::from_bytes(&backup)?;
+    alice.group = GroupSession::from_stored(&backup)?;
     let highest_used = second.chain_id();
     let fresh = alice.group.rotate_above(highest_used, &mut rng)?;
     println!(

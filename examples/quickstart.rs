@@ -30,7 +30,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     // bundle (in a real app: uploads these bytes to a directory server).
     let mut bob = Account::new(&mut rng);
     let one_time = bob.generate_one_time_prekeys(1, &mut rng);
-    let published = bob.bundle(one_time.first().map(|(id, _)| *id))?.to_bytes();
+    let published = bob.bundle(one_time.first().map(|(id, _)| *id))?.encode();
     bob.mark_one_time_prekeys_published();
     println!("Bob publishes a bundle: {} bytes\n", published.len());
 
@@ -114,7 +114,7 @@ impl Transcript {
         rng: &mut UnwrapErr<SysRng>,
     ) -> Result<Vec<u8>, cliquet::Error> {
         let message = session.encrypt(text.as_bytes(), rng)?;
-        let wire = message.to_bytes();
+        let wire = message.encode();
         let (kind, header) = describe(&message);
         let mut line = format!("{from:>5} sends    {kind:<8} {:>4} bytes", wire.len());
         if let Some(header) = header {

@@ -24,7 +24,7 @@
 //! let alice = Account::new(&mut rng);
 //! let mut bob = Account::new(&mut rng);
 //! let (one_time, _) = bob.generate_one_time_prekeys(1, &mut rng)[0];
-//! let published = bob.bundle(Some(one_time))?.to_bytes();
+//! let published = bob.bundle(Some(one_time))?.encode();
 //!
 //! let mut alice_to_bob = SessionRecord::new();
 //! let mut bob_to_alice = SessionRecord::new();
@@ -43,9 +43,11 @@
 //!   [`SessionRecord::decrypt`] (or [`SessionRecord::decrypt_ratchet`],
 //!   which needs no account), notices to
 //!   [`SessionRecord::on_decryption_failure`];
-//! - store state with `to_bytes` / `from_bytes`, or sealed under a storage
-//!   key with `seal` / `open` ([`SessionRecord::seal`]); `decode` and
-//!   `to_bytes` of wire types are for what crosses the network;
+//! - store state with `to_stored` / `from_stored`, or sealed under a
+//!   storage key with `seal` / `open` ([`SessionRecord::seal`]); wire types
+//!   have `encode` / `decode`, for what crosses the network. The names
+//!   never mix: `to_bytes` / `from_bytes` are only a key's or an id's raw
+//!   bytes;
 //! - let users compare [`SafetyNumber`]s, and decide on
 //!   [`Error::IdentityChanged`] ([`SessionRecord::accept_identity`]);
 //! - for groups, keep one [`GroupSession`] per group;

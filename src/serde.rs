@@ -80,7 +80,7 @@ via_bytes!(IdentityKey, |v| v.to_bytes(), |d| decoded(
 ));
 via_bytes!(SessionId, |v| v.to_bytes(), |d| array(d)
     .map(SessionId::from_bytes));
-via_bytes!(PreKeyBundle, |v| v.to_bytes(), |d| decoded(
+via_bytes!(PreKeyBundle, |v| v.encode(), |d| decoded(
     PreKeyBundle::decode(&bytes(d)?)
 ));
 via_bytes!(Message, |v| v.as_bytes(), |d| decoded(Message::decode(

@@ -221,12 +221,12 @@ pub(crate) fn open(
     Ok(Zeroizing::new(body))
 }
 
-/// `seal` and `open` for a stored type with `to_bytes` and `from_bytes`,
+/// `seal` and `open` for a stored type with `to_stored` and `from_stored`,
 /// documented once.
 macro_rules! sealed_storage {
     ($ty:ty, $kind:expr, $name:literal) => {
         impl $ty {
-            #[doc = concat!("The ", $name, "'s stored state (see [`to_bytes`](Self::to_bytes))")]
+            #[doc = concat!("The ", $name, "'s stored state (see [`to_stored`](Self::to_stored))")]
             /// encrypted under a 32-byte storage key: AES-256-GCM with a 12-byte
             /// nonce drawn from `rng`, with the kind, the format version and
             /// `context` bound as associated data ([SPEC §7](crate::spec), [SPEC §11](crate::spec)).
@@ -290,7 +290,7 @@ macro_rules! sealed_storage {
                 context: &[u8],
                 rng: &mut (impl rand_core::CryptoRng + ?Sized),
             ) -> Result<alloc::vec::Vec<u8>, $crate::Error> {
-                $crate::storage::seal($kind, &self.to_bytes(), storage_key, context, rng)
+                $crate::storage::seal($kind, &self.to_stored(), storage_key, context, rng)
             }
 
             #[doc = concat!("Opens and loads a sealed ", $name, ", sealed under `context`.")]
@@ -302,13 +302,13 @@ macro_rules! sealed_storage {
             /// [`StateError::Sealed`](crate::StateError::Sealed) for a wrong key, another
             /// context or corrupted bytes, [`StateError::WrongKind`](crate::StateError::WrongKind)
             /// for another kind of sealed state, and the errors of
-            /// [`from_bytes`](Self::from_bytes).
+            /// [`from_stored`](Self::from_stored).
             pub fn open(
                 sealed: &[u8],
                 storage_key: &[u8; 32],
                 context: &[u8],
             ) -> Result<Self, $crate::Error> {
-                Self::from_bytes(&$crate::storage::open($kind, sealed, storage_key, context)?)
+                Self::from_stored(&$crate::storage::open($kind, sealed, storage_key, context)?)
             }
         }
     };

@@ -181,22 +181,22 @@ fn s7_no_freed_block_holds_a_root_chain_or_message_key() {
     // What Bob's session holds before and after the decrypt (decrypt draws
     // nothing, so a copy computes the same keys).
     let mut secrets = Vec::new();
-    let before = b.to_bytes();
+    let before = b.to_stored();
     secrets_of(&before, &mut secrets);
-    let mut probe = Session::from_bytes(&before).expect("loads");
+    let mut probe = Session::from_stored(&before).expect("loads");
     probe.decrypt(&late).expect("decrypts");
-    secrets_of(&probe.to_bytes(), &mut secrets);
+    secrets_of(&probe.to_stored(), &mut secrets);
     drop(probe);
     drop(before);
     assert!(secrets.len() >= 6);
 
     watch(&secrets);
-    let stored = b.to_bytes();
+    let stored = b.to_stored();
     drop(stored);
     let sealed = b.seal(&[7; 32], b"bob", &mut rng).expect("seal");
     drop(sealed);
     let plaintext = b.decrypt(&late).expect("decrypt stores skipped keys");
-    let stored = b.to_bytes();
+    let stored = b.to_stored();
     drop(stored);
     let opened = b.decrypt(&skipped[0]).expect("a skipped key is used");
     WATCHING.store(false, Ordering::SeqCst);
@@ -247,13 +247,13 @@ fn s6_no_freed_block_holds_a_header_key() {
         held.push(a.encrypt(b"held", &mut rng).expect("encrypt"));
         let sent = a.encrypt(b"sent", &mut rng).expect("encrypt");
         b.decrypt(&sent).expect("decrypt");
-        secrets_of(&b.to_bytes(), &mut secrets);
+        secrets_of(&b.to_stored(), &mut secrets);
     }
     assert_eq!(b.skipped_keys(), 14);
     secrets.sort_unstable();
     secrets.dedup();
     secrets.truncate(MAX_WATCHED);
-    let stored = b.to_bytes();
+    let stored = b.to_stored();
     for (i, s) in secrets.iter().enumerate() {
         if let Some(p) = stored.windows(32).position(|w| w == s) {
             eprintln!("secret {i} at offset {p} of {}", stored.len());
@@ -353,21 +353,21 @@ fn s10_no_freed_block_holds_a_group_chain_or_message_key() {
     // draws nothing, so the copy computes the same keys).
     let mut secrets = Vec::new();
     for d in &distributions {
-        secrets.push(<[u8; 32]>::try_from(&d.to_bytes()[25..57]).expect("CK"));
+        secrets.push(<[u8; 32]>::try_from(&d.encode()[25..57]).expect("CK"));
     }
     let mut probe = GroupSession::new(group_id, config);
     for d in &distributions {
         probe.receive_distribution(&sender, d).expect("receive");
     }
-    let probe_bytes = keeping_every_key(&probe.to_bytes());
-    let mut probe = GroupSession::from_bytes(&probe_bytes).expect("loads");
+    let probe_bytes = keeping_every_key(&probe.to_stored());
+    let mut probe = GroupSession::from_stored(&probe_bytes).expect("loads");
     probe.decrypt(&sender, &messages[3]).expect("skips three");
-    group_secrets_of(&probe.to_bytes(), &mut secrets);
+    group_secrets_of(&probe.to_stored(), &mut secrets);
     probe
         .decrypt(&sender, &messages[8])
         .expect("skips four more");
-    group_secrets_of(&probe.to_bytes(), &mut secrets);
-    group_secrets_of(&me.to_bytes(), &mut secrets);
+    group_secrets_of(&probe.to_stored(), &mut secrets);
+    group_secrets_of(&me.to_stored(), &mut secrets);
     drop(probe);
     drop(probe_bytes);
     assert!(secrets.len() >= 6 + 7 + 2);
@@ -376,7 +376,7 @@ fn s10_no_freed_block_holds_a_group_chain_or_message_key() {
     for d in &distributions {
         me.receive_distribution(&sender, d).expect("receive");
     }
-    drop(me.to_bytes());
+    drop(me.to_stored());
     let skipping = me
         .decrypt(&sender, &messages[3])
         .expect("stores skipped keys");
@@ -385,7 +385,7 @@ fn s10_no_freed_block_holds_a_group_chain_or_message_key() {
         .decrypt(&sender, &messages[6])
         .expect("a skipped key is used");
     let evicted = me.decrypt(&sender, &messages[0]);
-    drop(me.to_bytes());
+    drop(me.to_stored());
     let sealed = me.seal(&[7; 32], b"group", &mut rng).expect("seal");
     let mut loaded = GroupSession::open(&sealed, &[7; 32], b"group").expect("opens");
     let again = loaded.decrypt(&sender, &messages[5]).expect("a stored key");

@@ -154,7 +154,7 @@ fn group_fixture_holds_back_messages_of_both_senders() {
         for named in 0..3u8 {
             let input = [&[named][..], &m.bytes].concat();
             let expected = m.pending && usize::from(named) == m.sender;
-            let mut state = cliquet::GroupSession::from_bytes(&fixture.state).expect("loads");
+            let mut state = cliquet::GroupSession::from_stored(&fixture.state).expect("loads");
             let message = cliquet::GroupMessage::decode(&m.bytes).expect("decodes");
             assert_eq!(
                 state

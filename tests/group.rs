@@ -25,7 +25,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 /// The `CK` a distribution carries (SPEC §10: bytes 25..57).
 fn chain_key_of(d: &SenderKeyDistribution) -> Vec<u8> {
-    d.to_bytes()[25..57].to_vec()
+    d.encode()[25..57].to_vec()
 }
 
 // --- Item 4: removing a departed member -----------------------------------
@@ -50,7 +50,7 @@ fn s10_a_removed_sender_s_messages_fail_and_its_chains_leave_the_stored_state() 
     let read = alice_group.encrypt(b"read", &mut rng).expect("encrypt");
     bob.decrypt(&alice, &read).expect("decrypt");
     assert_eq!(bob.skipped_keys(), 1);
-    let before = bob.to_bytes();
+    let before = bob.to_stored();
     assert!(contains(&before, &alice_keys[4]));
     assert!(contains(&before, alice.as_bytes()));
 
@@ -59,7 +59,7 @@ fn s10_a_removed_sender_s_messages_fail_and_its_chains_leave_the_stored_state() 
     assert_eq!(bob.chains_from(&alice), 0);
     assert_eq!(bob.skipped_keys(), 0);
     assert_eq!(bob.decrypt(&alice, &skipped), Err(Error::UnknownChain));
-    let after = bob.to_bytes();
+    let after = bob.to_stored();
     for key in &alice_keys {
         assert!(!contains(&after, key), "a chain key of the removed sender");
     }
@@ -70,11 +70,11 @@ fn s10_a_removed_sender_s_messages_fail_and_its_chains_leave_the_stored_state() 
     assert_eq!(before.len() - after.len(), 37 + 4 + 5 * 76 + 36);
     // The other sender is untouched, and the state reloads.
     assert_eq!(bob.chains_from(&carol), 1);
-    let reloaded = GroupSession::from_bytes(&after).expect("loads");
-    assert_eq!(reloaded.to_bytes(), after);
+    let reloaded = GroupSession::from_stored(&after).expect("loads");
+    assert_eq!(reloaded.to_stored(), after);
     // Removing again finds nothing.
     assert!(!bob.remove_sender(&alice));
-    assert_eq!(bob.to_bytes(), after);
+    assert_eq!(bob.to_stored(), after);
 }
 
 // --- Item 5: a sender's chain is not another's -----------------------------
@@ -88,13 +88,13 @@ fn s10_a_distribution_whose_signing_key_is_held_for_another_sender_is_refused() 
     let mut bob = GroupSession::new(GROUP, SessionConfig::default());
     let d = alice_group.rotate(&mut rng).expect("rotate");
     bob.receive_distribution(&alice, &d).expect("from Alice");
-    let stored = bob.to_bytes();
+    let stored = bob.to_stored();
 
-    let copy = SenderKeyDistribution::decode(&d.to_bytes()[..]).expect("decodes");
+    let copy = SenderKeyDistribution::decode(&d.encode()[..]).expect("decodes");
     let refused = bob.receive_distribution(&mallory, &copy);
     assert!(refused.is_err(), "filed under Mallory too");
     assert_eq!(refused, Err(Error::SigningKeyInUse));
-    assert_eq!(bob.to_bytes(), stored, "a refusal changes nothing");
+    assert_eq!(bob.to_stored(), stored, "a refusal changes nothing");
 
     // So a message of Alice's decrypts once, under Alice only.
     let message = alice_group
@@ -145,14 +145,14 @@ fn bob_after_rotations(n: usize, rng: &mut ChaCha20Rng) -> (GroupSession, GroupS
 fn s7_the_stored_group_state_does_not_grow_with_dropped_chains() {
     let mut rng = rng(3);
     let (mut alice_group, mut bob) = bob_after_rotations(6, &mut rng);
-    let one_dropped = bob.to_bytes().len();
+    let one_dropped = bob.to_stored().len();
     for _ in 0..100 {
         let d = alice_group.rotate(&mut rng).expect("rotate");
         bob.receive_distribution(&identity(0), &d).expect("receive");
     }
     assert_eq!(bob.chains_from(&identity(0)), 5);
     // 100 more chains dropped: not one more stored byte.
-    assert_eq!(bob.to_bytes().len(), one_dropped);
+    assert_eq!(bob.to_stored().len(), one_dropped);
 }
 
 #[test]
@@ -167,13 +167,13 @@ fn s10_a_chain_id_at_or_below_the_highest_dropped_one_is_refused() {
         let d = alice_group.rotate(&mut rng).expect("rotate");
         bob.receive_distribution(&alice, &d).expect("receive");
     }
-    let stored = bob.to_bytes();
+    let stored = bob.to_stored();
     assert_eq!(
         bob.receive_distribution(&alice, &first),
         Err(Error::Duplicate),
         "an id below the highest dropped one"
     );
-    assert_eq!(bob.to_bytes(), stored);
+    assert_eq!(bob.to_stored(), stored);
 }
 
 #[test]
@@ -233,7 +233,7 @@ fn s7_a_version_3_group_state_with_several_dropped_ids_loads_with_the_highest() 
     let mut rng = rng(6);
     let alice = identity(0);
     let (_, bob) = bob_after_rotations(8, &mut rng);
-    let v4 = bob.to_bytes().to_vec();
+    let v4 = bob.to_stored().to_vec();
     // 31 fixed bytes (no own chain), then IK (32), flag 1 and id 3.
     let id_at = 31 + 32;
     assert_eq!(v4[1], 4);
@@ -248,10 +248,10 @@ fn s7_a_version_3_group_state_with_several_dropped_ids_loads_with_the_highest() 
         v3.extend_from_slice(&v4[id_at + 5..]);
         v3
     };
-    let loaded = GroupSession::from_bytes(&version_3(&[1, 2, 3])).expect("loads");
-    assert_eq!(loaded.to_bytes().as_slice(), v4, "written as version 4");
+    let loaded = GroupSession::from_stored(&version_3(&[1, 2, 3])).expect("loads");
+    assert_eq!(loaded.to_stored().as_slice(), v4, "written as version 4");
     // A gap in the list (chain 2 never dropped) is closed: ids only go up.
-    let mut loaded = GroupSession::from_bytes(&version_3(&[1, 3])).expect("loads");
+    let mut loaded = GroupSession::from_stored(&version_3(&[1, 3])).expect("loads");
     let mut other = GroupSession::new(GROUP, SessionConfig::default());
     other.rotate(&mut rng).expect("1");
     let two = other.rotate(&mut rng).expect("2");
@@ -262,7 +262,7 @@ fn s7_a_version_3_group_state_with_several_dropped_ids_loads_with_the_highest() 
     // Still refused as before: a held id listed as dropped, unsorted ids.
     for ids in [&[1, 4][..], &[3, 1]] {
         assert_eq!(
-            GroupSession::from_bytes(&version_3(ids)).err(),
+            GroupSession::from_stored(&version_3(ids)).err(),
             Some(Error::State(cliquet::StateError::Inconsistent)),
             "{ids:?}"
         );

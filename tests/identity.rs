@@ -87,8 +87,8 @@ fn sending_side_nothing_leaves_for_a_new_key_without_a_decision() {
         Some(Error::IdentityChanged(new))
     );
     // The change survives storage.
-    let stored = d.alice.record.to_bytes();
-    let loaded = SessionRecord::from_bytes(&stored).expect("loads");
+    let stored = d.alice.record.to_stored();
+    let loaded = SessionRecord::from_stored(&stored).expect("loads");
     assert_eq!(loaded.changed_identity(), Some(&new));
     assert_eq!(loaded.peer_identity_key(), Some(&old));
     // Accepted: the session starts and the message reaches the new key.
@@ -115,7 +115,7 @@ fn sending_side_a_refused_change_keeps_the_old_session() {
         .expect("bundle")
         .verify()
         .expect("verifies");
-    let before = d.alice.record.to_bytes();
+    let before = d.alice.record.to_stored();
     assert!(
         d.alice
             .record
@@ -123,7 +123,7 @@ fn sending_side_a_refused_change_keeps_the_old_session() {
             .is_err()
     );
     d.alice.record.refuse_identity_change();
-    assert_eq!(d.alice.record.to_bytes(), before);
+    assert_eq!(d.alice.record.to_stored(), before);
     assert_eq!(d.alice.record.peer_identity_key(), Some(&old));
     assert!(
         d.alice
@@ -144,7 +144,7 @@ fn verified_is_stored_and_cleared_by_a_change_of_identity() {
     );
     assert!(!d.alice.record.is_verified());
     d.alice.record.mark_verified(&old).expect("the pinned key");
-    let loaded = SessionRecord::from_bytes(&d.alice.record.to_bytes()).expect("loads");
+    let loaded = SessionRecord::from_stored(&d.alice.record.to_stored()).expect("loads");
     assert!(loaded.is_verified());
     let new = *d.bob.account.identity_key();
     d.alice.record.accept_identity(&new);
@@ -158,7 +158,7 @@ fn verified_is_stored_and_cleared_by_a_change_of_identity() {
 #[test]
 fn a_record_of_format_v1_pins_its_peer_from_its_sessions() {
     let stored = golden::read("record_v1.bin");
-    let mut record = SessionRecord::from_bytes(&stored).expect("record v1");
+    let mut record = SessionRecord::from_stored(&stored).expect("record v1");
     let peer = *record.peer_identity_key().expect("pinned on load");
     assert!(record.archived().all(|s| *s.peer_identity_key() == peer));
     assert!(!record.is_verified());
@@ -183,6 +183,6 @@ fn a_record_of_format_v1_pins_its_peer_from_its_sessions() {
         Some(Error::IdentityChanged(mallory))
     );
     // Stored again, it is a version 2 record that keeps its peer.
-    let again = SessionRecord::from_bytes(&record.to_bytes()).expect("reloads");
+    let again = SessionRecord::from_stored(&record.to_stored()).expect("reloads");
     assert_eq!(again.peer_identity_key(), Some(&peer));
 }

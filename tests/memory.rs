@@ -128,7 +128,7 @@ fn s7_no_debug_output_shows_a_secret() {
     let alice = Account::new(&mut rng);
     shown.public(alice.identity_key().to_bytes());
     shown.debug("IdentityKeyPair (generated)", alice.identity());
-    let stored_bob = bob.to_bytes();
+    let stored_bob = bob.to_stored();
     assert!(
         stored_bob.windows(32).any(|w| w == seed)
             && stored_bob.windows(32).any(|w| w == opk_secret),
@@ -149,8 +149,8 @@ fn s7_no_debug_output_shows_a_secret() {
         } else {
             9
         };
-        shown.secret(&alice.to_bytes());
-        shown.secret(&bob.to_bytes());
+        shown.secret(&alice.to_stored());
+        shown.secret(&bob.to_stored());
         shown.debug(&format!("Account ({mode})"), &bob);
         shown.debug(&format!("Account, Alice ({mode})"), &alice);
 
@@ -164,7 +164,7 @@ fn s7_no_debug_output_shows_a_secret() {
         shown.public(a.session_id().to_bytes());
         let first = a.encrypt(PLAINTEXT, &mut rng).expect("encrypt");
         shown.message(&format!("prekey message ({mode})"), &first);
-        shown.secret(&a.to_bytes());
+        shown.secret(&a.to_stored());
         shown.debug(&format!("Session, initiator, unacknowledged ({mode})"), &a);
 
         let AnyMessage::PreKey(first) = first else {
@@ -172,8 +172,8 @@ fn s7_no_debug_output_shows_a_secret() {
         };
         let accepted = bob.accept(&first, config).expect("accept");
         shown.secret(PLAINTEXT);
-        shown.secret(&accepted.session.to_bytes());
-        shown.secret(&bob.to_bytes());
+        shown.secret(&accepted.session.to_stored());
+        shown.secret(&bob.to_stored());
         shown.debug(&format!("Accepted ({mode})"), &accepted);
         let mut b = accepted.session;
 
@@ -197,7 +197,7 @@ fn s7_no_debug_output_shows_a_secret() {
             shown.message(&format!("{what} ({mode})"), m);
         }
         for (role, session) in [("initiator", &a), ("responder", &b)] {
-            shown.secret(&session.to_bytes());
+            shown.secret(&session.to_stored());
             shown.debug(&format!("Session, {role} ({mode})"), session);
         }
     }
@@ -225,11 +225,11 @@ fn s7_no_debug_output_shows_a_secret() {
                 .chain(device.record.archived())
             {
                 shown.public(session.session_id().to_bytes());
-                shown.secret(&session.to_bytes());
+                shown.secret(&session.to_stored());
             }
             assert_ne!(device.record.archived().len(), 0);
-            shown.secret(&device.record.to_bytes());
-            shown.secret(&device.account.to_bytes());
+            shown.secret(&device.record.to_stored());
+            shown.secret(&device.account.to_stored());
             shown.debug("SessionRecord", &device.record);
             let debug = format!("{:?}", device.record);
             assert!(debug.contains("SessionRecord") && debug.contains("session_id"));

@@ -28,7 +28,7 @@ fn s3b_a_classic_bundle_is_refused_by_default_before_anything_is_drawn() {
     let pq = bob.bundle(None).expect("bundle");
     assert!(pq.is_post_quantum());
     // Dropping the KEM part leaves a bundle whose signature still verifies.
-    let stripped = PreKeyBundle::decode(&pq.clone().without_kem_prekey().to_bytes())
+    let stripped = PreKeyBundle::decode(&pq.clone().without_kem_prekey().encode())
         .expect("decodes")
         .verify()
         .expect("the downgrade verifies");
@@ -50,7 +50,7 @@ fn s3b_a_classic_bundle_is_refused_by_default_before_anything_is_drawn() {
     assert!(recording.take().is_empty(), "a refused initiation draws");
     // The record refuses it the same way and stays empty.
     let mut record = SessionRecord::new();
-    let before = record.to_bytes();
+    let before = record.to_stored();
     assert_eq!(
         record
             .start_new(
@@ -62,7 +62,7 @@ fn s3b_a_classic_bundle_is_refused_by_default_before_anything_is_drawn() {
             .err(),
         Some(Error::PostQuantumRequired)
     );
-    assert_eq!(record.to_bytes(), before);
+    assert_eq!(record.to_stored(), before);
     // Explicitly allowed: classic X3DH (EK_A, then DHs: no `m`).
     let allowed = SessionConfig::default().with_classic_x3dh(true);
     let mut recording = Recording::new(3);
@@ -125,15 +125,15 @@ fn s3b_a_one_time_kem_prekey_is_consumed_only_when_its_first_message_decrypts() 
 
     // A wrong CT decapsulates to another secret (implicit rejection): the
     // message fails to authenticate and nothing is consumed.
-    let mut wrong_ct = first.to_bytes();
+    let mut wrong_ct = first.encode();
     wrong_ct[CT_AT + 100] ^= 1;
-    let before = bob.to_bytes();
+    let before = bob.to_stored();
     assert_eq!(
         bob.accept(&prekey(AnyMessage::decode(&wrong_ct).unwrap()), config)
             .err(),
         Some(Error::Authentication)
     );
-    assert_eq!(bob.to_bytes(), before);
+    assert_eq!(bob.to_stored(), before);
     assert_eq!(bob.one_time_kem_prekey_count(), 1);
 
     // The genuine one consumes it; the bundle falls back to the last resort.
@@ -149,12 +149,12 @@ fn s3b_a_one_time_kem_prekey_is_consumed_only_when_its_first_message_decrypts() 
         Some(KemPreKeyKind::LastResort)
     );
     // A second session from the same bundle: unknown_prekey, nothing changes.
-    let before = bob.to_bytes();
+    let before = bob.to_stored();
     assert_eq!(
         bob.accept(&prekey(other), config).err(),
         Some(Error::UnknownPreKey)
     );
-    assert_eq!(bob.to_bytes(), before);
+    assert_eq!(bob.to_stored(), before);
     // The session goes on.
     let reply = b.encrypt(b"reply", &mut rng).unwrap();
     assert_eq!(a.decrypt(&reply).unwrap(), b"reply");
@@ -180,7 +180,7 @@ fn s5_a_routed_pq_prekey_message_must_carry_the_sessions_kpk_id_but_not_its_ct()
     let mut b = bob.accept(&prekey(first), config).unwrap().session;
 
     // Another kpk_id: authentication, not unknown_prekey (routed first).
-    let mut other_kpk = second.to_bytes();
+    let mut other_kpk = second.encode();
     other_kpk[72] ^= 1;
     let other_kpk = AnyMessage::decode(&other_kpk).unwrap();
     assert_eq!(
@@ -188,7 +188,7 @@ fn s5_a_routed_pq_prekey_message_must_carry_the_sessions_kpk_id_but_not_its_ct()
         Some(Error::Authentication)
     );
     // The same message as a 0x12 (kpk_id and CT dropped): authentication.
-    let bytes = second.to_bytes();
+    let bytes = second.encode();
     let mut classic = vec![0x12];
     classic.extend(&bytes[1..69]);
     classic.extend(&bytes[FLAG_AT..]);
@@ -200,7 +200,7 @@ fn s5_a_routed_pq_prekey_message_must_carry_the_sessions_kpk_id_but_not_its_ct()
     );
     // Another CT is not compared: the copy decrypts like the genuine one,
     // which is then a duplicate.
-    let mut other_ct = second.to_bytes();
+    let mut other_ct = second.encode();
     other_ct[CT_AT] ^= 0xff;
     let other_ct = AnyMessage::decode(&other_ct).unwrap();
     assert_eq!(decrypt_checked(&mut b, &other_ct).unwrap(), b"2");
@@ -217,7 +217,7 @@ fn s5_a_routed_pq_prekey_message_must_carry_the_sessions_kpk_id_but_not_its_ct()
     let c1 = c.encrypt(b"c1", &mut rng).unwrap();
     let c2 = c.encrypt(b"c2", &mut rng).unwrap();
     let mut d = bob.accept(&prekey(c1), config).unwrap().session;
-    let c2 = c2.to_bytes();
+    let c2 = c2.encode();
     let mut pq = vec![0x17];
     pq.extend(&c2[1..69]);
     pq.extend(bob.kem_prekey_id().unwrap().to_be_bytes());
@@ -251,7 +251,7 @@ fn s3b_rotated_kem_prekeys_stay_usable_until_forgotten_and_ids_are_shared() {
     );
     // A session from the old last-resort key (a bundle fetched before the
     // rotation) is still accepted, until it is forgotten.
-    let old = PreKeyBundle::decode(&bob.classic_bundle(None).unwrap().to_bytes())
+    let old = PreKeyBundle::decode(&bob.classic_bundle(None).unwrap().encode())
         .unwrap()
         .with_kem_prekey(bob_old_last_resort(&bob));
     let old = old.verify().unwrap();
@@ -282,13 +282,13 @@ fn s7_a_pq_initiator_keeps_ct_while_it_sends_prekey_messages() {
     let config = SessionConfig::default();
     let mut a = Session::initiate(alice.identity(), &bundle, config, &mut rng).unwrap();
     let first = a.encrypt(b"1", &mut rng).unwrap();
-    let stored = a.to_bytes();
-    let mut a = Session::from_bytes(&stored).unwrap();
-    assert_eq!(a.to_bytes(), stored);
+    let stored = a.to_stored();
+    let mut a = Session::from_stored(&stored).unwrap();
+    assert_eq!(a.to_stored(), stored);
     let second = a.encrypt(b"2", &mut rng).unwrap();
     assert_eq!(
-        first.to_bytes()[..FLAG_AT],
-        second.to_bytes()[..FLAG_AT],
+        first.encode()[..FLAG_AT],
+        second.encode()[..FLAG_AT],
         "the same handshake and CT after a reload"
     );
     let mut b = bob.accept(&prekey(first), config).unwrap().session;
@@ -296,25 +296,25 @@ fn s7_a_pq_initiator_keeps_ct_while_it_sends_prekey_messages() {
     let reply = b.encrypt(b"r", &mut rng).unwrap();
     a.decrypt(&reply).unwrap();
     // Acknowledged: CT is dropped.
-    assert!(a.to_bytes().len() + 1500 < stored.len());
-    let reloaded = Session::from_bytes(&a.to_bytes()).unwrap();
+    assert!(a.to_stored().len() + 1500 < stored.len());
+    let reloaded = Session::from_stored(&a.to_stored()).unwrap();
     assert!(reloaded.is_post_quantum() && reloaded.is_acknowledged());
-    let stored_b = b.to_bytes();
-    assert!(Session::from_bytes(&stored_b).unwrap().is_post_quantum());
+    let stored_b = b.to_stored();
+    assert!(Session::from_stored(&stored_b).unwrap().is_post_quantum());
 }
 
 #[test]
 fn s2b_bundle_sizes_and_message_overhead() {
     let (mut rng, alice, mut bob) = accounts(7);
     let (opk, _) = bob.generate_one_time_prekeys(1, &mut rng)[0];
-    assert_eq!(bob.bundle(Some(opk)).unwrap().to_bytes().len(), 1807);
-    assert_eq!(bob.bundle(None).unwrap().to_bytes().len(), 1771);
+    assert_eq!(bob.bundle(Some(opk)).unwrap().encode().len(), 1807);
+    assert_eq!(bob.bundle(None).unwrap().encode().len(), 1771);
     let allowed = SessionConfig::default().with_classic_x3dh(true);
     let mut sizes = Vec::new();
     for bundle in [bob.bundle(None).unwrap(), bob.classic_bundle(None).unwrap()] {
         let bundle = bundle.verify().unwrap();
         let mut a = Session::initiate(alice.identity(), &bundle, allowed, &mut rng).unwrap();
-        sizes.push(a.encrypt(b"", &mut rng).unwrap().to_bytes().len());
+        sizes.push(a.encrypt(b"", &mut rng).unwrap().encode().len());
     }
     assert_eq!(sizes[0] - sizes[1], 4 + 1568, "kpk_id and CT");
 }

@@ -440,7 +440,7 @@ fn receiving_a_prekey_message_is_routed_to_its_archived_session_by_id() {
     assert_eq!(p.bob.record.archived().len(), archived);
     assert_eq!(p.bob.account.one_time_prekey_count(), opks);
     // What routing avoided: accepting it anew finds no one-time prekey.
-    let mut bob = Account::from_bytes(&p.bob.account.to_bytes()).unwrap();
+    let mut bob = Account::from_stored(&p.bob.account.to_stored()).unwrap();
     let AnyMessage::PreKey(two) = two else {
         panic!("a prekey message")
     };
@@ -494,7 +494,7 @@ fn receiving_every_failure_leaves_account_and_record_unchanged() {
     let opks = p.bob.account.one_time_prekey_count();
     // Tampered ciphertext: a new session would be created, but the message
     // does not authenticate. `receive` checks account and record are intact.
-    let mut bytes = good.to_bytes();
+    let mut bytes = good.encode();
     *bytes.last_mut().unwrap() ^= 1;
     let tampered = AnyMessage::decode(&bytes).unwrap();
     assert_eq!(p.deliver(true, &tampered), Err(Error::Authentication));
@@ -561,9 +561,9 @@ fn bounded_cost_archive_never_exceeds_its_limits_and_evicts_oldest_first() {
         }
         assert!(p.alice.record.archived().len() <= 3);
         // And the stored record loads back identical.
-        let stored = p.bob.record.to_bytes();
+        let stored = p.bob.record.to_stored();
         assert_eq!(
-            SessionRecord::from_bytes(&stored).unwrap().to_bytes(),
+            SessionRecord::from_stored(&stored).unwrap().to_stored(),
             stored
         );
     }
@@ -605,7 +605,7 @@ fn recovery_steps_1_to_3_after_a_decryption_failure_notice() {
         let m = p.send(true, b"lost");
         let error = p.deliver(true, &m).unwrap_err();
         let notice = p.notice(true, &m, &error).expect("a notice");
-        let notice = DecryptionFailure::decode(&notice.to_bytes()).unwrap();
+        let notice = DecryptionFailure::decode(&notice.encode()).unwrap();
         assert_eq!(notice.session_id(), None);
         assert_eq!(notice.ratchet_key().is_some(), !header_encryption);
         assert_eq!(notice.encrypted_header().is_some(), header_encryption);
@@ -677,7 +677,7 @@ fn recovery_step1_notices_only_for_failures_no_session_could_read() {
         p.alice.account.identity_key(),
     );
     assert_eq!(notice, expected);
-    assert_eq!(notice.to_bytes().len(), 3 + 32 + 32 + 4 + 64);
+    assert_eq!(notice.encode().len(), 3 + 32 + 32 + 4 + 64);
     assert_eq!(notice.session_id(), p.alice.current().as_ref());
     // Once Alice's session is acknowledged, a notice about one of its
     // prekey messages is about a late copy: ignored.
@@ -752,7 +752,7 @@ fn recovery_notice_wire_format() {
     assert_eq!(notice.ratchet_key().unwrap().to_bytes(), [7; 32]);
     assert_eq!(notice.message_index(), Some(5));
     assert_eq!(notice.encrypted_header(), None);
-    assert_eq!(notice.to_bytes(), bytes);
+    assert_eq!(notice.encode(), bytes);
     // Not a message: the message decoder refuses the kind byte.
     assert_eq!(
         AnyMessage::decode(&bytes),
@@ -763,7 +763,7 @@ fn recovery_notice_wire_format() {
     let notice = DecryptionFailure::decode(&bytes).unwrap();
     assert_eq!(notice.encrypted_header(), Some(&[5u8; 68]));
     assert_eq!((notice.session_id(), notice.ratchet_key()), (None, None));
-    assert_eq!(notice.to_bytes(), bytes);
+    assert_eq!(notice.encode(), bytes);
     assert_eq!(bytes.len(), DecryptionFailure::MAX_LEN - 32);
 }
 
@@ -774,7 +774,7 @@ fn record_of_one_peer_refuses_another_identity() {
     let mut rng = ChaCha20Rng::from_seed([99; 32]);
     let carol = Account::new(&mut rng);
     let bundle = carol.bundle(None).unwrap().verify().unwrap();
-    let before = p.alice.record.to_bytes();
+    let before = p.alice.record.to_stored();
     let current = p.alice.current();
     assert_eq!(
         p.alice
@@ -795,7 +795,7 @@ fn record_of_one_peer_refuses_another_identity() {
         Some(Error::IdentityChanged(*carol.identity_key()))
     );
     p.alice.record.refuse_identity_change();
-    assert_eq!(p.alice.record.to_bytes(), before);
+    assert_eq!(p.alice.record.to_stored(), before);
 }
 
 #[test]
@@ -816,14 +816,14 @@ fn receiving_says_when_the_account_changed_and_needs_no_account_otherwise() {
     );
     assert_eq!(p.bob.account.one_time_prekey_count(), prekeys - 1);
     assert!(format!("{d:?}").contains("plaintext_len: 5"));
-    let account = p.bob.account.to_bytes();
+    let account = p.bob.account.to_stored();
     let d = p
         .bob
         .record
         .decrypt(&mut p.bob.account, &second, p.config)
         .unwrap();
     assert!(!d.account_changed, "routed to its session");
-    assert_eq!(p.bob.account.to_bytes(), account);
+    assert_eq!(p.bob.account.to_stored(), account);
     let reply = p.send(false, b"reply");
     p.deliver(false, &reply).unwrap();
     // A Double Ratchet message needs no account at all.
@@ -859,7 +859,7 @@ fn s12_an_empty_record_keeps_its_peer() {
         NoticeOutcome::Abandoned
     );
     assert!(d.bob.record.current().is_none() && d.bob.record.archived().len() == 0);
-    d.bob.record = SessionRecord::from_bytes(&d.bob.record.to_bytes()).expect("loads");
+    d.bob.record = SessionRecord::from_stored(&d.bob.record.to_stored()).expect("loads");
     assert_eq!(d.bob.record.peer_identity_key(), Some(&alice_key));
     // A prekey message from someone else is not taken as Alice's.
     let mut mallory = Devices::new(5);
@@ -911,7 +911,7 @@ fn s13_a_notice_counts_only_signed_by_the_peer_and_naming_the_current_chain() {
     assert!(DecryptionFailure::decode(&[0x15, 0x00, 0x00]).is_err());
     // A notice signed by someone else, or for someone else, is ignored.
     let forged = DecryptionFailure::for_message(&unread, &bob_id, &alice_key);
-    let before = d.alice.record.to_bytes();
+    let before = d.alice.record.to_stored();
     assert_eq!(
         d.alice.record.on_decryption_failure(&forged, &alice_key),
         NoticeOutcome::Ignored(IgnoredNotice::NotSignedByPeer)
@@ -924,7 +924,7 @@ fn s13_a_notice_counts_only_signed_by_the_peer_and_naming_the_current_chain() {
             .on_decryption_failure(&misaddressed, &alice_key)
             .changed()
     );
-    assert_eq!(d.alice.record.to_bytes(), before);
+    assert_eq!(d.alice.record.to_stored(), before);
     // A notice about Bob's own earlier reply's chain, which Alice moved past.
     let stale = DecryptionFailure::for_message(&hello, d.bob.account.identity(), &alice_key);
     assert_eq!(
@@ -939,7 +939,7 @@ fn s13_a_notice_counts_only_signed_by_the_peer_and_naming_the_current_chain() {
         genuine.verify(&alice_key, &bob_key),
         Err(Error::BadSignature)
     );
-    let genuine = DecryptionFailure::decode(&genuine.to_bytes()).expect("decodes");
+    let genuine = DecryptionFailure::decode(&genuine.encode()).expect("decodes");
     assert_eq!(
         d.alice.record.on_decryption_failure(&genuine, &alice_key),
         NoticeOutcome::ResendRequested
@@ -982,12 +982,12 @@ fn s13_one_tampered_message_cannot_end_a_session() {
         let notice = p
             .notice(true, &altered, &error)
             .expect("no session reads it");
-        let before = p.alice.record.to_bytes();
+        let before = p.alice.record.to_stored();
         assert_eq!(p.on_notice(true, &notice), NoticeOutcome::ResendRequested);
         assert!(!p.alice.record.needs_new_session());
-        assert_ne!(p.alice.record.to_bytes(), before, "the warning is stored");
-        let reloaded = SessionRecord::from_bytes(&p.alice.record.to_bytes()).unwrap();
-        assert_eq!(reloaded.to_bytes(), p.alice.record.to_bytes());
+        assert_ne!(p.alice.record.to_stored(), before, "the warning is stored");
+        let reloaded = SessionRecord::from_stored(&p.alice.record.to_stored()).unwrap();
+        assert_eq!(reloaded.to_stored(), p.alice.record.to_stored());
         // The replayed notice, however often, changes nothing.
         for _ in 0..3 {
             assert_eq!(

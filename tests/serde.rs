@@ -21,7 +21,7 @@ fn value_types_round_trip_as_wire_bytes() {
             .expect("json")
             .as_array()
             .map(Vec::len),
-        Some(m.to_bytes().len())
+        Some(m.encode().len())
     );
     let key = *p.bob.identity_key();
     assert_eq!(round_trip(&key), key);

@@ -16,7 +16,7 @@ fn small(max_skip: u32, max_skipped_keys: u32) -> SessionConfig {
 
 /// Re-encodes a prekey message with some bytes of its prefix replaced.
 fn with_prefix_bytes(m: &PreKeyMessage, at: usize, bytes: &[u8]) -> AnyMessage {
-    let mut encoded = m.to_bytes();
+    let mut encoded = m.encode();
     encoded[at..at + bytes.len()].copy_from_slice(bytes);
     AnyMessage::decode(&encoded).expect("still well-formed")
 }
@@ -52,12 +52,12 @@ fn s1_small_order_identity_key_in_prekey_message_is_rejected() {
     let mut identity_point = [0u8; 32];
     identity_point[0] = 1;
     let forged = prekey(with_prefix_bytes(&first, 1, &identity_point));
-    let before = bob.to_bytes();
+    let before = bob.to_stored();
     assert_eq!(
         bob.accept(&forged, SessionConfig::default()).err(),
         Some(Error::InvalidKey)
     );
-    assert_eq!(bob.to_bytes(), before);
+    assert_eq!(bob.to_stored(), before);
 }
 
 #[test]
@@ -97,14 +97,14 @@ fn s2_bundle_names_only_held_one_time_prekeys() {
     assert_eq!(bob.bundle(Some(1)).err(), Some(Error::UnknownPreKey));
     bob.generate_one_time_prekeys(1, &mut rng);
     let bundle = bob.bundle(Some(1)).expect("held");
-    assert_eq!(bundle.to_bytes().len(), 1807);
-    assert_eq!(bob.bundle(None).expect("bundle").to_bytes().len(), 1771);
+    assert_eq!(bundle.encode().len(), 1807);
+    assert_eq!(bob.bundle(None).expect("bundle").encode().len(), 1771);
     assert_eq!(
-        bob.classic_bundle(Some(1)).expect("held").to_bytes().len(),
+        bob.classic_bundle(Some(1)).expect("held").encode().len(),
         170
     );
     assert_eq!(
-        bob.classic_bundle(None).expect("bundle").to_bytes().len(),
+        bob.classic_bundle(None).expect("bundle").encode().len(),
         134
     );
 }
@@ -114,7 +114,7 @@ fn s2_bundle_names_only_held_one_time_prekeys() {
 #[test]
 fn s3_one_time_prekey_is_consumed_only_when_its_message_decrypts() {
     let (_, _, mut bob, _, first) = initiated(SessionConfig::default(), 5);
-    let before = bob.to_bytes();
+    let before = bob.to_stored();
     let tampered =
         AnyMessage::decode(&flipped(&AnyMessage::PreKey(first.clone()), 140, 0)).expect("decodes");
     let AnyMessage::PreKey(tampered) = tampered else {
@@ -124,18 +124,18 @@ fn s3_one_time_prekey_is_consumed_only_when_its_message_decrypts() {
         bob.accept(&tampered, SessionConfig::default()).err(),
         Some(Error::Authentication)
     );
-    assert_eq!(bob.to_bytes(), before, "the one-time prekey is kept");
+    assert_eq!(bob.to_stored(), before, "the one-time prekey is kept");
     assert_eq!(bob.one_time_prekey_count(), 1);
     bob.accept(&first, SessionConfig::default())
         .expect("genuine");
     assert_eq!(bob.one_time_prekey_count(), 0);
     // Accepting it again into a new session: the one-time prekey is gone.
-    let before = bob.to_bytes();
+    let before = bob.to_stored();
     assert_eq!(
         bob.accept(&first, SessionConfig::default()).err(),
         Some(Error::UnknownPreKey)
     );
-    assert_eq!(bob.to_bytes(), before);
+    assert_eq!(bob.to_stored(), before);
 }
 
 #[test]
@@ -167,12 +167,12 @@ fn s3_unknown_signed_prekey_is_rejected_and_previous_one_has_a_grace_period() {
     .expect("init");
     let late_first = prekey(late.encrypt(b"late", &mut rng).expect("enc"));
     bob.forget_previous_signed_prekey();
-    let before = bob.to_bytes();
+    let before = bob.to_stored();
     assert_eq!(
         bob.accept(&late_first, SessionConfig::default()).err(),
         Some(Error::UnknownPreKey)
     );
-    assert_eq!(bob.to_bytes(), before);
+    assert_eq!(bob.to_stored(), before);
 }
 
 #[test]
@@ -191,7 +191,7 @@ fn s4_failed_decrypt_changes_nothing_and_the_next_message_decrypts() {
     for he in [false, true] {
         let mut p = established(SessionConfig::default().with_header_encryption(he), 8);
         let m = p.a_to_b(b"genuine");
-        let len = m.to_bytes().len();
+        let len = m.encode().len();
         let mut refused = 0;
         for byte in 0..len {
             if let Ok(forged) = AnyMessage::decode(&flipped(&m, byte, (byte % 8) as u8)) {
@@ -356,7 +356,7 @@ fn s4_forward_secrecy_a_later_state_cannot_decrypt_again() {
         let mut p = established(SessionConfig::default().with_header_encryption(he), 16);
         let m = p.a_to_b(b"secret");
         p.b.decrypt(&m).expect("m");
-        let later = Session::from_bytes(&p.b.to_bytes()).expect("reload");
+        let later = Session::from_stored(&p.b.to_stored()).expect("reload");
         let mut later = later;
         let r = later.decrypt(&m);
         assert!(
@@ -370,11 +370,11 @@ fn s4_forward_secrecy_a_later_state_cannot_decrypt_again() {
 fn s4_post_compromise_a_copy_from_before_a_round_trip_is_locked_out() {
     for he in [false, true] {
         let mut p = established(SessionConfig::default().with_header_encryption(he), 17);
-        let stolen = p.b.to_bytes();
+        let stolen = p.b.to_stored();
         // While no new DH key has been exchanged, the copy still works: the
         // test below is not vacuous.
         let early = p.a_to_b(b"early");
-        let mut copy = Session::from_bytes(&stolen).expect("copy");
+        let mut copy = Session::from_stored(&stolen).expect("copy");
         assert_eq!(
             copy.decrypt(&early).expect("copy decrypts before healing"),
             b"early"
@@ -384,7 +384,7 @@ fn s4_post_compromise_a_copy_from_before_a_round_trip_is_locked_out() {
         let bob_says = p.b_to_a(b"b");
         p.a.decrypt(&bob_says).expect("b");
         let after = p.a_to_b(b"after");
-        let mut copy = Session::from_bytes(&stolen).expect("copy");
+        let mut copy = Session::from_stored(&stolen).expect("copy");
         copy.decrypt(&early).expect("replayed traffic");
         assert_eq!(
             copy.decrypt(&after).err(),
@@ -482,7 +482,7 @@ fn s5_prekey_message_whose_fields_differ_from_the_session_is_rejected() {
         );
     }
     // The same message without its one-time prekey field.
-    let mut without = second.to_bytes();
+    let mut without = second.encode();
     without[flag_at] = 0;
     without.drain(flag_at + 1..flag_at + 5);
     let without = AnyMessage::decode(&without).expect("well-formed");
@@ -526,9 +526,9 @@ fn s5_a_session_takes_its_ratchet_message_in_either_envelope_once() {
         a.decrypt(&reply).expect("reply");
         let later = a.encrypt(b"later", &mut rng).expect("enc");
         assert!(!matches!(later, AnyMessage::PreKey(_)), "{later:?}");
-        let mut wrapped = second.to_bytes();
+        let mut wrapped = second.encode();
         wrapped.truncate(wrapped.len() - second.message().as_bytes().len());
-        wrapped.extend_from_slice(&later.to_bytes());
+        wrapped.extend_from_slice(&later.encode());
         let wrapped = AnyMessage::decode(&wrapped).expect("well-formed");
         assert_eq!(
             decrypt_checked(&mut b, &wrapped).expect("wrapped"),
@@ -556,7 +556,7 @@ fn s5_decoders_report_each_fault() {
         Some(Error::Malformed(DecodeError::BadKind))
     );
     let mut p = established(SessionConfig::default(), 22);
-    let m = p.a_to_b(b"").to_bytes();
+    let m = p.a_to_b(b"").encode();
     assert_eq!(m.len(), 41 + 32, "an empty plaintext is salt and tag");
     let mut trailing_is_ciphertext = m.clone();
     trailing_is_ciphertext.push(0);
@@ -634,10 +634,10 @@ fn s5_encrypt_into_and_decrypt_into_match_the_owned_calls() {
     for he in [false, true] {
         let config = SessionConfig::default().with_header_encryption(he);
         let (_, _, mut bob, a, first) = initiated(config, 24);
-        let stored = a.to_bytes();
+        let stored = a.to_stored();
         let (mut a1, mut a2) = (
-            Session::from_bytes(&stored).expect("copy"),
-            Session::from_bytes(&stored).expect("copy"),
+            Session::from_stored(&stored).expect("copy"),
+            Session::from_stored(&stored).expect("copy"),
         );
         let (mut r1, mut r2) = (Recording::new(25), Recording::new(25));
         let mut wire = vec![0xee; 3000]; // stale, longer content is replaced
@@ -645,7 +645,7 @@ fn s5_encrypt_into_and_decrypt_into_match_the_owned_calls() {
             let owned = a1.encrypt(text, &mut r1).expect("encrypt");
             a2.encrypt_into(text, &mut r2, &mut wire)
                 .expect("encrypt_into");
-            assert_eq!(owned.to_bytes(), wire);
+            assert_eq!(owned.encode(), wire);
         }
         let mut b = bob.accept(&first, config).expect("accept").session;
         let reply = b
@@ -659,15 +659,15 @@ fn s5_encrypt_into_and_decrypt_into_match_the_owned_calls() {
         let owned = a1.encrypt(b"plain phase", &mut r1).expect("encrypt");
         a2.encrypt_into(b"plain phase", &mut r2, &mut wire)
             .expect("encrypt_into");
-        assert_eq!(owned.to_bytes(), wire);
+        assert_eq!(owned.encode(), wire);
         // A failed decrypt leaves the buffer empty and the session unchanged.
-        let before = a1.to_bytes();
+        let before = a1.to_stored();
         assert_eq!(
             a1.decrypt_into(&reply, &mut plaintext).err(),
             Some(Error::Duplicate)
         );
         assert!(plaintext.is_empty());
-        assert_eq!(a1.to_bytes(), before);
+        assert_eq!(a1.to_stored(), before);
     }
 }
 
@@ -683,15 +683,15 @@ fn s1_a_base_key_with_its_unused_top_bit_set_is_refused() {
     // X25519 ignores bit 255: flipping it gives the same secrets under
     // another session id. The responder refuses that encoding.
     let (_, _, mut bob, _, first) = initiated(SessionConfig::default(), 16);
-    let mut bytes = first.to_bytes();
+    let mut bytes = first.encode();
     bytes[1 + 32 + 31] ^= 0x80;
     let flipped = prekey(AnyMessage::decode(&bytes).expect("decodes"));
-    let before = bob.to_bytes();
+    let before = bob.to_stored();
     assert_eq!(
         bob.accept(&flipped, SessionConfig::default()).err(),
         Some(Error::InvalidKey)
     );
-    assert_eq!(bob.to_bytes(), before);
+    assert_eq!(bob.to_stored(), before);
     assert!(bob.accept(&first, SessionConfig::default()).is_ok());
 }
 
@@ -745,7 +745,7 @@ fn s3_the_signed_prekey_secret_is_forgotten_with_its_rotation() {
         let first = a.encrypt(b"one-way", &mut rng).expect("encrypt");
         let session = bob.accept(&prekey(first), config).expect("accept").session;
         assert!(
-            !holds(&session.to_bytes(), &spk_secret),
+            !holds(&session.to_stored(), &spk_secret),
             "session keeps SPK"
         );
         let mut a =
@@ -760,8 +760,8 @@ fn s3_the_signed_prekey_secret_is_forgotten_with_its_rotation() {
     bob.rotate_signed_prekey(&mut rng);
     bob.rotate_signed_prekey(&mut rng);
     bob.forget_previous_signed_prekey();
-    assert!(!holds(&bob.to_bytes(), &spk_secret), "account keeps SPK");
-    assert!(!holds(&record.to_bytes(), &spk_secret), "record keeps SPK");
+    assert!(!holds(&bob.to_stored(), &spk_secret), "account keeps SPK");
+    assert!(!holds(&record.to_stored(), &spk_secret), "record keeps SPK");
 }
 
 #[test]
@@ -780,10 +780,10 @@ fn s3_a_replayed_first_message_without_one_time_prekey_is_refused() {
     bob.accept(&first, config).expect("accept");
     // The session is gone (archive overflow, lost record); the replay is
     // refused, also after the account is stored and loaded.
-    let before = bob.to_bytes();
+    let before = bob.to_stored();
     assert_eq!(bob.accept(&first, config).err(), Some(Error::Duplicate));
-    assert_eq!(bob.to_bytes(), before);
-    let mut reloaded = Account::from_bytes(&bob.to_bytes()).expect("loads");
+    assert_eq!(bob.to_stored(), before);
+    let mut reloaded = Account::from_stored(&bob.to_stored()).expect("loads");
     assert_eq!(
         reloaded.accept(&first, config).err(),
         Some(Error::Duplicate)
@@ -803,7 +803,7 @@ fn s3_a_replayed_first_message_without_one_time_prekey_is_refused() {
 fn s4_a_second_new_chain_before_we_reply_is_refused() {
     let mut p = established(SessionConfig::default(), 2);
     // Alice's state before her next message, kept aside.
-    let mut other_alice = Session::from_bytes(&p.a.to_bytes()).expect("loads");
+    let mut other_alice = Session::from_stored(&p.a.to_stored()).expect("loads");
     let new_chain = p.a_to_b(b"new chain");
     p.b.decrypt(&new_chain).expect("decrypts");
     // The copy starts another new chain against the same ratchet key of
@@ -811,9 +811,9 @@ fn s4_a_second_new_chain_before_we_reply_is_refused() {
     let other = other_alice
         .encrypt(b"another new chain", &mut ChaCha20Rng::from_seed([9; 32]))
         .expect("encrypt");
-    let before = p.b.to_bytes();
+    let before = p.b.to_stored();
     assert_eq!(p.b.decrypt(&other), Err(Error::Authentication));
-    assert_eq!(p.b.to_bytes(), before);
+    assert_eq!(p.b.to_stored(), before);
     // Once Bob replied, the copy's chain is just an unknown chain too, and
     // Alice's genuine next chain works.
     let reply = p.b_to_a(b"reply");
@@ -837,7 +837,7 @@ fn s4_the_gap_limit_is_checked_before_the_handshake() {
         .collect();
     // N = 3 > max_skip, and an identity key that is not a key: the gap is
     // reported, which needs no cryptographic work.
-    let mut bytes = messages[3].to_bytes();
+    let mut bytes = messages[3].encode();
     bytes[1..33].copy_from_slice(&[0xff; 32]);
     let forged = prekey(AnyMessage::decode(&bytes).expect("decodes"));
     assert_eq!(
@@ -872,12 +872,12 @@ fn s6_a_responder_can_require_header_encryption() {
         .with_header_encryption(true)
         .with_required_mode(true);
     let (_, _, mut bob, _, plain_first) = initiated(SessionConfig::default(), 13);
-    let before = bob.to_bytes();
+    let before = bob.to_stored();
     assert_eq!(
         bob.accept(&plain_first, required).err(),
         Some(Error::ModeRefused)
     );
-    assert_eq!(bob.to_bytes(), before, "no one-time prekey consumed");
+    assert_eq!(bob.to_stored(), before, "no one-time prekey consumed");
     let (_, _, mut bob, _, encrypted_first) =
         initiated(SessionConfig::default().with_header_encryption(true), 14);
     let session = bob

@@ -55,7 +55,7 @@ fn current_files() -> golden::Set {
     account.rotate_kem_prekey(&mut rng);
     let (plain, plain_msg) = conversation(false);
     let (he, he_msg) = conversation(true);
-    let stored = account.to_bytes().to_vec();
+    let stored = account.to_stored().to_vec();
     let mut set = golden::Set::of(&stored);
     set.state("account", "bin", stored);
     set.state(
@@ -63,10 +63,10 @@ fn current_files() -> golden::Set {
         "sealed",
         account.seal(&STORAGE_KEY, b"ctx", &mut rng).expect("seal"),
     );
-    set.state("session", "bin", plain.b.to_bytes().to_vec());
-    set.other("session", "msg", plain_msg.to_bytes());
-    set.state("session_he", "bin", he.b.to_bytes().to_vec());
-    set.other("session_he", "msg", he_msg.to_bytes());
+    set.state("session", "bin", plain.b.to_stored().to_vec());
+    set.other("session", "msg", plain_msg.encode());
+    set.state("session_he", "bin", he.b.to_stored().to_vec());
+    set.other("session_he", "msg", he_msg.encode());
     set.state(
         "session_he",
         "sealed",
@@ -89,7 +89,7 @@ fn s7_golden_files_of_every_version_load_round_trip_and_work() {
 fn check_golden(version: u8, current: u8) {
     let name = |name: &str, ext: &str| golden::file_name(name, version, ext);
     let read = |name: String| golden::read(&name);
-    let account = Account::from_bytes(&read(name("account", "bin"))).expect("account");
+    let account = Account::from_stored(&read(name("account", "bin"))).expect("account");
     assert_eq!(account.one_time_prekey_count(), 3);
     assert_eq!(account.unpublished_one_time_prekeys().len(), 1);
     assert_eq!(account.signed_prekey_id(), 2);
@@ -111,12 +111,12 @@ fn check_golden(version: u8, current: u8) {
     }
     let sealed = Account::open(&read(name("account", "sealed")), &STORAGE_KEY, b"ctx")
         .expect("sealed account");
-    assert_eq!(sealed.to_bytes(), account.to_bytes());
+    assert_eq!(sealed.to_stored(), account.to_stored());
     // Stored again, a loaded state loads to the same state; in the
     // writer's version, it stores byte for byte what the file holds.
-    let again = account.to_bytes();
+    let again = account.to_stored();
     assert_eq!(
-        Account::from_bytes(&again).expect("reload").to_bytes(),
+        Account::from_stored(&again).expect("reload").to_stored(),
         again
     );
     if version == current {
@@ -124,11 +124,11 @@ fn check_golden(version: u8, current: u8) {
     }
     for state in ["session", "session_he"] {
         let stored = read(name(state, "bin"));
-        let mut session = Session::from_bytes(&stored).unwrap_or_else(|e| panic!("{state}: {e}"));
+        let mut session = Session::from_stored(&stored).unwrap_or_else(|e| panic!("{state}: {e}"));
         assert_eq!(session.skipped_keys(), 2, "{state} v{version}");
-        let again = session.to_bytes();
+        let again = session.to_stored();
         assert_eq!(
-            Session::from_bytes(&again).expect("reload").to_bytes(),
+            Session::from_stored(&again).expect("reload").to_stored(),
             again,
             "{state} v{version}"
         );
@@ -145,7 +145,7 @@ fn check_golden(version: u8, current: u8) {
         .expect("sealed session");
     assert!(he.has_header_encryption());
     if version == current {
-        assert_eq!(he.to_bytes().to_vec(), read(name("session_he", "bin")));
+        assert_eq!(he.to_stored().to_vec(), read(name("session_he", "bin")));
     }
 }
 
@@ -165,7 +165,7 @@ fn s7_blessing_writes_only_missing_files_and_never_overwrites() {
     ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let stored = SessionRecord::new().to_bytes().to_vec();
+    let stored = SessionRecord::new().to_stored().to_vec();
     let mut set = golden::Set::of(&stored);
     set.state("record", "bin", stored.clone());
     set.other("record", "msg", vec![1, 2, 3]);
@@ -205,8 +205,8 @@ fn s7_sealed_state_needs_the_right_key_and_kind() {
     assert_eq!(
         Session::open(&sealed, &STORAGE_KEY, b"ctx")
             .expect("open")
-            .to_bytes(),
-        p.b.to_bytes()
+            .to_stored(),
+        p.b.to_stored()
     );
     assert_eq!(
         Session::open(&sealed, &[0x43; 32], b"ctx").err(),
@@ -266,13 +266,13 @@ fn s7_every_corrupted_byte_of_a_sealed_golden_file_is_refused() {
     type Open = fn(&[u8], &[u8; 32]) -> Result<Vec<u8>, Error>;
     let files: [(&str, Open); 3] = [
         ("account_v1.sealed", |b, k| {
-            Account::open(b, k, b"ctx").map(|a| a.to_bytes().to_vec())
+            Account::open(b, k, b"ctx").map(|a| a.to_stored().to_vec())
         }),
         ("session_he_v1.sealed", |b, k| {
-            Session::open(b, k, b"ctx").map(|s| s.to_bytes().to_vec())
+            Session::open(b, k, b"ctx").map(|s| s.to_stored().to_vec())
         }),
         ("record_v1.sealed", |b, k| {
-            SessionRecord::open(b, k, b"ctx").map(|r| r.to_bytes().to_vec())
+            SessionRecord::open(b, k, b"ctx").map(|r| r.to_stored().to_vec())
         }),
     ];
     for (name, open) in files {
@@ -308,10 +308,10 @@ fn s7_every_corrupted_byte_of_a_sealed_golden_file_is_refused() {
 #[test]
 fn s7_loading_rejects_truncated_trailing_and_foreign_input() {
     let (p, _) = conversation(true);
-    for stored in [p.b.to_bytes().to_vec(), p.a.to_bytes().to_vec()] {
+    for stored in [p.b.to_stored().to_vec(), p.a.to_stored().to_vec()] {
         for n in 0..stored.len() {
             assert_eq!(
-                Session::from_bytes(&stored[..n]).err(),
+                Session::from_stored(&stored[..n]).err(),
                 Some(Error::State(StateError::Truncated)),
                 "truncated at {n}"
             );
@@ -319,30 +319,30 @@ fn s7_loading_rejects_truncated_trailing_and_foreign_input() {
         let mut long = stored.clone();
         long.push(0);
         assert_eq!(
-            Session::from_bytes(&long).err(),
+            Session::from_stored(&long).err(),
             Some(Error::State(StateError::Trailing))
         );
         let mut newer = stored.clone();
         newer[1] = 4;
         assert_eq!(
-            Session::from_bytes(&newer).err(),
+            Session::from_stored(&newer).err(),
             Some(Error::State(StateError::UnsupportedVersion(4)))
         );
         assert_eq!(
-            Account::from_bytes(&stored).err(),
+            Account::from_stored(&stored).err(),
             Some(Error::State(StateError::WrongKind))
         );
     }
-    let account = p.bob.to_bytes();
+    let account = p.bob.to_stored();
     for n in 0..account.len() {
         assert_eq!(
-            Account::from_bytes(&account[..n]).err(),
+            Account::from_stored(&account[..n]).err(),
             Some(Error::State(StateError::Truncated)),
             "truncated at {n}"
         );
     }
     assert_eq!(
-        Session::from_bytes(&account).err(),
+        Session::from_stored(&account).err(),
         Some(Error::State(StateError::WrongKind))
     );
 }
@@ -350,7 +350,7 @@ fn s7_loading_rejects_truncated_trailing_and_foreign_input() {
 #[test]
 fn s7_loading_rejects_inconsistent_state() {
     let (p, _) = conversation(false);
-    let stored = p.b.to_bytes().to_vec();
+    let stored = p.b.to_stored().to_vec();
     // The config of this session is max_skip 50, max_skipped_keys 100,
     // stored after the flags byte. A config that no longer admits the stored
     // skipped keys (max_skipped_keys 1 < 2 stored) is inconsistent.
@@ -358,21 +358,21 @@ fn s7_loading_rejects_inconsistent_state() {
     fewer[3..7].copy_from_slice(&1u32.to_be_bytes());
     fewer[7..11].copy_from_slice(&1u32.to_be_bytes());
     assert_eq!(
-        Session::from_bytes(&fewer).err(),
+        Session::from_stored(&fewer).err(),
         Some(Error::State(StateError::Inconsistent))
     );
     // A refused config (max_skip > max_skipped_keys).
     let mut refused = stored.clone();
     refused[3..7].copy_from_slice(&101u32.to_be_bytes());
     assert_eq!(
-        Session::from_bytes(&refused).err(),
+        Session::from_stored(&refused).err(),
         Some(Error::State(StateError::Inconsistent))
     );
     // A responder that claims to be acknowledged (bit 1 without bit 0).
     let mut flags = stored.clone();
     flags[2] |= 0b10;
     assert_eq!(
-        Session::from_bytes(&flags).err(),
+        Session::from_stored(&flags).err(),
         Some(Error::State(StateError::Inconsistent))
     );
     // A huge skipped-key count is refused before anything is allocated.
@@ -380,7 +380,7 @@ fn s7_loading_rejects_inconsistent_state() {
     let at = huge.len() - 2 * 36 - 4 - 32 - 4;
     huge[at..at + 4].copy_from_slice(&u32::MAX.to_be_bytes());
     assert_eq!(
-        Session::from_bytes(&huge).err(),
+        Session::from_stored(&huge).err(),
         Some(Error::State(StateError::Truncated))
     );
 }
@@ -391,7 +391,7 @@ fn s7_stored_sizes_stay_within_budget() {
         let p = established(SessionConfig::default().with_header_encryption(he), 5);
         for s in [&p.a, &p.b] {
             assert_eq!(s.skipped_keys(), 0);
-            let len = s.to_bytes().len();
+            let len = s.to_stored().len();
             assert!(
                 len <= budget,
                 "header encryption {he}: {len} > {budget} bytes"
@@ -401,9 +401,9 @@ fn s7_stored_sizes_stay_within_budget() {
         let mut p = p;
         let sent: Vec<AnyMessage> = (0..101u8).map(|i| p.a_to_b(&[i])).collect();
         p.b.decrypt(&sent[0]).expect("opens the chain");
-        let base = p.b.to_bytes().len();
+        let base = p.b.to_stored().len();
         p.b.decrypt(&sent[100]).expect("skips 99");
-        let per_key = (p.b.to_bytes().len() - base) as f64 / 99.0;
+        let per_key = (p.b.to_stored().len() - base) as f64 / 99.0;
         assert!(per_key <= 40.0, "{per_key} bytes a skipped key");
     }
 }
@@ -445,7 +445,7 @@ fn s7_sealed_state_opens_only_where_it_was_stored() {
     );
     let opened =
         SessionRecord::open_for_peer(&bob_row, &key, b"peer:bob", &bob_key).expect("opens");
-    assert_eq!(opened.to_bytes(), alice_bob.alice.record.to_bytes());
+    assert_eq!(opened.to_stored(), alice_bob.alice.record.to_stored());
     // Accounts and sessions bind their context too.
     let account = alice_bob
         .alice
@@ -469,10 +469,10 @@ fn s7_record_storage_round_trip_sealing_and_rejection() {
         p.deliver(true, &m).unwrap();
     }
     p.round_trip();
-    let stored = p.bob.record.to_bytes();
+    let stored = p.bob.record.to_stored();
     assert_eq!(stored[..2], [0x22, 4]);
-    let loaded = SessionRecord::from_bytes(&stored).unwrap();
-    assert_eq!(loaded.to_bytes(), stored);
+    let loaded = SessionRecord::from_stored(&stored).unwrap();
+    assert_eq!(loaded.to_stored(), stored);
     assert_eq!(loaded.archived().len(), 2);
     // The loaded record behaves as the original.
     p.bob.record = loaded;
@@ -484,27 +484,27 @@ fn s7_record_storage_round_trip_sealing_and_rejection() {
     assert_eq!(
         SessionRecord::open(&sealed, &key, b"ctx")
             .unwrap()
-            .to_bytes(),
-        p.bob.record.to_bytes()
+            .to_stored(),
+        p.bob.record.to_stored()
     );
     assert_eq!(
         SessionRecord::open(&sealed, &[6; 32], b"ctx").unwrap_err(),
         Error::State(StateError::Sealed)
     );
-    let stored = p.bob.record.to_bytes();
-    let session = p.bob.record.current().unwrap().to_bytes();
+    let stored = p.bob.record.to_stored();
+    let session = p.bob.record.current().unwrap().to_stored();
     assert_eq!(
-        SessionRecord::from_bytes(&session).unwrap_err(),
+        SessionRecord::from_stored(&session).unwrap_err(),
         Error::State(StateError::WrongKind)
     );
     assert_eq!(
-        SessionRecord::from_bytes(&[0x22, 4]).unwrap_err(),
-        Error::State(StateError::UnsupportedVersion(4))
+        SessionRecord::from_stored(&[0x22, 5]).unwrap_err(),
+        Error::State(StateError::UnsupportedVersion(5))
     );
     // Every truncation is an error; a trailing byte too.
     for len in 0..stored.len() {
         assert_eq!(
-            SessionRecord::from_bytes(&stored[..len]).unwrap_err(),
+            SessionRecord::from_stored(&stored[..len]).unwrap_err(),
             Error::State(StateError::Truncated),
             "len {len}"
         );
@@ -512,14 +512,14 @@ fn s7_record_storage_round_trip_sealing_and_rejection() {
     let mut long = stored.to_vec();
     long.push(0);
     assert_eq!(
-        SessionRecord::from_bytes(&long).unwrap_err(),
+        SessionRecord::from_stored(&long).unwrap_err(),
         Error::State(StateError::Trailing)
     );
     // More archived sessions than the stored limit allows.
     let mut over = stored.to_vec();
     over[2..6].copy_from_slice(&1u32.to_be_bytes());
     assert_eq!(
-        SessionRecord::from_bytes(&over).unwrap_err(),
+        SessionRecord::from_stored(&over).unwrap_err(),
         Error::State(StateError::Inconsistent)
     );
     // The same session twice.
@@ -528,24 +528,24 @@ fn s7_record_storage_round_trip_sealing_and_rejection() {
     record
         .start_new(p.bob.account.identity(), &bundle, p.config, &mut p.rng)
         .unwrap();
-    let one = record.to_bytes();
-    let session = record.current().unwrap().to_bytes();
+    let one = record.to_stored();
+    let session = record.current().unwrap().to_stored();
     let mut twice = one[..one.len() - 4].to_vec();
     twice.extend(1u32.to_be_bytes());
     twice.push(0);
     twice.extend((session.len() as u32).to_be_bytes());
     twice.extend(session.iter());
     assert_eq!(
-        SessionRecord::from_bytes(&twice).unwrap_err(),
+        SessionRecord::from_stored(&twice).unwrap_err(),
         Error::State(StateError::Inconsistent)
     );
     // An empty record.
-    let empty = SessionRecord::new().to_bytes();
+    let empty = SessionRecord::new().to_stored();
     // kind, version, limits, no pinned key, not verified, no changed key,
     // no current session, no archived ones.
     assert_eq!(empty.len(), 2 + 8 + 1 + 1 + 1 + 1 + 4);
     assert!(
-        SessionRecord::from_bytes(&empty)
+        SessionRecord::from_stored(&empty)
             .unwrap()
             .needs_new_session()
     );
@@ -573,10 +573,10 @@ fn record_files() -> golden::Set {
     let m = p.send(true, b"fifth");
     p.deliver(true, &m).unwrap();
     p.round_trip();
-    let stored = p.bob.record.to_bytes().to_vec();
+    let stored = p.bob.record.to_stored().to_vec();
     let mut set = golden::Set::of(&stored);
     set.state("record", "bin", stored);
-    set.other("record", "msg", held.to_bytes());
+    set.other("record", "msg", held.encode());
     set.state(
         "record",
         "sealed",
@@ -592,7 +592,7 @@ fn s7_golden_record_files_of_every_version_load_round_trip_and_work() {
     for version in 1..=files.version {
         let name = |ext: &str| golden::file_name("record", version, ext);
         let stored = golden::read(&name("bin"));
-        let mut record = SessionRecord::from_bytes(&stored).expect("record");
+        let mut record = SessionRecord::from_stored(&stored).expect("record");
         assert_eq!(record.archived().len(), 4);
         assert!(
             record.peer_identity_key().is_some(),
@@ -600,15 +600,18 @@ fn s7_golden_record_files_of_every_version_load_round_trip_and_work() {
         );
         // Stored again, it loads to the same state; in the writer's
         // version, byte for byte the file.
-        let again = record.to_bytes();
-        assert_eq!(SessionRecord::from_bytes(&again).unwrap().to_bytes(), again);
+        let again = record.to_stored();
+        assert_eq!(
+            SessionRecord::from_stored(&again).unwrap().to_stored(),
+            again
+        );
         if version == files.version {
             assert_eq!(*again, stored);
         }
         let current = record.current().map(|s| s.session_id());
         let sealed = SessionRecord::open(&golden::read(&name("sealed")), &STORAGE_KEY, b"ctx")
             .expect("sealed");
-        assert_eq!(sealed.to_bytes(), record.to_bytes());
+        assert_eq!(sealed.to_stored(), record.to_stored());
         // The held message decrypts from the oldest (abandoned) session,
         // which stays archived.
         let mut rng = ChaCha20Rng::from_seed([21; 32]);
@@ -665,7 +668,7 @@ fn golden_state() -> (GroupSession, Vec<u8>, IdentityKey) {
 fn group_files() -> golden::Set {
     let (state, held, _) = golden_state();
     let mut rng = ChaCha20Rng::from_seed([24; 32]);
-    let stored = state.to_bytes().to_vec();
+    let stored = state.to_stored().to_vec();
     let mut set = golden::Set::of(&stored);
     set.state("group", "bin", stored);
     let sealed = state.seal(&STORAGE_KEY, b"ctx", &mut rng).expect("seal");
@@ -682,7 +685,7 @@ fn s7_group_golden_files_of_every_version_load_and_work() {
     for version in 1..=files.version {
         let name = |ext: &str| golden::file_name("group", version, ext);
         let stored = golden::read(&name("bin"));
-        let mut loaded = GroupSession::from_bytes(&stored).expect("group state");
+        let mut loaded = GroupSession::from_stored(&stored).expect("group state");
         assert_eq!(loaded.sender_chain(), Some((2, 0)));
         assert_eq!(loaded.chains_from(&identity(2)), 5);
         assert_eq!(loaded.skipped_keys(), 6);
@@ -697,7 +700,7 @@ fn s7_group_golden_files_of_every_version_load_and_work() {
         let sealed = golden::read(&name("sealed"));
         let opened = GroupSession::open(&sealed, &STORAGE_KEY, b"ctx").expect("sealed");
         if version == files.version {
-            assert_eq!(opened.to_bytes().as_slice(), stored);
+            assert_eq!(opened.to_stored().as_slice(), stored);
         }
         assert_eq!(
             GroupSession::open(&sealed, &[0; 32], b"ctx").err(),
@@ -717,30 +720,30 @@ fn s7_todays_writer_still_writes_its_group_golden_files() {
 fn s7_group_state_size_per_chain_and_per_key() {
     let mut rng = ChaCha20Rng::from_seed([25; 32]);
     let mut me = GroupSession::new(GROUP, SessionConfig::default());
-    let empty = me.to_bytes().len();
+    let empty = me.to_stored().len();
     assert_eq!(empty, 31);
     me.rotate(&mut rng).expect("rotate");
-    assert_eq!(me.to_bytes().len(), empty + 72, "own chain");
+    assert_eq!(me.to_stored().len(), empty + 72, "own chain");
     let mut them = GroupSession::new(GROUP, SessionConfig::default());
     let d = them.rotate(&mut rng).expect("rotate");
-    let base = me.to_bytes().len();
+    let base = me.to_stored().len();
     me.receive_distribution(&identity(0), &d).expect("receive");
     assert_eq!(
-        me.to_bytes().len(),
+        me.to_stored().len(),
         base + 37 + 76,
         "a new sender's first chain"
     );
     let d = them.rotate(&mut rng).expect("rotate");
-    let before = me.to_bytes().len();
+    let before = me.to_stored().len();
     me.receive_distribution(&identity(0), &d).expect("receive");
-    assert_eq!(me.to_bytes().len(), before + 76, "a further chain");
-    let before = me.to_bytes().len();
+    assert_eq!(me.to_stored().len(), before + 76, "a further chain");
+    let before = me.to_stored().len();
     for _ in 0..100 {
         them.encrypt(b"lost", &mut rng).expect("encrypt");
     }
     let m = them.encrypt(b"arrives", &mut rng).expect("encrypt");
     me.decrypt(&identity(0), &m).expect("decrypt");
-    assert_eq!(me.to_bytes().len(), before + 100 * 36, "100 skipped keys");
+    assert_eq!(me.to_stored().len(), before + 100 * 36, "100 skipped keys");
 }
 
 /// The README states the stored size of an idle session: this test computes
@@ -750,7 +753,7 @@ fn s7_the_readme_states_the_measured_session_sizes() {
     let mut sizes = Vec::new();
     for he in [false, true] {
         let p = established(SessionConfig::default().with_header_encryption(he), 5);
-        sizes.push((p.a.to_bytes().len(), p.b.to_bytes().len()));
+        sizes.push((p.a.to_stored().len(), p.b.to_stored().len()));
     }
     let [(a, b), (a_he, b_he)] = sizes[..] else {
         panic!("two modes")

@@ -87,12 +87,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rng = fixtures::rng(9);
     for (i, bytes) in accounts.iter().enumerate() {
         out.push(("load_account", format!("account-{i:02}"), bytes.clone()));
-        let sealed = Account::from_bytes(bytes)?.seal(&STORAGE_KEY, b"ctx", &mut rng)?;
+        let sealed = Account::from_stored(bytes)?.seal(&STORAGE_KEY, b"ctx", &mut rng)?;
         out.push(("open_sealed", format!("account-{i:02}"), sealed));
     }
     for (i, bytes) in sessions.iter().enumerate() {
         out.push(("load_session", format!("session-{i:02}"), bytes.clone()));
-        let sealed = Session::from_bytes(bytes)?.seal(&STORAGE_KEY, b"ctx", &mut rng)?;
+        let sealed = Session::from_stored(bytes)?.seal(&STORAGE_KEY, b"ctx", &mut rng)?;
         out.push(("open_sealed", format!("session-{i:02}"), sealed));
     }
 

@@ -32,7 +32,7 @@ use crate::{Error, SessionConfig};
 /// [`MAX_CHAINS_PER_SENDER`](Self::MAX_CHAINS_PER_SENDER) per sender.
 ///
 /// An application keeps one `GroupSession` per group and device, and stores
-/// it like a pairwise session ([`to_bytes`](Self::to_bytes) /
+/// it like a pairwise session ([`to_stored`](Self::to_stored) /
 /// [`seal`](Self::seal)).
 ///
 /// **Senders.** A group message does not say who sent it, and the server
@@ -68,7 +68,7 @@ use crate::{Error, SessionConfig};
 /// // Alice starts her chain; its distribution goes to Bob inside their
 /// // pairwise session (here directly), and Bob files it under Alice.
 /// let distribution = alice.rotate(&mut rng)?;
-/// let received = SenderKeyDistribution::decode(&distribution.to_bytes()[..])?;
+/// let received = SenderKeyDistribution::decode(&distribution.encode()[..])?;
 /// bob.receive_distribution(alice_identity.public_key(), &received)?;
 ///
 /// // One encryption for the whole group; each member decrypts it once.
@@ -388,7 +388,7 @@ impl GroupSession {
 
     /// Forgets everything held for `sender` in this group: its chains, their
     /// skipped keys and the chain ids it had dropped. From now on its
-    /// messages fail with [`Error::UnknownChain`], and [`to_bytes`](Self::to_bytes)
+    /// messages fail with [`Error::UnknownChain`], and [`to_stored`](Self::to_stored)
     /// no longer holds any of its keys. Returns whether anything was held.
     ///
     /// The library does not know who is in the group: the application

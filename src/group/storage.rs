@@ -61,12 +61,12 @@ impl GroupSession {
     /// # let mut rng = rand_chacha::ChaCha20Rng::from_seed([2; 32]);
     /// let mut group = GroupSession::new([1; 16], SessionConfig::default());
     /// group.rotate(&mut rng)?;
-    /// let stored = group.to_bytes();
+    /// let stored = group.to_stored();
     /// assert_eq!(stored.len(), 31 + 72);
-    /// assert_eq!(GroupSession::from_bytes(&stored)?.to_bytes(), stored);
+    /// assert_eq!(GroupSession::from_stored(&stored)?.to_stored(), stored);
     /// # Ok::<(), cliquet::Error>(())
     /// ```
-    pub fn to_bytes(&self) -> Secret {
+    pub fn to_stored(&self) -> Secret {
         let mut out = storage::start(storage::GROUP, self.stored_len());
         out.put(&self.group_id);
         out.put_u32_be(self.config.max_skip());
@@ -101,7 +101,7 @@ impl GroupSession {
         out
     }
 
-    /// Loads a state stored by [`to_bytes`](Self::to_bytes) (any format
+    /// Loads a state stored by [`to_stored`](Self::to_stored) (any format
     /// version up to this library's). Nothing is allocated beyond what the
     /// input's length can hold.
     ///
@@ -112,11 +112,11 @@ impl GroupSession {
     /// more skipped keys than
     /// `max_skipped_keys` in a chain or one at or past its chain's
     /// iteration, unsorted entries).
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
+    pub fn from_stored(bytes: &[u8]) -> Result<Self, Error> {
         load(bytes).map_err(Error::State)
     }
 
-    /// The length of [`to_bytes`](Self::to_bytes)'s output.
+    /// The length of [`to_stored`](Self::to_stored)'s output.
     fn stored_len(&self) -> usize {
         let own = if self.own.is_some() { OWN_CHAIN_LEN } else { 0 };
         let senders: usize = self

@@ -51,7 +51,7 @@ fn pair(config: SessionConfig) -> (GroupSession, GroupSession, IdentityKey) {
     let mut alice = GroupSession::new(GROUP, config);
     let mut bob = GroupSession::new(GROUP, config);
     let d = alice.rotate(&mut rng(1)).unwrap();
-    let d = SenderKeyDistribution::decode(&d.to_bytes()[..]).unwrap();
+    let d = SenderKeyDistribution::decode(&d.encode()[..]).unwrap();
     bob.receive_distribution(&identity(1), &d).unwrap();
     (alice, bob, identity(1))
 }
@@ -62,10 +62,10 @@ fn decrypt(
     sender: &IdentityKey,
     message: &GroupMessage,
 ) -> Result<Vec<u8>, Error> {
-    let before = group.to_bytes();
+    let before = group.to_stored();
     let result = group.decrypt(sender, message);
     if result.is_err() {
-        assert_eq!(group.to_bytes(), before, "{result:?} changed the state");
+        assert_eq!(group.to_stored(), before, "{result:?} changed the state");
     }
     result
 }
@@ -85,7 +85,7 @@ fn s10_creating_draws_ck_then_gsk_and_encrypt_draws_the_salt() {
     let mut seed = [0u8; 32];
     rand_core::Rng::fill_bytes(&mut replay, &mut ck);
     rand_core::Rng::fill_bytes(&mut replay, &mut seed);
-    let bytes = d.to_bytes();
+    let bytes = d.encode();
     assert_eq!(&bytes[25..57], &ck);
     assert_eq!(
         &bytes[57..],
@@ -138,7 +138,7 @@ fn s10_an_exhausted_chain_fails_before_drawing() {
     );
     assert!(counting.draws.is_empty(), "drew {:?}", counting.draws);
     // The distribution of an exhausted chain is refused by its receivers.
-    let bytes = alice.distribution().unwrap().to_bytes();
+    let bytes = alice.distribution().unwrap().encode();
     assert_eq!(
         SenderKeyDistribution::decode(&bytes[..]).err(),
         Some(Error::InvalidKey)
@@ -177,17 +177,17 @@ fn s10_a_dropped_chain_id_is_refused() {
     let mut kept = Vec::new();
     for seed in 0..6 {
         let d = alice.rotate(&mut rng(seed)).unwrap();
-        kept.push(d.to_bytes());
+        kept.push(d.encode());
         bob.receive_distribution(&sender, &d).unwrap();
     }
     assert_eq!(bob.chains_from(&sender), 5);
     let first = SenderKeyDistribution::decode(&kept[0][..]).unwrap();
-    let before = bob.to_bytes();
+    let before = bob.to_stored();
     assert_eq!(
         bob.receive_distribution(&sender, &first),
         Err(Error::Duplicate)
     );
-    assert_eq!(bob.to_bytes(), before);
+    assert_eq!(bob.to_stored(), before);
     // The same id from another sender is another chain.
     bob.receive_distribution(&identity(2), &first).unwrap();
 }
@@ -274,18 +274,18 @@ fn s7_group_state_round_trips_and_seals() {
     bob.decrypt(&sender, &next).unwrap();
     let d = alice.rotate(&mut rng(3)).unwrap();
     bob.receive_distribution(&sender, &d).unwrap();
-    let stored = bob.to_bytes();
+    let stored = bob.to_stored();
     // 31 fixed, one sender (37), two chains (76 each), one skipped key (36).
     assert_eq!(stored.len(), 31 + 37 + 2 * 76 + 36);
-    let mut loaded = GroupSession::from_bytes(&stored).unwrap();
-    assert_eq!(loaded.to_bytes(), stored);
+    let mut loaded = GroupSession::from_stored(&stored).unwrap();
+    assert_eq!(loaded.to_stored(), stored);
     assert_eq!(loaded.decrypt(&sender, &held).unwrap(), b"held");
     let sealed = bob.seal(&[9; 32], b"group 1", &mut rng(4)).unwrap();
     assert_eq!(sealed.len(), 2 + 12 + stored.len() + 16);
     assert_eq!(
         GroupSession::open(&sealed, &[9; 32], b"group 1")
             .unwrap()
-            .to_bytes(),
+            .to_stored(),
         stored
     );
     assert_eq!(
@@ -301,26 +301,26 @@ fn s7_group_state_round_trips_and_seals() {
         Some(Error::State(StateError::WrongKind))
     );
     assert_eq!(
-        GroupSession::from_bytes(&sealed).err(),
+        GroupSession::from_stored(&sealed).err(),
         Some(Error::State(StateError::WrongKind))
     );
     let mut newer = stored.to_vec();
     assert_eq!(newer[1], crate::storage::GROUP_VERSION);
     newer[1] = crate::storage::GROUP_VERSION + 1;
     assert_eq!(
-        GroupSession::from_bytes(&newer).err(),
+        GroupSession::from_stored(&newer).err(),
         Some(Error::State(StateError::UnsupportedVersion(
             crate::storage::GROUP_VERSION + 1
         )))
     );
     // Every prefix fails cleanly, and so does any extra byte.
     for len in 0..stored.len() {
-        assert!(GroupSession::from_bytes(&stored[..len]).is_err(), "{len}");
+        assert!(GroupSession::from_stored(&stored[..len]).is_err(), "{len}");
     }
     let mut longer = stored.to_vec();
     longer.push(0);
     assert_eq!(
-        GroupSession::from_bytes(&longer).err(),
+        GroupSession::from_stored(&longer).err(),
         Some(Error::State(StateError::Trailing))
     );
 }
@@ -333,7 +333,7 @@ fn s7_loading_checks_the_invariants() {
     let _held_too = alice.encrypt(b"held too", &mut rng(3)).unwrap();
     let next = alice.encrypt(b"next", &mut rng(2)).unwrap();
     bob.decrypt(&sender, &next).unwrap();
-    let stored = bob.to_bytes().to_vec();
+    let stored = bob.to_stored().to_vec();
     // Layout: 31 bytes (the sender count last), the sender's identity (32),
     // dropped flag (1), chain count (4), chain id, iteration, CK, GSK_pub,
     // key count, then the key: iteration, MK.
@@ -345,7 +345,7 @@ fn s7_loading_checks_the_invariants() {
     let key_at = gsk_at + 32 + 4;
     let inconsistent = |bytes: &[u8], why: &str| {
         assert_eq!(
-            GroupSession::from_bytes(bytes).err(),
+            GroupSession::from_stored(bytes).err(),
             Some(Error::State(StateError::Inconsistent)),
             "{why}"
         );
@@ -364,7 +364,7 @@ fn s7_loading_checks_the_invariants() {
     inconsistent(&b, "max_skip above max_skipped_keys");
     let mut b = stored.clone();
     b[chains_at..chains_at + 4].copy_from_slice(&0u32.to_be_bytes());
-    assert!(GroupSession::from_bytes(&b).is_err(), "no chain");
+    assert!(GroupSession::from_stored(&b).is_err(), "no chain");
     // A dropped id with a single chain: a chain is only ever dropped when
     // a sixth arrives.
     let mut b = stored[..sender_at + 32].to_vec();
@@ -380,14 +380,14 @@ fn s7_loading_checks_the_invariants() {
     b[key_at..key_at + 72].rotate_left(36);
     inconsistent(&b, "skipped keys out of order");
     // The sender's own chain with id 0 (after the 27 bytes before it).
-    let mut b = alice.to_bytes().to_vec();
+    let mut b = alice.to_stored().to_vec();
     b[27..31].copy_from_slice(&0u32.to_be_bytes());
     inconsistent(&b, "own chain id 0");
     // A huge count is refused before allocating.
     let mut b = stored.clone();
     b[key_at - 4..key_at].copy_from_slice(&u32::MAX.to_be_bytes());
     assert_eq!(
-        GroupSession::from_bytes(&b).err(),
+        GroupSession::from_stored(&b).err(),
         Some(Error::State(StateError::Truncated))
     );
     // More skipped keys than max_skipped_keys (with a smaller limit).
@@ -395,7 +395,7 @@ fn s7_loading_checks_the_invariants() {
     b[2 + 16..2 + 24].copy_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0]);
     inconsistent(&b, "a skipped key over max_skipped_keys = 0");
     assert_eq!(
-        GroupSession::from_bytes(&[0x23]).err(),
+        GroupSession::from_stored(&[0x23]).err(),
         Some(Error::State(StateError::Truncated))
     );
 }

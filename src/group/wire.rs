@@ -39,7 +39,7 @@ pub(crate) type GroupId = [u8; 16];
 /// # let mut rng = rand_chacha::ChaCha20Rng::from_seed([3; 32]);
 /// let mut group = GroupSession::new([7; 16], SessionConfig::default());
 /// let distribution = group.rotate(&mut rng)?;
-/// let bytes = distribution.to_bytes();
+/// let bytes = distribution.encode();
 /// assert_eq!(bytes.len(), SenderKeyDistribution::LEN);
 /// let decoded = SenderKeyDistribution::decode(&bytes[..])?;
 /// assert_eq!((decoded.chain_id(), decoded.iteration()), (1, 0));
@@ -108,7 +108,7 @@ impl Codec for SenderKeyDistribution {
     }
 
     fn write(&self, w: &mut impl Writer) {
-        w.put(self.to_bytes().as_slice());
+        w.put(self.encode().as_slice());
     }
 }
 
@@ -146,7 +146,7 @@ impl SenderKeyDistribution {
     }
 
     /// The 89-byte encoding. It holds the chain key: keep it secret.
-    pub fn to_bytes(&self) -> Zeroizing<[u8; Self::LEN]> {
+    pub fn encode(&self) -> Zeroizing<[u8; Self::LEN]> {
         let mut out = Zeroizing::new([0u8; Self::LEN]);
         let parts: [&[u8]; 6] = [
             &[kind::DISTRIBUTION],

@@ -79,13 +79,13 @@ impl SignedKemPreKey {
     /// The encoding, as a bundle carries it ([SPEC §2b](crate::spec)):
     /// `u32be(kpk_id) || kpk_kind || KPK_pub (1568) || kpk_signature (64)`,
     /// for a directory server to store and attach to bundles.
-    pub fn to_bytes(&self) -> Vec<u8> {
+    pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(Self::LEN);
         self.write(&mut out);
         out
     }
 
-    /// Parses what [`to_bytes`](Self::to_bytes) wrote (structure only: the
+    /// Parses what [`encode`](Self::encode) wrote (structure only: the
     /// signature and the key are checked when a bundle carrying it is
     /// verified).
     ///
@@ -95,7 +95,7 @@ impl SignedKemPreKey {
     /// # let mut rng = rand_chacha::ChaCha20Rng::from_seed([7; 32]);
     /// let mut bob = Account::new(&mut rng);
     /// let key = bob.generate_one_time_kem_prekeys(1, &mut rng).remove(0);
-    /// let stored = key.to_bytes();
+    /// let stored = key.encode();
     /// assert_eq!(stored.len(), SignedKemPreKey::LEN);
     /// assert_eq!(SignedKemPreKey::decode(&stored)?, key);
     /// # Ok::<(), cliquet::Error>(())
@@ -186,7 +186,7 @@ impl fmt::Debug for SignedKemPreKey {
 /// # let mut rng = rand_chacha::ChaCha20Rng::from_seed([1; 32]);
 /// let mut bob = Account::new(&mut rng);
 /// let id = bob.generate_one_time_prekeys(1, &mut rng)[0].0;
-/// let bytes = bob.bundle(Some(id))?.to_bytes();
+/// let bytes = bob.bundle(Some(id))?.encode();
 /// assert_eq!(bytes.len(), PreKeyBundle::PQ_LEN_WITH_ONE_TIME_PREKEY);
 /// let verified = PreKeyBundle::decode(&bytes)?.verify()?;
 /// assert!(verified.is_post_quantum());
@@ -277,12 +277,12 @@ impl PreKeyBundle {
     /// # use rand_chacha::rand_core::SeedableRng;
     /// # let mut rng = rand_chacha::ChaCha20Rng::from_seed([1; 32]);
     /// let bob = Account::new(&mut rng);
-    /// let classic = bob.classic_bundle(None)?.to_bytes();
+    /// let classic = bob.classic_bundle(None)?.encode();
     /// assert_eq!(
     ///     PreKeyBundle::decode_post_quantum(&classic),
     ///     Err(Error::Malformed(DecodeError::BadKind))
     /// );
-    /// assert!(PreKeyBundle::decode_post_quantum(&bob.bundle(None)?.to_bytes()).is_ok());
+    /// assert!(PreKeyBundle::decode_post_quantum(&bob.bundle(None)?.encode()).is_ok());
     /// # Ok::<(), cliquet::Error>(())
     /// ```
     ///
@@ -347,7 +347,7 @@ impl Codec for PreKeyBundle {
 
 impl PreKeyBundle {
     /// The wire format.
-    pub fn to_bytes(&self) -> Vec<u8> {
+    pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(Self::PQ_LEN_WITH_ONE_TIME_PREKEY);
         self.write(&mut out);
         out
@@ -486,7 +486,7 @@ mod tests {
         let ik = IdentityKeyPair::from_secret_bytes(&[1; 32]);
         let spk = SignedPreKey::from_secret_bytes(3, &[2; 32]);
         let b = PreKeyBundle::sign(&ik, &spk);
-        (b.to_bytes(), b)
+        (b.encode(), b)
     }
 
     #[test]
@@ -495,7 +495,7 @@ mod tests {
         assert_eq!(bytes.len(), 134);
         assert_eq!(PreKeyBundle::decode(&bytes).ok(), Some(b.clone()));
         let with = b.with_one_time_prekey(9, PublicKey::from_bytes([5; 32]));
-        let bytes = with.to_bytes();
+        let bytes = with.encode();
         assert_eq!(bytes.len(), 170);
         assert_eq!(bytes.get(133), Some(&1));
         assert_eq!(PreKeyBundle::decode(&bytes).ok(), Some(with));

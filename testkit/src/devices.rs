@@ -36,8 +36,8 @@ impl Device {
     /// Stored bytes of account and record, to prove a failure changed nothing.
     pub fn state(&self) -> (Vec<u8>, Vec<u8>) {
         (
-            self.account.to_bytes().to_vec(),
-            self.record.to_bytes().to_vec(),
+            self.account.to_stored().to_vec(),
+            self.record.to_stored().to_vec(),
         )
     }
 

@@ -73,11 +73,11 @@ pub fn prekey(m: AnyMessage) -> PreKeyMessage {
 
 /// Decrypts and checks that a failure left the whole stored state unchanged.
 pub fn decrypt_checked(session: &mut Session, message: &AnyMessage) -> Result<Vec<u8>, Error> {
-    let before = session.to_bytes();
+    let before = session.to_stored();
     let result = session.decrypt(message);
     if result.is_err() {
         assert_eq!(
-            session.to_bytes(),
+            session.to_stored(),
             before,
             "a failed decrypt ({result:?}) changed the session"
         );
@@ -87,7 +87,7 @@ pub fn decrypt_checked(session: &mut Session, message: &AnyMessage) -> Result<Ve
 
 /// `message` with one bit flipped.
 pub fn flipped(message: &AnyMessage, byte: usize, bit: u8) -> Vec<u8> {
-    let mut bytes = message.to_bytes();
+    let mut bytes = message.encode();
     let at = byte % bytes.len();
     bytes[at] ^= 1 << (bit % 8);
     bytes

@@ -36,7 +36,7 @@ pub(crate) fn is_group_file(v: &Value) -> bool {
 pub(crate) fn decoder_case(case: &Value) -> Option<Result<(), String>> {
     let bytes = hex(&case["bytes"]);
     let result: Result<Vec<u8>, Error> = match case["type"].as_str()? {
-        "distribution" => SenderKeyDistribution::decode(&bytes).map(|d| d.to_bytes().to_vec()),
+        "distribution" => SenderKeyDistribution::decode(&bytes).map(|d| d.encode().to_vec()),
         "group_message" => GroupMessage::decode(&bytes).map(GroupMessage::into_bytes),
         _ => return None,
     };
@@ -104,7 +104,7 @@ pub(crate) fn replay(v: &Value) -> usize {
                 let group = &member.groups[&hex16(&step["group_id"])];
                 let d = group.distribution().expect(&at);
                 assert_eq!(
-                    hex::encode(d.to_bytes()),
+                    hex::encode(d.encode()),
                     step["bytes"].as_str().expect("bytes"),
                     "{at}"
                 );
@@ -166,11 +166,11 @@ fn receive(
         member.groups.insert(group_id, group);
         return Ok(());
     };
-    let before = group.to_bytes();
+    let before = group.to_stored();
     let result = group.receive_distribution(sender, &d);
     if result.is_err() {
         assert_eq!(
-            group.to_bytes(),
+            group.to_stored(),
             before,
             "a refused distribution changed the state"
         );
@@ -187,11 +187,11 @@ fn decrypt(member: &mut Member, sender: &IdentityKey, bytes: &[u8]) -> Result<Ve
         .groups
         .get_mut(message.group_id())
         .ok_or(Error::UnknownChain)?;
-    let before = group.to_bytes();
+    let before = group.to_stored();
     let result = group.decrypt(sender, &message);
     if result.is_err() {
         assert_eq!(
-            group.to_bytes(),
+            group.to_stored(),
             before,
             "a failed decrypt ({result:?}) changed the state"
         );

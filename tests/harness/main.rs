@@ -62,13 +62,13 @@ fn detail(e: &Error) -> Option<&'static str> {
 fn decoder_case(case: &Value) -> Result<(), String> {
     let bytes = hex(&case["bytes"]);
     let result: Result<Vec<u8>, Error> = match case["type"].as_str().expect("type") {
-        "bundle" => PreKeyBundle::decode(&bytes).and_then(|b| b.verify().map(|_| b.to_bytes())),
+        "bundle" => PreKeyBundle::decode(&bytes).and_then(|b| b.verify().map(|_| b.encode())),
         "message" => Message::decode(&bytes).map(|m| m.as_bytes().to_vec()),
-        "prekey_message" => PreKeyMessage::decode(&bytes).map(|m| m.to_bytes()),
+        "prekey_message" => PreKeyMessage::decode(&bytes).map(|m| m.encode()),
         "pq_bundle" => {
-            PreKeyBundle::decode_post_quantum(&bytes).and_then(|b| b.verify().map(|_| b.to_bytes()))
+            PreKeyBundle::decode_post_quantum(&bytes).and_then(|b| b.verify().map(|_| b.encode()))
         }
-        "pq_prekey_message" => PreKeyMessage::decode_post_quantum(&bytes).map(|m| m.to_bytes()),
+        "pq_prekey_message" => PreKeyMessage::decode_post_quantum(&bytes).map(|m| m.encode()),
         "encrypted_header_message" => {
             EncryptedHeaderMessage::decode(&bytes).map(|m| m.as_bytes().to_vec())
         }
@@ -161,7 +161,7 @@ fn scenario(v: &Value) -> usize {
     }
     let bundle_bytes = hex(&v["bundle"]);
     assert_eq!(
-        bob_account.bundle(opk_id).expect("bundle").to_bytes(),
+        bob_account.bundle(opk_id).expect("bundle").encode(),
         bundle_bytes,
         "{name}: bundle"
     );
@@ -208,7 +208,7 @@ fn scenario(v: &Value) -> usize {
                     .encrypt(&hex(&step["plaintext"]), &mut party.rng)
                     .expect("encrypt");
                 assert_eq!(
-                    hex::encode(out.to_bytes()),
+                    hex::encode(out.encode()),
                     step["message"].as_str().expect("message"),
                     "{at}"
                 );
@@ -220,7 +220,7 @@ fn scenario(v: &Value) -> usize {
                 // (`malformed`), and nothing is called with it.
                 let (result, routed) = match AnyMessage::decode(&bytes) {
                     Ok(message) => {
-                        assert_eq!(message.to_bytes(), bytes, "{at}: re-encoding");
+                        assert_eq!(message.encode(), bytes, "{at}: re-encoding");
                         decrypt(party, party_name, &mut bob_account, &message, index, config)
                     }
                     Err(e) => (Err(e), None),
@@ -286,7 +286,7 @@ fn scenario(v: &Value) -> usize {
                     .then_some(opk_id)
                     .flatten();
                 assert_eq!(
-                    hex::encode(bob_account.bundle(left).expect("bundle").to_bytes()),
+                    hex::encode(bob_account.bundle(left).expect("bundle").encode()),
                     step["bundle"].as_str().expect("bundle"),
                     "{at}"
                 );
@@ -324,7 +324,7 @@ fn decrypt(
     let AnyMessage::PreKey(m) = message else {
         unreachable!("only prekey messages are unrouted")
     };
-    let before = account.to_bytes();
+    let before = account.to_stored();
     match account.accept(m, config) {
         Ok(accepted) => {
             party.sessions.push(Some(accepted.session));
@@ -332,7 +332,7 @@ fn decrypt(
         }
         Err(e) => {
             assert_eq!(
-                account.to_bytes(),
+                account.to_stored(),
                 before,
                 "failed accept changed the account"
             );

@@ -62,7 +62,7 @@ impl Conversation {
         let (rng, _, bob_account, a, first) = initiated(config, seed);
         let first = Wire {
             to_bob: true,
-            bytes: AnyMessage::PreKey(first).to_bytes(),
+            bytes: AnyMessage::PreKey(first).encode(),
             plaintext: b"first".to_vec(),
         };
         Self {
@@ -89,7 +89,7 @@ impl Conversation {
         let m = session.encrypt(&plaintext, &mut self.rng).expect("encrypt");
         self.in_flight.push(Wire {
             to_bob: from_alice,
-            bytes: m.to_bytes(),
+            bytes: m.encode(),
             plaintext,
         });
         self.sent += 1;
@@ -104,7 +104,7 @@ impl Conversation {
         match (&mut self.b, message) {
             (Some(b), m) => decrypt_checked(b, &m),
             (None, AnyMessage::PreKey(m)) => {
-                let before = self.bob_account.to_bytes();
+                let before = self.bob_account.to_stored();
                 match self.bob_account.accept(&m, self.config) {
                     Ok(accepted) => {
                         self.b = Some(accepted.session);
@@ -112,7 +112,7 @@ impl Conversation {
                     }
                     Err(e) => {
                         assert_eq!(
-                            self.bob_account.to_bytes(),
+                            self.bob_account.to_stored(),
                             before,
                             "failed accept changed the account"
                         );
@@ -166,9 +166,9 @@ impl Conversation {
                     self.b.as_mut()
                 };
                 if let Some(session) = session {
-                    let stored = session.to_bytes();
-                    *session = Session::from_bytes(&stored).expect("reload");
-                    assert_eq!(session.to_bytes(), stored);
+                    let stored = session.to_stored();
+                    *session = Session::from_stored(&stored).expect("reload");
+                    assert_eq!(session.to_stored(), stored);
                 }
             }
             Op::Tamper { pick, byte, bit } => {
@@ -250,9 +250,9 @@ proptest! {
         for op in ops {
             c.apply(op);
         }
-        let stored = c.a.to_bytes();
-        let reloaded = Session::from_bytes(&stored).expect("reload");
-        prop_assert_eq!(&*reloaded.to_bytes(), &*stored);
+        let stored = c.a.to_stored();
+        let reloaded = Session::from_stored(&stored).expect("reload");
+        prop_assert_eq!(&*reloaded.to_stored(), &*stored);
         // The reloaded session encrypts exactly like the original.
         let mut twin = ChaCha20Rng::from_seed([seed ^ 0xa5; 32]);
         let mut twin2 = ChaCha20Rng::from_seed([seed ^ 0xa5; 32]);
@@ -269,14 +269,14 @@ proptest! {
         for input in [&bytes, &with_kind] {
             let _ = AnyMessage::decode(input);
             if let Ok(b) = PreKeyBundle::decode(input) {
-                prop_assert_eq!(&b.to_bytes(), input);
+                prop_assert_eq!(&b.encode(), input);
                 let _ = b.verify();
             }
-            if let Ok(a) = Account::from_bytes(input) {
-                prop_assert_eq!(&*a.to_bytes(), &input[..]);
+            if let Ok(a) = Account::from_stored(input) {
+                prop_assert_eq!(&*a.to_stored(), &input[..]);
             }
-            if let Ok(s) = Session::from_bytes(input) {
-                prop_assert_eq!(&*s.to_bytes(), &input[..]);
+            if let Ok(s) = Session::from_stored(input) {
+                prop_assert_eq!(&*s.to_stored(), &input[..]);
             }
         }
         // Sealed state: the framing is checked first, in order, and each
@@ -315,13 +315,13 @@ proptest! {
                     );
                 }
                 if let AnyMessage::PreKey(m) = &m {
-                    let before = p.bob.to_bytes();
+                    let before = p.bob.to_stored();
                     let e = p.bob.accept(m, SessionConfig::default()).map(drop);
                     prop_assert!(
                         matches!(e, Err(Error::Authentication | Error::UnknownPreKey | Error::InvalidKey)),
                         "{:?}", e
                     );
-                    prop_assert_eq!(p.bob.to_bytes(), before);
+                    prop_assert_eq!(p.bob.to_stored(), before);
                 }
             }
         }

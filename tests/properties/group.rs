@@ -103,7 +103,7 @@ impl World {
     /// `to` receives `from`'s current distribution, as the model predicts.
     fn give(&mut self, from: usize, to: usize) {
         let d = self.groups[from].distribution().expect("has a chain");
-        let d = SenderKeyDistribution::decode(&d.to_bytes()[..]).expect("decodes");
+        let d = SenderKeyDistribution::decode(&d.encode()[..]).expect("decodes");
         let key = (from, d.chain_id());
         let h = &mut self.holds[to];
         let expected = if h.start.contains_key(&key) || h.dropped.contains(&key) {
@@ -111,12 +111,12 @@ impl World {
         } else {
             Ok(())
         };
-        let before = self.groups[to].to_bytes();
+        let before = self.groups[to].to_stored();
         let got = self.groups[to].receive_distribution(&identity(from), &d);
         assert_eq!(got, expected, "{to} receives {key:?}");
         if got.is_err() {
             assert_eq!(
-                self.groups[to].to_bytes(),
+                self.groups[to].to_stored(),
                 before,
                 "a refusal changed state"
             );
@@ -203,7 +203,7 @@ impl World {
         let m = &self.sent[n];
         // What travels is bytes.
         let message = GroupMessage::decode(m.message.as_bytes()).expect("decodes");
-        let before = self.groups[to].to_bytes();
+        let before = self.groups[to].to_stored();
         let got = self.groups[to].decrypt(&identity(m.sender), &message);
         assert_eq!(got, expected, "message {n} from {} to {to}", m.sender);
         match got {
@@ -215,7 +215,7 @@ impl World {
                 self.holds[to].read.insert(n);
             }
             Err(_) => assert_eq!(
-                self.groups[to].to_bytes(),
+                self.groups[to].to_stored(),
                 before,
                 "a failure changed state"
             ),
@@ -258,9 +258,9 @@ impl World {
             }
             Op::Reload(i) => {
                 let who = i % MEMBERS;
-                let stored = self.groups[who].to_bytes();
-                self.groups[who] = GroupSession::from_bytes(&stored).expect("loads");
-                assert_eq!(self.groups[who].to_bytes(), stored);
+                let stored = self.groups[who].to_stored();
+                self.groups[who] = GroupSession::from_stored(&stored).expect("loads");
+                assert_eq!(self.groups[who].to_stored(), stored);
             }
             Op::Deliver(_) | Op::Redeliver(_) => {}
         }

@@ -107,8 +107,8 @@ impl World {
             Event::Restore { alice } => {
                 if let Some((account, record)) = &self.backups[slot(alice)] {
                     let device = p.devices(alice).0;
-                    device.account = Account::from_bytes(account).unwrap();
-                    device.record = SessionRecord::from_bytes(record).unwrap();
+                    device.account = Account::from_stored(account).unwrap();
+                    device.record = SessionRecord::from_stored(record).unwrap();
                 }
             }
             Event::Notice { to_alice } => {
@@ -293,7 +293,7 @@ fn recovery_step2_stale_notice_about_a_replaced_session_is_ignored() {
 
 /// The format version today's writer gives a record.
 fn current_version() -> u8 {
-    SessionRecord::new().to_bytes()[1]
+    SessionRecord::new().to_stored()[1]
 }
 
 proptest! {
@@ -332,18 +332,18 @@ proptest! {
     ) {
         // Whatever is accepted is exactly what its encoder writes.
         if let Ok(notice) = DecryptionFailure::decode(&bytes) {
-            prop_assert_eq!(notice.to_bytes(), bytes.clone());
+            prop_assert_eq!(notice.encode(), bytes.clone());
         }
         for version in [1, 2] {
             let mut with_header = vec![0x22, version];
             with_header.extend(&bytes);
             for input in [&bytes, &with_header] {
-                if let Ok(record) = SessionRecord::from_bytes(input) {
-                    let stored = record.to_bytes();
+                if let Ok(record) = SessionRecord::from_stored(input) {
+                    let stored = record.to_stored();
                     if input.get(1) == Some(&current_version()) {
                         prop_assert_eq!(&*stored, &input[..]);
                     }
-                    let again = SessionRecord::from_bytes(&stored).unwrap().to_bytes();
+                    let again = SessionRecord::from_stored(&stored).unwrap().to_stored();
                     prop_assert_eq!(again, stored);
                 }
             }
@@ -363,12 +363,12 @@ proptest! {
             // A flipped key byte still loads (keys are not checked at rest:
             // that is what sealing is for); anything that loads stores back
             // as read (an older version: in today's, stably).
-            if let Ok(record) = SessionRecord::from_bytes(&bytes) {
-                let again = record.to_bytes().to_vec();
+            if let Ok(record) = SessionRecord::from_stored(&bytes) {
+                let again = record.to_stored().to_vec();
                 if bytes[1] == current_version() {
                     prop_assert_eq!(&again, &bytes);
                 }
-                let reloaded = SessionRecord::from_bytes(&again).unwrap().to_bytes().to_vec();
+                let reloaded = SessionRecord::from_stored(&again).unwrap().to_stored().to_vec();
                 prop_assert_eq!(reloaded, again);
             }
         }

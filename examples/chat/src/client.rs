@@ -266,7 +266,7 @@ impl Client {
             .account
             .classic_bundle(None)?
             .with_kem_prekey(last_resort)
-            .to_bytes();
+            .encode();
         client.call(Request::Register {
             user: client.name.clone(),
             bundle,
@@ -617,7 +617,7 @@ impl Client {
             append_history(&tx, from, false, text)?;
         }
         if let Some(notice) = notice {
-            enqueue(&tx, from, &notice.to_bytes(), &mut self.rng)?;
+            enqueue(&tx, from, &notice.encode(), &mut self.rng)?;
         }
         if let Some(new) = changed {
             note_changed(&tx, from, &new)?;
@@ -765,7 +765,7 @@ impl Client {
         for member in &members {
             put_name(&mut frame, member)?;
         }
-        frame.extend_from_slice(&*distribution.to_bytes());
+        frame.extend_from_slice(&*distribution.encode());
         let (group, peer) = (group.to_owned(), peer.to_owned());
         self.queue_frame(&peer.clone(), &frame, None, move |tx| {
             // The invitation carries our chain: they have it.
@@ -816,7 +816,7 @@ impl Client {
                 continue;
             };
             let distribution = session.distribution().ok_or("no sender chain")?;
-            let frame = [&[FRAME_CHAIN][..], &*distribution.to_bytes()].concat();
+            let frame = [&[FRAME_CHAIN][..], &*distribution.encode()].concat();
             let (g, m) = (group.clone(), member.clone());
             self.queue_frame(&member, &frame, None, move |tx| {
                 tx.execute(
@@ -965,7 +965,7 @@ impl Client {
             .account
             .unpublished_one_time_kem_prekeys()
             .iter()
-            .map(SignedKemPreKey::to_bytes)
+            .map(SignedKemPreKey::encode)
             .collect();
         if !keys.is_empty() {
             self.call(Request::PublishKemPreKeys {

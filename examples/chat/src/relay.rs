@@ -245,7 +245,7 @@ fn handle(shared: &Shared, request: Request) -> Response {
                 Some(key) => bundle.with_kem_prekey(key),
                 None => bundle,
             };
-            Response::Bundle(bundle.to_bytes())
+            Response::Bundle(bundle.encode())
         }
         Request::PublishKemPreKeys { user, keys } => match directory.get_mut(&user) {
             Some(entry) if entry.kem_prekeys.len() + keys.len() <= MAX_PREKEYS => {

@@ -38,11 +38,11 @@ impl Account {
     /// # let mut rng = rand_chacha::ChaCha20Rng::from_seed([4; 32]);
     /// let mut account = Account::new(&mut rng);
     /// account.generate_one_time_prekeys(2, &mut rng);
-    /// let restored = Account::from_bytes(&account.to_bytes())?;
-    /// assert_eq!(restored.to_bytes(), account.to_bytes());
+    /// let restored = Account::from_stored(&account.to_stored())?;
+    /// assert_eq!(restored.to_stored(), account.to_stored());
     /// # Ok::<(), cliquet::Error>(())
     /// ```
-    pub fn to_bytes(&self) -> Secret {
+    pub fn to_stored(&self) -> Secret {
         let entry_len = |e: &SignedEntry| 4 + 32 + 4 + 32 * e.accepted.len();
         let previous = self.previous_signed_prekey.as_ref().map_or(0, entry_len);
         let len = 2
@@ -85,13 +85,13 @@ impl Account {
         out
     }
 
-    /// Loads an account stored by [`to_bytes`](Self::to_bytes) (any format
+    /// Loads an account stored by [`to_stored`](Self::to_stored) (any format
     /// version up to this library's).
     ///
     /// # Errors
     /// [`Error::State`]: wrong kind, newer version, truncated, trailing or
     /// inconsistent input.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
+    pub fn from_stored(bytes: &[u8]) -> Result<Self, Error> {
         Self::read(bytes).map_err(Error::State)
     }
 

@@ -18,8 +18,8 @@ fn s7_kem_prekey_seed_round_trips_with_both_halves() {
         let key = KemPreKey::from_secret_bytes(id, kind, &seed);
         assert_eq!(account.add_kem_prekey(key), Ok(()));
     }
-    let loaded = Account::from_bytes(&account.to_bytes()).unwrap();
-    assert_eq!(loaded.to_bytes(), account.to_bytes());
+    let loaded = Account::from_stored(&account.to_stored()).unwrap();
+    assert_eq!(loaded.to_stored(), account.to_stored());
     let wrong_ct = [0x33; crate::crypto::kem::CIPHERTEXT_LEN];
     let mut other_z = seed;
     other_z[63] ^= 1;

@@ -65,20 +65,20 @@ fn s4_sending_counter_never_wraps() {
         panic!("plain message expected")
     };
     assert_eq!(m.index(), u32::MAX - 1);
-    let before = a.to_bytes();
+    let before = a.to_stored();
     assert_eq!(
         a.encrypt(b"one too many", &mut rng).err(),
         Some(Error::ChainExhausted)
     );
-    assert_eq!(a.to_bytes(), before, "a refused encrypt changes nothing");
+    assert_eq!(a.to_stored(), before, "a refused encrypt changes nothing");
     // The receiver refuses to step its counter past 2^32 - 1 as well.
     b.ratchet_mut().chains.receiving_mut().unwrap().index = u32::MAX - 1;
-    let before = b.to_bytes();
+    let before = b.to_stored();
     let mut forged = m.as_bytes().to_vec();
     forged[37..41].copy_from_slice(&u32::MAX.to_be_bytes());
     let forged = AnyMessage::decode(&forged).unwrap();
     assert_eq!(b.decrypt(&forged).err(), Some(Error::ChainExhausted));
-    assert_eq!(b.to_bytes(), before);
+    assert_eq!(b.to_stored(), before);
 }
 
 #[test]
@@ -92,9 +92,9 @@ fn s4_a_failed_encrypt_leaves_a_pending_step_pending() {
     // Diffie-Hellman fails after the new ratchet key was drawn.
     let chain = b.ratchet_mut().chains.receiving_mut().unwrap();
     chain.ratchet_key = PublicKey::from_bytes([0; 32]);
-    let before = b.to_bytes();
+    let before = b.to_stored();
     assert_eq!(b.encrypt(b"x", &mut rng).err(), Some(Error::InvalidKey));
-    assert_eq!(b.to_bytes(), before, "nothing committed");
+    assert_eq!(b.to_stored(), before, "nothing committed");
     assert!(matches!(b.ratchet_mut().chains, Chains::Pending { .. }));
 }
 
@@ -116,7 +116,7 @@ fn s6_one_trial_decryption_per_distinct_header_key() {
     assert_eq!((chains, b.skipped_keys()), (5, 5));
     // A message no key opens: one trial per distinct header key, that is
     // one per stored chain (the newest one's is HKr) and NHKr.
-    let mut junk = a.encrypt(b"z", &mut rng).unwrap().to_bytes();
+    let mut junk = a.encrypt(b"z", &mut rng).unwrap().encode();
     junk[5] ^= 1;
     let junk = AnyMessage::decode(&junk).unwrap();
     HEADER_TRIALS.with(|n| n.set(0));
@@ -186,11 +186,11 @@ fn s7_a_restored_old_state_never_repeats_a_key_and_nonce() {
     let bundle = bob.bundle(None).unwrap().verify().unwrap();
     let config = SessionConfig::default();
     let session = Session::initiate(alice.identity(), &bundle, config, &mut rng).unwrap();
-    let backup = session.to_bytes();
+    let backup = session.to_stored();
     // The application restores the same backup twice and sends from each.
     let mut salts = Vec::new();
     for _ in 0..2 {
-        let mut s = Session::from_bytes(&backup).unwrap();
+        let mut s = Session::from_stored(&backup).unwrap();
         let AnyMessage::PreKey(m) = s.encrypt(b"same message key", &mut rng).unwrap() else {
             panic!()
         };
@@ -200,7 +200,7 @@ fn s7_a_restored_old_state_never_repeats_a_key_and_nonce() {
         assert_eq!(inner.index(), 0, "both use message key 0 of the same chain");
         salts.push(inner.ciphertext().get(..16).unwrap().to_vec());
     }
-    let mut restored = Session::from_bytes(&backup).unwrap();
+    let mut restored = Session::from_stored(&backup).unwrap();
     let chain = restored.ratchet_mut().chains.sending().unwrap();
     let (message_key, _) = chain.chain_key.step();
     let (k1, n1) = message_key.key_and_nonce(&salts[0]);

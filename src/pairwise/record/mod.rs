@@ -149,7 +149,7 @@ use crate::pairwise::wire::{AnyMessage, SessionId};
 ///
 /// // Bob's application sends the notice back; Alice's hands it to her
 /// // record, which asks her to send the message again.
-/// let notice = DecryptionFailure::decode(&notice.to_bytes())?;
+/// let notice = DecryptionFailure::decode(&notice.encode())?;
 /// let outcome = alice_to_bob.on_decryption_failure(&notice, alice.identity_key());
 /// assert_eq!(outcome, NoticeOutcome::ResendRequested);
 /// let again = alice_to_bob.encrypt(b"are you there?", &mut rng)?;

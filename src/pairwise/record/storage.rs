@@ -14,7 +14,7 @@ use crate::storage::{self, Secret};
 
 impl SessionRecord {
     /// The record's whole state in the storage format of [SPEC §7](crate::spec): every
-    /// session in the session format of [`Session::to_bytes`], unchanged.
+    /// session in the session format of [`Session::to_stored`], unchanged.
     /// Keep it secret; prefer [`seal`](Self::seal).
     ///
     /// ```text
@@ -39,12 +39,12 @@ impl SessionRecord {
     /// let bundle = bob.bundle(None)?.verify()?;
     /// record.start_new(alice.identity(), &bundle, SessionConfig::default(), &mut rng)?;
     /// record.start_new(alice.identity(), &bundle, SessionConfig::default(), &mut rng)?;
-    /// let restored = SessionRecord::from_bytes(&record.to_bytes())?;
-    /// assert_eq!(restored.to_bytes(), record.to_bytes());
+    /// let restored = SessionRecord::from_stored(&record.to_stored())?;
+    /// assert_eq!(restored.to_stored(), record.to_stored());
     /// assert_eq!(restored.archived().len(), 1);
     /// # Ok::<(), cliquet::Error>(())
     /// ```
-    pub fn to_bytes(&self) -> Secret {
+    pub fn to_stored(&self) -> Secret {
         let nested = |s: &Session| 4 + s.encoded_len();
         let key = |k: Option<IdentityKey>| 1 + k.map_or(0, |_| 32);
         let len = 2
@@ -85,7 +85,7 @@ impl SessionRecord {
         out
     }
 
-    /// Loads a record stored by [`to_bytes`](Self::to_bytes) (any format
+    /// Loads a record stored by [`to_stored`](Self::to_stored) (any format
     /// version up to this library's; a version 1 record, which did not
     /// store its peer's identity key, takes it from its sessions).
     ///
@@ -94,7 +94,7 @@ impl SessionRecord {
     /// inconsistent input (a session that does not load, more archived
     /// sessions or skipped keys than the record's limits, a session of
     /// another identity key than the record's, or the same session twice).
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
+    pub fn from_stored(bytes: &[u8]) -> Result<Self, Error> {
         Self::read(bytes).map_err(Error::State)
     }
 

@@ -60,13 +60,13 @@ fn bounded_cost_a_forged_message_starts_at_most_two_new_chains() {
     forged[33..37].copy_from_slice(&1000u32.to_be_bytes());
     forged[37..41].copy_from_slice(&1000u32.to_be_bytes());
     let forged = AnyMessage::decode(&forged).unwrap();
-    let before = record.to_bytes();
+    let before = record.to_stored();
     NEW_CHAIN_TRIALS.with(|n| n.set(0));
     let result = record.decrypt(&mut account, &forged, SessionConfig::default());
     assert_eq!(result.err(), Some(Error::Authentication));
     // The current session, and the newest archived one.
     assert_eq!(NEW_CHAIN_TRIALS.with(core::cell::Cell::get), 2);
-    assert_eq!(record.to_bytes(), before);
+    assert_eq!(record.to_stored(), before);
     // With a small N, the budget covers 16 archived sessions.
     let mut small = genuine.as_bytes().to_vec();
     small[1..33].copy_from_slice(&[0x42; 32]);
@@ -95,7 +95,7 @@ fn bounded_cost_a_junk_encrypted_header_costs_a_bounded_number_of_trials() {
     let mut junk = alloc::vec![0x13];
     junk.extend([0x5a; 68 + 32]);
     let junk = AnyMessage::decode(&junk).unwrap();
-    let before = record.to_bytes();
+    let before = record.to_stored();
     HEADER_TRIALS.with(|n| n.set(0));
     let result = record.decrypt(&mut account, &junk, config);
     assert_eq!(result.err(), Some(Error::Authentication));
@@ -105,7 +105,7 @@ fn bounded_cost_a_junk_encrypted_header_costs_a_bounded_number_of_trials() {
         "{trials} trials"
     );
     assert_eq!(trials, current + ARCHIVED_HEADER_TRIALS);
-    assert_eq!(record.to_bytes(), before);
+    assert_eq!(record.to_stored(), before);
 }
 
 /// The budget spends on the newest archived sessions first: a late message

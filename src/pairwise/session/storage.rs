@@ -38,19 +38,19 @@ impl Session {
     /// The ratchet's part (root key, ratchet keys, chains, header keys and
     /// the skipped keys grouped by chain, 36 bytes a key) is laid out in
     /// the crate's SPEC.md, §7.
-    pub fn to_bytes(&self) -> Secret {
+    pub fn to_stored(&self) -> Secret {
         let mut out = storage::start(storage::SESSION, self.encoded_len());
         self.write(&mut out);
         out
     }
 
-    /// Loads a session stored by [`to_bytes`](Self::to_bytes).
+    /// Loads a session stored by [`to_stored`](Self::to_stored).
     ///
     /// # Errors
     /// [`Error::State`]: wrong kind, newer version, truncated, trailing or
     /// inconsistent input (for example more skipped keys than its config
     /// allows, or a skipped key its chain could not have skipped).
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
+    pub fn from_stored(bytes: &[u8]) -> Result<Self, Error> {
         let mut r = Reader::new(bytes);
         let format = storage::header(&mut r, storage::SESSION)?;
         let session = Self::read(&mut r, format)?;

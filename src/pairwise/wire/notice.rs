@@ -47,7 +47,7 @@ const SIGNATURE_LEN: usize = 64;
 /// bytes.extend_from_slice(&[0; 64]);
 /// let notice = DecryptionFailure::decode(&bytes)?;
 /// assert_eq!((notice.session_id(), notice.ratchet_key()), (None, None));
-/// assert_eq!(notice.to_bytes(), bytes);
+/// assert_eq!(notice.encode(), bytes);
 /// bytes[2] = 0x03;
 /// assert_eq!(DecryptionFailure::decode(&bytes), Err(Error::Malformed(DecodeError::BadFlag)));
 /// # Ok::<(), Error>(())
@@ -191,7 +191,7 @@ impl Codec for DecryptionFailure {
 
 impl DecryptionFailure {
     /// The encoding.
-    pub fn to_bytes(&self) -> Vec<u8> {
+    pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(Self::MAX_LEN);
         self.write(&mut out);
         out

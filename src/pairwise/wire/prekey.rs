@@ -191,7 +191,7 @@ impl PreKeyMessage {
     }
 
     /// The encoding, copied.
-    pub fn to_bytes(&self) -> Vec<u8> {
+    pub fn encode(&self) -> Vec<u8> {
         self.as_bytes().to_vec()
     }
 

@@ -441,7 +441,7 @@ pub(crate) mod tests {
             Header::from_bytes(&m.header().to_bytes()),
             Some(*m.header())
         );
-        assert_eq!(AnyMessage::decode(&bytes).unwrap().to_bytes(), bytes);
+        assert_eq!(AnyMessage::decode(&bytes).unwrap().encode(), bytes);
     }
 
     #[test]

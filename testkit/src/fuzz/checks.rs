@@ -79,7 +79,7 @@ pub fn decode_pq_bundle(data: &[u8]) -> bool {
 }
 
 fn check_bundle(data: &[u8], bundle: &PreKeyBundle) {
-    assert_eq!(bundle.to_bytes(), data, "bundle re-encodes differently");
+    assert_eq!(bundle.encode(), data, "bundle re-encodes differently");
     let lengths = if bundle.is_post_quantum() {
         [
             PreKeyBundle::PQ_LEN_WITHOUT_ONE_TIME_PREKEY,
@@ -150,7 +150,7 @@ pub fn decode_prekey_message(data: &[u8]) -> bool {
     let Ok(m) = decoded else {
         return false;
     };
-    assert_eq!(m.to_bytes(), data, "prekey message re-encodes differently");
+    assert_eq!(m.encode(), data, "prekey message re-encodes differently");
     assert!(
         data.ends_with(m.message().as_bytes()),
         "inner message is not the tail"
@@ -232,7 +232,7 @@ pub fn decode_any_message(data: &[u8]) -> bool {
     let Ok(m) = any else {
         return false;
     };
-    assert_eq!(m.to_bytes(), data, "message re-encodes differently");
+    assert_eq!(m.encode(), data, "message re-encodes differently");
     assert_eq!(Some(&m.kind()), data.first());
     assert_eq!(m.into_bytes(), data);
     true
@@ -260,17 +260,22 @@ fn assert_stores_back(data: &[u8], stored: &[u8], reload: impl Fn(&[u8]) -> Vec<
 /// SPEC §7: an account that loads stores to the same bytes, seals and opens
 /// to the same account, and its bundle verifies.
 pub fn load_account(data: &[u8]) -> bool {
-    let Ok(account) = Account::from_bytes(data) else {
+    let Ok(account) = Account::from_stored(data) else {
         return false;
     };
-    let stored = account.to_bytes();
-    let reload = |b: &[u8]| Account::from_bytes(b).expect("reloads").to_bytes().to_vec();
+    let stored = account.to_stored();
+    let reload = |b: &[u8]| {
+        Account::from_stored(b)
+            .expect("reloads")
+            .to_stored()
+            .to_vec()
+    };
     assert_stores_back(data, &stored, reload, "account");
     let sealed = account
         .seal(&STORAGE_KEY, b"ctx", &mut fixtures::rng(0))
         .expect("sealing works");
     let opened = Account::open(&sealed, &STORAGE_KEY, b"ctx").expect("a sealed account opens");
-    assert_eq!(opened.to_bytes(), stored);
+    assert_eq!(opened.to_stored(), stored);
     let bundle = account.bundle(None).expect("the current bundle exists");
     let verified = bundle.verify().expect("an account's own bundle verifies");
     assert_eq!(verified.identity_key(), account.identity_key());
@@ -285,32 +290,37 @@ pub fn load_account(data: &[u8]) -> bool {
 /// opens to the same session; using it never panics, and a failed encrypt
 /// leaves it unchanged.
 pub fn load_session(data: &[u8]) -> bool {
-    let Ok(mut session) = Session::from_bytes(data) else {
+    let Ok(mut session) = Session::from_stored(data) else {
         return false;
     };
-    let stored = session.to_bytes();
-    let reload = |b: &[u8]| Session::from_bytes(b).expect("reloads").to_bytes().to_vec();
+    let stored = session.to_stored();
+    let reload = |b: &[u8]| {
+        Session::from_stored(b)
+            .expect("reloads")
+            .to_stored()
+            .to_vec()
+    };
     assert_stores_back(data, &stored, reload, "session");
     let sealed = session
         .seal(&STORAGE_KEY, b"ctx", &mut fixtures::rng(0))
         .expect("sealing works");
     let opened = Session::open(&sealed, &STORAGE_KEY, b"ctx").expect("a sealed session opens");
-    assert_eq!(opened.to_bytes(), stored);
+    assert_eq!(opened.to_stored(), stored);
     match session.encrypt(b"from a loaded session", &mut fixtures::rng(1)) {
         Ok(m) => {
-            let bytes = m.to_bytes();
+            let bytes = m.encode();
             assert_eq!(AnyMessage::decode(&bytes), Ok(m), "own message decodes");
             assert_eq!(
                 matches!(AnyMessage::decode(&bytes), Ok(AnyMessage::PreKey(_))),
                 !session.is_acknowledged()
             );
-            let reloaded = Session::from_bytes(&session.to_bytes());
+            let reloaded = Session::from_stored(&session.to_stored());
             assert!(
                 reloaded.is_ok(),
                 "a session that encrypted stores: {reloaded:?}"
             );
         }
-        Err(_) => assert_eq!(session.to_bytes(), stored, "failed encrypt changed state"),
+        Err(_) => assert_eq!(session.to_stored(), stored, "failed encrypt changed state"),
     }
     true
 }
@@ -318,14 +328,14 @@ pub fn load_session(data: &[u8]) -> bool {
 /// A session record that loads stores to the same bytes and seals and opens
 /// to the same record.
 pub fn load_record(data: &[u8]) -> bool {
-    let Ok(record) = SessionRecord::from_bytes(data) else {
+    let Ok(record) = SessionRecord::from_stored(data) else {
         return false;
     };
-    let stored = record.to_bytes();
+    let stored = record.to_stored();
     let reload = |b: &[u8]| {
-        SessionRecord::from_bytes(b)
+        SessionRecord::from_stored(b)
             .expect("reloads")
-            .to_bytes()
+            .to_stored()
             .to_vec()
     };
     assert_stores_back(data, &stored, reload, "record");
@@ -333,7 +343,7 @@ pub fn load_record(data: &[u8]) -> bool {
         .seal(&STORAGE_KEY, b"ctx", &mut fixtures::rng(0))
         .expect("sealing works");
     let opened = SessionRecord::open(&sealed, &STORAGE_KEY, b"ctx").expect("a sealed record opens");
-    assert_eq!(opened.to_bytes(), stored);
+    assert_eq!(opened.to_stored(), stored);
     true
 }
 
@@ -342,7 +352,7 @@ pub fn decode_decryption_failure(data: &[u8]) -> bool {
     let Ok(notice) = DecryptionFailure::decode(data) else {
         return false;
     };
-    assert_eq!(notice.to_bytes(), data, "notice re-encodes differently");
+    assert_eq!(notice.encode(), data, "notice re-encodes differently");
     true
 }
 
@@ -358,7 +368,7 @@ pub fn open_sealed(data: &[u8]) -> bool {
             .expect("sealing works");
         let reopen = |b: &[u8]| {
             let opened = Account::open(b, &STORAGE_KEY, b"ctx").expect("reopens");
-            assert_eq!(opened.to_bytes(), account.to_bytes());
+            assert_eq!(opened.to_stored(), account.to_stored());
             b.to_vec()
         };
         assert_stores_back(data, &resealed, reopen, "sealed account");
@@ -370,7 +380,7 @@ pub fn open_sealed(data: &[u8]) -> bool {
             .expect("sealing works");
         let reopen = |b: &[u8]| {
             let opened = Session::open(b, &STORAGE_KEY, b"ctx").expect("reopens");
-            assert_eq!(opened.to_bytes(), session.to_bytes());
+            assert_eq!(opened.to_stored(), session.to_stored());
             b.to_vec()
         };
         assert_stores_back(data, &resealed, reopen, "sealed session");
@@ -409,10 +419,10 @@ fn decrypt(data: &[u8], header_encryption: bool) -> bool {
     };
     let mut decrypted = false;
     for (to_bob, stored) in [(false, &fixture.alice), (true, &fixture.bob)] {
-        let mut session = Session::from_bytes(stored).expect("the fixture loads");
+        let mut session = Session::from_stored(stored).expect("the fixture loads");
         match session.decrypt(&message) {
             Err(_) => assert_eq!(
-                session.to_bytes().as_slice(),
+                session.to_stored().as_slice(),
                 stored.as_slice(),
                 "a failed decrypt changed the session"
             ),
@@ -433,23 +443,23 @@ fn decrypt(data: &[u8], header_encryption: bool) -> bool {
                         "a prekey envelope with other fields than the session's decrypted"
                     );
                 }
-                let after = session.to_bytes();
+                let after = session.to_stored();
                 for again in [data, genuine.bytes.as_slice(), genuine.ratchet.as_slice()] {
                     let again = AnyMessage::decode(again).expect("a genuine message decodes");
                     assert!(session.decrypt(&again).is_err(), "decrypted twice");
-                    assert_eq!(session.to_bytes(), after, "a failed decrypt changed state");
+                    assert_eq!(session.to_stored(), after, "a failed decrypt changed state");
                 }
                 decrypted = true;
             }
         }
     }
     if let AnyMessage::PreKey(m) = &message {
-        let mut account = Account::from_bytes(&fixture.bob_account).expect("the fixture loads");
+        let mut account = Account::from_stored(&fixture.bob_account).expect("the fixture loads");
         let config = fixtures::decrypt_config(header_encryption);
         let result = account.accept(m, config);
         assert!(result.is_err(), "a used or forged prekey message accepted");
         assert_eq!(
-            account.to_bytes().as_slice(),
+            account.to_stored().as_slice(),
             fixture.bob_account.as_slice(),
             "a failed accept changed the account"
         );

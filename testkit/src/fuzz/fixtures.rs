@@ -151,10 +151,10 @@ fn build_fixture(header_encryption: bool) -> Fixture {
         let m = s.encrypt(text.as_bytes(), rng).expect("encrypt works");
         let ratchet = match &m {
             AnyMessage::PreKey(p) => p.message().as_bytes().to_vec(),
-            other => other.to_bytes(),
+            other => other.encode(),
         };
         messages.push(Genuine {
-            bytes: m.to_bytes(),
+            bytes: m.encode(),
             ratchet,
             to_bob,
             plaintext: text.as_bytes().to_vec(),
@@ -187,9 +187,9 @@ fn build_fixture(header_encryption: bool) -> Fixture {
         m.pending = pending.contains(&i);
     }
     Fixture {
-        alice: a.to_bytes().to_vec(),
-        bob: b.to_bytes().to_vec(),
-        bob_account: bob.to_bytes().to_vec(),
+        alice: a.to_stored().to_vec(),
+        bob: b.to_stored().to_vec(),
+        bob_account: bob.to_stored().to_vec(),
         messages,
     }
 }
@@ -206,38 +206,38 @@ pub fn stored_states() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
         let config = decrypt_config(header_encryption);
         let alice = Account::new(&mut rng);
         let mut bob = Account::new(&mut rng);
-        accounts.push(bob.to_bytes().to_vec());
+        accounts.push(bob.to_stored().to_vec());
         let opks = bob.generate_one_time_prekeys(3, &mut rng);
-        accounts.push(bob.to_bytes().to_vec());
+        accounts.push(bob.to_stored().to_vec());
         bob.mark_one_time_prekeys_published();
         bob.rotate_signed_prekey(&mut rng);
-        accounts.push(bob.to_bytes().to_vec());
+        accounts.push(bob.to_stored().to_vec());
         let mut a = initiate_with_first_prekey(&alice, &bob, &opks, config, &mut rng);
-        sessions.push(a.to_bytes().to_vec());
+        sessions.push(a.to_stored().to_vec());
         let first = a.encrypt(b"1", &mut rng).expect("encrypt works");
         let AnyMessage::PreKey(first) = &first else {
             unreachable!("an unacknowledged initiator sends prekey messages")
         };
         let mut b = bob.accept(first, config).expect("accept works").session;
-        accounts.push(bob.to_bytes().to_vec());
-        sessions.push(b.to_bytes().to_vec());
+        accounts.push(bob.to_stored().to_vec());
+        sessions.push(b.to_stored().to_vec());
         let held = a.encrypt(b"2", &mut rng).expect("encrypt works");
         let third = a.encrypt(b"3", &mut rng).expect("encrypt works");
         b.decrypt(&third).expect("decrypts");
-        sessions.push(b.to_bytes().to_vec());
+        sessions.push(b.to_stored().to_vec());
         for round in 0..3u8 {
             let reply = b.encrypt(&[round], &mut rng).expect("encrypt works");
             let _lost = b.encrypt(b"lost", &mut rng).expect("encrypt works");
             let last = b.encrypt(b"last", &mut rng).expect("encrypt works");
             a.decrypt(&reply).expect("decrypts");
             a.decrypt(&last).expect("decrypts");
-            sessions.push(a.to_bytes().to_vec());
+            sessions.push(a.to_stored().to_vec());
             let m = a.encrypt(&[round], &mut rng).expect("encrypt works");
             b.decrypt(&m).expect("decrypts");
-            sessions.push(b.to_bytes().to_vec());
+            sessions.push(b.to_stored().to_vec());
         }
         b.decrypt(&held).expect("decrypts");
-        sessions.push(b.to_bytes().to_vec());
+        sessions.push(b.to_stored().to_vec());
     }
     (accounts, sessions)
 }

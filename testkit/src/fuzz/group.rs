@@ -31,11 +31,7 @@ pub fn decode_distribution(data: &[u8]) -> bool {
         );
         return false;
     };
-    assert_eq!(
-        &d.to_bytes()[..],
-        data,
-        "distribution re-encodes differently"
-    );
+    assert_eq!(&d.encode()[..], data, "distribution re-encodes differently");
     assert_eq!(data.get(1..17), Some(&d.group_id()[..]));
     assert_eq!(data.get(17..21), Some(&d.chain_id().to_be_bytes()[..]));
     assert_eq!(data.get(21..25), Some(&d.iteration().to_be_bytes()[..]));
@@ -95,10 +91,10 @@ pub fn group_decrypt(data: &[u8]) -> bool {
     let Ok(message) = GroupMessage::decode(bytes) else {
         return false;
     };
-    let mut state = GroupSession::from_bytes(&fixture.state).expect("the fixture loads");
+    let mut state = GroupSession::from_stored(&fixture.state).expect("the fixture loads");
     match state.decrypt(&fixture.senders[sender], &message) {
         Err(_) => assert_eq!(
-            state.to_bytes().as_slice(),
+            state.to_stored().as_slice(),
             fixture.state.as_slice(),
             "a failed group decrypt changed the state"
         ),
@@ -111,13 +107,13 @@ pub fn group_decrypt(data: &[u8]) -> bool {
             assert!(genuine.pending, "a delivered message decrypted again");
             assert_eq!(genuine.sender, sender, "decrypted as another sender's");
             assert_eq!(genuine.plaintext, plaintext, "wrong plaintext");
-            let after = state.to_bytes();
+            let after = state.to_stored();
             assert_eq!(
                 state.decrypt(&fixture.senders[sender], &message),
                 Err(Error::Duplicate),
                 "decrypted twice"
             );
-            assert_eq!(state.to_bytes(), after, "a failed decrypt changed state");
+            assert_eq!(state.to_stored(), after, "a failed decrypt changed state");
         }
     }
     true
@@ -194,7 +190,7 @@ fn build_group_fixture() -> GroupFixture {
         }
     }
     GroupFixture {
-        state: carol.to_bytes().to_vec(),
+        state: carol.to_stored().to_vec(),
         senders,
         messages,
     }

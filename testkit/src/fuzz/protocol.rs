@@ -205,8 +205,8 @@ struct Party {
 impl Party {
     fn stored(&self) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
         (
-            self.account.as_ref().map(|a| a.to_bytes().to_vec()),
-            self.session.as_ref().map(|s| s.to_bytes().to_vec()),
+            self.account.as_ref().map(|a| a.to_stored().to_vec()),
+            self.session.as_ref().map(|s| s.to_stored().to_vec()),
         )
     }
 }
@@ -243,8 +243,8 @@ struct World {
 impl World {
     fn new(config: SessionConfig, one_time_prekey: bool) -> Self {
         let (alice, bob) = start(config, one_time_prekey);
-        let session = Session::from_bytes(&alice).expect("a stored session loads");
-        let bob = Account::from_bytes(&bob).expect("a stored account loads");
+        let session = Session::from_stored(&alice).expect("a stored session loads");
+        let bob = Account::from_stored(&bob).expect("a stored account loads");
         let rng = fixtures::rng(8);
         let alice = Party {
             account: None,
@@ -384,7 +384,7 @@ impl World {
                 let bytes = s.seal(&key, b"ctx", &mut self.rng).expect("seal");
                 Session::open(&bytes, &key, b"ctx").expect("a sealed session opens")
             } else {
-                Session::from_bytes(&s.to_bytes()).expect("a stored session loads")
+                Session::from_stored(&s.to_stored()).expect("a stored session loads")
             });
         }
         if let Some(a) = &party.account {
@@ -392,7 +392,7 @@ impl World {
                 let bytes = a.seal(&key, b"ctx", &mut self.rng).expect("seal");
                 Account::open(&bytes, &key, b"ctx").expect("a sealed account opens")
             } else {
-                Account::from_bytes(&a.to_bytes()).expect("a stored account loads")
+                Account::from_stored(&a.to_stored()).expect("a stored account loads")
             });
         }
         assert!(party.stored() == before, "a reload changed the state");
@@ -426,8 +426,8 @@ impl World {
         if party.stored() != (account.clone(), session.clone()) {
             self.rolled_back = true;
         }
-        party.account = account.map(|a| Account::from_bytes(&a).expect("a stored account loads"));
-        party.session = session.map(|s| Session::from_bytes(&s).expect("a stored session loads"));
+        party.account = account.map(|a| Account::from_stored(&a).expect("a stored account loads"));
+        party.session = session.map(|s| Session::from_stored(&s).expect("a stored session loads"));
         party.model = model;
     }
 
@@ -568,7 +568,7 @@ fn start(config: SessionConfig, one_time_prekey: bool) -> (Vec<u8>, Vec<u8>) {
                 .expect("own bundle verifies");
             let session =
                 Session::initiate(alice.identity(), &bundle, config, &mut rng).expect("initiate");
-            (session.to_bytes().to_vec(), bob.to_bytes().to_vec())
+            (session.to_stored().to_vec(), bob.to_stored().to_vec())
         })
         .clone()
 }
