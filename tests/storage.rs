@@ -542,8 +542,8 @@ fn s7_record_storage_round_trip_sealing_and_rejection() {
     // An empty record.
     let empty = SessionRecord::new().to_stored();
     // kind, version, limits, no pinned key, not verified, no changed key,
-    // no current session, no archived ones.
-    assert_eq!(empty.len(), 2 + 8 + 1 + 1 + 1 + 1 + 4);
+    // no notice warning, no current session, no archived ones.
+    assert_eq!(empty.len(), 2 + 8 + 1 + 1 + 1 + 1 + 1 + 4);
     assert!(
         SessionRecord::from_stored(&empty)
             .unwrap()
