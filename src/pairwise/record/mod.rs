@@ -7,11 +7,12 @@
 //! `recovery` (the notices of [SPEC §13](crate::spec)) and `storage` ([SPEC §11](crate::spec)).
 
 mod identity;
+mod outcome;
 mod promotion;
 pub(crate) mod receive;
 mod recovery;
 
-pub use recovery::{IgnoredNotice, NoticeOutcome};
+pub use outcome::{IgnoredNotice, NoticeOutcome};
 mod storage;
 #[cfg(test)]
 mod tests;
