@@ -116,6 +116,16 @@ impl Ratchet {
 
     fn route_plain(&self, m: &Message) -> Result<Route, Error> {
         let header = m.header();
+        // The common case first, without a look into the skipped-key store:
+        // the current chain at or past its next index holds no stored key
+        // (a chain's stored keys are all below its index).
+        if self
+            .chains
+            .receiving()
+            .is_some_and(|r| r.ratchet_key == header.ratchet_key && header.index >= r.index)
+        {
+            return Ok(Route::Current);
+        }
         if self
             .skipped
             .get(&header.ratchet_key, header.index)
@@ -242,7 +252,13 @@ impl Ratchet {
                 index,
                 skipped,
             } => {
-                let header_key = self.receiving_header_key().cloned();
+                // Only a message that skipped keys stores them (and, with
+                // header encryption, a copy of the chain's header key).
+                let header_key = if skipped.is_empty() {
+                    None
+                } else {
+                    self.receiving_header_key().cloned()
+                };
                 if let Some(chain) = self.chains.receiving_mut() {
                     self.skipped
                         .insert(chain.ratchet_key, header_key.as_ref(), skipped);
