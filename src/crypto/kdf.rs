@@ -26,10 +26,6 @@ const LABEL_MESSAGE: &[u8] = b"cliquet/v1/message";
 pub(crate) const SALT_LEN: usize = 16;
 /// Length of the associated data `AD = IK_A_pub || IK_B_pub` (§3).
 pub(crate) const AD_LEN: usize = 64;
-/// A bound on the `header_bytes` a message body binds. The wire layer's
-/// longest is an encrypted header and its kind byte (69 bytes, §6); the key
-/// schedule refuses anything longer than this bound rather than cut it.
-const MAX_HEADER_BYTES: usize = 128;
 
 macro_rules! secret_key {
     ($(#[$doc:meta])* $name:ident) => {
@@ -153,57 +149,46 @@ impl RootKey {
 impl ChainKey {
     /// `KDF_CK(ck)`: the message key `HMAC(ck, 0x01)` and the next chain key
     /// `HMAC(ck, 0x02)`.
+    #[inline]
     pub(crate) fn step(&self) -> (MessageKey, Self) {
         let (mk, ck) = crypto::hmac_pair(&self.0);
         (MessageKey(*mk), Self(*ck))
     }
 }
 
-/// `AD || header_bytes`, the associated data of a message body (§4).
-fn body_aad(
-    ad: &[u8; AD_LEN],
-    header_bytes: &[u8],
-) -> Result<ArrayBuf<{ AD_LEN + MAX_HEADER_BYTES }>, Error> {
-    if header_bytes.len() > MAX_HEADER_BYTES {
-        return Err(Error::TooLarge);
-    }
-    let mut aad = ArrayBuf::new();
-    aad.put(ad);
-    aad.put(header_bytes);
-    Ok(aad)
-}
-
 impl MessageKey {
     /// `HKDF(salt, MK, "cliquet/v1/message", 44)` → AES key || nonce.
+    #[inline]
     pub(crate) fn key_and_nonce(&self, salt: &[u8]) -> (Zeroizing<[u8; 32]>, [u8; NONCE_LEN]) {
         let out = hkdf::<44>(salt, &self.0, LABEL_MESSAGE);
         let (key, nonce) = split(&out);
         (Zeroizing::new(key), nonce)
     }
 
-    /// Writes `salt || AEAD(key, nonce, plaintext, AD || header_bytes)` to
-    /// `out`, which is exactly `16 + plaintext.len() + 16` bytes.
+    /// Writes `salt || AEAD(key, nonce, plaintext, aad)` to `out`, which is
+    /// exactly `16 + plaintext.len() + 16` bytes; `aad` is the body's
+    /// associated data, `AD || header_bytes` (§4, built by the wire layer,
+    /// which knows the header).
+    #[inline]
     pub(crate) fn encrypt(
         &self,
         salt: &[u8; SALT_LEN],
-        ad: &[u8; AD_LEN],
-        header_bytes: &[u8],
+        aad: &[u8],
         plaintext: &[u8],
         out: &mut [u8],
     ) -> Result<(), Error> {
         let (key, nonce) = self.key_and_nonce(salt);
         let (salt_out, sealed) = out.split_at_mut_checked(SALT_LEN).ok_or(Error::TooLarge)?;
         salt_out.copy_from_slice(salt);
-        let aad = body_aad(ad, header_bytes)?;
-        crypto::seal_into(&key, &nonce, aad.as_slice(), plaintext, sealed)
+        crypto::seal_into(&key, &nonce, aad, plaintext, sealed)
     }
 
     /// Opens `salt || AEAD output` into `out` (the structure was checked by
     /// the decoder); `out` is left empty on failure.
+    #[inline]
     pub(crate) fn decrypt(
         &self,
-        ad: &[u8; AD_LEN],
-        header_bytes: &[u8],
+        aad: &[u8],
         ciphertext: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), Error> {
@@ -211,12 +196,8 @@ impl MessageKey {
             out.clear();
             return Err(Error::Authentication);
         };
-        let Ok(aad) = body_aad(ad, header_bytes) else {
-            out.clear();
-            return Err(Error::Authentication);
-        };
         let (key, nonce) = self.key_and_nonce(salt);
-        crypto::open_into(&key, &nonce, aad.as_slice(), sealed, out)
+        crypto::open_into(&key, &nonce, aad, sealed, out)
     }
 }
 

@@ -39,6 +39,7 @@ pub(crate) fn hkdf<const N: usize>(salt: &[u8], ikm: &[u8], info: &[u8]) -> Zero
 
 /// `(HMAC(key, 0x01), HMAC(key, 0x02))`: `KDF_CK` of §4. The key schedule is
 /// computed once and shared by both MACs.
+#[inline]
 pub(crate) fn hmac_pair(key: &[u8; 32]) -> (Zeroizing<[u8; 32]>, Zeroizing<[u8; 32]>) {
     let keyed = hmac_keyed(key);
     let mut first = keyed.clone();
@@ -72,6 +73,7 @@ pub(crate) fn hmac(key: &[u8; 32], message: &[u8]) -> [u8; 32] {
 }
 
 /// SHA-256 over the concatenation of `parts`.
+#[inline]
 pub(crate) fn sha256(parts: &[&[u8]]) -> [u8; 32] {
     let mut h = Sha256::new();
     for p in parts {
@@ -173,6 +175,7 @@ pub(crate) fn open_in_place(
 
 /// Encrypts `plaintext` into `out`, which must be `plaintext.len() + 16`
 /// bytes: the ciphertext, then the tag. The plaintext is read where it is.
+#[inline]
 pub(crate) fn seal_into(
     key: &[u8; 32],
     nonce: &[u8; NONCE_LEN],
@@ -217,6 +220,7 @@ pub(crate) fn seal_append(
 /// Decrypts `ciphertext || tag` into `out`, reading the ciphertext where it
 /// is. `out` is resized to the plaintext (its allocation is reused); on
 /// failure it is left empty.
+#[inline]
 pub(crate) fn open_into(
     key: &[u8; 32],
     nonce: &[u8; NONCE_LEN],

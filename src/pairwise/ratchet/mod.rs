@@ -64,12 +64,15 @@ enum Chains {
 }
 
 impl Chains {
+    #[inline]
     const fn own(&self) -> Option<&KeyPair> {
         match self {
             Self::Sending { own, .. } | Self::Both { own, .. } => Some(own),
             Self::Pending { .. } => None,
         }
     }
+
+    #[inline]
 
     const fn sending(&self) -> Option<&SendingChain> {
         match self {
@@ -78,6 +81,8 @@ impl Chains {
         }
     }
 
+    #[inline]
+
     const fn receiving(&self) -> Option<&ReceivingChain> {
         match self {
             Self::Pending { receiving } | Self::Both { receiving, .. } => Some(receiving),
@@ -85,12 +90,16 @@ impl Chains {
         }
     }
 
+    #[inline]
+
     fn receiving_mut(&mut self) -> Option<&mut ReceivingChain> {
         match self {
             Self::Pending { receiving } | Self::Both { receiving, .. } => Some(receiving),
             Self::Sending { .. } => None,
         }
     }
+
+    #[inline]
 
     fn sending_mut(&mut self) -> Option<&mut SendingChain> {
         match self {
@@ -224,16 +233,20 @@ impl Ratchet {
         })
     }
 
+    #[inline]
+
     fn receiving_header_key(&self) -> Option<&HeaderKey> {
         self.header_keys.as_ref().and_then(|k| k.receiving.as_ref())
     }
 
     /// The session's limits and mode.
+    #[inline]
     pub(crate) const fn config(&self) -> &SessionConfig {
         &self.config
     }
 
     /// Whether headers are encrypted.
+    #[inline]
     pub(crate) const fn has_header_encryption(&self) -> bool {
         self.header_keys.is_some()
     }

@@ -11,7 +11,7 @@ use crate::config::SessionConfig;
 use crate::crypto::kdf::{AD_LEN, ChainKey, HeaderKey, MessageKey, RootKey, SharedSecrets};
 use crate::error::Error;
 use crate::keys::KeyPair;
-use crate::pairwise::wire::{EncryptedHeaderMessage, Header, Message, RatchetMessage};
+use crate::pairwise::wire::{EncryptedHeaderMessage, Header, Message, RatchetMessage, body_aad};
 
 impl Ratchet {
     /// `RatchetInitBob` (and `RatchetInitBobHE`) with `DHs` the signed
@@ -201,7 +201,7 @@ impl Ratchet {
                     .skipped
                     .get(&ratchet_key, header.index)
                     .ok_or(Error::Duplicate)?;
-                key.decrypt(ad, header_bytes, ciphertext, out)?;
+                key.decrypt(body_aad(ad, header_bytes).as_slice(), ciphertext, out)?;
                 Ok(Commit::Skipped {
                     ratchet_key,
                     index: header.index,
@@ -221,7 +221,7 @@ impl Ratchet {
                 let next = header.index.checked_add(1).ok_or(Error::ChainExhausted)?;
                 let (skipped, key, chain_key) =
                     derive_chain(&chain.chain_key, chain.index, header.index);
-                key.decrypt(ad, header_bytes, ciphertext, out)?;
+                key.decrypt(body_aad(ad, header_bytes).as_slice(), ciphertext, out)?;
                 Ok(Commit::Advance {
                     chain_key,
                     index: next,
@@ -345,7 +345,11 @@ fn stage_new_chain(
     let (root_key, chain_key, next_receiving_header_key) =
         root_key.step(&dh, config.header_encryption());
     let (new_chain_skipped, key, chain_key) = derive_chain(&chain_key, 0, header.index);
-    key.decrypt(ad, message.header_bytes(), message.ciphertext(), out)?;
+    key.decrypt(
+        body_aad(ad, message.header_bytes()).as_slice(),
+        message.ciphertext(),
+        out,
+    )?;
     Ok(Step {
         root_key,
         receiving: ReceivingChain {
@@ -368,6 +372,7 @@ std::thread_local! {
 
 /// Walks a chain from `from` to `to`: the keys of `from..to` (to be stored as
 /// skipped), the key of message `to`, and the chain key after it.
+#[inline]
 fn derive_chain(chain_key: &ChainKey, from: u32, to: u32) -> (KeyRun, MessageKey, ChainKey) {
     let len = usize::try_from(to.saturating_sub(from)).unwrap_or(0);
     let mut skipped = zeroize::Zeroizing::new(Vec::with_capacity(len));

@@ -12,7 +12,7 @@ use crate::crypto::kdf::{AD_LEN, SALT_LEN};
 use crate::crypto::{NONCE_LEN, TAG_LEN};
 use crate::error::Error;
 use crate::keys::KeyPair;
-use crate::pairwise::wire::{EH_MESSAGE_HEADER_LEN, Header, Shape};
+use crate::pairwise::wire::{EH_MESSAGE_HEADER_LEN, Header, Shape, body_aad};
 
 /// AES-GCM's plaintext limit (2^36 − 32 bytes), checked before anything is drawn.
 const MAX_PLAINTEXT_LEN: u64 = (1 << 36) - 32;
@@ -81,7 +81,12 @@ impl Ratchet {
         let (prefix_out, header_out) = head.split_at_mut(prefix.len());
         prefix_out.copy_from_slice(prefix);
         header_out.copy_from_slice(header_bytes);
-        message_key.encrypt(&salt, ad, header_bytes, plaintext, body)?;
+        message_key.encrypt(
+            &salt,
+            body_aad(ad, header_bytes).as_slice(),
+            plaintext,
+            body,
+        )?;
         // Commit.
         let next = SendingChain {
             chain_key: next_chain_key,

@@ -1,8 +1,8 @@
 //! The lengths of the Double Ratchet's wire layout ([SPEC §4](crate::spec), §5, §6), named
 //! once for the decoders, the ratchet and the session.
 
-use crate::codec::Reader;
-use crate::crypto::kdf::SALT_LEN;
+use crate::codec::{ArrayBuf, Reader, Writer};
+use crate::crypto::kdf::{AD_LEN, SALT_LEN};
 use crate::crypto::{NONCE_LEN, TAG_LEN};
 use crate::error::DecodeError;
 
@@ -26,4 +26,18 @@ pub(crate) fn ciphertext(r: &mut Reader<'_>) -> Result<(), DecodeError> {
     }
     r.rest();
     Ok(())
+}
+
+/// `AD || header_bytes`, the associated data of a message body (§4): on
+/// the stack, sized for the longest header (an encrypted one and its kind
+/// byte).
+#[inline]
+pub(crate) fn body_aad(
+    ad: &[u8; AD_LEN],
+    header_bytes: &[u8],
+) -> ArrayBuf<{ AD_LEN + EH_MESSAGE_HEADER_LEN }> {
+    let mut aad = ArrayBuf::new();
+    aad.put(ad);
+    aad.put(header_bytes);
+    aad
 }

@@ -17,7 +17,7 @@ mod prekey;
 mod ratchet;
 
 pub use any::AnyMessage;
-pub(crate) use layout::{EH_MESSAGE_HEADER_LEN, ENC_HEADER_LEN, HEADER_LEN};
+pub(crate) use layout::{EH_MESSAGE_HEADER_LEN, ENC_HEADER_LEN, HEADER_LEN, body_aad};
 pub use notice::DecryptionFailure;
 pub(crate) use prekey::Handshake;
 pub use prekey::{PreKeyMessage, SessionId};
