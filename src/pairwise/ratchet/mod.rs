@@ -73,7 +73,6 @@ impl Chains {
     }
 
     #[inline]
-
     const fn sending(&self) -> Option<&SendingChain> {
         match self {
             Self::Sending { sending, .. } | Self::Both { sending, .. } => Some(sending),
@@ -82,7 +81,6 @@ impl Chains {
     }
 
     #[inline]
-
     const fn receiving(&self) -> Option<&ReceivingChain> {
         match self {
             Self::Pending { receiving } | Self::Both { receiving, .. } => Some(receiving),
@@ -91,7 +89,6 @@ impl Chains {
     }
 
     #[inline]
-
     fn receiving_mut(&mut self) -> Option<&mut ReceivingChain> {
         match self {
             Self::Pending { receiving } | Self::Both { receiving, .. } => Some(receiving),
@@ -100,7 +97,6 @@ impl Chains {
     }
 
     #[inline]
-
     fn sending_mut(&mut self) -> Option<&mut SendingChain> {
         match self {
             Self::Sending { sending, .. } | Self::Both { sending, .. } => Some(sending),
@@ -234,7 +230,6 @@ impl Ratchet {
     }
 
     #[inline]
-
     fn receiving_header_key(&self) -> Option<&HeaderKey> {
         self.header_keys.as_ref().and_then(|k| k.receiving.as_ref())
     }
