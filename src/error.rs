@@ -278,13 +278,13 @@ impl fmt::Display for Error {
                 "a signature failed strict Ed25519 verification (of a bundle's prekey, a notice, a group message or distribution, or a device list); do not use this input",
             ),
             Self::InvalidKey => f.write_str(
-                "invalid public key (bad identity key encoding, small order, or all-zero Diffie-Hellman output)",
+                "invalid public key in the input (an identity key badly encoded or of small order, a KEM key failing its modulus check, or an all-zero Diffie-Hellman output); do not use this bundle or message",
             ),
             Self::ChainExhausted => f.write_str(
                 "sending chain exhausted (2^32 - 1 messages); start a new session",
             ),
             Self::InvalidConfig(detail) => write!(f, "configuration refused: {detail}"),
-            Self::PreKeyIdInUse => f.write_str("one-time prekey id is already in use in this account"),
+            Self::PreKeyIdInUse => f.write_str("one-time prekey id is already in use in this account; add the key under another id"),
             Self::TooLarge => f.write_str("plaintext too large for one message (64 GiB); split it"),
             Self::NoSession => f.write_str(
                 "no current session with this peer; fetch its bundle and start one (SessionRecord::start_new)",
@@ -298,10 +298,10 @@ impl fmt::Display for Error {
                 "safety numbers do not match: an identity key differs; do not trust this peer until you compare again",
             ),
             Self::InvalidIdentifier => {
-                f.write_str("safety-number identifier must be 1 to 255 bytes long")
+                f.write_str("safety-number identifier must be 1 to 255 bytes long; pass the user's stable identifier (a phone number, a user id)")
             }
             Self::ModeRefused => f.write_str(
-                "session refused: its header-encryption mode is not the one this configuration requires",
+                "prekey message refused: its session's header-encryption mode is not the one this configuration requires; the sender must start a session in that mode",
             ),
             Self::UnknownChain => f.write_str(
                 "no sender chain for this group message. Its distribution may not have arrived yet: keep the message and retry after the next distribution from that sender. Or the chain was dropped (five are kept per sender), or the message is of another group. To encrypt: this member has no chain of its own yet (GroupSession::rotate)",
@@ -310,7 +310,7 @@ impl fmt::Display for Error {
                 "classic (0x14) bundle refused: PQXDH is required (SessionConfig::with_classic_x3dh allows classic X3DH)",
             ),
             Self::SigningKeyInUse => f.write_str(
-                "sender-key distribution refused: its signing key is already held for another sender in this group (a member re-sending another's chain)",
+                "sender-key distribution refused: its signing key is already held for another sender in this group (a member re-sending another's chain); drop it, keep the chain you hold",
             ),
         }
     }
