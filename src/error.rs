@@ -91,6 +91,19 @@ pub enum Error {
     /// anyone on the path can strip a post-quantum bundle down to a classic
     /// one. See [`SessionConfig::with_classic_x3dh`](crate::SessionConfig::with_classic_x3dh).
     PostQuantumRequired,
+    /// A device list (SPEC §14) is older than the one accepted for this
+    /// person, or a second, different list for the accepted version; or a
+    /// device of the person reported a newer list than the accepted one
+    /// ([`PersonRecord::report_list_version`](crate::PersonRecord::report_list_version))
+    /// and nothing is encrypted to the person until a list at least that
+    /// new is accepted. Fetch the person's current list from the directory.
+    StaleDeviceList,
+    /// A device is not in the person's accepted device list (SPEC §14): a
+    /// bundle or a prekey message whose identity key the list does not name
+    /// for that device id, or any message for a device id the list does not
+    /// hold (never listed, or removed). Fetch the current list; if the
+    /// device is still not listed, drop the message or bundle.
+    UnknownDevice,
 }
 
 /// Which limit a refused configuration broke.
@@ -131,6 +144,10 @@ pub enum DecodeError {
     /// A character is not a hexadecimal digit (parsing an
     /// [`IdentityKey`](crate::IdentityKey) from its hex form).
     InvalidHex,
+    /// A device list (SPEC §14) names no device or more than 32.
+    BadCount,
+    /// A device list's device ids are not strictly increasing (SPEC §14).
+    BadOrder,
 }
 
 /// Why stored state could not be loaded (SPEC §7).
@@ -206,6 +223,12 @@ impl fmt::Display for Error {
             Self::PostQuantumRequired => f.write_str(
                 "classic (0x14) bundle refused: PQXDH is required (SessionConfig::with_classic_x3dh allows classic X3DH)",
             ),
+            Self::StaleDeviceList => f.write_str(
+                "device list is older than the accepted one (or a second list for its version), or the person reported a newer list: fetch the person's current device list",
+            ),
+            Self::UnknownDevice => f.write_str(
+                "device is not in the person's accepted device list (never listed, removed, or another device key): fetch the current list, else drop the message or bundle",
+            ),
         }
     }
 }
@@ -220,6 +243,8 @@ impl fmt::Display for DecodeError {
             Self::ShortCiphertext => "ciphertext shorter than salt and tag (32 bytes)",
             Self::UnsupportedVersion => "unsupported version byte",
             Self::InvalidHex => "not a hexadecimal digit",
+            Self::BadCount => "device list names no device or more than 32",
+            Self::BadOrder => "device ids of a device list are not strictly increasing",
         })
     }
 }
@@ -286,7 +311,9 @@ impl From<DecodeError> for StateError {
             DecodeError::BadFlag
             | DecodeError::ShortCiphertext
             | DecodeError::UnsupportedVersion
-            | DecodeError::InvalidHex => Self::Inconsistent,
+            | DecodeError::InvalidHex
+            | DecodeError::BadCount
+            | DecodeError::BadOrder => Self::Inconsistent,
         }
     }
 }

@@ -48,6 +48,10 @@
 //! - let users compare [`SafetyNumber`]s, and decide on
 //!   [`Error::IdentityChanged`] ([`SessionRecord::accept_identity`]);
 //! - for groups, keep one [`GroupSession`] per group;
+//! - for people with several devices (SPEC §14), keep one [`PersonRecord`]
+//!   per person (and one for one's own other devices): it accepts the
+//!   person's signed device lists ([`VerifiedDeviceList`], signed with a
+//!   [`UserKeyPair`]) and keeps a [`SessionRecord`] per listed device;
 //! - [`Session`] is the single session under a record, for applications
 //!   that route messages themselves.
 //!
@@ -100,6 +104,8 @@ mod account;
 
 mod record;
 
+mod users;
+
 #[cfg(feature = "serde")]
 mod serde;
 
@@ -127,3 +133,7 @@ pub use rand_core;
 pub use record::{Decrypted, SessionRecord};
 pub use safety::SafetyNumber;
 pub use session::Session;
+pub use users::{
+    DeviceEntry, DeviceList, DeviceListBuilder, DeviceMessage, ListChange, PersonRecord,
+    UserKeyPair, VerifiedDeviceList, encode_with_list_version, split_list_version,
+};

@@ -19,6 +19,8 @@
 //! since each message of the session depends on `SK`, `HKA`, `NHKB`, `AD`
 //! and, for PQXDH, `SS`.
 //!
+//! Device-list files (SPEC §14) are replayed by `harness/devices.rs`.
+//!
 //! `CLIQUET_VECTORS=<dir>` reads every `*.json` in another directory instead.
 #![allow(
     clippy::expect_used,
@@ -40,6 +42,8 @@ use common::rng::{Scripted, Zero};
 use serde_json::Value;
 
 mod common;
+#[path = "harness/devices.rs"]
+mod devices;
 #[path = "harness/group.rs"]
 mod group;
 #[path = "harness/safety.rs"]
@@ -69,6 +73,9 @@ fn kind(e: &Error) -> &'static str {
         Error::InvalidKey => "invalid_key",
         Error::PostQuantumRequired => "post_quantum_required",
         Error::UnknownChain => "unknown_chain",
+        Error::IdentityChanged(_) => "identity_changed",
+        Error::StaleDeviceList => "stale_device_list",
+        Error::UnknownDevice => "unknown_device",
         _ => "other",
     }
 }
@@ -80,6 +87,8 @@ fn detail(e: &Error) -> Option<&'static str> {
         Error::Malformed(DecodeError::Truncated) => Some("truncated"),
         Error::Malformed(DecodeError::Trailing) => Some("trailing"),
         Error::Malformed(DecodeError::ShortCiphertext) => Some("short_ciphertext"),
+        Error::Malformed(DecodeError::BadCount) => Some("bad_count"),
+        Error::Malformed(DecodeError::BadOrder) => Some("bad_order"),
         _ => None,
     }
 }
@@ -393,6 +402,8 @@ fn known_answer_vectors() {
             .unwrap_or_else(|e| panic!("{}: not JSON: {e}", path.display()));
         if safety::is_safety_file(&v) {
             steps += safety::replay(&v);
+        } else if devices::is_device_list_file(&v) {
+            steps += devices::replay(&v);
         } else if let Some(cases) = v.get("cases").and_then(Value::as_array) {
             let failures: Vec<String> = cases
                 .iter()
