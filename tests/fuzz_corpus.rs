@@ -22,6 +22,8 @@ mod fixtures;
 mod group;
 #[path = "../fuzz/src/protocol.rs"]
 mod protocol;
+#[path = "../fuzz/src/users.rs"]
+mod users;
 
 /// Runs `check` on every seed of `target`; at least one must get past the
 /// parser, so that the checks do real work.
@@ -84,6 +86,8 @@ replay_tests! {
     decode_distribution: group::decode_distribution,
     decode_group_message: group::decode_group_message,
     group_decrypt: group::group_decrypt,
+    decode_device_list: users::decode_device_list,
+    load_user_record: users::load_user_record,
 }
 
 #[test]
@@ -91,6 +95,13 @@ fn generated_states_pass_the_loader_checks() {
     let (accounts, sessions) = fixtures::stored_states();
     assert!(accounts.iter().all(|a| checks::load_account(a)));
     assert!(sessions.iter().all(|s| checks::load_session(s)));
+}
+
+#[test]
+fn generated_person_records_pass_the_loader_checks() {
+    let records = users::stored_person_records();
+    assert!(records.len() > 4);
+    assert!(records.iter().all(|r| users::load_user_record(r)));
 }
 
 #[test]

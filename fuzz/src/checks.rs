@@ -36,6 +36,8 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("decode_distribution", crate::group::decode_distribution),
     ("decode_group_message", crate::group::decode_group_message),
     ("group_decrypt", crate::group::group_decrypt),
+    ("decode_device_list", crate::users::decode_device_list),
+    ("load_user_record", crate::users::load_user_record),
 ];
 
 /// SPEC §2, §2b: a bundle of either kind that decodes re-encodes to the

@@ -1,0 +1,163 @@
+//! The checks of the SPEC §14 targets (device lists and person records),
+//! and the person records their seed corpus starts from.
+
+use cliquet::{
+    Account, DecodeError, DeviceList, DeviceListBuilder, Error, ListChange, PersonRecord,
+    SessionConfig, UserKeyPair, VerifiedDeviceList,
+};
+
+use crate::fixtures::{self, ReplayRng, STORAGE_KEY};
+
+/// SPEC §14: a device list that decodes is `106 + 100·n` bytes with
+/// 1 ≤ n ≤ 32 and kind 0x1B, keeps its bytes, and its version; a refusal
+/// is one of the errors §14 names, agreeing with the length and kind byte.
+/// What verifies has ascending ids and distinct keys, is accepted by a new
+/// record as all added, then again as unchanged, and survives the record's
+/// stored form.
+pub fn decode_device_list(data: &[u8]) -> bool {
+    let decoded = DeviceList::decode(data);
+    let n = data.get(41).map(|n| usize::from(*n));
+    match (&decoded, data.first()) {
+        (Err(Error::Malformed(DecodeError::BadKind)), Some(kind)) => assert_ne!(*kind, 0x1B),
+        (Err(Error::Malformed(DecodeError::Truncated)), _) => {
+            let want = n.map_or(usize::MAX, |n| 106 + 100 * n);
+            assert!(data.len() < 42 || data.len() < want, "truncated at {}", data.len());
+        }
+        (Err(Error::Malformed(DecodeError::BadCount)), _) => {
+            assert!(n.is_some_and(|n| n == 0 || n > 32));
+        }
+        (Err(Error::Malformed(DecodeError::Trailing)), _) => {
+            assert!(n.is_some_and(|n| data.len() > 106 + 100 * n));
+        }
+        (Err(Error::Malformed(DecodeError::BadOrder)), _) => {}
+        (Err(e), _) => panic!("decode gave {e:?}"),
+        (Ok(list), _) => {
+            assert_eq!(list.as_bytes(), data);
+            let n = n.expect("a count");
+            assert!((1..=32).contains(&n) && data.len() == 106 + 100 * n);
+            assert_eq!(data.first(), Some(&0x1B));
+        }
+    }
+    let Ok(list) = decoded else {
+        return false;
+    };
+    let verified = match list.verify() {
+        Ok(verified) => verified,
+        Err(Error::InvalidKey | Error::BadSignature) => return true,
+        Err(e) => panic!("verify gave {e:?}"),
+    };
+    assert_eq!(VerifiedDeviceList::decode(data).as_ref(), Ok(&verified));
+    assert_eq!(verified.as_bytes(), data);
+    assert_eq!(verified.version(), list.version());
+    let ids: Vec<u32> = verified.devices().iter().map(|d| d.device_id()).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    for d in verified.devices() {
+        assert_eq!(verified.device_key(d.device_id()), Some(d.identity_key()));
+        assert_ne!(d.identity_key(), verified.user_key());
+    }
+    let mut record = PersonRecord::new();
+    let change = record.accept_list(&verified).expect("a first list is accepted");
+    assert_eq!(
+        change,
+        ListChange::Accepted {
+            added: ids.clone(),
+            removed: vec![],
+            changed: vec![]
+        }
+    );
+    assert_eq!(record.accept_list(&verified), Ok(ListChange::Unchanged));
+    assert_eq!(record.devices_needing_bundle(), ids);
+    let stored = record.to_bytes();
+    let loaded = PersonRecord::from_bytes(&stored).expect("a record with this list loads");
+    assert_eq!(*loaded.to_bytes(), *stored);
+    true
+}
+
+/// SPEC.md §11: a person record (or a user key) that loads stores to the
+/// same bytes, seals and opens to itself, and using it never panics; a
+/// failed encrypt changes nothing.
+pub fn load_user_record(data: &[u8]) -> bool {
+    if let Ok(user) = UserKeyPair::from_bytes(data) {
+        assert_eq!(*user.to_bytes(), *data, "user key stores differently");
+        return true;
+    }
+    let Ok(mut record) = PersonRecord::from_bytes(data) else {
+        return false;
+    };
+    let stored = record.to_bytes();
+    assert_eq!(*stored, *data, "person record stores differently");
+    let sealed = record
+        .seal(&STORAGE_KEY, b"ctx", &mut fixtures::rng(0))
+        .expect("sealing works");
+    let opened = PersonRecord::open(&sealed, &STORAGE_KEY, b"ctx").expect("a sealed record opens");
+    assert_eq!(*opened.to_bytes(), *stored);
+    let resealed = opened
+        .seal(&STORAGE_KEY, b"ctx", &mut ReplayRng::new(&sealed[2..14]))
+        .expect("sealing works");
+    assert_eq!(resealed, sealed);
+    let needing = record.devices_needing_bundle();
+    assert!(needing.windows(2).all(|w| w[0] < w[1]));
+    match record.encrypt(b"fuzz", &mut fixtures::rng(1)) {
+        Ok(sent) => {
+            assert!(!record.needs_newer_list());
+            assert!(sent.iter().all(|m| !needing.contains(&m.device_id)));
+        }
+        Err(_) => assert_eq!(*record.to_bytes(), *stored, "a failed encrypt changed the record"),
+    }
+    true
+}
+
+/// Stored person records for the seed corpus: new, own, with a list and
+/// no session, with live sessions both ways, a reported newer version, and
+/// a stored user key.
+pub fn stored_person_records() -> Vec<Vec<u8>> {
+    let mut rng = fixtures::rng(21);
+    let config = SessionConfig::default();
+    let user = UserKeyPair::generate(&mut rng);
+    let uk = *user.public_key();
+    let mut devices: Vec<(u32, Account)> = (1..=3).map(|id| (id, Account::new(&mut rng))).collect();
+    let mut builder = DeviceListBuilder::new(7);
+    for (id, account) in &devices {
+        builder = builder.device(*id, *account.identity_key(), account.link_signature(&uk, *id));
+    }
+    let list = builder.sign(&user).expect("a valid list");
+    let alice = Account::new(&mut rng);
+
+    let mut out = vec![
+        user.to_bytes().to_vec(),
+        PersonRecord::new().to_bytes().to_vec(),
+        PersonRecord::own(2).to_bytes().to_vec(),
+    ];
+    let mut record = PersonRecord::new();
+    record.accept_list(&list).expect("first list");
+    out.push(record.to_bytes().to_vec());
+    let mut own = PersonRecord::own(1);
+    own.accept_list(&list).expect("first list");
+    out.push(own.to_bytes().to_vec());
+
+    for id in record.devices_needing_bundle() {
+        let account = &devices.iter().find(|(i, _)| *i == id).expect("listed").1;
+        let bundle = account.bundle(None).expect("bundle").verify().expect("verifies");
+        record
+            .start_session(id, alice.identity(), &bundle, config, &mut rng)
+            .expect("session");
+    }
+    let sent = record.encrypt(b"hello", &mut rng).expect("encrypts");
+    out.push(record.to_bytes().to_vec());
+    // Device 1 answers through its own record of Alice's device.
+    let mut on_bob = cliquet::SessionRecord::new();
+    let got = on_bob
+        .decrypt(&mut devices[0].1, &sent[0].message, config)
+        .expect("decrypts");
+    assert_eq!(got.plaintext, b"hello");
+    let reply = on_bob.encrypt(b"hi", &mut rng).expect("reply");
+    let mut alice_account = alice;
+    record
+        .decrypt(&mut alice_account, 1, &reply, config)
+        .expect("reply decrypts");
+    out.push(record.to_bytes().to_vec());
+    record.report_list_version(9);
+    record.mark_verified(&uk).expect("pinned key");
+    out.push(record.to_bytes().to_vec());
+    out
+}
