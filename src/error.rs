@@ -69,6 +69,10 @@ pub enum Error {
     /// the peer reinstalled, or someone claims to be them. Show the user the
     /// new safety number ([`SafetyNumber`](crate::SafetyNumber)), then
     /// [`accept_identity`](crate::SessionRecord::accept_identity) or refuse.
+    /// For a [`PersonRecord`](crate::PersonRecord), a device list signed by
+    /// another user key than the pinned one (SPEC §14); it carries that
+    /// user key: [`accept_user_key`](crate::PersonRecord::accept_user_key)
+    /// or refuse.
     IdentityChanged(IdentityKey),
     /// A scanned safety-number code is well formed but does not match this
     /// device's [`SafetyNumber`](crate::SafetyNumber) (SPEC §9): one of the two
@@ -206,7 +210,7 @@ impl fmt::Display for Error {
             Self::State(detail) => write!(f, "stored state rejected: {detail}"),
             Self::IdentityChanged(key) => write!(
                 f,
-                "the peer's identity key changed to {key}; verify it (safety number) before accepting it"
+                "the peer's identity key (or user key) changed to {key}; verify it (safety number) before accepting it"
             ),
             Self::Mismatch => f.write_str(
                 "safety numbers do not match: an identity key differs; do not trust this peer until you compare again",

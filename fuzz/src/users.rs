@@ -21,7 +21,11 @@ pub fn decode_device_list(data: &[u8]) -> bool {
         (Err(Error::Malformed(DecodeError::BadKind)), Some(kind)) => assert_ne!(*kind, 0x1B),
         (Err(Error::Malformed(DecodeError::Truncated)), _) => {
             let want = n.map_or(usize::MAX, |n| 106 + 100 * n);
-            assert!(data.len() < 42 || data.len() < want, "truncated at {}", data.len());
+            assert!(
+                data.len() < 42 || data.len() < want,
+                "truncated at {}",
+                data.len()
+            );
         }
         (Err(Error::Malformed(DecodeError::BadCount)), _) => {
             assert!(n.is_some_and(|n| n == 0 || n > 32));
@@ -56,7 +60,9 @@ pub fn decode_device_list(data: &[u8]) -> bool {
         assert_ne!(d.identity_key(), verified.user_key());
     }
     let mut record = PersonRecord::new();
-    let change = record.accept_list(&verified).expect("a first list is accepted");
+    let change = record
+        .accept_list(&verified)
+        .expect("a first list is accepted");
     assert_eq!(
         change,
         ListChange::Accepted {
@@ -102,7 +108,11 @@ pub fn load_user_record(data: &[u8]) -> bool {
             assert!(!record.needs_newer_list());
             assert!(sent.iter().all(|m| !needing.contains(&m.device_id)));
         }
-        Err(_) => assert_eq!(*record.to_bytes(), *stored, "a failed encrypt changed the record"),
+        Err(_) => assert_eq!(
+            *record.to_bytes(),
+            *stored,
+            "a failed encrypt changed the record"
+        ),
     }
     true
 }
@@ -118,7 +128,11 @@ pub fn stored_person_records() -> Vec<Vec<u8>> {
     let mut devices: Vec<(u32, Account)> = (1..=3).map(|id| (id, Account::new(&mut rng))).collect();
     let mut builder = DeviceListBuilder::new(7);
     for (id, account) in &devices {
-        builder = builder.device(*id, *account.identity_key(), account.link_signature(&uk, *id));
+        builder = builder.device(
+            *id,
+            *account.identity_key(),
+            account.link_signature(&uk, *id),
+        );
     }
     let list = builder.sign(&user).expect("a valid list");
     let alice = Account::new(&mut rng);
@@ -137,7 +151,11 @@ pub fn stored_person_records() -> Vec<Vec<u8>> {
 
     for id in record.devices_needing_bundle() {
         let account = &devices.iter().find(|(i, _)| *i == id).expect("listed").1;
-        let bundle = account.bundle(None).expect("bundle").verify().expect("verifies");
+        let bundle = account
+            .bundle(None)
+            .expect("bundle")
+            .verify()
+            .expect("verifies");
         record
             .start_session(id, alice.identity(), &bundle, config, &mut rng)
             .expect("session");
