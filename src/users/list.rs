@@ -267,7 +267,12 @@ impl DeviceList {
 
 impl fmt::Debug for DeviceList {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "DeviceList({:?})", Hex(&self.bytes))
+        let user_key = self.bytes.get(1..33).unwrap_or_default();
+        f.debug_struct("DeviceList")
+            .field("user_key", &Hex(user_key))
+            .field("version", &self.version())
+            .field("len", &self.bytes.len())
+            .finish_non_exhaustive()
     }
 }
 
