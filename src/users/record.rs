@@ -218,6 +218,32 @@ impl PersonRecord {
     /// sessions of removed and changed devices, and makes empty session
     /// records for added and changed ones.
     ///
+    /// ```
+    /// use cliquet::{Account, DeviceListBuilder, Error, ListChange, PersonRecord, UserKeyPair};
+    /// # use rand_chacha::rand_core::SeedableRng;
+    /// # let mut rng = rand_chacha::ChaCha20Rng::from_seed([5; 32]);
+    /// let user = UserKeyPair::generate(&mut rng);
+    /// let phone = Account::new(&mut rng);
+    /// let link = phone.link_signature(user.public_key(), 1);
+    /// let v1 = DeviceListBuilder::new(1).device(1, *phone.identity_key(), link).sign(&user)?;
+    /// let v2 = DeviceListBuilder::next(&v1).sign(&user)?;
+    ///
+    /// let mut record = PersonRecord::new();
+    /// record.accept_list(&v2)?;
+    /// assert_eq!(record.accept_list(&v2), Ok(ListChange::Unchanged));
+    /// assert_eq!(record.accept_list(&v1), Err(Error::StaleDeviceList)); // a replayed old list
+    ///
+    /// // Bob lost his user key and made a new one: an identity change.
+    /// let new_user = UserKeyPair::generate(&mut rng);
+    /// let link = phone.link_signature(new_user.public_key(), 1);
+    /// let fresh = DeviceListBuilder::new(1).device(1, *phone.identity_key(), link).sign(&new_user)?;
+    /// assert_eq!(record.accept_list(&fresh), Err(Error::IdentityChanged(*new_user.public_key())));
+    /// // After the user compared the new safety number:
+    /// record.accept_user_key(new_user.public_key());
+    /// assert!(matches!(record.accept_list(&fresh), Ok(ListChange::Accepted { .. })));
+    /// # Ok::<(), cliquet::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::IdentityChanged`] (carrying the list's user key) if another
     /// user key is pinned; [`Error::StaleDeviceList`] if its version is
@@ -346,6 +372,26 @@ impl PersonRecord {
 
     /// Starts a session with device `device_id` from its verified bundle
     /// (see [`SessionRecord::start_new`]). Returns the session's id.
+    ///
+    /// ```
+    /// use cliquet::{Account, DeviceListBuilder, Error, PersonRecord, SessionConfig, UserKeyPair};
+    /// # use rand_chacha::rand_core::SeedableRng;
+    /// # let mut rng = rand_chacha::ChaCha20Rng::from_seed([6; 32]);
+    /// let (alice, user, phone) = (Account::new(&mut rng), UserKeyPair::generate(&mut rng), Account::new(&mut rng));
+    /// let link = phone.link_signature(user.public_key(), 1);
+    /// let list = DeviceListBuilder::new(1).device(1, *phone.identity_key(), link).sign(&user)?;
+    /// let mut bob = PersonRecord::new();
+    /// bob.accept_list(&list)?;
+    /// // A server slips in a bundle of its own for device 1: refused.
+    /// let server = Account::new(&mut rng);
+    /// let forged = server.bundle(None)?.verify()?;
+    /// let config = SessionConfig::default();
+    /// assert_eq!(bob.start_session(1, alice.identity(), &forged, config, &mut rng), Err(Error::UnknownDevice));
+    /// let genuine = phone.bundle(None)?.verify()?;
+    /// bob.start_session(1, alice.identity(), &genuine, config, &mut rng)?;
+    /// assert!(bob.devices_needing_bundle().is_empty());
+    /// # Ok::<(), cliquet::Error>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::UnknownDevice`] if the accepted list does not name the
