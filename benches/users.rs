@@ -85,7 +85,7 @@ fn person_with_five(rng: &mut ChaCha20Rng) -> (PersonRecord, Vec<Session>) {
             .start_session(id, alice.identity(), &bundle, config, rng)
             .expect("session");
     }
-    let sent = record.encrypt(b"hello", rng).expect("encrypts");
+    let sent = record.encrypt(b"hello", rng).expect("encrypts").messages;
     for (m, account) in sent.iter().zip(&mut accounts) {
         let mut on_device = SessionRecord::new();
         on_device

@@ -134,6 +134,6 @@ pub use record::{Decrypted, SessionRecord};
 pub use safety::SafetyNumber;
 pub use session::Session;
 pub use users::{
-    DeviceEntry, DeviceList, DeviceListBuilder, DeviceMessage, ListChange, PersonRecord,
-    UserKeyPair, VerifiedDeviceList, encode_with_list_version, split_list_version,
+    DeviceEntry, DeviceFailure, DeviceList, DeviceListBuilder, DeviceMessage, Fanout, ListChange,
+    PersonRecord, UserKeyPair, VerifiedDeviceList, encode_with_list_version, split_list_version,
 };

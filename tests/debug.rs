@@ -291,7 +291,10 @@ fn s7_no_debug_output_shows_a_secret() {
             &mut rng,
         )
         .expect("session");
-    let sent = person.encrypt(PLAINTEXT, &mut rng).expect("encrypts");
+    let sent = person
+        .encrypt(PLAINTEXT, &mut rng)
+        .expect("encrypts")
+        .messages;
     shown.message("person message", &sent[0].message);
     shown.debug("DeviceMessage", &sent[0]);
     d.bob

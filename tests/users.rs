@@ -260,7 +260,10 @@ fn s14_withheld_newer_list_reported_by_a_device_stops_encryption() {
 
     bob.devices.retain(|(id, _)| *id != 2);
     record.accept_list(&bob.published(2)).expect("newer list");
-    let sent = record.encrypt(b"after", &mut rng).expect("encrypts");
+    let sent = record
+        .encrypt(b"after", &mut rng)
+        .expect("encrypts")
+        .messages;
     assert_eq!(sent.iter().map(|m| m.device_id).collect::<Vec<_>>(), [1]);
 }
 
@@ -331,7 +334,11 @@ fn conversation(rng: &mut ChaCha20Rng) -> Conversation {
 fn s14_a_message_for_a_person_reaches_each_listed_device() {
     let mut rng = rng(10);
     let mut c = conversation(&mut rng);
-    let sent = c.alice_holds.encrypt(b"hello", &mut rng).expect("encrypts");
+    let sent = c
+        .alice_holds
+        .encrypt(b"hello", &mut rng)
+        .expect("encrypts")
+        .messages;
     assert_eq!(sent.iter().map(|m| m.device_id).collect::<Vec<_>>(), [1, 2]);
     let got = c
         .bob_holds
@@ -339,7 +346,11 @@ fn s14_a_message_for_a_person_reaches_each_listed_device() {
         .expect("Bob's device 1 decrypts");
     assert_eq!(got.plaintext, b"hello");
     // And the reply goes back on the same session.
-    let reply = c.bob_holds.encrypt(b"hi", &mut rng).expect("reply");
+    let reply = c
+        .bob_holds
+        .encrypt(b"hi", &mut rng)
+        .expect("reply")
+        .messages;
     assert_eq!(reply.len(), 1);
     let alice_account = &mut c.alice.devices[0].1;
     let got = c
@@ -384,11 +395,19 @@ fn s14_prekey_message_from_an_unlisted_device_key_is_refused_before_key_agreemen
 fn s14_message_from_a_removed_device_is_refused() {
     let mut rng = rng(12);
     let mut c = conversation(&mut rng);
-    let sent = c.alice_holds.encrypt(b"hello", &mut rng).expect("encrypts");
+    let sent = c
+        .alice_holds
+        .encrypt(b"hello", &mut rng)
+        .expect("encrypts")
+        .messages;
     c.bob_holds
         .decrypt(c.bob.device(1), 1, &sent[0].message, config())
         .expect("decrypts");
-    let later = c.alice_holds.encrypt(b"again", &mut rng).expect("encrypts");
+    let later = c
+        .alice_holds
+        .encrypt(b"again", &mut rng)
+        .expect("encrypts")
+        .messages;
     // Alice's device 1 is lost; her list 2 lists a new device 3 only.
     c.alice.devices = vec![(3, Account::new(&mut rng))];
     assert_eq!(
@@ -415,7 +434,7 @@ fn s14_own_devices_are_reached_the_same_way_and_never_oneself() {
     assert_eq!(own.devices_needing_bundle(), [2, 3]);
     assert_eq!(own.devices().map(|(id, _)| id).collect::<Vec<_>>(), [2, 3]);
     start_all(&mut own, &me.devices[0].1, &me, &mut rng);
-    let sent = own.encrypt(b"sync", &mut rng).expect("encrypts");
+    let sent = own.encrypt(b"sync", &mut rng).expect("encrypts").messages;
     assert_eq!(sent.iter().map(|m| m.device_id).collect::<Vec<_>>(), [2, 3]);
     // No session with oneself, not even from one's own bundle.
     let own_bundle = me.devices[0]
@@ -519,7 +538,11 @@ fn s14_split_list_version_refuses_short_input() {
 fn s11_person_record_round_trips_plain_and_sealed() {
     let mut rng = rng(17);
     let mut c = conversation(&mut rng);
-    let sent = c.alice_holds.encrypt(b"hello", &mut rng).expect("encrypts");
+    let sent = c
+        .alice_holds
+        .encrypt(b"hello", &mut rng)
+        .expect("encrypts")
+        .messages;
     c.bob_holds
         .decrypt(c.bob.device(1), 1, &sent[0].message, config())
         .expect("decrypts");
@@ -540,7 +563,11 @@ fn s11_person_record_round_trips_plain_and_sealed() {
     }
     // The loaded record goes on: the next message decrypts.
     let mut loaded = PersonRecord::from_bytes(&c.bob_holds.to_bytes()).expect("loads");
-    let more = c.alice_holds.encrypt(b"more", &mut rng).expect("encrypts");
+    let more = c
+        .alice_holds
+        .encrypt(b"more", &mut rng)
+        .expect("encrypts")
+        .messages;
     let got = loaded
         .decrypt(c.bob.device(1), 1, &more[0].message, config())
         .expect("decrypts");
@@ -656,4 +683,63 @@ fn s11_person_record_with_sessions_not_matching_its_list_is_inconsistent() {
         Some(Error::State(StateError::Inconsistent))
     );
     assert!(PersonRecord::from_bytes(&stored).is_ok());
+}
+
+#[test]
+fn s14_a_device_whose_session_cannot_send_does_not_hold_back_the_others() {
+    let mut rng = rng(21);
+    let mut alice = Account::new(&mut rng);
+    let mut bob = Person::new(&[1, 2], &mut rng);
+    let mut record = PersonRecord::new();
+    record.accept_list(&bob.published(1)).expect("first");
+    start_all(&mut record, &alice, &bob, &mut rng);
+    let sent = record
+        .encrypt(b"hello", &mut rng)
+        .expect("encrypts")
+        .messages;
+    let mut on_phone = SessionRecord::new();
+    on_phone
+        .decrypt(bob.device(1), &sent[0].message, config())
+        .expect("decrypts");
+    let reply = on_phone.encrypt(b"hi", &mut rng).expect("reply");
+    record
+        .decrypt(&mut alice, 1, &reply, config())
+        .expect("reply decrypts");
+    record.encrypt(b"again", &mut rng).expect("encrypts");
+
+    // Device 1's session (an acknowledged PQXDH initiator, no one-time
+    // prekey) has sent one message on its new chain: set its Ns to 2^32 − 1
+    // (SPEC.md §11's session layout, bytes 212..216).
+    let session = record
+        .session(1)
+        .and_then(SessionRecord::current)
+        .expect("a session")
+        .to_bytes();
+    assert_eq!(session[212..216], 1u32.to_be_bytes(), "Ns of the session");
+    let mut stored = record.to_bytes().to_vec();
+    let at = stored
+        .windows(session.len())
+        .position(|w| w == &session[..])
+        .expect("the session inside the record");
+    stored[at + 212..at + 216].copy_from_slice(&u32::MAX.to_be_bytes());
+    let mut record = PersonRecord::from_bytes(&stored).expect("loads");
+    let exhausted = record.session(1).expect("device 1").to_bytes();
+
+    let fanout = record
+        .encrypt(b"more", &mut rng)
+        .expect("device 2 still gets it");
+    assert_eq!(
+        fanout
+            .messages
+            .iter()
+            .map(|m| m.device_id)
+            .collect::<Vec<_>>(),
+        [2]
+    );
+    assert_eq!(fanout.failed.len(), 1);
+    assert_eq!(
+        (fanout.failed[0].device_id, fanout.failed[0].error),
+        (1, Error::ChainExhausted)
+    );
+    assert_eq!(*record.session(1).expect("device 1").to_bytes(), *exhausted);
 }

@@ -103,10 +103,30 @@ pub fn load_user_record(data: &[u8]) -> bool {
     assert_eq!(resealed, sealed);
     let needing = record.devices_needing_bundle();
     assert!(needing.windows(2).all(|w| w[0] < w[1]));
+    let before: Vec<(u32, Vec<u8>)> = record
+        .devices()
+        .filter_map(|(id, _)| Some((id, record.session(id)?.to_bytes().to_vec())))
+        .collect();
     match record.encrypt(b"fuzz", &mut fixtures::rng(1)) {
-        Ok(sent) => {
+        Ok(fanout) => {
             assert!(!record.needs_newer_list());
-            assert!(sent.iter().all(|m| !needing.contains(&m.device_id)));
+            assert!(!fanout.messages.is_empty());
+            let sent: Vec<u32> = fanout.messages.iter().map(|m| m.device_id).collect();
+            assert!(sent.iter().all(|id| !needing.contains(id)));
+            for failure in &fanout.failed {
+                assert!(
+                    !needing.contains(&failure.device_id) && !sent.contains(&failure.device_id)
+                );
+                let unchanged = before.iter().find(|(id, _)| *id == failure.device_id);
+                let now = record
+                    .session(failure.device_id)
+                    .map(|s| s.to_bytes().to_vec());
+                assert_eq!(
+                    unchanged.map(|(_, b)| b.clone()),
+                    now,
+                    "a failed device changed"
+                );
+            }
         }
         Err(_) => assert_eq!(
             *record.to_bytes(),
@@ -160,7 +180,10 @@ pub fn stored_person_records() -> Vec<Vec<u8>> {
             .start_session(id, alice.identity(), &bundle, config, &mut rng)
             .expect("session");
     }
-    let sent = record.encrypt(b"hello", &mut rng).expect("encrypts");
+    let sent = record
+        .encrypt(b"hello", &mut rng)
+        .expect("encrypts")
+        .messages;
     out.push(record.to_bytes().to_vec());
     // Device 1 answers through its own record of Alice's device.
     let mut on_bob = cliquet::SessionRecord::new();

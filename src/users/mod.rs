@@ -39,7 +39,7 @@ use alloc::vec::Vec;
 
 pub use key::UserKeyPair;
 pub use list::{DeviceEntry, DeviceList, DeviceListBuilder, VerifiedDeviceList};
-pub use record::{DeviceMessage, ListChange, PersonRecord};
+pub use record::{DeviceFailure, DeviceMessage, Fanout, ListChange, PersonRecord};
 
 use crate::SafetyNumber;
 use crate::codec::{Reader, Writer};

@@ -97,7 +97,7 @@ use super::list::VerifiedDeviceList;
 ///     let bundle = account.bundle(None)?.verify()?;
 ///     bob.start_session(id, alice.identity(), &bundle, config, &mut rng)?;
 /// }
-/// let sent = bob.encrypt(b"hi Bob", &mut rng)?;
+/// let sent = bob.encrypt(b"hi Bob", &mut rng)?.messages;
 /// assert_eq!(sent.len(), 2); // one message per device
 ///
 /// // Bob's phone decrypts its copy.
@@ -146,6 +146,29 @@ pub struct DeviceMessage {
     pub device_id: u32,
     /// The message for that device.
     pub message: AnyMessage,
+}
+
+/// What [`PersonRecord::encrypt`] made: one message per device whose
+/// session sent, and the devices whose session could not.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Fanout {
+    /// The messages, by ascending device id.
+    pub messages: Vec<DeviceMessage>,
+    /// Devices whose session could not send (unchanged): start a new
+    /// session with each.
+    pub failed: Vec<DeviceFailure>,
+}
+
+/// A device [`PersonRecord::encrypt`] could not encrypt for, and why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeviceFailure {
+    /// The device.
+    pub device_id: u32,
+    /// Why its session could not send (for instance
+    /// [`Error::ChainExhausted`]).
+    pub error: Error,
 }
 
 impl PersonRecord {
@@ -425,38 +448,51 @@ impl PersonRecord {
     /// without one are skipped: see
     /// [`devices_needing_bundle`](Self::devices_needing_bundle).
     ///
+    /// A device whose session cannot send (its chain is exhausted, say)
+    /// does not hold back the others: it is reported in
+    /// [`Fanout::failed`], its session unchanged, and the application
+    /// starts a new session with it. Every other session advanced by the
+    /// one message returned for it.
+    ///
     /// # Errors
     /// [`Error::StaleDeviceList`] if a device reported a newer list
     /// ([`needs_newer_list`](Self::needs_newer_list)) or there is no list;
-    /// [`Error::NoSession`] if no listed device has a session; nothing is
-    /// drawn and nothing changes. Then the errors of
-    /// [`SessionRecord::encrypt`] ([`Error::ChainExhausted`] after 2^32 − 1
-    /// messages of one chain, [`Error::TooLarge`]): the messages already made
-    /// for devices with smaller ids are lost and their sessions advanced,
-    /// which the Double Ratchet tolerates as lost messages.
+    /// [`Error::NoSession`] if no listed device has a session; the error
+    /// of the first device if every device failed (such as
+    /// [`Error::TooLarge`] past 64 GiB). Nothing changes.
     pub fn encrypt(
         &mut self,
         plaintext: &[u8],
         rng: &mut (impl CryptoRng + ?Sized),
-    ) -> Result<Vec<DeviceMessage>, Error> {
+    ) -> Result<Fanout, Error> {
         if self.needs_newer_list() {
             return Err(Error::StaleDeviceList);
         }
-        let mut out = Vec::with_capacity(self.sessions.len());
+        let mut fanout = Fanout {
+            messages: Vec::with_capacity(self.sessions.len()),
+            failed: Vec::new(),
+        };
         for (id, record) in &mut self.sessions {
             if record.needs_new_session() {
                 continue;
             }
-            let message = record.encrypt(plaintext, rng)?;
-            out.push(DeviceMessage {
-                device_id: *id,
-                message,
-            });
+            match record.encrypt(plaintext, rng) {
+                Ok(message) => fanout.messages.push(DeviceMessage {
+                    device_id: *id,
+                    message,
+                }),
+                // Too large for one is too large for all: nothing changed yet.
+                Err(Error::TooLarge) => return Err(Error::TooLarge),
+                Err(error) => fanout.failed.push(DeviceFailure {
+                    device_id: *id,
+                    error,
+                }),
+            }
         }
-        if out.is_empty() {
-            return Err(Error::NoSession);
+        if fanout.messages.is_empty() {
+            return Err(fanout.failed.first().map_or(Error::NoSession, |f| f.error));
         }
-        Ok(out)
+        Ok(fanout)
     }
 
     /// Decrypts a message from device `device_id` of this person (see
