@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests, each in one place:
 //! - [`pair`]: two accounts and their established sessions (`Pair`);
 //! - [`devices`]: two devices with session records (`Devices`);
+//! - [`people`]: people with several devices and their lists (`Person`);
 //! - [`rng`]: the hand-written RNGs (recording, scripted, zero);
 //! - [`golden`]: the golden files of each storage format version;
 //! - [`debug`]: the check that a `Debug` output shows no secret.
@@ -20,6 +21,7 @@ pub(crate) mod debug;
 pub(crate) mod devices;
 pub(crate) mod golden;
 pub(crate) mod pair;
+pub(crate) mod people;
 pub(crate) mod rng;
 
 #[allow(unused_imports, reason = "each test file uses a different part")]
