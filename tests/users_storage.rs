@@ -165,3 +165,77 @@ fn s11_person_record_with_sessions_not_matching_its_list_is_inconsistent() {
     );
     assert!(PersonRecord::from_bytes(&stored).is_ok());
 }
+
+// --- SPEC §7: golden files -------------------------------------------------
+
+use cliquet::{Account, AnyMessage, SessionRecord};
+use common::golden::{self, STORAGE_KEY};
+use common::people::start_all;
+
+/// Today's writer's golden files: a person record with two devices (list
+/// version 3, verified, a reported version, live sessions), a reply from
+/// device 1 it has not read yet, and a user key.
+fn person_files() -> golden::Set {
+    let mut rng = rng(30);
+    let alice = Account::new(&mut rng);
+    let mut bob = Person::new(&[1, 2], &mut rng);
+    let mut record = PersonRecord::new();
+    record.accept_list(&bob.published(3)).expect("first list");
+    start_all(&mut record, &alice, &bob, &mut rng);
+    let sent = record
+        .encrypt(b"hello", &mut rng)
+        .expect("encrypts")
+        .messages;
+    let mut on_phone = SessionRecord::new();
+    on_phone
+        .decrypt(bob.device(1), &sent[0].message, config())
+        .expect("decrypts");
+    let held = on_phone.encrypt(b"held back", &mut rng).expect("reply");
+    record.report_list_version(2);
+    record.mark_verified(bob.user.public_key()).expect("pinned");
+    let stored = record.to_bytes().to_vec();
+    let mut set = golden::Set::of(&stored);
+    set.state("person", "bin", stored);
+    let sealed = record.seal(&STORAGE_KEY, b"ctx", &mut rng).expect("seal");
+    set.state("person", "sealed", sealed);
+    set.other("person", "msg", held.into_bytes());
+    set.state("user_key", "bin", bob.user.to_bytes().to_vec());
+    let sealed = bob.user.seal(&STORAGE_KEY, b"ctx", &mut rng).expect("seal");
+    set.state("user_key", "sealed", sealed);
+    set
+}
+
+#[test]
+fn s7_person_golden_files_of_every_version_load_and_work() {
+    let files = person_files();
+    golden::bless(&files);
+    // Version 3 is the first of these kinds.
+    for version in 3..=files.version {
+        let name = |what: &str, ext: &str| golden::file_name(what, version, ext);
+        let stored = golden::read(&name("person", "bin"));
+        let mut loaded = PersonRecord::from_bytes(&stored).expect("person record");
+        assert_eq!(loaded.list_version(), Some(3));
+        assert_eq!(loaded.reported_list_version(), 2);
+        assert!(loaded.is_verified());
+        assert!(loaded.devices_needing_bundle().is_empty());
+        let message = AnyMessage::decode(&golden::read(&name("person", "msg"))).expect("message");
+        let mut account = Account::new(&mut rng(31));
+        let got = loaded
+            .decrypt(&mut account, 1, &message, config())
+            .expect("decrypts after reload");
+        assert_eq!(got.plaintext, b"held back");
+        let sealed = golden::read(&name("person", "sealed"));
+        let opened = PersonRecord::open(&sealed, &STORAGE_KEY, b"ctx").expect("sealed");
+        assert_eq!(*opened.to_bytes(), *stored);
+        let user = UserKeyPair::from_bytes(&golden::read(&name("user_key", "bin"))).expect("user");
+        let sealed = golden::read(&name("user_key", "sealed"));
+        let opened = UserKeyPair::open(&sealed, &STORAGE_KEY, b"ctx").expect("sealed user key");
+        assert_eq!(opened.public_key(), user.public_key());
+        assert_eq!(loaded.user_key(), Some(user.public_key()));
+    }
+}
+
+#[test]
+fn s7_todays_writer_still_writes_its_person_golden_files() {
+    golden::assert_writer_unchanged(&person_files());
+}
