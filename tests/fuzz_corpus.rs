@@ -193,3 +193,18 @@ fn group_fixture_holds_back_messages_of_both_senders() {
         }
     }
 }
+
+/// The campaign of 5 December 2026 (`load_user_record`) found a person
+/// record whose nested session record is of format version 2: it loads and
+/// is stored in today's version, so the check compares the upgraded bytes
+/// with themselves, not with the input.
+#[test]
+fn campaign_person_record_with_an_older_nested_record_upgrades() {
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/seeds/load_user_record/campaign-nested-record-v2");
+    let data = fs::read(seed).expect("committed seed");
+    let record = cliquet::PersonRecord::from_bytes(&data).expect("loads");
+    let stored = record.to_bytes();
+    assert_ne!(*stored, *data, "the nested record was upgraded");
+    assert!(users::load_user_record(&data));
+}
