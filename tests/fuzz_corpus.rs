@@ -88,6 +88,7 @@ replay_tests! {
     group_decrypt: group::group_decrypt,
     decode_device_list: users::decode_device_list,
     load_user_record: users::load_user_record,
+    device_list_updates: users::device_list_updates,
 }
 
 #[test]

@@ -166,6 +166,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     {
         out.push(("load_user_record", format!("person-{i:02}"), bytes));
     }
+    // Update sequences (see `device_list_updates`): growth, a reinstall,
+    // a replay, a second list for one version, another user key accepted.
+    for (name, script) in [
+        ("grow-shrink", &[0, 0, 1, 0b11, 0, 0, 2, 0b111, 0, 0, 3, 0b101][..]),
+        ("reinstall", &[0, 0, 1, 0b11, 0, 2, 2, 0b11][..]),
+        ("replay-and-equivocate", &[0, 0, 3, 0b1, 0, 0, 3, 0b1, 0, 0, 2, 0b11, 0, 0, 3, 0b11][..]),
+        ("new-user-key", &[0, 0, 5, 0b11, 0, 1, 1, 0b11, 1, 1, 0, 1, 1, 0b11, 0, 0, 6, 0b1][..]),
+        ("empty-list", &[0, 0, 1, 0][..]),
+    ] {
+        out.push(("device_list_updates", name.to_owned(), script.to_vec()));
+    }
 
     // Protocol schedules (see src/protocol.rs for the encoding).
     for (name, script) in protocol_scripts() {

@@ -38,6 +38,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("group_decrypt", crate::group::group_decrypt),
     ("decode_device_list", crate::users::decode_device_list),
     ("load_user_record", crate::users::load_user_record),
+    ("device_list_updates", crate::users::device_list_updates),
 ];
 
 /// SPEC §2, §2b: a bundle of either kind that decodes re-encodes to the

@@ -211,3 +211,153 @@ pub fn stored_person_records() -> Vec<Vec<u8>> {
     out.push(record.to_bytes().to_vec());
     out
 }
+
+/// Keys of the `device_list_updates` target: two user keys, eight device
+/// keys, and each device's link signature for each user key and id 0..8.
+struct UpdateKeys {
+    users: [UserKeyPair; 2],
+    devices: Vec<cliquet::IdentityKeyPair>,
+    /// `links[user][device][id]`.
+    links: Vec<Vec<Vec<[u8; 64]>>>,
+}
+
+fn update_keys() -> &'static UpdateKeys {
+    static KEYS: std::sync::OnceLock<UpdateKeys> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        let users = [
+            UserKeyPair::from_secret_bytes(&[0xa1; 32]),
+            UserKeyPair::from_secret_bytes(&[0xa2; 32]),
+        ];
+        let devices: Vec<_> = (0..8u8)
+            .map(|i| cliquet::IdentityKeyPair::from_secret_bytes(&[0xd0 + i; 32]))
+            .collect();
+        let links = users
+            .iter()
+            .map(|u| {
+                devices
+                    .iter()
+                    .map(|d| {
+                        (0..8)
+                            .map(|id| d.link_signature(u.public_key(), id))
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
+        UpdateKeys {
+            users,
+            devices,
+            links,
+        }
+    })
+}
+
+/// The model's accepted list: version, bytes, and each device id with the
+/// index of its device key.
+type ModelList = (u64, Vec<u8>, Vec<(u32, usize)>);
+
+/// SPEC §14's judging of lists, against a model: the input is a list of
+/// steps; `0 a b c` signs and hands over a list (user key `a & 1`, version
+/// `b & 7`, device ids the bits of `c`, device `i` keyed by device key
+/// `(i + (a >> 1)) % 8`), `1 a` accepts user key `a & 1`. Every result (the
+/// added, removed and changed sets included) must be the model's, and a
+/// refused list must leave the record's stored bytes as they were.
+pub fn device_list_updates(data: &[u8]) -> bool {
+    let keys = update_keys();
+    let mut record = PersonRecord::new();
+    // The model: pinned user, and the accepted list.
+    let mut pinned: Option<usize> = None;
+    let mut accepted: Option<ModelList> = None;
+    let mut steps = 0;
+    let mut rest = data;
+    while let Some((&op, tail)) = rest.split_first() {
+        rest = tail;
+        if op & 1 == 1 {
+            let Some((&a, tail)) = rest.split_first() else {
+                break;
+            };
+            rest = tail;
+            let user = usize::from(a & 1);
+            record.accept_user_key(keys.users[user].public_key());
+            if pinned != Some(user) {
+                accepted = None;
+            }
+            pinned = Some(user);
+            steps += 1;
+            continue;
+        }
+        let [a, b, c, ..] = *rest else { break };
+        rest = &rest[3..];
+        let user = usize::from(a & 1);
+        let version = u64::from(b & 7);
+        let devices: Vec<(u32, usize)> = (0..8u32)
+            .filter(|i| c & (1 << i) != 0)
+            .map(|i| (i, (i as usize + usize::from(a >> 1)) % 8))
+            .collect();
+        let mut builder = DeviceListBuilder::new(version);
+        for &(id, device) in &devices {
+            builder = builder.device(
+                id,
+                *keys.devices[device].public_key(),
+                keys.links[user][device][id as usize],
+            );
+        }
+        let list = match builder.sign(&keys.users[user]) {
+            Ok(list) => list,
+            Err(e) => {
+                assert!(devices.is_empty(), "a list of distinct keys refused: {e:?}");
+                assert_eq!(e, Error::Malformed(DecodeError::BadCount));
+                continue;
+            }
+        };
+        let list = VerifiedDeviceList::decode(list.as_bytes()).expect("a signed list verifies");
+        let before = record.to_bytes();
+        let got = record.accept_list(&list);
+        // The model's verdict.
+        let want = match (&pinned, &accepted) {
+            (Some(p), _) if *p != user => Err(Error::IdentityChanged(*list.user_key())),
+            (_, Some((v, _, _))) if version < *v => Err(Error::StaleDeviceList),
+            (_, Some((v, bytes, _))) if version == *v => {
+                if bytes.as_slice() == list.as_bytes() {
+                    Ok(ListChange::Unchanged)
+                } else {
+                    Err(Error::StaleDeviceList)
+                }
+            }
+            (_, old) => {
+                let old = old.as_ref().map_or(&[][..], |(_, _, d)| d.as_slice());
+                let key_of = |set: &[(u32, usize)], id: u32| {
+                    set.iter().find(|(i, _)| *i == id).map(|(_, k)| *k)
+                };
+                Ok(ListChange::Accepted {
+                    added: devices
+                        .iter()
+                        .filter(|(id, _)| key_of(old, *id).is_none())
+                        .map(|(id, _)| *id)
+                        .collect(),
+                    removed: old
+                        .iter()
+                        .filter(|(id, _)| key_of(&devices, *id).is_none())
+                        .map(|(id, _)| *id)
+                        .collect(),
+                    changed: old
+                        .iter()
+                        .filter(|(id, k)| key_of(&devices, *id).is_some_and(|n| n != *k))
+                        .map(|(id, _)| *id)
+                        .collect(),
+                })
+            }
+        };
+        assert_eq!(got, want, "step {steps}");
+        match got {
+            Ok(ListChange::Accepted { .. }) => {
+                pinned = Some(user);
+                accepted = Some((version, list.to_bytes(), devices));
+            }
+            _ => assert_eq!(*record.to_bytes(), *before, "a judged list changed nothing"),
+        }
+        assert_eq!(record.list_version(), accepted.as_ref().map(|(v, _, _)| *v));
+        steps += 1;
+    }
+    steps > 0
+}
