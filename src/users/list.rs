@@ -63,6 +63,20 @@ impl crate::Account {
     /// person with user key `user_key` (SPEC §14), made with its identity
     /// key: see [`IdentityKeyPair::link_signature`] and the linking flow
     /// in [`PersonRecord`](crate::PersonRecord)'s documentation.
+    ///
+    /// ```
+    /// use cliquet::{Account, DeviceListBuilder, UserKeyPair};
+    /// # use rand_chacha::rand_core::SeedableRng;
+    /// # let mut rng = rand_chacha::ChaCha20Rng::from_seed([2; 32]);
+    /// // The new device, told its id (3) and the person's user key (scanned):
+    /// let laptop = Account::new(&mut rng);
+    /// let user = UserKeyPair::generate(&mut rng); // held by another device
+    /// let link = laptop.link_signature(user.public_key(), 3);
+    /// // It shows its identity key and `link` to the holder of the user key.
+    /// let list = DeviceListBuilder::new(1).device(3, *laptop.identity_key(), link).sign(&user)?;
+    /// assert_eq!(list.device_key(3), Some(laptop.identity_key()));
+    /// # Ok::<(), cliquet::Error>(())
+    /// ```
     pub fn link_signature(&self, user_key: &IdentityKey, device_id: u32) -> [u8; 64] {
         self.identity().link_signature(user_key, device_id)
     }
