@@ -33,7 +33,6 @@ pub(crate) mod kind {
     /// `GroupMessage` (§10).
     pub(crate) const GROUP_MESSAGE: u8 = 0x1A;
     /// A signed device list (§14).
-    #[allow(dead_code, reason = "reserved here for users/ (SPEC §14)")]
     pub(crate) const DEVICE_LIST: u8 = 0x1B;
 
     /// Stored state (§11): a plain kind and its sealed kind (plain + 0x10).
@@ -62,6 +61,16 @@ pub(crate) mod kind {
     pub(crate) const GROUP: Stored = Stored {
         plain: 0x23,
         sealed: 0x33,
+    };
+    /// A `UserKeyPair`.
+    pub(crate) const USER_KEY: Stored = Stored {
+        plain: 0x24,
+        sealed: 0x34,
+    };
+    /// A `PersonRecord`.
+    pub(crate) const PERSON: Stored = Stored {
+        plain: 0x25,
+        sealed: 0x35,
     };
 }
 
@@ -269,7 +278,14 @@ mod tests {
                 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1A, 0x1B
             ]
         );
-        let stored = [kind::ACCOUNT, kind::SESSION, kind::RECORD, kind::GROUP];
+        let stored = [
+            kind::ACCOUNT,
+            kind::SESSION,
+            kind::RECORD,
+            kind::GROUP,
+            kind::USER_KEY,
+            kind::PERSON,
+        ];
         for (i, s) in stored.iter().enumerate() {
             assert_eq!(usize::from(s.plain), 0x20 + i);
             assert_eq!(s.sealed, s.plain + 0x10);

@@ -69,6 +69,10 @@ pub enum Error {
     /// the peer reinstalled, or someone claims to be them. Show the user the
     /// new safety number ([`SafetyNumber`](crate::SafetyNumber)), then
     /// [`accept_identity`](crate::SessionRecord::accept_identity) or refuse.
+    /// For a [`PersonRecord`](crate::PersonRecord), a device list signed by
+    /// another user key than the pinned one ([SPEC §14](crate::spec)); it carries that
+    /// user key: [`accept_user_key`](crate::PersonRecord::accept_user_key)
+    /// or refuse.
     IdentityChanged(IdentityKey),
     /// A scanned safety-number code is well formed but does not match this
     /// device's [`SafetyNumber`](crate::SafetyNumber) ([SPEC §9](crate::spec)): one of the two
@@ -97,6 +101,19 @@ pub enum Error {
     /// chain is filed under one sender only; see
     /// [`GroupSession::receive_distribution`](crate::GroupSession::receive_distribution).
     SigningKeyInUse,
+    /// A device list ([SPEC §14](crate::spec)) is older than the one accepted for this
+    /// person, or a second, different list for the accepted version; or a
+    /// device of the person reported a newer list than the accepted one
+    /// ([`PersonRecord::report_list_version`](crate::PersonRecord::report_list_version))
+    /// and nothing is encrypted to the person until a list at least that
+    /// new is accepted. Fetch the person's current list from the directory.
+    StaleDeviceList,
+    /// A device is not in the person's accepted device list ([SPEC §14](crate::spec)): a
+    /// bundle or a prekey message whose identity key the list does not name
+    /// for that device id, or any message for a device id the list does not
+    /// hold (never listed, or removed). Fetch the current list; if the
+    /// device is still not listed, drop the message or bundle.
+    UnknownDevice,
 }
 
 /// Which limit a refused configuration broke.
@@ -137,6 +154,10 @@ pub enum DecodeError {
     /// A character is not a hexadecimal digit (parsing an
     /// [`IdentityKey`](crate::IdentityKey) from its hex form).
     InvalidHex,
+    /// A device list ([SPEC §14](crate::spec)) names no device or more than 32.
+    BadCount,
+    /// A device list's device ids are not strictly increasing ([SPEC §14](crate::spec)).
+    BadOrder,
 }
 
 /// Why stored state could not be loaded ([SPEC §7](crate::spec)).
@@ -197,6 +218,8 @@ impl Error {
             Self::UnknownChain => "unknown_chain",
             Self::PostQuantumRequired => "post_quantum_required",
             Self::SigningKeyInUse => "signing_key_in_use",
+            Self::StaleDeviceList => "stale_device_list",
+            Self::UnknownDevice => "unknown_device",
         }
     }
 
@@ -227,6 +250,8 @@ impl DecodeError {
             Self::ShortCiphertext => "short_ciphertext",
             Self::UnsupportedVersion => "unsupported_version",
             Self::InvalidHex => "invalid_hex",
+            Self::BadCount => "bad_count",
+            Self::BadOrder => "bad_order",
         }
     }
 }
@@ -292,7 +317,7 @@ impl fmt::Display for Error {
             Self::State(detail) => write!(f, "stored state rejected: {detail}"),
             Self::IdentityChanged(key) => write!(
                 f,
-                "the peer's identity key changed to {key}; verify it (safety number) before accepting it"
+                "the peer's identity key (or user key) changed to {key}; verify it (safety number) before accepting it"
             ),
             Self::Mismatch => f.write_str(
                 "safety numbers do not match: an identity key differs; do not trust this peer until you compare again",
@@ -312,6 +337,12 @@ impl fmt::Display for Error {
             Self::SigningKeyInUse => f.write_str(
                 "sender-key distribution refused: its signing key is already held for another sender in this group (a member re-sending another's chain); drop it, keep the chain you hold",
             ),
+            Self::StaleDeviceList => f.write_str(
+                "device list is older than the accepted one (or a second list for its version), or the person reported a newer list: fetch the person's current device list",
+            ),
+            Self::UnknownDevice => f.write_str(
+                "device is not in the person's accepted device list (never listed, removed, or another device key): fetch the current list, else drop the message or bundle",
+            ),
         }
     }
 }
@@ -326,6 +357,8 @@ impl fmt::Display for DecodeError {
             Self::ShortCiphertext => "ciphertext shorter than salt and tag (32 bytes)",
             Self::UnsupportedVersion => "unsupported version byte",
             Self::InvalidHex => "not a hexadecimal digit",
+            Self::BadCount => "device list names no device or more than 32",
+            Self::BadOrder => "device ids of a device list are not strictly increasing",
         })
     }
 }
@@ -392,7 +425,9 @@ impl From<DecodeError> for StateError {
             DecodeError::BadFlag
             | DecodeError::ShortCiphertext
             | DecodeError::UnsupportedVersion
-            | DecodeError::InvalidHex => Self::Inconsistent,
+            | DecodeError::InvalidHex
+            | DecodeError::BadCount
+            | DecodeError::BadOrder => Self::Inconsistent,
         }
     }
 }
@@ -434,6 +469,8 @@ mod tests {
             Error::UnknownChain,
             Error::PostQuantumRequired,
             Error::SigningKeyInUse,
+            Error::StaleDeviceList,
+            Error::UnknownDevice,
         ];
         let names: alloc::collections::BTreeSet<_> = all.iter().map(Error::name).collect();
         assert_eq!(names.len(), all.len(), "names are distinct");
@@ -475,6 +512,18 @@ mod tests {
             (Error::Mismatch, "mismatch", None),
             (Error::UnknownChain, "unknown_chain", None),
             (Error::IdentityChanged(identity), "identity_changed", None),
+            (Error::StaleDeviceList, "stale_device_list", None),
+            (Error::UnknownDevice, "unknown_device", None),
+            (
+                Error::Malformed(DecodeError::BadCount),
+                "malformed",
+                Some("bad_count"),
+            ),
+            (
+                Error::Malformed(DecodeError::BadOrder),
+                "malformed",
+                Some("bad_order"),
+            ),
         ];
         for (error, name, detail) in spec {
             assert_eq!((error.name(), error.detail()), (name, detail), "{error:?}");

@@ -51,6 +51,10 @@
 //! - let users compare [`SafetyNumber`]s, and decide on
 //!   [`Error::IdentityChanged`] ([`SessionRecord::accept_identity`]);
 //! - for groups, keep one [`GroupSession`] per group;
+//! - for people with several devices ([SPEC §14](crate::spec)), keep one [`PersonRecord`]
+//!   per person (and one for one's own other devices): it accepts the
+//!   person's signed device lists ([`VerifiedDeviceList`], signed with a
+//!   [`UserKeyPair`]) and keeps a [`SessionRecord`] per listed device;
 //! - [`Session`] is the single session under a record, for applications
 //!   that route messages themselves.
 //!
@@ -97,6 +101,8 @@ mod safety;
 mod group;
 mod pairwise;
 
+mod users;
+
 mod incoming;
 
 #[cfg(feature = "serde")]
@@ -105,8 +111,7 @@ mod serde;
 // Not part of the API: the primitives' wrappers, for the Wycheproof tests.
 #[cfg(feature = "test-hazmat")]
 #[doc(hidden)]
-#[path = "hazmat.rs"]
-pub mod __hazmat;
+pub mod hazmat;
 
 /// The protocol this crate implements, byte for byte: the repository's
 /// `SPEC.md`, included here so that every "SPEC §N" the docs cite is one
@@ -138,3 +143,7 @@ pub use pairwise::{
 /// The `rand_core` this crate takes its randomness through.
 pub use rand_core;
 pub use safety::SafetyNumber;
+pub use users::{
+    DeviceEntry, DeviceFailure, DeviceList, DeviceListBuilder, DeviceMessage, Fanout, ListChange,
+    PersonRecord, UserKeyPair, VerifiedDeviceList, encode_with_list_version, split_list_version,
+};

@@ -33,6 +33,8 @@ const LABEL_STATE: &[u8] = b"cliquet/v1/state";
 /// - 3: post-quantum keys: an account stores its KEM prekeys, a session
 ///   whether it came from PQXDH (its `kpk_id`, and `CT` while it is due).
 /// - 4, group state: a sender keeps only its highest dropped chain id;
+///   person record: its nested session records are of version 4 (the user
+///   key follows it, with the same layout);
 ///   record: it stores the first decryption-failure notice that named its
 ///   current session ([SPEC §13](crate::spec): one notice asks for a resend, a second one
 ///   about another message abandons the session).
@@ -72,6 +74,12 @@ pub(crate) const SESSION: Kind = Kind::of(kind::SESSION, VERSION);
 pub(crate) const RECORD: Kind = Kind::of(kind::RECORD, RECORD_VERSION);
 /// A [`GroupSession`](crate::GroupSession).
 pub(crate) const GROUP: Kind = Kind::of(kind::GROUP, GROUP_VERSION);
+/// A [`UserKeyPair`](crate::UserKeyPair) (from version 3 on; its layout
+/// is the same in 3 and 4).
+pub(crate) const USER_KEY: Kind = Kind::of(kind::USER_KEY, RECORD_VERSION);
+/// A [`PersonRecord`](crate::PersonRecord) (from version 3 on): it nests
+/// session records, so it is written in their version.
+pub(crate) const PERSON: Kind = Kind::of(kind::PERSON, RECORD_VERSION);
 
 /// A buffer for secret bytes, zeroized when dropped.
 pub(crate) type Secret = Zeroizing<Vec<u8>>;
@@ -116,6 +124,12 @@ impl Format {
     /// From version 2 sealed state binds the application's context.
     const fn binds_context(self) -> bool {
         self.0 >= 2
+    }
+
+    /// User keys and person records exist from version 3 on: an older
+    /// version of those kinds was never written.
+    pub(crate) const fn has_user_kinds(self) -> bool {
+        self.0 >= 3
     }
 
     /// From version 4 a record stores the first notice that named its

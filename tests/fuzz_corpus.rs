@@ -6,7 +6,7 @@
 use std::fs;
 use std::path::Path;
 
-use cliquet_testkit::fuzz::{checks, fixtures, group, protocol};
+use cliquet_testkit::fuzz::{checks, fixtures, group, protocol, users};
 
 /// Runs `check` on every seed of `target`; at least one must get past the
 /// parser, so that the checks do real work.
@@ -69,6 +69,9 @@ replay_tests! {
     decode_distribution: group::decode_distribution,
     decode_group_message: group::decode_group_message,
     group_decrypt: group::group_decrypt,
+    decode_device_list: users::decode_device_list,
+    load_user_record: users::load_user_record,
+    device_list_updates: users::device_list_updates,
 }
 
 #[test]
@@ -76,6 +79,13 @@ fn generated_states_pass_the_loader_checks() {
     let (accounts, sessions) = fixtures::stored_states();
     assert!(accounts.iter().all(|a| checks::load_account(a)));
     assert!(sessions.iter().all(|s| checks::load_session(s)));
+}
+
+#[test]
+fn generated_person_records_pass_the_loader_checks() {
+    let records = users::stored_person_records();
+    assert!(records.len() > 4);
+    assert!(records.iter().all(|r| users::load_user_record(r)));
 }
 
 #[test]
@@ -166,4 +176,19 @@ fn group_fixture_holds_back_messages_of_both_senders() {
             assert!(group::group_decrypt(&input));
         }
     }
+}
+
+/// The campaign of 5 December 2026 (`load_user_record`) found a person
+/// record whose nested session record is of format version 2: it loads and
+/// is stored in today's version, so the check compares the upgraded bytes
+/// with themselves, not with the input.
+#[test]
+fn campaign_person_record_with_an_older_nested_record_upgrades() {
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/seeds/load_user_record/campaign-nested-record-v2");
+    let data = fs::read(seed).expect("committed seed");
+    let record = cliquet::PersonRecord::from_stored(&data).expect("loads");
+    let stored = record.to_stored();
+    assert_ne!(*stored, *data, "the nested record was upgraded");
+    assert!(users::load_user_record(&data));
 }

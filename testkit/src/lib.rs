@@ -7,6 +7,8 @@
 //! - [`rng`]: the hand-written RNGs (recording, scripted, zero);
 //! - [`golden`]: the golden files of each storage format version;
 //! - [`group`]: the group of the group tests;
+//! - [`people`]: people with user keys and devices, and the records they
+//!   hold of each other (SPEC §14);
 //! - [`debug`]: the check that a `Debug` output shows no secret;
 //! - [`timing`]: the paired benchmark reports' clock;
 //! - [`fuzz`]: the checks behind the fuzz targets, which
@@ -20,6 +22,7 @@ pub mod fuzz;
 pub mod golden;
 pub mod group;
 pub mod pair;
+pub mod people;
 pub mod rng;
 pub mod timing;
 

@@ -19,6 +19,8 @@
 //! since each message of the session depends on `SK`, `HKA`, `NHKB`, `AD`
 //! and, for PQXDH, `SS`.
 //!
+//! Device-list files (SPEC §14) are replayed by `harness/devices.rs`.
+//!
 //! `CLIQUET_VECTORS=<dir>` reads every `*.json` in another directory instead.
 
 use std::path::{Path, PathBuf};
@@ -30,6 +32,7 @@ use cliquet::{
 use cliquet_testkit::rng::{Scripted, Zero};
 use serde_json::Value;
 
+mod devices;
 mod group;
 mod safety;
 
@@ -367,6 +370,8 @@ fn known_answer_vectors() {
             .unwrap_or_else(|e| panic!("{}: not JSON: {e}", path.display()));
         if safety::is_safety_file(&v) {
             steps += safety::replay(&v);
+        } else if devices::is_device_list_file(&v) {
+            steps += devices::replay(&v);
         } else if let Some(cases) = v.get("cases").and_then(Value::as_array) {
             let failures: Vec<String> = cases
                 .iter()

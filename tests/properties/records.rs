@@ -312,10 +312,9 @@ proptest! {
             world.apply(&mut p, event);
             prop_assert!(p.alice.record.archived().len() <= 40);
         }
-        // 100,000 release cases needed at most 3 failed rounds before a
-        // clean one (73% none, 27% one); allow 6.
-        let rounds = world.heal(&mut p, 7);
-        prop_assert!(rounds.is_some(), "did not converge within 6 failed rounds");
+        // With two notices per abandoned session (SPEC §13), allow 8.
+        let rounds = world.heal(&mut p, 9);
+        prop_assert!(rounds.is_some(), "did not converge within 8 failed rounds");
         // And from then on, every message decrypts.
         for _ in 0..2 {
             p.round_trip();

@@ -95,12 +95,7 @@ impl SessionRecord {
         };
         if let Some(current) = &mut self.current {
             match current.decrypt_ratchet(message) {
-                Ok(plaintext) => {
-                    // The peer reads this session again: a new notice is a
-                    // first one (SPEC §13).
-                    self.warning = None;
-                    return Ok(plaintext);
-                }
+                Ok(plaintext) => return Ok(plaintext),
                 Err(e) => note(e),
             }
         }
@@ -171,9 +166,7 @@ impl SessionRecord {
         };
         let base_key = prekey.base_key();
         if let Some(current) = self.current.as_mut().filter(|s| s.base_key() == base_key) {
-            let plaintext = current.decrypt(message)?;
-            self.warning = None;
-            return Ok(unchanged(plaintext));
+            return current.decrypt(message).map(unchanged);
         }
         let found = self
             .archived

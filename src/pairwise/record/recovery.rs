@@ -31,7 +31,8 @@ impl SessionRecord {
     /// notice about *another* message of that session (a copy of the first
     /// does not count) abandons it ([`NoticeOutcome::Abandoned`]):
     /// [`needs_new_session`](Self::needs_new_session) turns true. The
-    /// warning is forgotten once the current session decrypts a message.
+    /// warning belongs to the current session: another current session
+    /// starts without one.
     ///
     /// ```
     /// use cliquet::{Account, IgnoredNotice, NoticeOutcome, SessionConfig, SessionRecord};
@@ -124,9 +125,9 @@ impl SessionRecord {
     /// - [`Error::Authentication`], [`Error::UnknownPreKey`] or
     ///   [`Error::InvalidKey`], except for a message on a chain some session
     ///   receives on (its ratchet key, or with header encryption a header
-    ///   that the chain's header key opens), or a prekey message of a
-    ///   session the record holds: a corrupted or forged copy, and that
-    ///   session is fine;
+    ///   that the chain's header key opens), prekey messages of the current
+    ///   session included: a corrupted or forged copy, and that session is
+    ///   fine;
     /// - [`Error::Duplicate`] for a prekey message of a session that is not
     ///   current here: a peer that restored an old state sends fresh prekey
     ///   messages under message numbers already used, and would never learn
@@ -149,8 +150,14 @@ impl SessionRecord {
         let due = match message {
             AnyMessage::Ratchet(m) => unreadable && !self.sessions().any(|s| s.receives_on(m)),
             AnyMessage::PreKey(m) => {
-                let live = self.contains(&m.session_id())
-                    || self.sessions().any(|s| s.receives_on(m.message()));
+                // A copy of a prekey message of the current session, on a
+                // chain it receives on: that session is fine. (Of an
+                // archived session, it may be a peer that restored an old
+                // state, which only a notice tells.)
+                let live = self
+                    .current
+                    .as_ref()
+                    .is_some_and(|s| s.base_key() == m.base_key() && s.receives_on(m.message()));
                 (unreadable && !live)
                     || (*error == Error::Duplicate
                         && self

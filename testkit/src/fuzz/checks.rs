@@ -42,6 +42,12 @@ pub const TARGETS: &[(&str, Check)] = &[
         crate::fuzz::group::decode_group_message,
     ),
     ("group_decrypt", crate::fuzz::group::group_decrypt),
+    ("decode_device_list", crate::fuzz::users::decode_device_list),
+    ("load_user_record", crate::fuzz::users::load_user_record),
+    (
+        "device_list_updates",
+        crate::fuzz::users::device_list_updates,
+    ),
 ];
 
 /// SPEC §2, §2b: a bundle of either kind that decodes re-encodes to the

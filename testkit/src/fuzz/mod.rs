@@ -7,3 +7,4 @@ pub mod checks;
 pub mod fixtures;
 pub mod group;
 pub mod protocol;
+pub mod users;
