@@ -133,6 +133,15 @@ impl Codec for SignedKemPreKey {
 }
 
 impl SignedKemPreKey {
+    /// Reads one as an account stores it (the encoding above), keeping any
+    /// decode fault as a stored-state error.
+    pub(crate) fn read_stored(r: &mut Reader<'_>) -> Result<Self, crate::error::StateError> {
+        Self::read(r).map_err(|e| match e {
+            Error::Malformed(detail) => detail.into(),
+            _ => crate::error::StateError::Inconsistent,
+        })
+    }
+
     /// Checks the signature strictly, then the modulus check of the key.
     fn verify(&self, verifier: &Verifier) -> Result<(), Error> {
         verifier.verify(

@@ -22,13 +22,8 @@ impl Account {
                 let id = self.fresh_one_time_prekey_id();
                 let key = OneTimePreKey::generate(id, rng);
                 let public = *key.public_key();
-                self.one_time_prekeys.insert(
-                    id,
-                    OneTimeEntry {
-                        key,
-                        published: false,
-                    },
-                );
+                self.one_time_prekeys
+                    .insert(id, OneTimeEntry::new(key, false));
                 (id, public)
             })
             .collect()
@@ -43,13 +38,8 @@ impl Account {
         if self.one_time_prekeys.contains_key(&id) {
             return Err(Error::PreKeyIdInUse);
         }
-        self.one_time_prekeys.insert(
-            id,
-            OneTimeEntry {
-                key,
-                published: false,
-            },
-        );
+        self.one_time_prekeys
+            .insert(id, OneTimeEntry::new(key, false));
         if id >= self.next_one_time_prekey_id {
             self.next_one_time_prekey_id = id.wrapping_add(1);
         }
