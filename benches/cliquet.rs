@@ -391,7 +391,10 @@ fn x3dh(c: &mut Criterion) {
             || Account::from_bytes(&bob_stored).expect("loads"),
             |account| {
                 account
-                    .accept(black_box(&first), SessionConfig::default())
+                    .accept(
+                        black_box(&first),
+                        SessionConfig::default().with_classic_x3dh(true),
+                    )
                     .expect("accept")
             },
             BatchSize::SmallInput,
@@ -497,7 +500,10 @@ fn pqxdh(c: &mut Criterion) {
             || Account::from_bytes(&bob_stored).expect("loads"),
             |account| {
                 account
-                    .accept(black_box(&first), SessionConfig::default())
+                    .accept(
+                        black_box(&first),
+                        SessionConfig::default().with_classic_x3dh(true),
+                    )
                     .expect("accept")
             },
             BatchSize::SmallInput,

@@ -84,22 +84,47 @@ fn s3b_a_classic_bundle_is_refused_by_default_before_anything_is_drawn() {
     assert!(s.is_post_quantum());
 }
 
+/// Issue 20: a responder could not require PQXDH. It now refuses a classic
+/// prekey message (0x12) that would start a session unless its
+/// configuration allows classic X3DH, as an initiator refuses a classic
+/// bundle: anyone can send one, and the session would lack the
+/// post-quantum share.
 #[test]
-fn s3b_a_responder_accepts_both_kinds_whatever_its_config() {
+fn s3b_a_responder_refuses_classic_x3dh_unless_allowed() {
     let (mut rng, alice, mut bob) = accounts(2);
     let allowed = SessionConfig::default().with_classic_x3dh(true);
-    for (bundle, config, kind) in [
-        (bob.bundle(None).unwrap(), SessionConfig::default(), 0x17),
-        (bob.classic_bundle(None).unwrap(), allowed, 0x12),
+    let pq = bob.bundle(None).unwrap().verify().unwrap();
+    let classic = bob.classic_bundle(None).unwrap().verify().unwrap();
+    let mut a = Session::initiate(alice.identity(), &classic, allowed, &mut rng).unwrap();
+    let first = a.encrypt(b"hi", &mut rng).unwrap();
+    assert_eq!(first.kind(), 0x12);
+    // Refused by default, by the account and by a record, changing nothing.
+    let before = bob.to_bytes();
+    assert_eq!(
+        bob.accept(&prekey(first.clone()), SessionConfig::default())
+            .err(),
+        Some(Error::PostQuantumRequired)
+    );
+    assert_eq!(bob.to_bytes(), before);
+    let mut record = SessionRecord::new();
+    let empty = record.to_bytes();
+    assert_eq!(
+        record
+            .decrypt(&mut bob, &first, SessionConfig::default())
+            .err(),
+        Some(Error::PostQuantumRequired)
+    );
+    assert_eq!((bob.to_bytes(), record.to_bytes()), (before, empty));
+    // Allowed, classic X3DH runs; PQXDH runs whatever the configuration.
+    let mut a_pq =
+        Session::initiate(alice.identity(), &pq, SessionConfig::default(), &mut rng).unwrap();
+    let first_pq = a_pq.encrypt(b"hi", &mut rng).unwrap();
+    for (config, kind, a, first) in [
+        (allowed, 0x12, &mut a, first),
+        (SessionConfig::default(), 0x17, &mut a_pq, first_pq),
     ] {
-        let bundle = bundle.verify().unwrap();
-        let mut a = Session::initiate(alice.identity(), &bundle, config, &mut rng).unwrap();
-        let first = a.encrypt(b"hi", &mut rng).unwrap();
         assert_eq!(first.kind(), kind);
-        // The responder's own config refuses classic X3DH: not its concern.
-        let accepted = bob
-            .accept(&prekey(first), SessionConfig::default())
-            .expect("accepted");
+        let accepted = bob.accept(&prekey(first), config).expect("accepted");
         assert_eq!(accepted.plaintext, b"hi");
         assert_eq!(accepted.session.is_post_quantum(), kind == 0x17);
         let mut b = accepted.session;
@@ -216,7 +241,7 @@ fn s5_a_routed_pq_prekey_message_must_carry_the_sessions_kpk_id_but_not_its_ct()
     let mut c = Session::initiate(alice.identity(), &classic_bundle, allowed, &mut rng).unwrap();
     let c1 = c.encrypt(b"c1", &mut rng).unwrap();
     let c2 = c.encrypt(b"c2", &mut rng).unwrap();
-    let mut d = bob.accept(&prekey(c1), config).unwrap().session;
+    let mut d = bob.accept(&prekey(c1), allowed).unwrap().session;
     let c2 = c2.to_bytes();
     let mut pq = vec![0x17];
     pq.extend(&c2[1..69]);

@@ -12,7 +12,10 @@
 //! `last_resort` one rotates the first to "previous");
 //! `config.allow_classic_x3dh` (absent: true) and a step's
 //! `allow_classic_x3dh` (for that initiation only) set
-//! `SessionConfig::with_classic_x3dh`.
+//! `SessionConfig::with_classic_x3dh` for initiating; a responder's
+//! decrypts allow classic X3DH, since the format says a responder accepts
+//! 0x12 and 0x17 either way (cliquet's responder refuses 0x12 unless
+//! its configuration allows it, SPEC §3b).
 //!
 //! `x3dh` (and its `ss`) is informative and not compared: the library
 //! exposes no handshake secret. Every one of them is checked indirectly,
@@ -221,6 +224,9 @@ fn scenario(v: &Value) -> usize {
                 let (result, routed) = match AnyMessage::decode(&bytes) {
                     Ok(message) => {
                         assert_eq!(message.to_bytes(), bytes, "{at}: re-encoding");
+                        // The format's `allow_classic_x3dh` is the initiator's
+                        // policy: "a responder accepts 0x12 and 0x17 either way".
+                        let config = config.with_classic_x3dh(true);
                         decrypt(party, party_name, &mut bob_account, &message, index, config)
                     }
                     Err(e) => (Err(e), None),

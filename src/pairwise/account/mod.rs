@@ -313,7 +313,8 @@ impl Account {
     }
 
     /// Accepts a prekey message that belongs to no existing session: runs
-    /// PQXDH (a 0x17 message) or X3DH (0x12) as responder, creates the
+    /// PQXDH (a 0x17 message) or, if `config` allows classic X3DH
+    /// ([`SessionConfig::with_classic_x3dh`]), X3DH (0x12) as responder, creates the
     /// session (header encryption as the inner message says) and decrypts
     /// the message. The one-time prekey and a one-time KEM prekey are
     /// consumed only if the message decrypts (a wrong `CT` decapsulates to
@@ -328,7 +329,8 @@ impl Account {
     /// [`Session::decrypt`] instead.
     ///
     /// # Errors
-    /// [`Error::UnknownPreKey`], [`Error::InvalidKey`] (bad identity key or
+    /// [`Error::PostQuantumRequired`] (a 0x12 message while `config`
+    /// refuses classic X3DH), [`Error::UnknownPreKey`], [`Error::InvalidKey`] (bad identity key or
     /// all-zero DH output), [`Error::Duplicate`] (a replay of a first
     /// message), [`Error::ReplayMemoryFull`] (rotate the signed prekey),
     /// and the errors of [`Session::decrypt`].
@@ -337,6 +339,10 @@ impl Account {
         message: &PreKeyMessage,
         config: SessionConfig,
     ) -> Result<Accepted, Error> {
+        // SPEC §3b: classic X3DH only where the configuration allows it.
+        if message.kem_prekey_id().is_none() && !config.allows_classic_x3dh() {
+            return Err(Error::PostQuantumRequired);
+        }
         let signed = [
             Some(&self.signed_prekey),
             self.previous_signed_prekey.as_ref(),
