@@ -13,8 +13,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use cliquet::{
-    Account, AnyMessage, GroupSession, IdentityKeyPair, KemPreKey, KemPreKeyKind, OneTimePreKey,
-    Session, SessionConfig,
+    Account, AnyMessage, Directory, GroupSession, IdentityKeyPair, KemPreKey, KemPreKeyKind,
+    OneTimePreKey, Session, SessionConfig,
 };
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::Rng;
@@ -373,11 +373,13 @@ fn s7_no_freed_block_holds_a_consumed_or_removed_prekey_secret() {
         bob.add_kem_prekey(key).expect("new id");
     }
     drop(bob.to_bytes());
+    let mut directory = Directory::new();
+    directory.upload(&bob.publication()).expect("verifies");
     // Sessions consume a one-time prekey and a one-time KEM prekey each.
-    for id in [1, 9, 17, 25, 2] {
-        let bundle = bob
-            .bundle(Some(id))
-            .expect("bundle")
+    for _ in 0..5 {
+        let bundle = directory
+            .take_bundle()
+            .expect("uploaded")
             .verify()
             .expect("verifies");
         let mut a =
@@ -387,7 +389,8 @@ fn s7_no_freed_block_holds_a_consumed_or_removed_prekey_secret() {
         };
         bob.accept(&first, config).expect("accept");
     }
-    for id in (3..32).step_by(4) {
+    assert_eq!(bob.one_time_kem_prekey_count(), 3);
+    for id in (6..32).step_by(4) {
         assert!(bob.remove_one_time_prekey(id));
     }
     drop(bob.to_bytes());

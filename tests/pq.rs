@@ -3,8 +3,8 @@
 //! rule, through the public API.
 
 use cliquet::{
-    Account, AnyMessage, Error, KemPreKey, KemPreKeyKind, PreKeyBundle, Session, SessionConfig,
-    SessionRecord,
+    Account, AnyMessage, Directory, Error, KemPreKey, KemPreKeyKind, PreKeyBundle, Publication,
+    Session, SessionConfig, SessionRecord,
 };
 use cliquet_testkit::rng::Recording;
 use cliquet_testkit::{decrypt_checked, prekey};
@@ -139,7 +139,11 @@ fn s3b_a_one_time_kem_prekey_is_consumed_only_when_its_first_message_decrypts() 
     let published = bob.generate_one_time_kem_prekeys(1, &mut rng);
     let id = published[0].id();
     assert_eq!(published[0].kind(), KemPreKeyKind::OneTime);
-    let bundle = bob.bundle(None).unwrap();
+    // As a directory serves it (SPEC §2c): the signed part and the key.
+    let bundle = bob
+        .classic_bundle(None)
+        .unwrap()
+        .with_kem_prekey(published[0].clone());
     assert_eq!(bundle.kem_prekey().map(|k| k.id()), Some(id));
     let verified = bundle.verify().unwrap();
     let config = SessionConfig::default();
@@ -342,4 +346,109 @@ fn s2b_bundle_sizes_and_message_overhead() {
         sizes.push(a.encrypt(b"", &mut rng).unwrap().to_bytes().len());
     }
     assert_eq!(sizes[0] - sizes[1], 4 + 1568, "kpk_id and CT");
+}
+
+/// Issue 22 friction 1: an application that builds one bundle per one-time
+/// prekey used to hand out the same one-time KEM prekey in each (the bundle
+/// took the oldest one every time). A bundle of the account now carries the
+/// last-resort KEM prekey only.
+#[test]
+fn s2c_bundles_of_the_account_never_repeat_a_one_time_kem_prekey() {
+    let (mut rng, _alice, mut bob) = accounts(9);
+    let ids: Vec<u32> = bob
+        .generate_one_time_prekeys(3, &mut rng)
+        .iter()
+        .map(|k| k.0)
+        .collect();
+    bob.generate_one_time_kem_prekeys(2, &mut rng);
+    let one_time_kem: Vec<u32> = ids
+        .iter()
+        .filter_map(|id| {
+            let bundle = bob.bundle(Some(*id)).expect("bundle");
+            let kem = bundle.kem_prekey().expect("post-quantum");
+            (kem.kind() == KemPreKeyKind::OneTime).then(|| kem.id())
+        })
+        .collect();
+    let distinct: std::collections::BTreeSet<_> = one_time_kem.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        one_time_kem.len(),
+        "a one-time KEM prekey in two bundles: {one_time_kem:?}"
+    );
+}
+
+/// SPEC §2c: a directory checks what it is given, hands out each one-time
+/// prekey and one-time KEM prekey once, lowest id first, then falls back to
+/// the last-resort KEM prekey; uploading again never brings a taken key
+/// back; every bundle it hands out starts a session the account accepts.
+#[test]
+fn s2c_a_directory_hands_out_each_one_time_key_once() {
+    let (mut rng, alice, mut bob) = accounts(10);
+    bob.generate_one_time_prekeys(3, &mut rng);
+    bob.generate_one_time_kem_prekeys(2, &mut rng);
+    let bytes = bob.publication().to_bytes();
+    assert_eq!(bytes[0], 0x1C);
+    assert_eq!(bytes.len(), 1 + 134 + 1 + 1637 + 4 + 3 * 36 + 4 + 2 * 1637);
+    let publication = Publication::decode(&bytes).expect("decodes");
+    assert_eq!(publication.to_bytes(), bytes);
+    assert!(
+        bob.publication().one_time_prekeys().is_empty(),
+        "marked published"
+    );
+    // A tampered signature is refused, and nothing is taken.
+    let mut directory = Directory::new();
+    let mut forged = bytes.clone();
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    let forged = Publication::decode(&forged).expect("well formed");
+    assert_eq!(directory.upload(&forged), Err(Error::BadSignature));
+    assert!(directory.take_bundle().is_none());
+    directory.upload(&publication).expect("verifies");
+    directory.upload(&bob.full_publication()).expect("again");
+    let bundles: Vec<_> = (0..4)
+        .map(|_| directory.take_bundle().expect("one"))
+        .collect();
+    let taken: Vec<_> = bundles
+        .iter()
+        .map(|b| {
+            (
+                b.one_time_prekey().map(|(id, _)| id),
+                b.kem_prekey().map(|k| (k.id(), k.kind())),
+            )
+        })
+        .collect();
+    use KemPreKeyKind::{LastResort, OneTime};
+    assert_eq!(
+        taken,
+        [
+            (Some(1), Some((2, OneTime))),
+            (Some(2), Some((3, OneTime))),
+            (Some(3), Some((1, LastResort))),
+            (None, Some((1, LastResort))),
+        ]
+    );
+    // Uploading everything again brings no taken key back; new keys come.
+    directory.upload(&bob.full_publication()).expect("again");
+    assert_eq!(directory.one_time_prekey_count(), 0);
+    bob.generate_one_time_prekeys(1, &mut rng);
+    directory.upload(&bob.publication()).expect("new keys");
+    assert_eq!(directory.one_time_prekey_count(), 1);
+    // Each bundle starts a session Bob accepts.
+    for bundle in bundles {
+        let verified = bundle.verify().expect("verifies");
+        let config = SessionConfig::default();
+        let mut a = Session::initiate(alice.identity(), &verified, config, &mut rng).unwrap();
+        let first = prekey(a.encrypt(b"hi", &mut rng).unwrap());
+        assert_eq!(
+            bob.accept(&first, config).expect("accepted").plaintext,
+            b"hi"
+        );
+    }
+    // Malformed: a one-time KEM prekey in the last-resort place.
+    let mut wrong_kind = bytes;
+    wrong_kind[1 + 134 + 1 + 4] = 0x01;
+    assert_eq!(
+        Publication::decode(&wrong_kind).err(),
+        Some(Error::Malformed(cliquet::DecodeError::BadFlag))
+    );
 }

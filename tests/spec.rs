@@ -862,8 +862,12 @@ fn s3_a_full_replay_memory_refuses_until_the_signed_prekey_rotates() {
     let (id, _) = bob.generate_one_time_prekeys(1, &mut rng)[0];
     let on_one_time = first(bob.classic_bundle(Some(id)).expect("bundle"), &mut rng);
     bob.accept(&on_one_time, classic).expect("one-time prekey");
-    bob.generate_one_time_kem_prekeys(1, &mut rng);
-    let on_one_time_kem = first(bob.bundle(None).expect("bundle"), &mut rng);
+    let kem = bob.generate_one_time_kem_prekeys(1, &mut rng).remove(0);
+    let bundle = bob
+        .classic_bundle(None)
+        .expect("bundle")
+        .with_kem_prekey(kem);
+    let on_one_time_kem = first(bundle, &mut rng);
     bob.accept(&on_one_time_kem, classic)
         .expect("one-time KEM prekey");
     assert_eq!(bob.replay_memory_len(), 3);

@@ -134,12 +134,18 @@ fn check_account_golden(version: u8, current: u8) {
         assert_eq!(account.one_time_kem_prekey_count(), 3);
         assert_eq!(account.unpublished_one_time_kem_prekeys().len(), 1);
         let bundle = account.bundle(None).expect("bundle");
+        assert_eq!(bundle.kem_prekey().map(|k| k.id()), Some(5), "last resort");
+        assert!(bundle.verify().is_ok());
+        let mut directory = cliquet::Directory::new();
+        directory
+            .upload(&account.full_publication())
+            .expect("verifies");
+        let served = directory.take_bundle().expect("uploaded");
         assert_eq!(
-            bundle.kem_prekey().map(|k| k.id()),
+            served.kem_prekey().map(|k| k.id()),
             Some(2),
             "oldest one-time"
         );
-        assert!(bundle.verify().is_ok());
     } else {
         // An account of an earlier format has no KEM prekey yet.
         assert_eq!(account.kem_prekey_id(), None);

@@ -143,7 +143,7 @@ impl SignedKemPreKey {
     }
 
     /// Checks the signature strictly, then the modulus check of the key.
-    fn verify(&self, verifier: &Verifier) -> Result<(), Error> {
+    pub(crate) fn verify(&self, verifier: &Verifier) -> Result<(), Error> {
         verifier.verify(
             &kem_signed_message(self.kind, self.id, &self.key),
             &self.signature,

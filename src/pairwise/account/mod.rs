@@ -7,6 +7,7 @@
 
 mod kem;
 mod one_time;
+mod publish;
 mod replay;
 mod signed;
 mod storage;
@@ -247,19 +248,21 @@ impl Account {
         self.identity.public_key()
     }
 
-    /// The bundle to publish: a post-quantum one (0x16, SPEC §2b) with the
-    /// identity key, the current signed prekey and its signature, a signed
-    /// KEM prekey, and the one-time prekey `one_time_prekey` if given.
-    ///
-    /// The KEM prekey is the oldest one-time KEM prekey left (lowest id),
-    /// else the current last-resort one. An account without any KEM prekey
-    /// (built by [`from_keys`](Self::from_keys), or loaded from a format
-    /// before version 3) gives its classic bundle: call
+    /// A bundle of this account, for a peer that gets it directly (a QR
+    /// code, a link): a post-quantum one (0x16, SPEC §2b) with the identity
+    /// key, the current signed prekey and its signature, the current
+    /// last-resort KEM prekey, and the one-time prekey `one_time_prekey`
+    /// if given. An account without any KEM prekey (built by
+    /// [`from_keys`](Self::from_keys), or loaded from a format before
+    /// version 3) gives its classic bundle: call
     /// [`rotate_kem_prekey`](Self::rotate_kem_prekey) once.
     ///
-    /// With a one-time prekey: a directory usually stores the signed part
-    /// once and attaches a different one-time prekey to each bundle it
-    /// hands out.
+    /// It never carries a one-time KEM prekey: the account cannot know how
+    /// many times a bundle is handed out, and a one-time key must reach
+    /// one initiator only. For a directory server, upload
+    /// [`publication`](Self::publication) to a [`Directory`](crate::Directory)
+    /// instead: it hands out each one-time prekey and one-time KEM prekey
+    /// once.
     ///
     /// ```
     /// use cliquet::Account;
@@ -268,7 +271,8 @@ impl Account {
     /// let mut bob = Account::new(&mut rng);
     /// assert_eq!(bob.bundle(None)?.kem_prekey().map(|k| k.id()), Some(1));
     /// bob.generate_one_time_kem_prekeys(2, &mut rng);
-    /// assert_eq!(bob.bundle(None)?.kem_prekey().map(|k| k.id()), Some(2));
+    /// // Still the last-resort KEM prekey: one-time ones go to a directory.
+    /// assert_eq!(bob.bundle(None)?.kem_prekey().map(|k| k.id()), Some(1));
     /// let (id, key) = bob.generate_one_time_prekeys(1, &mut rng)[0];
     /// let bundle = bob.bundle(Some(id))?;
     /// assert_eq!(bundle.one_time_prekey(), Some((id, key)));
@@ -282,12 +286,7 @@ impl Account {
     /// that id.
     pub fn bundle(&self, one_time_prekey: Option<u32>) -> Result<PreKeyBundle, Error> {
         let bundle = self.classic_bundle(one_time_prekey)?;
-        let kem_prekey = self
-            .one_time_kem_prekeys
-            .values()
-            .next()
-            .or(self.kem_prekey.as_ref());
-        Ok(match kem_prekey {
+        Ok(match &self.kem_prekey {
             Some(entry) => bundle.with_kem_prekey(entry.signed.clone()),
             None => bundle,
         })
