@@ -24,7 +24,8 @@ pub(crate) mod record;
 pub use account::{Accepted, Account};
 pub use bundle::{PreKeyBundle, SignedKemPreKey, VerifiedBundle};
 pub use publication::{Directory, Publication};
-pub use record::{Decrypted, IgnoredNotice, NoticeOutcome, SessionRecord};
+pub use record::recovery::{IgnoredNotice, NoticeOutcome};
+pub use record::{Decrypted, SessionRecord};
 pub use session::Session;
 pub use wire::{
     AnyMessage, DecryptionFailure, EncryptedHeaderMessage, Message, PreKeyMessage, RatchetMessage,

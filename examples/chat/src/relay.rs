@@ -216,13 +216,10 @@ fn handle(shared: &Shared, request: Request) -> Response {
             if keys.upload(&publication).is_err() {
                 return Response::Refused("the publication does not verify".into());
             }
-            if !directory.contains_key(&user) {
-                let entry = User {
-                    keys: fresh,
-                    mailbox: Vec::new(),
-                };
-                directory.insert(user, entry);
-            }
+            directory.entry(user).or_insert_with(|| User {
+                keys: fresh,
+                mailbox: Vec::new(),
+            });
             Response::Ok
         }
         Request::FetchBundle { user } => {

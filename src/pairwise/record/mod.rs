@@ -9,9 +9,8 @@
 mod identity;
 mod promotion;
 mod receive;
-mod recovery;
+pub(crate) mod recovery;
 
-pub use recovery::{IgnoredNotice, NoticeOutcome};
 mod storage;
 #[cfg(test)]
 mod tests;
@@ -35,9 +34,9 @@ use crate::pairwise::wire::{AnyMessage, SessionId};
 /// first (libsignal's session record, without I/O).
 ///
 /// # Receiving
-/// [`decrypt`](Self::decrypt) routes a [`PreKeyMessage`] to the session
+/// [`decrypt`](Self::decrypt) routes a [`PreKeyMessage`](crate::PreKeyMessage) to the session
 /// with its session id (current or archived) or, if there is none, creates
-/// the session through [`Account::accept`]; the previous current session is
+/// the session through [`Account::accept`](crate::Account::accept); the previous current session is
 /// archived, not lost. Any other message tries the current session, then
 /// the archived ones, newest first. Every failure leaves the record and the
 /// account exactly as they were.
@@ -65,7 +64,7 @@ use crate::pairwise::wire::{AnyMessage, SessionId};
 ///    normal message on it does (the peer chose it: the two sides compared
 ///    different pairs, say after one of them started over).
 /// 4. **Abandoned sessions** (replaced by [`start_new`](Self::start_new),
-///    or reported broken by a [`DecryptionFailure`]) still decrypt delayed
+///    or reported broken by a [`DecryptionFailure`](crate::DecryptionFailure)) still decrypt delayed
 ///    messages but are promoted only by rule 1.
 ///
 /// A new session created by a prekey message becomes current unless rule 1
@@ -95,7 +94,7 @@ use crate::pairwise::wire::{AnyMessage, SessionId};
 /// 1. The receiver's [`decrypt`](Self::decrypt) fails. It asks
 ///    [`decryption_failure`](Self::decryption_failure) whether the failure
 ///    means its record cannot read the sender's session (rather than, say,
-///    a replayed message); if so it gets a [`DecryptionFailure`], and the
+///    a replayed message); if so it gets a [`DecryptionFailure`](crate::DecryptionFailure), and the
 ///    application sends its bytes back to the sender.
 /// 2. The sender's application decodes it and hands it to
 ///    [`on_decryption_failure`](Self::on_decryption_failure), which
@@ -107,7 +106,7 @@ use crate::pairwise::wire::{AnyMessage, SessionId};
 ///    that the receiver accepts into a new session.
 ///
 /// ```
-/// use cliquet::{Account, DecryptionFailure, SessionConfig, SessionRecord};
+/// use cliquet::{Account, DecryptionFailure, NoticeOutcome, SessionConfig, SessionRecord};
 /// # use rand_chacha::rand_core::SeedableRng;
 /// # let mut rng = rand_chacha::ChaCha20Rng::from_seed([7; 32]);
 /// let config = SessionConfig::default();
@@ -141,9 +140,19 @@ use crate::pairwise::wire::{AnyMessage, SessionId};
 ///     .decryption_failure(&lost, &error, bob.identity(), alice.identity_key())
 ///     .expect("no session could read it");
 ///
-/// // Bob's application sends the notice back; Alice's hands it to her record.
+/// // Bob's application sends the notice back; Alice's hands it to her
+/// // record. A first notice asks for a resend on the same session.
 /// let notice = DecryptionFailure::decode(&notice.to_bytes())?;
-/// assert!(alice_to_bob.on_decryption_failure(&notice, alice.identity_key()));
+/// let outcome = alice_to_bob.on_decryption_failure(&notice, alice.identity_key());
+/// assert_eq!(outcome, NoticeOutcome::ResendRequested);
+/// let resent = alice_to_bob.encrypt(b"are you there?", &mut rng)?;
+/// let error = bob_to_alice.decrypt(&mut bob, &resent, config).unwrap_err();
+/// let notice = bob_to_alice
+///     .decryption_failure(&resent, &error, bob.identity(), alice.identity_key())
+///     .expect("no session could read it");
+/// // A second message Bob could not read: the session is abandoned.
+/// let outcome = alice_to_bob.on_decryption_failure(&notice, alice.identity_key());
+/// assert_eq!(outcome, NoticeOutcome::Abandoned);
 /// assert!(alice_to_bob.needs_new_session());
 /// alice_to_bob.start_new(alice.identity(), &bob.bundle(None)?.verify()?, config, &mut rng)?;
 /// let again = alice_to_bob.encrypt(b"again", &mut rng)?;
@@ -320,7 +329,7 @@ impl SessionRecord {
     }
 
     /// Whether there is no current session: the record is new, or a
-    /// [`DecryptionFailure`] abandoned the current one. Fetch the peer's
+    /// [`DecryptionFailure`](crate::DecryptionFailure) abandoned the current one. Fetch the peer's
     /// bundle and call [`start_new`](Self::start_new) before sending.
     pub const fn needs_new_session(&self) -> bool {
         self.current.is_none()

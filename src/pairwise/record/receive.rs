@@ -32,7 +32,7 @@ impl SessionRecord {
     ///
     /// # Errors
     /// For a prekey message: the errors of its session's
-    /// [`Session::decrypt`] or of [`Account::accept`], and
+    /// [`Session::decrypt`](crate::Session::decrypt) or of [`Account::accept`], and
     /// [`Error::IdentityChanged`] if it comes from another identity key
     /// than the record's (nothing changes: see
     /// [`accept_identity`](Self::accept_identity)). For any other message: the first error other than
