@@ -452,3 +452,39 @@ fn s2c_a_directory_hands_out_each_one_time_key_once() {
         Some(Error::Malformed(cliquet::DecodeError::BadFlag))
     );
 }
+
+/// SPEC §2c: a publication decodes exactly; each fault has its detail.
+#[test]
+fn s2c_publication_decoder_reports_each_fault() {
+    use cliquet::DecodeError::{BadFlag, BadKind, Trailing, Truncated};
+    let (mut rng, _alice, mut bob) = accounts(11);
+    bob.generate_one_time_prekeys(1, &mut rng);
+    let bytes = bob.publication().to_bytes();
+    for cut in 0..bytes.len() {
+        assert!(
+            matches!(Publication::decode(&bytes[..cut]), Err(Error::Malformed(_))),
+            "cut at {cut}"
+        );
+    }
+    let mut long = bytes.clone();
+    long.push(0);
+    assert_eq!(Publication::decode(&long), Err(Error::Malformed(Trailing)));
+    let mut other_kind = bytes.clone();
+    other_kind[0] = 0x16;
+    assert_eq!(
+        Publication::decode(&other_kind),
+        Err(Error::Malformed(BadKind))
+    );
+    // The signed part carries no one-time prekey.
+    let mut with_opk = bytes.clone();
+    with_opk[134] = 0x01;
+    assert_eq!(
+        Publication::decode(&with_opk),
+        Err(Error::Malformed(BadFlag))
+    );
+    // A count the rest cannot hold.
+    let at = 1 + 134 + 1 + 1637;
+    let mut huge = bytes;
+    huge[at..at + 4].copy_from_slice(&u32::MAX.to_be_bytes());
+    assert_eq!(Publication::decode(&huge), Err(Error::Malformed(Truncated)));
+}

@@ -112,11 +112,11 @@ impl SignedEntry {
 /// # let mut rng = rand_chacha::ChaCha20Rng::from_seed([3; 32]);
 /// let mut account = Account::new(&mut rng);
 /// account.generate_one_time_prekeys(3, &mut rng);
-/// let to_publish = account.unpublished_one_time_prekeys();
-/// assert_eq!(to_publish.iter().map(|(id, _)| *id).collect::<Vec<_>>(), [1, 2, 3]);
-/// // ... upload them with account.bundle(None), then:
-/// account.mark_one_time_prekeys_published();
-/// assert!(account.unpublished_one_time_prekeys().is_empty());
+/// // What to upload to the directory (see `Publication`); marks them published.
+/// let upload = account.publication();
+/// let ids: Vec<u32> = upload.one_time_prekeys().iter().map(|(id, _)| *id).collect();
+/// assert_eq!(ids, [1, 2, 3]);
+/// assert!(account.publication().one_time_prekeys().is_empty());
 /// ```
 pub struct Account {
     identity: IdentityKeyPair,

@@ -56,6 +56,8 @@ impl Account {
     }
 
     /// The one-time prekeys not yet marked published, by id.
+    /// [`publication`](Self::publication) gives them with everything else
+    /// a directory needs, and marks them.
     pub fn unpublished_one_time_prekeys(&self) -> Vec<(u32, PublicKey)> {
         self.one_time_prekeys
             .iter()
