@@ -69,6 +69,7 @@ replay_tests! {
     decode_distribution: group::decode_distribution,
     decode_group_message: group::decode_group_message,
     group_decrypt: group::group_decrypt,
+    decode_publication: checks::decode_publication,
 }
 
 #[test]
