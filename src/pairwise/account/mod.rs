@@ -156,7 +156,7 @@ impl Account {
     /// without a one-time key is refused with [`Error::ReplayMemoryFull`]
     /// until the signed prekey rotates. Anyone can make such sessions (a
     /// last-resort bundle is public), so an attacker can fill the memory
-    /// (65,536 first messages, seconds of CPU) and hold such sessions off
+    /// (65,536 first messages, well under a minute of CPU) and hold such sessions off
     /// until the next rotation; sessions on one-time keys are not affected.
     /// Keep one-time keys published, and rotate the signed prekey when
     /// [`replay_memory_len`](Self::replay_memory_len) nears the limit.
