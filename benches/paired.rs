@@ -33,7 +33,7 @@ fn accept_vs_floor(
                 let start = Instant::now();
                 black_box(
                     account
-                        .accept(first, SessionConfig::default())
+                        .accept(first, SessionConfig::default().with_classic_x3dh(true))
                         .expect("accept"),
                 );
                 total += start.elapsed();

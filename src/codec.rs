@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 use crate::error::{DecodeError, Error};
 
 /// Every kind byte, in one table: the first byte of each encoding says what
-/// it is ([SPEC §2](crate::spec), §3b, §5, §6, §9, §10, §13, §14; stored state §11). A new
+/// it is ([SPEC §2](crate::spec), §2c, §3b, §5, §6, §9, §10, §13, §14; stored state §11). A new
 /// kind is added here, and nowhere else.
 pub(crate) mod kind {
     /// `Message`, a Double Ratchet message with a plain header (§5).
@@ -34,6 +34,8 @@ pub(crate) mod kind {
     pub(crate) const GROUP_MESSAGE: u8 = 0x1A;
     /// A signed device list (§14).
     pub(crate) const DEVICE_LIST: u8 = 0x1B;
+    /// `Publication`: what a device uploads to its directory (§2c).
+    pub(crate) const PUBLICATION: u8 = 0x1C;
 
     /// Stored state (§11): a plain kind and its sealed kind (plain + 0x10).
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -15,7 +15,8 @@ use crate::error::{ConfigError, DecodeError, Error};
 ///   successful decrypt); their messages then fail with [`Error::Duplicate`].
 ///   It bounds memory and stored size (about 36 bytes a key).
 /// - classic X3DH (default refused, [SPEC §3b](crate::spec)): whether an initiator may
-///   start a session from a classic bundle without a KEM prekey
+///   start a session from a classic bundle without a KEM prekey, and a
+///   responder accept a classic prekey message
 ///   ([`with_classic_x3dh`](Self::with_classic_x3dh)).
 /// - header encryption (default off, [SPEC §6](crate::spec)): chosen by the initiator; a
 ///   responder follows the mode of the first message it receives, unless
@@ -101,19 +102,23 @@ impl SessionConfig {
         self
     }
 
-    /// The same configuration, with the initiator's policy on classic
-    /// bundles ([SPEC §3b](crate::spec) "Downgrade"): `false` (the default) makes
+    /// The same configuration, with the policy on classic X3DH ([SPEC §3b](crate::spec)
+    /// "Downgrade"), for both sides. `false` (the default) makes
     /// [`Session::initiate`](crate::Session::initiate) and
     /// [`SessionRecord::start_new`](crate::SessionRecord::start_new) refuse a
-    /// classic (0x14) bundle with [`Error::PostQuantumRequired`]; `true`
-    /// runs classic X3DH from it.
+    /// classic (0x14) bundle, and [`Account::accept`](crate::Account::accept)
+    /// and [`SessionRecord::decrypt`](crate::SessionRecord::decrypt) refuse
+    /// a classic prekey message (0x12) that would start a session, each
+    /// with [`Error::PostQuantumRequired`] and nothing changed; `true` runs
+    /// classic X3DH. A classic message of a session that already exists
+    /// is routed to it whatever this says.
     ///
     /// Anyone on the path between a directory and the initiator can turn a
     /// post-quantum bundle into a classic one that still verifies (drop the
     /// KEM part): allow classic X3DH only for peers known to have no KEM
     /// prekey, and accept that their sessions are not protected against a
-    /// future quantum computer. A responder accepts both kinds of prekey
-    /// message whatever this says.
+    /// future quantum computer. A responder that allows it also accepts
+    /// classic sessions from anyone who chooses to start one.
     ///
     /// ```
     /// use cliquet::{Account, Error, Session, SessionConfig};
@@ -134,7 +139,8 @@ impl SessionConfig {
         self
     }
 
-    /// Whether an initiator runs classic X3DH from a 0x14 bundle.
+    /// Whether an initiator runs classic X3DH from a 0x14 bundle, and a
+    /// responder from a 0x12 prekey message.
     pub const fn allows_classic_x3dh(&self) -> bool {
         self.allows_classic_x3dh
     }

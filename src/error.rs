@@ -93,7 +93,9 @@ pub enum Error {
     /// A session was to start from a classic bundle (0x14, no KEM prekey)
     /// while the configuration requires PQXDH ([SPEC §3b](crate::spec)): the default, since
     /// anyone on the path can strip a post-quantum bundle down to a classic
-    /// one. See [`SessionConfig::with_classic_x3dh`](crate::SessionConfig::with_classic_x3dh).
+    /// one. Also a responder's refusal of a classic prekey message (0x12)
+    /// that would start a session ([SPEC §3b](crate::spec)). See
+    /// [`SessionConfig::with_classic_x3dh`](crate::SessionConfig::with_classic_x3dh).
     PostQuantumRequired,
     /// A sender-key distribution ([SPEC §10](crate::spec)) carries a signing key that this
     /// group state already holds for another sender, or for its own chain:
@@ -114,6 +116,16 @@ pub enum Error {
     /// hold (never listed, or removed). Fetch the current list; if the
     /// device is still not listed, drop the message or bundle.
     UnknownDevice,
+    /// A prekey message without a one-time prekey would start a session,
+    /// but the signed prekey it names already remembers as many such
+    /// sessions as the account's replay memory holds
+    /// ([`Account::replay_memory_limit`](crate::Account::replay_memory_limit)).
+    /// Refused rather than forgetting one, which would let that session's
+    /// first message be accepted again. Rotate the signed prekey
+    /// ([`Account::rotate_signed_prekey`](crate::Account::rotate_signed_prekey))
+    /// and publish the new bundle: a new signed prekey starts with an
+    /// empty memory.
+    ReplayMemoryFull,
 }
 
 /// Which limit a refused configuration broke.
@@ -132,6 +144,9 @@ pub enum ConfigError {
     /// `max_archived_skipped_keys` is above
     /// [`SessionConfig::LIMIT_MAX_SKIPPED_KEYS`](crate::SessionConfig::LIMIT_MAX_SKIPPED_KEYS).
     MaxArchivedSkippedKeysAboveLimit,
+    /// An account's replay-memory limit is 0 or above
+    /// [`Account::MAX_REPLAY_MEMORY`](crate::Account::MAX_REPLAY_MEMORY).
+    ReplayMemoryOutOfRange,
 }
 
 /// Why bytes failed to decode (the `malformed` details of [SPEC §8](crate::spec)).
@@ -220,6 +235,7 @@ impl Error {
             Self::SigningKeyInUse => "signing_key_in_use",
             Self::StaleDeviceList => "stale_device_list",
             Self::UnknownDevice => "unknown_device",
+            Self::ReplayMemoryFull => "replay_memory_full",
         }
     }
 
@@ -264,6 +280,7 @@ impl ConfigError {
             Self::MaxSkippedKeysAboveLimit => "max_skipped_keys_above_limit",
             Self::MaxArchivedAboveLimit => "max_archived_above_limit",
             Self::MaxArchivedSkippedKeysAboveLimit => "max_archived_skipped_keys_above_limit",
+            Self::ReplayMemoryOutOfRange => "replay_memory_out_of_range",
         }
     }
 }
@@ -332,7 +349,7 @@ impl fmt::Display for Error {
                 "no sender chain for this group message. Its distribution may not have arrived yet: keep the message and retry after the next distribution from that sender. Or the chain was dropped (five are kept per sender), or the message is of another group. To encrypt: this member has no chain of its own yet (GroupSession::rotate)",
             ),
             Self::PostQuantumRequired => f.write_str(
-                "classic (0x14) bundle refused: PQXDH is required (SessionConfig::with_classic_x3dh allows classic X3DH)",
+                "classic X3DH refused (a 0x14 bundle to start from, or a 0x12 prekey message to accept): PQXDH is required (SessionConfig::with_classic_x3dh allows classic X3DH)",
             ),
             Self::SigningKeyInUse => f.write_str(
                 "sender-key distribution refused: its signing key is already held for another sender in this group (a member re-sending another's chain); drop it, keep the chain you hold",
@@ -342,6 +359,9 @@ impl fmt::Display for Error {
             ),
             Self::UnknownDevice => f.write_str(
                 "device is not in the person's accepted device list (never listed, removed, or another device key): fetch the current list, else drop the message or bundle",
+            ),
+            Self::ReplayMemoryFull => f.write_str(
+                "new session refused: the replay memory of its signed prekey is full; rotate the signed prekey (Account::rotate_signed_prekey) and publish the new bundle",
             ),
         }
     }
@@ -372,6 +392,7 @@ impl fmt::Display for ConfigError {
             Self::MaxArchivedSkippedKeysAboveLimit => {
                 "max_archived_skipped_keys must not exceed 65536"
             }
+            Self::ReplayMemoryOutOfRange => "the replay memory must hold 1 to 65536 sessions",
         })
     }
 }
@@ -471,6 +492,7 @@ mod tests {
             Error::SigningKeyInUse,
             Error::StaleDeviceList,
             Error::UnknownDevice,
+            Error::ReplayMemoryFull,
         ];
         let names: alloc::collections::BTreeSet<_> = all.iter().map(Error::name).collect();
         assert_eq!(names.len(), all.len(), "names are distinct");

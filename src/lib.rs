@@ -135,7 +135,9 @@ pub use keys::{
     IdentityKey, IdentityKeyPair, KemPreKey, KemPreKeyKind, KemPublicKey, OneTimePreKey, PublicKey,
     SignedPreKey,
 };
-pub use pairwise::{Accepted, Account, PreKeyBundle, SignedKemPreKey, VerifiedBundle};
+pub use pairwise::{
+    Accepted, Account, Directory, PreKeyBundle, Publication, SignedKemPreKey, VerifiedBundle,
+};
 pub use pairwise::{
     AnyMessage, Decrypted, DecryptionFailure, EncryptedHeaderMessage, IgnoredNotice, Message,
     NoticeOutcome, PreKeyMessage, RatchetMessage, Session, SessionId, SessionRecord,

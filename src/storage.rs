@@ -38,7 +38,14 @@ const LABEL_STATE: &[u8] = b"cliquet/v1/state";
 ///   record: it stores the first decryption-failure notice that named its
 ///   current session ([SPEC §13](crate::spec): one notice asks for a resend, a second one
 ///   about another message abandons the session).
+/// - 4, account: each signed prekey remembers the sessions it accepted
+///   without a one-time key as sorted 8-byte tags that are never evicted,
+///   under a stored limit; each KEM prekey is stored with its signed public
+///   part, so that loading derives and signs nothing.
 pub(crate) const VERSION: u8 = 3;
+
+/// The format version an account is written in (see [`VERSION`]).
+pub(crate) const ACCOUNT_VERSION: u8 = 4;
 
 /// The format version a group state is written in (see [`VERSION`]).
 pub(crate) const GROUP_VERSION: u8 = 4;
@@ -67,7 +74,7 @@ impl Kind {
 }
 
 /// An [`Account`](crate::Account).
-pub(crate) const ACCOUNT: Kind = Kind::of(kind::ACCOUNT, VERSION);
+pub(crate) const ACCOUNT: Kind = Kind::of(kind::ACCOUNT, ACCOUNT_VERSION);
 /// A [`Session`](crate::Session).
 pub(crate) const SESSION: Kind = Kind::of(kind::SESSION, VERSION);
 /// A [`SessionRecord`](crate::SessionRecord).
@@ -141,6 +148,20 @@ impl Format {
     /// From version 4 a group state keeps, per sender, only the highest
     /// dropped chain id (versions 1 to 3 listed every one).
     pub(crate) const fn keeps_highest_dropped_id(self) -> bool {
+        self.0 >= 4
+    }
+
+    /// From version 4 an account stores, per signed prekey, 8-byte tags
+    /// (sorted, never evicted) in place of base keys (at most 2,048, oldest
+    /// first), and its replay-memory limit.
+    pub(crate) const fn has_replay_tags(self) -> bool {
+        self.0 >= 4
+    }
+
+    /// From version 4 an account stores each KEM prekey's signed public
+    /// part after its seed (versions 3 stored the seed only, and a loader
+    /// derived and signed the rest again).
+    pub(crate) const fn has_signed_kem_prekeys(self) -> bool {
         self.0 >= 4
     }
 

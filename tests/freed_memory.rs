@@ -1,5 +1,6 @@
 //! No heap block freed by the library holds a root, chain or message key,
-//! pairwise or group. A spying allocator scans every block before it is freed (or moved
+//! pairwise or group, nor a one-time prekey or KEM prekey secret of an
+//! account. A spying allocator scans every block before it is freed (or moved
 //! by a reallocation) for the secrets it is told to watch.
 //!
 //! The library itself forbids `unsafe`; this test needs it to implement
@@ -11,8 +12,12 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use cliquet::{Account, AnyMessage, GroupSession, IdentityKeyPair, Session, SessionConfig};
+use cliquet::{
+    Account, AnyMessage, Directory, GroupSession, IdentityKeyPair, KemPreKey, KemPreKeyKind,
+    OneTimePreKey, Session, SessionConfig,
+};
 use rand_chacha::ChaCha20Rng;
+use rand_chacha::rand_core::Rng;
 use rand_chacha::rand_core::SeedableRng;
 
 /// At most this many secrets are watched.
@@ -403,4 +408,83 @@ fn s10_no_freed_block_holds_a_group_chain_or_message_key() {
         0,
         "a freed heap block held a group chain or message key"
     );
+}
+
+/// An account's one-time prekey secrets and KEM prekey seeds (both halves,
+/// `d` and `z`) never stay behind in a freed block: not when a session's
+/// first message consumes them, not when they are removed, not when the
+/// account's maps grow, shrink or are stored.
+#[test]
+fn s7_no_freed_block_holds_a_consumed_or_removed_prekey_secret() {
+    let _one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut rng = ChaCha20Rng::from_seed([10; 32]);
+    let config = SessionConfig::default();
+    let alice = Account::new(&mut rng);
+    let mut bob = Account::new(&mut rng);
+    let mut secrets: Vec<[u8; 32]> = Vec::with_capacity(MAX_WATCHED);
+    let one_time: Vec<[u8; 32]> = (0..32)
+        .map(|_| {
+            let mut s = [0u8; 32];
+            rng.fill_bytes(&mut s);
+            s
+        })
+        .collect();
+    let kem_seeds: Vec<[u8; 64]> = (0..8)
+        .map(|_| {
+            let mut s = [0u8; 64];
+            rng.fill_bytes(&mut s);
+            s
+        })
+        .collect();
+    secrets.extend_from_slice(&one_time);
+    for seed in &kem_seeds {
+        secrets.push(seed[..32].try_into().expect("d"));
+        secrets.push(seed[32..].try_into().expect("z"));
+    }
+
+    watch(&secrets);
+    // Enough keys for the maps to split nodes as they grow.
+    for (id, secret) in (1..).zip(&one_time) {
+        let key = OneTimePreKey::from_secret_bytes(id, secret);
+        bob.add_one_time_prekey(key).expect("new id");
+    }
+    for (id, seed) in (10..).zip(&kem_seeds) {
+        let key = KemPreKey::from_secret_bytes(id, KemPreKeyKind::OneTime, seed);
+        bob.add_kem_prekey(key).expect("new id");
+    }
+    drop(bob.to_stored());
+    let mut directory = Directory::new();
+    directory.upload(&bob.publication()).expect("verifies");
+    // Sessions consume a one-time prekey and a one-time KEM prekey each.
+    for _ in 0..5 {
+        let bundle = directory
+            .take_bundle()
+            .expect("uploaded")
+            .verify()
+            .expect("verifies");
+        let mut a =
+            Session::initiate(alice.identity(), &bundle, config, &mut rng).expect("initiate");
+        let AnyMessage::PreKey(first) = a.encrypt(b"hi", &mut rng).expect("encrypt") else {
+            panic!("a prekey message")
+        };
+        bob.accept(&first, config).expect("accept");
+    }
+    assert_eq!(bob.one_time_kem_prekey_count(), 3);
+    for id in (6..32).step_by(4) {
+        assert!(bob.remove_one_time_prekey(id));
+    }
+    drop(bob.to_stored());
+    let sealed = bob.seal(&[7; 32], b"bob", &mut rng).expect("seal");
+    drop(Account::open(&sealed, &[7; 32], b"bob").expect("opens"));
+    drop(bob);
+    WATCHING.store(false, Ordering::SeqCst);
+
+    assert_eq!(
+        HITS.load(Ordering::SeqCst),
+        0,
+        "a freed heap block held a one-time prekey or KEM prekey secret"
+    );
+    drop(secrets);
 }

@@ -72,6 +72,7 @@ replay_tests! {
     decode_device_list: users::decode_device_list,
     load_user_record: users::load_user_record,
     device_list_updates: users::device_list_updates,
+    decode_publication: checks::decode_publication,
 }
 
 #[test]

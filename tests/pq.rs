@@ -3,8 +3,8 @@
 //! rule, through the public API.
 
 use cliquet::{
-    Account, AnyMessage, Error, KemPreKey, KemPreKeyKind, PreKeyBundle, Session, SessionConfig,
-    SessionRecord,
+    Account, AnyMessage, Directory, Error, KemPreKey, KemPreKeyKind, PreKeyBundle, Publication,
+    Session, SessionConfig, SessionRecord,
 };
 use cliquet_testkit::rng::Recording;
 use cliquet_testkit::{decrypt_checked, prekey};
@@ -84,22 +84,47 @@ fn s3b_a_classic_bundle_is_refused_by_default_before_anything_is_drawn() {
     assert!(s.is_post_quantum());
 }
 
+/// Issue 20: a responder could not require PQXDH. It now refuses a classic
+/// prekey message (0x12) that would start a session unless its
+/// configuration allows classic X3DH, as an initiator refuses a classic
+/// bundle: anyone can send one, and the session would lack the
+/// post-quantum share.
 #[test]
-fn s3b_a_responder_accepts_both_kinds_whatever_its_config() {
+fn s3b_a_responder_refuses_classic_x3dh_unless_allowed() {
     let (mut rng, alice, mut bob) = accounts(2);
     let allowed = SessionConfig::default().with_classic_x3dh(true);
-    for (bundle, config, kind) in [
-        (bob.bundle(None).unwrap(), SessionConfig::default(), 0x17),
-        (bob.classic_bundle(None).unwrap(), allowed, 0x12),
+    let pq = bob.bundle(None).unwrap().verify().unwrap();
+    let classic = bob.classic_bundle(None).unwrap().verify().unwrap();
+    let mut a = Session::initiate(alice.identity(), &classic, allowed, &mut rng).unwrap();
+    let first = a.encrypt(b"hi", &mut rng).unwrap();
+    assert_eq!(first.kind(), 0x12);
+    // Refused by default, by the account and by a record, changing nothing.
+    let before = bob.to_stored();
+    assert_eq!(
+        bob.accept(&prekey(first.clone()), SessionConfig::default())
+            .err(),
+        Some(Error::PostQuantumRequired)
+    );
+    assert_eq!(bob.to_stored(), before);
+    let mut record = SessionRecord::new();
+    let empty = record.to_stored();
+    assert_eq!(
+        record
+            .decrypt(&mut bob, &first, SessionConfig::default())
+            .err(),
+        Some(Error::PostQuantumRequired)
+    );
+    assert_eq!((bob.to_stored(), record.to_stored()), (before, empty));
+    // Allowed, classic X3DH runs; PQXDH runs whatever the configuration.
+    let mut a_pq =
+        Session::initiate(alice.identity(), &pq, SessionConfig::default(), &mut rng).unwrap();
+    let first_pq = a_pq.encrypt(b"hi", &mut rng).unwrap();
+    for (config, kind, a, first) in [
+        (allowed, 0x12, &mut a, first),
+        (SessionConfig::default(), 0x17, &mut a_pq, first_pq),
     ] {
-        let bundle = bundle.verify().unwrap();
-        let mut a = Session::initiate(alice.identity(), &bundle, config, &mut rng).unwrap();
-        let first = a.encrypt(b"hi", &mut rng).unwrap();
         assert_eq!(first.kind(), kind);
-        // The responder's own config refuses classic X3DH: not its concern.
-        let accepted = bob
-            .accept(&prekey(first), SessionConfig::default())
-            .expect("accepted");
+        let accepted = bob.accept(&prekey(first), config).expect("accepted");
         assert_eq!(accepted.plaintext, b"hi");
         assert_eq!(accepted.session.is_post_quantum(), kind == 0x17);
         let mut b = accepted.session;
@@ -114,7 +139,11 @@ fn s3b_a_one_time_kem_prekey_is_consumed_only_when_its_first_message_decrypts() 
     let published = bob.generate_one_time_kem_prekeys(1, &mut rng);
     let id = published[0].id();
     assert_eq!(published[0].kind(), KemPreKeyKind::OneTime);
-    let bundle = bob.bundle(None).unwrap();
+    // As a directory serves it (SPEC §2c): the signed part and the key.
+    let bundle = bob
+        .classic_bundle(None)
+        .unwrap()
+        .with_kem_prekey(published[0].clone());
     assert_eq!(bundle.kem_prekey().map(|k| k.id()), Some(id));
     let verified = bundle.verify().unwrap();
     let config = SessionConfig::default();
@@ -216,7 +245,7 @@ fn s5_a_routed_pq_prekey_message_must_carry_the_sessions_kpk_id_but_not_its_ct()
     let mut c = Session::initiate(alice.identity(), &classic_bundle, allowed, &mut rng).unwrap();
     let c1 = c.encrypt(b"c1", &mut rng).unwrap();
     let c2 = c.encrypt(b"c2", &mut rng).unwrap();
-    let mut d = bob.accept(&prekey(c1), config).unwrap().session;
+    let mut d = bob.accept(&prekey(c1), allowed).unwrap().session;
     let c2 = c2.encode();
     let mut pq = vec![0x17];
     pq.extend(&c2[1..69]);
@@ -317,4 +346,145 @@ fn s2b_bundle_sizes_and_message_overhead() {
         sizes.push(a.encrypt(b"", &mut rng).unwrap().encode().len());
     }
     assert_eq!(sizes[0] - sizes[1], 4 + 1568, "kpk_id and CT");
+}
+
+/// Issue 22 friction 1: an application that builds one bundle per one-time
+/// prekey used to hand out the same one-time KEM prekey in each (the bundle
+/// took the oldest one every time). A bundle of the account now carries the
+/// last-resort KEM prekey only.
+#[test]
+fn s2c_bundles_of_the_account_never_repeat_a_one_time_kem_prekey() {
+    let (mut rng, _alice, mut bob) = accounts(9);
+    let ids: Vec<u32> = bob
+        .generate_one_time_prekeys(3, &mut rng)
+        .iter()
+        .map(|k| k.0)
+        .collect();
+    bob.generate_one_time_kem_prekeys(2, &mut rng);
+    let one_time_kem: Vec<u32> = ids
+        .iter()
+        .filter_map(|id| {
+            let bundle = bob.bundle(Some(*id)).expect("bundle");
+            let kem = bundle.kem_prekey().expect("post-quantum");
+            (kem.kind() == KemPreKeyKind::OneTime).then(|| kem.id())
+        })
+        .collect();
+    let distinct: std::collections::BTreeSet<_> = one_time_kem.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        one_time_kem.len(),
+        "a one-time KEM prekey in two bundles: {one_time_kem:?}"
+    );
+}
+
+/// SPEC §2c: a directory checks what it is given, hands out each one-time
+/// prekey and one-time KEM prekey once, lowest id first, then falls back to
+/// the last-resort KEM prekey; uploading again never brings a taken key
+/// back; every bundle it hands out starts a session the account accepts.
+#[test]
+fn s2c_a_directory_hands_out_each_one_time_key_once() {
+    let (mut rng, alice, mut bob) = accounts(10);
+    bob.generate_one_time_prekeys(3, &mut rng);
+    bob.generate_one_time_kem_prekeys(2, &mut rng);
+    let bytes = bob.publication().encode();
+    assert_eq!(bytes[0], 0x1C);
+    assert_eq!(bytes.len(), 1 + 134 + 1 + 1637 + 4 + 3 * 36 + 4 + 2 * 1637);
+    let publication = Publication::decode(&bytes).expect("decodes");
+    assert_eq!(publication.encode(), bytes);
+    assert!(
+        bob.publication().one_time_prekeys().is_empty(),
+        "marked published"
+    );
+    // A tampered signature is refused, and nothing is taken.
+    let mut directory = Directory::new();
+    let mut forged = bytes.clone();
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    let forged = Publication::decode(&forged).expect("well formed");
+    assert_eq!(directory.upload(&forged), Err(Error::BadSignature));
+    assert!(directory.take_bundle().is_none());
+    directory.upload(&publication).expect("verifies");
+    directory.upload(&bob.full_publication()).expect("again");
+    let bundles: Vec<_> = (0..4)
+        .map(|_| directory.take_bundle().expect("one"))
+        .collect();
+    let taken: Vec<_> = bundles
+        .iter()
+        .map(|b| {
+            (
+                b.one_time_prekey().map(|(id, _)| id),
+                b.kem_prekey().map(|k| (k.id(), k.kind())),
+            )
+        })
+        .collect();
+    use KemPreKeyKind::{LastResort, OneTime};
+    assert_eq!(
+        taken,
+        [
+            (Some(1), Some((2, OneTime))),
+            (Some(2), Some((3, OneTime))),
+            (Some(3), Some((1, LastResort))),
+            (None, Some((1, LastResort))),
+        ]
+    );
+    // Uploading everything again brings no taken key back; new keys come.
+    directory.upload(&bob.full_publication()).expect("again");
+    assert_eq!(directory.one_time_prekey_count(), 0);
+    bob.generate_one_time_prekeys(1, &mut rng);
+    directory.upload(&bob.publication()).expect("new keys");
+    assert_eq!(directory.one_time_prekey_count(), 1);
+    // Each bundle starts a session Bob accepts.
+    for bundle in bundles {
+        let verified = bundle.verify().expect("verifies");
+        let config = SessionConfig::default();
+        let mut a = Session::initiate(alice.identity(), &verified, config, &mut rng).unwrap();
+        let first = prekey(a.encrypt(b"hi", &mut rng).unwrap());
+        assert_eq!(
+            bob.accept(&first, config).expect("accepted").plaintext,
+            b"hi"
+        );
+    }
+    // Malformed: a one-time KEM prekey in the last-resort place.
+    let mut wrong_kind = bytes;
+    wrong_kind[1 + 134 + 1 + 4] = 0x01;
+    assert_eq!(
+        Publication::decode(&wrong_kind).err(),
+        Some(Error::Malformed(cliquet::DecodeError::BadFlag))
+    );
+}
+
+/// SPEC §2c: a publication decodes exactly; each fault has its detail.
+#[test]
+fn s2c_publication_decoder_reports_each_fault() {
+    use cliquet::DecodeError::{BadFlag, BadKind, Trailing, Truncated};
+    let (mut rng, _alice, mut bob) = accounts(11);
+    bob.generate_one_time_prekeys(1, &mut rng);
+    let bytes = bob.publication().encode();
+    for cut in 0..bytes.len() {
+        assert!(
+            matches!(Publication::decode(&bytes[..cut]), Err(Error::Malformed(_))),
+            "cut at {cut}"
+        );
+    }
+    let mut long = bytes.clone();
+    long.push(0);
+    assert_eq!(Publication::decode(&long), Err(Error::Malformed(Trailing)));
+    let mut other_kind = bytes.clone();
+    other_kind[0] = 0x16;
+    assert_eq!(
+        Publication::decode(&other_kind),
+        Err(Error::Malformed(BadKind))
+    );
+    // The signed part carries no one-time prekey.
+    let mut with_opk = bytes.clone();
+    with_opk[134] = 0x01;
+    assert_eq!(
+        Publication::decode(&with_opk),
+        Err(Error::Malformed(BadFlag))
+    );
+    // A count the rest cannot hold.
+    let at = 1 + 134 + 1 + 1637;
+    let mut huge = bytes;
+    huge[at..at + 4].copy_from_slice(&u32::MAX.to_be_bytes());
+    assert_eq!(Publication::decode(&huge), Err(Error::Malformed(Truncated)));
 }

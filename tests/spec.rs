@@ -795,8 +795,106 @@ fn s3_a_replayed_first_message_without_one_time_prekey_is_refused() {
             .err(),
         Some(Error::Duplicate)
     );
-    // The memory is bounded, per signed prekey, and goes with it.
-    assert_eq!(Account::MAX_REMEMBERED_BASE_KEYS, 2048);
+}
+
+/// Issue 20 item 2: the replay memory cannot be flushed. Anyone can make
+/// first messages without a one-time prekey; 2,048 of them used to evict
+/// the victim's base key, and its recorded first message was then accepted
+/// again (a payment delivered twice).
+#[test]
+fn s3_a_flood_of_first_messages_does_not_flush_the_replay_memory() {
+    let mut rng = ChaCha20Rng::from_seed([21; 32]);
+    let classic = SessionConfig::default().with_classic_x3dh(true);
+    let alice = Account::new(&mut rng);
+    let mallory = Account::new(&mut rng);
+    let mut bob = Account::new(&mut rng);
+    let bundle = bob
+        .classic_bundle(None)
+        .expect("bundle")
+        .verify()
+        .expect("verifies");
+    let mut first = |from: &Account, text: &[u8]| {
+        let mut s =
+            Session::initiate(from.identity(), &bundle, classic, &mut rng).expect("initiate");
+        prekey(s.encrypt(text, &mut rng).expect("encrypt"))
+    };
+    let pay = first(&alice, b"pay 10");
+    bob.accept(&pay, classic).expect("accept");
+    for _ in 0..2048 {
+        let flood = first(&mallory, b"flood");
+        bob.accept(&flood, classic).expect("a new session");
+    }
+    assert_eq!(bob.accept(&pay, classic).err(), Some(Error::Duplicate));
+}
+
+/// A full replay memory refuses new sessions without a one-time key (it
+/// never forgets one), changing nothing; sessions on a one-time prekey or a
+/// one-time KEM prekey need no memory; a new signed prekey starts an empty
+/// memory while the previous one keeps its own.
+#[test]
+fn s3_a_full_replay_memory_refuses_until_the_signed_prekey_rotates() {
+    let mut rng = ChaCha20Rng::from_seed([22; 32]);
+    let classic = SessionConfig::default().with_classic_x3dh(true);
+    let alice = Account::new(&mut rng);
+    let mut bob = Account::new(&mut rng);
+    bob.set_replay_memory_limit(3).expect("limit");
+    let first = |bundle: cliquet::PreKeyBundle, rng: &mut ChaCha20Rng| {
+        let bundle = bundle.verify().expect("verifies");
+        let mut s = Session::initiate(alice.identity(), &bundle, classic, rng).expect("initiate");
+        prekey(s.encrypt(b"hi", rng).expect("encrypt"))
+    };
+    let old: Vec<_> = (0..3)
+        .map(|_| first(bob.classic_bundle(None).expect("bundle"), &mut rng))
+        .collect();
+    for m in &old {
+        bob.accept(m, classic).expect("room left");
+    }
+    assert_eq!(bob.replay_memory_len(), 3);
+    let refused = first(bob.bundle(None).expect("bundle"), &mut rng);
+    let before = bob.to_stored();
+    assert_eq!(
+        bob.accept(&refused, classic).err(),
+        Some(Error::ReplayMemoryFull)
+    );
+    assert_eq!(bob.to_stored(), before);
+    assert_eq!(bob.accept(&old[0], classic).err(), Some(Error::Duplicate));
+    // One-time keys need no memory: a one-time prekey, a one-time KEM prekey.
+    let (id, _) = bob.generate_one_time_prekeys(1, &mut rng)[0];
+    let on_one_time = first(bob.classic_bundle(Some(id)).expect("bundle"), &mut rng);
+    bob.accept(&on_one_time, classic).expect("one-time prekey");
+    let kem = bob.generate_one_time_kem_prekeys(1, &mut rng).remove(0);
+    let bundle = bob
+        .classic_bundle(None)
+        .expect("bundle")
+        .with_kem_prekey(kem);
+    let on_one_time_kem = first(bundle, &mut rng);
+    bob.accept(&on_one_time_kem, classic)
+        .expect("one-time KEM prekey");
+    assert_eq!(bob.replay_memory_len(), 3);
+    // Stored and loaded: the limit and the memory go with the account.
+    let mut reloaded = Account::from_stored(&bob.to_stored()).expect("loads");
+    assert_eq!(reloaded.replay_memory_limit(), 3);
+    assert_eq!(
+        reloaded.accept(&refused, classic).err(),
+        Some(Error::ReplayMemoryFull)
+    );
+    // A new signed prekey starts empty; the previous one keeps its memory.
+    bob.rotate_signed_prekey(&mut rng);
+    assert_eq!(bob.replay_memory_len(), 0);
+    let on_new = first(bob.classic_bundle(None).expect("bundle"), &mut rng);
+    bob.accept(&on_new, classic).expect("a new signed prekey");
+    assert_eq!(bob.replay_memory_len(), 1);
+    assert_eq!(bob.accept(&old[1], classic).err(), Some(Error::Duplicate));
+    assert_eq!(
+        bob.accept(&refused, classic).err(),
+        Some(Error::ReplayMemoryFull)
+    );
+    // Once forgotten, its messages name an unknown signed prekey.
+    bob.forget_previous_signed_prekey();
+    assert_eq!(
+        bob.accept(&old[2], classic).err(),
+        Some(Error::UnknownPreKey)
+    );
 }
 
 #[test]

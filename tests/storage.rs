@@ -39,8 +39,9 @@ fn conversation(header_encryption: bool) -> (Pair, AnyMessage) {
     (p, held)
 }
 
-/// Today's writer's golden files.
-fn current_files() -> golden::Set {
+/// Today's writer's golden files of an account (format version 4 since
+/// the replay memory became tags and KEM prekeys store their public part).
+fn account_files() -> golden::Set {
     let mut rng = ChaCha20Rng::from_seed([9; 32]);
     let mut account = Account::new(&mut rng);
     account.generate_one_time_prekeys(2, &mut rng);
@@ -53,8 +54,21 @@ fn current_files() -> golden::Set {
     account.mark_one_time_kem_prekeys_published();
     account.generate_one_time_kem_prekeys(1, &mut rng);
     account.rotate_kem_prekey(&mut rng);
-    let (plain, plain_msg) = conversation(false);
-    let (he, he_msg) = conversation(true);
+    // Format 4: a lowered replay-memory limit, and a session without a
+    // one-time key remembered by the current signed prekey.
+    account.set_replay_memory_limit(1000).expect("limit");
+    let alice = Account::new(&mut rng);
+    let classic = SessionConfig::default().with_classic_x3dh(true);
+    let bundle = account
+        .classic_bundle(None)
+        .expect("bundle")
+        .verify()
+        .expect("verifies");
+    let mut s = Session::initiate(alice.identity(), &bundle, classic, &mut rng).expect("initiate");
+    let AnyMessage::PreKey(first) = s.encrypt(b"hi", &mut rng).expect("encrypt") else {
+        panic!("a prekey message")
+    };
+    account.accept(&first, classic).expect("accept");
     let stored = account.to_stored().to_vec();
     let mut set = golden::Set::of(&stored);
     set.state("account", "bin", stored);
@@ -63,7 +77,24 @@ fn current_files() -> golden::Set {
         "sealed",
         account.seal(&STORAGE_KEY, b"ctx", &mut rng).expect("seal"),
     );
-    set.state("session", "bin", plain.b.to_stored().to_vec());
+    set
+}
+
+/// Today's writer's golden files of sessions.
+fn current_files() -> golden::Set {
+    let mut rng = ChaCha20Rng::from_seed([9; 32]);
+    // The same draws as before the account's files moved to their own set.
+    let mut account = Account::new(&mut rng);
+    account.generate_one_time_prekeys(3, &mut rng);
+    account.rotate_signed_prekey(&mut rng);
+    account.generate_one_time_kem_prekeys(3, &mut rng);
+    account.rotate_kem_prekey(&mut rng);
+    let _ = account.seal(&STORAGE_KEY, b"ctx", &mut rng).expect("seal");
+    let (plain, plain_msg) = conversation(false);
+    let (he, he_msg) = conversation(true);
+    let stored = plain.b.to_stored().to_vec();
+    let mut set = golden::Set::of(&stored);
+    set.state("session", "bin", stored);
     set.other("session", "msg", plain_msg.encode());
     set.state("session_he", "bin", he.b.to_stored().to_vec());
     set.other("session_he", "msg", he_msg.encode());
@@ -82,11 +113,16 @@ fn s7_golden_files_of_every_version_load_round_trip_and_work() {
     for version in 1..=files.version {
         check_golden(version, files.version);
     }
+    let files = account_files();
+    golden::bless(&files);
+    for version in 1..=files.version {
+        check_account_golden(version, files.version);
+    }
 }
 
-/// The golden files of format `version` load and work; those of the
-/// writer's `current` version store back byte for byte.
-fn check_golden(version: u8, current: u8) {
+/// The account golden files of format `version` load and work; those of
+/// the writer's `current` version store back byte for byte.
+fn check_account_golden(version: u8, current: u8) {
     let name = |name: &str, ext: &str| golden::file_name(name, version, ext);
     let read = |name: String| golden::read(&name);
     let account = Account::from_stored(&read(name("account", "bin"))).expect("account");
@@ -98,16 +134,28 @@ fn check_golden(version: u8, current: u8) {
         assert_eq!(account.one_time_kem_prekey_count(), 3);
         assert_eq!(account.unpublished_one_time_kem_prekeys().len(), 1);
         let bundle = account.bundle(None).expect("bundle");
+        assert_eq!(bundle.kem_prekey().map(|k| k.id()), Some(5), "last resort");
+        assert!(bundle.verify().is_ok());
+        let mut directory = cliquet::Directory::new();
+        directory
+            .upload(&account.full_publication())
+            .expect("verifies");
+        let served = directory.take_bundle().expect("uploaded");
         assert_eq!(
-            bundle.kem_prekey().map(|k| k.id()),
+            served.kem_prekey().map(|k| k.id()),
             Some(2),
             "oldest one-time"
         );
-        assert!(bundle.verify().is_ok());
     } else {
         // An account of an earlier format has no KEM prekey yet.
         assert_eq!(account.kem_prekey_id(), None);
         assert!(!account.bundle(None).expect("bundle").is_post_quantum());
+    }
+    if version >= 4 {
+        assert_eq!(account.replay_memory_limit(), 1000);
+        assert_eq!(account.replay_memory_len(), 1);
+    } else {
+        assert_eq!(account.replay_memory_limit(), Account::MAX_REPLAY_MEMORY);
     }
     let sealed = Account::open(&read(name("account", "sealed")), &STORAGE_KEY, b"ctx")
         .expect("sealed account");
@@ -122,6 +170,13 @@ fn check_golden(version: u8, current: u8) {
     if version == current {
         assert_eq!(*again, read(name("account", "bin")));
     }
+}
+
+/// The session golden files of format `version` load and work; those of
+/// the writer's `current` version store back byte for byte.
+fn check_golden(version: u8, current: u8) {
+    let name = |name: &str, ext: &str| golden::file_name(name, version, ext);
+    let read = |name: String| golden::read(&name);
     for state in ["session", "session_he"] {
         let stored = read(name(state, "bin"));
         let mut session = Session::from_stored(&stored).unwrap_or_else(|e| panic!("{state}: {e}"));
@@ -152,6 +207,7 @@ fn check_golden(version: u8, current: u8) {
 #[test]
 fn s7_todays_writer_still_writes_its_golden_files() {
     golden::assert_writer_unchanged(&current_files());
+    golden::assert_writer_unchanged(&account_files());
 }
 
 /// Blessing writes only the files that are missing, named for the writer's
@@ -542,7 +598,7 @@ fn s7_record_storage_round_trip_sealing_and_rejection() {
     // An empty record.
     let empty = SessionRecord::new().to_stored();
     // kind, version, limits, no pinned key, not verified, no changed key,
-    // no notice warning, no current session, no archived ones.
+    // no warning (format version 4), no current session, no archived ones.
     assert_eq!(empty.len(), 2 + 8 + 1 + 1 + 1 + 1 + 1 + 4);
     assert!(
         SessionRecord::from_stored(&empty)

@@ -98,6 +98,39 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         out.push(("open_sealed", format!("session-{i:02}"), sealed));
     }
 
+    // Publications (kind 0x1C): the signed part alone, one-time keys of
+    // both kinds, a classic account's, and one with a bad signature.
+    {
+        let mut rng = fixtures::rng(12);
+        let mut bob = Account::new(&mut rng);
+        out.push((
+            "decode_publication",
+            "signed-and-last-resort".to_owned(),
+            bob.publication().encode(),
+        ));
+        bob.generate_one_time_prekeys(2, &mut rng);
+        bob.generate_one_time_kem_prekeys(1, &mut rng);
+        out.push((
+            "decode_publication",
+            "one-time-keys".to_owned(),
+            bob.publication().encode(),
+        ));
+        let classic = Account::from_keys(
+            cliquet::IdentityKeyPair::from_secret_bytes(&[3; 32]),
+            cliquet::SignedPreKey::from_secret_bytes(1, &[4; 32]),
+        );
+        out.push((
+            "decode_publication",
+            "classic".to_owned(),
+            classic.full_publication().encode(),
+        ));
+        let mut forged = bob.full_publication().encode();
+        if let Some(last) = forged.last_mut() {
+            *last ^= 1;
+        }
+        out.push(("decode_publication", "bad-signature".to_owned(), forged));
+    }
+
     // Session records and decryption-failure notices (kinds 0x22 and 0x15).
     let record = fs::read(root.join("../tests/golden/record_v1.bin"))?;
     out.push(("load_record", "golden-record_v1".to_owned(), record));

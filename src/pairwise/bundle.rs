@@ -20,10 +20,11 @@ const LABEL_KEM_PREKEY: &[u8] = b"cliquet/v1/kem-prekey";
 /// §2b): id, kind, encapsulation key, and the identity key's signature
 /// `kpk_signature` over `"cliquet/v1/kem-prekey" || kpk_kind || u32be(kpk_id) || KPK_pub`.
 ///
-/// An account hands these out ([`Account::unpublished_one_time_kem_prekeys`](crate::Account::unpublished_one_time_kem_prekeys),
-/// [`Account::last_resort_kem_prekey`](crate::Account::last_resort_kem_prekey)) so that a directory
-/// server can put one into each bundle it serves
-/// ([`PreKeyBundle::with_kem_prekey`]). Nothing is checked until the bundle
+/// An account publishes these ([`Account::publication`](crate::Account::publication))
+/// so that a directory can put one into each bundle it serves
+/// ([`Directory::take_bundle`](crate::Directory::take_bundle), or
+/// [`PreKeyBundle::with_kem_prekey`] for a server of your own), each
+/// one-time key into one bundle only. Nothing is checked until the bundle
 /// is verified.
 ///
 /// ```
@@ -133,8 +134,17 @@ impl Codec for SignedKemPreKey {
 }
 
 impl SignedKemPreKey {
+    /// Reads one as an account stores it (the encoding above), keeping any
+    /// decode fault as a stored-state error.
+    pub(crate) fn read_stored(r: &mut Reader<'_>) -> Result<Self, crate::error::StateError> {
+        Self::read(r).map_err(|e| match e {
+            Error::Malformed(detail) => detail.into(),
+            _ => crate::error::StateError::Inconsistent,
+        })
+    }
+
     /// Checks the signature strictly, then the modulus check of the key.
-    fn verify(&self, verifier: &Verifier) -> Result<(), Error> {
+    pub(crate) fn verify(&self, verifier: &Verifier) -> Result<(), Error> {
         verifier.verify(
             &kem_signed_message(self.kind, self.id, &self.key),
             &self.signature,

@@ -4,10 +4,12 @@
 //! one [`SessionRecord`] per peer device.
 //!
 //! The files, bottom up (each uses only those before it): `bundle`, `wire`,
-//! `handshake`, `ratchet`, `session`, `account`, `record`.
+//! `publication`, `handshake`, `ratchet`, `session`, `account`, `record`.
 
 pub(crate) mod bundle;
 pub(crate) mod wire;
+
+pub(crate) mod publication;
 
 pub(crate) mod handshake;
 
@@ -21,6 +23,8 @@ pub(crate) mod record;
 
 pub use account::{Accepted, Account};
 pub use bundle::{PreKeyBundle, SignedKemPreKey, VerifiedBundle};
+pub use publication::{Directory, Publication};
+
 pub use record::{Decrypted, IgnoredNotice, NoticeOutcome, SessionRecord};
 pub use session::Session;
 pub use wire::{

@@ -7,12 +7,15 @@
 //! `../shared/vectors/`), to the letter: a `decrypt` step whose message does
 //! not decode is that step's result (`malformed`, and its `detail` where
 //! given); `session` defaults to 0; `bundle` steps compare Bob's bundle
-//! (its KEM prekey chosen by the README's rule, which `Account::bundle`
-//! follows); `bob.kem_prekeys` are added in the order listed (a second
+//! (its KEM prekey chosen by the README's rule, which a `Directory`
+//! follows: `bob_bundle`); `bob.kem_prekeys` are added in the order listed (a second
 //! `last_resort` one rotates the first to "previous");
 //! `config.allow_classic_x3dh` (absent: true) and a step's
 //! `allow_classic_x3dh` (for that initiation only) set
-//! `SessionConfig::with_classic_x3dh`.
+//! `SessionConfig::with_classic_x3dh` for initiating; a responder's
+//! decrypts allow classic X3DH, since the format says a responder accepts
+//! 0x12 and 0x17 either way (cliquet's responder refuses 0x12 unless
+//! its configuration allows it, SPEC §3b).
 //!
 //! `x3dh` (and its `ss`) is informative and not compared: the library
 //! exposes no handshake secret. Every one of them is checked indirectly,
@@ -26,8 +29,9 @@
 use std::path::{Path, PathBuf};
 
 use cliquet::{
-    Account, AnyMessage, EncryptedHeaderMessage, Error, IdentityKeyPair, KemPreKey, KemPreKeyKind,
-    Message, OneTimePreKey, PreKeyBundle, PreKeyMessage, Session, SessionConfig, SignedPreKey,
+    Account, AnyMessage, Directory, EncryptedHeaderMessage, Error, IdentityKeyPair, KemPreKey,
+    KemPreKeyKind, Message, OneTimePreKey, PreKeyBundle, PreKeyMessage, Session, SessionConfig,
+    SignedPreKey,
 };
 use cliquet_testkit::rng::{Scripted, Zero};
 use serde_json::Value;
@@ -120,6 +124,23 @@ fn kem_prekey(v: &Value) -> KemPreKey {
     KemPreKey::from_secret_bytes(u32_of(&v["id"]), kind, &seed)
 }
 
+/// Bob's bundle by the README's rule: the oldest one-time KEM prekey left,
+/// else the last-resort one (what a `Directory` hands out first; an
+/// account's own bundle carries the last-resort one only), with the
+/// one-time prekey `opk`.
+fn bob_bundle(account: &Account, opk: Option<u32>) -> PreKeyBundle {
+    let mut directory = Directory::new();
+    directory
+        .upload(&account.full_publication())
+        .expect("own keys verify");
+    let served = directory.take_bundle().expect("uploaded");
+    let bundle = account.classic_bundle(opk).expect("bundle");
+    match served.kem_prekey() {
+        Some(kem) => bundle.with_kem_prekey(kem.clone()),
+        None => bundle,
+    }
+}
+
 /// Runs one scenario file; returns the number of steps checked.
 fn scenario(v: &Value) -> usize {
     let name = v["name"].as_str().expect("name");
@@ -164,7 +185,7 @@ fn scenario(v: &Value) -> usize {
     }
     let bundle_bytes = hex(&v["bundle"]);
     assert_eq!(
-        bob_account.bundle(opk_id).expect("bundle").encode(),
+        bob_bundle(&bob_account, opk_id).encode(),
         bundle_bytes,
         "{name}: bundle"
     );
@@ -224,6 +245,9 @@ fn scenario(v: &Value) -> usize {
                 let (result, routed) = match AnyMessage::decode(&bytes) {
                     Ok(message) => {
                         assert_eq!(message.encode(), bytes, "{at}: re-encoding");
+                        // The format's `allow_classic_x3dh` is the initiator's
+                        // policy: "a responder accepts 0x12 and 0x17 either way".
+                        let config = config.with_classic_x3dh(true);
                         decrypt(party, party_name, &mut bob_account, &message, index, config)
                     }
                     Err(e) => (Err(e), None),
@@ -289,7 +313,7 @@ fn scenario(v: &Value) -> usize {
                     .then_some(opk_id)
                     .flatten();
                 assert_eq!(
-                    hex::encode(bob_account.bundle(left).expect("bundle").encode()),
+                    hex::encode(bob_bundle(&bob_account, left).encode()),
                     step["bundle"].as_str().expect("bundle"),
                     "{at}"
                 );

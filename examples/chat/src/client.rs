@@ -45,7 +45,7 @@ use cliquet::rand_core::{Rng, UnwrapErr};
 use cliquet::{
     Account, AnyMessage, Error, GroupMessage, GroupSession, IdentityKey, Incoming, NoticeOutcome,
     PreKeyBundle, SafetyNumber, SenderKeyDistribution, SessionConfig, SessionRecord,
-    SignedKemPreKey, VerifiedBundle,
+    VerifiedBundle,
 };
 use getrandom::SysRng;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -256,20 +256,13 @@ impl Client {
             // Header encryption hides ratchet keys and counters from the relay.
             config: SessionConfig::default().with_header_encryption(true),
         };
-        // The signed part with the last-resort KEM prekey: the relay
-        // attaches one-time prekeys of both kinds as it hands bundles out.
-        let last_resort = client
-            .account
-            .last_resort_kem_prekey()
-            .ok_or("the account has no KEM prekey")?;
-        let bundle = client
-            .account
-            .classic_bundle(None)?
-            .with_kem_prekey(last_resort)
-            .encode();
-        client.call(Request::Register {
+        // Every key the account holds: the relay ignores the one-time keys
+        // it already handed out, so this also repairs an upload that a
+        // crash interrupted. Then the top-up.
+        let everything = client.account.full_publication().encode();
+        client.call(Request::Publish {
             user: client.name.clone(),
-            bundle,
+            publication: everything,
         })?;
         client.publish_prekeys()?;
         // What the relay does not take now stays queued for the next poll.
@@ -930,52 +923,36 @@ impl Client {
         })
     }
 
-    /// Tops up the one-time prekeys and uploads those not yet published.
-    /// The account is stored before the upload (the relay must never hand
-    /// out a key we could lose) and again once they are marked published.
+    /// Tops up the one-time prekeys of both kinds and uploads those not yet
+    /// published (`Account::publication`). The account is stored before
+    /// the upload (the relay must never hand out a key we could lose) and
+    /// again once they are marked published; if the upload fails, the next
+    /// start uploads everything again.
     fn publish_prekeys(&mut self) -> Result<()> {
         let held = self.account.one_time_prekey_count();
-        if held < LOW_PREKEYS {
-            self.account
-                .generate_one_time_prekeys(TARGET_PREKEYS - held, &mut self.rng);
+        let held_kem = self.account.one_time_kem_prekey_count();
+        if held < LOW_PREKEYS || held_kem < LOW_PREKEYS {
+            if held < LOW_PREKEYS {
+                self.account
+                    .generate_one_time_prekeys(TARGET_PREKEYS - held, &mut self.rng);
+            }
+            if held_kem < LOW_PREKEYS {
+                self.account
+                    .generate_one_time_kem_prekeys(TARGET_PREKEYS - held_kem, &mut self.rng);
+            }
             self.store_account()?;
         }
-        let keys: Vec<(u32, [u8; 32])> = self
-            .account
-            .unpublished_one_time_prekeys()
-            .into_iter()
-            .map(|(id, key)| (id, key.to_bytes()))
-            .collect();
-        if !keys.is_empty() {
-            self.call(Request::PublishPreKeys {
-                user: self.name.clone(),
-                keys,
-            })?;
-            self.account.mark_one_time_prekeys_published();
-            self.store_account()?;
+        let publication = self.account.publication();
+        if publication.one_time_prekeys().is_empty()
+            && publication.one_time_kem_prekeys().is_empty()
+        {
+            return Ok(());
         }
-        // The same for one-time KEM prekeys (SPEC §2b).
-        let held = self.account.one_time_kem_prekey_count();
-        if held < LOW_PREKEYS {
-            self.account
-                .generate_one_time_kem_prekeys(TARGET_PREKEYS - held, &mut self.rng);
-            self.store_account()?;
-        }
-        let keys: Vec<Vec<u8>> = self
-            .account
-            .unpublished_one_time_kem_prekeys()
-            .iter()
-            .map(SignedKemPreKey::encode)
-            .collect();
-        if !keys.is_empty() {
-            self.call(Request::PublishKemPreKeys {
-                user: self.name.clone(),
-                keys,
-            })?;
-            self.account.mark_one_time_kem_prekeys_published();
-            self.store_account()?;
-        }
-        Ok(())
+        self.call(Request::Publish {
+            user: self.name.clone(),
+            publication: publication.encode(),
+        })?;
+        self.store_account()
     }
 
     fn store_account(&mut self) -> Result<()> {

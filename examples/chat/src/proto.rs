@@ -34,22 +34,17 @@ pub struct Envelope {
 /// What a client asks the relay.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Request {
-    /// Create or update `user` with this signed bundle (no one-time prekey).
-    Register {
+    /// Create or update `user` with a `cliquet::Publication` (its wire
+    /// bytes): the signed part, the last-resort KEM prekey and one-time
+    /// keys of both kinds, which the relay hands out once each.
+    Publish {
         /// The user's name.
         user: String,
-        /// The bundle's wire bytes.
-        bundle: Vec<u8>,
+        /// `Publication::to_bytes`.
+        publication: Vec<u8>,
     },
-    /// Add one-time public prekeys `(id, key)` for `user`.
-    PublishPreKeys {
-        /// The user's name.
-        user: String,
-        /// `(id, public key)` of each prekey.
-        keys: Vec<(u32, [u8; 32])>,
-    },
-    /// `user`'s bundle, with one of their one-time prekeys if any is left
-    /// (the relay hands each out once).
+    /// `user`'s bundle, with one of their one-time prekeys and one-time KEM
+    /// prekeys if any is left (the relay hands each out once).
     FetchBundle {
         /// The name of the user whose bundle is asked for.
         user: String,
@@ -68,13 +63,6 @@ pub enum Request {
         to: Vec<String>,
         /// The message.
         envelope: Envelope,
-    },
-    /// Add signed one-time KEM prekeys (`SignedKemPreKey::to_bytes`) for `user`.
-    PublishKemPreKeys {
-        /// The user's name.
-        user: String,
-        /// Each signed KEM prekey's wire bytes.
-        keys: Vec<Vec<u8>>,
     },
     /// The messages waiting in `user`'s mailbox (they stay until acknowledged).
     Fetch {
@@ -108,19 +96,10 @@ impl Request {
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Vec::new();
         match self {
-            Self::Register { user, bundle } => {
+            Self::Publish { user, publication } => {
                 w.push(1);
                 put_str(&mut w, user);
-                put_bytes(&mut w, bundle);
-            }
-            Self::PublishPreKeys { user, keys } => {
-                w.push(2);
-                put_str(&mut w, user);
-                put_len(&mut w, keys.len());
-                for (id, key) in keys {
-                    w.extend_from_slice(&id.to_be_bytes());
-                    w.extend_from_slice(key);
-                }
+                put_bytes(&mut w, publication);
             }
             Self::FetchBundle { user } => {
                 w.push(3);
@@ -147,12 +126,6 @@ impl Request {
                 to.iter().for_each(|user| put_str(&mut w, user));
                 put_envelope(&mut w, envelope);
             }
-            Self::PublishKemPreKeys { user, keys } => {
-                w.push(8);
-                put_str(&mut w, user);
-                put_len(&mut w, keys.len());
-                keys.iter().for_each(|key| put_bytes(&mut w, key));
-            }
         }
         w
     }
@@ -161,15 +134,10 @@ impl Request {
     pub fn decode(bytes: &[u8]) -> io::Result<Self> {
         let mut r = Reader(bytes);
         let request = match r.u8()? {
-            1 => Self::Register {
+            1 => Self::Publish {
                 user: r.string()?,
-                bundle: r.bytes()?,
+                publication: r.bytes()?,
             },
-            2 => {
-                let user = r.string()?;
-                let keys = r.list(|r| Ok((r.u32()?, r.array()?)))?;
-                Self::PublishPreKeys { user, keys }
-            }
             3 => Self::FetchBundle { user: r.string()? },
             4 => Self::Send {
                 to: r.string()?,
@@ -184,10 +152,6 @@ impl Request {
             7 => Self::SendMany {
                 to: r.list(Reader::string)?,
                 envelope: r.envelope()?,
-            },
-            8 => Self::PublishKemPreKeys {
-                user: r.string()?,
-                keys: r.list(Reader::bytes)?,
             },
             _ => return Err(invalid("unknown request")),
         };

@@ -1,7 +1,9 @@
 //! The relay: a prekey directory and per-user mailboxes, in memory.
 //!
-//! It stores what clients publish (signed bundles, one-time public prekeys),
-//! hands out a bundle with one one-time prekey attached, and keeps envelopes
+//! It keeps one `cliquet::Directory` per user: what clients publish (a
+//! `Publication`: the signed part, the last-resort KEM prekey, one-time
+//! prekeys of both kinds), checked on upload; it hands out bundles that
+//! carry each one-time key once (`Directory::take_bundle`), and keeps envelopes
 //! until their recipient acknowledges them. It never holds a secret key and
 //! never sees a plaintext: it could not decrypt if it wanted to.
 //!
@@ -9,7 +11,7 @@
 //! users (here anyone may register any free name, read anyone's mailbox or
 //! drain their one-time prekeys), TLS, rate limits, and persistence.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,11 +19,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use cliquet::{PreKeyBundle, PublicKey, SignedKemPreKey};
+use cliquet::{Directory, Publication};
 
 use crate::proto::{Envelope, Request, Response, read_frame, write_frame};
 
-/// At most this many one-time prekeys per user, and envelopes per mailbox.
+/// At most this many one-time prekeys (of each kind) per user, and
+/// envelopes per mailbox.
 const MAX_PREKEYS: usize = 1000;
 const MAX_MAILBOX: usize = 10_000;
 /// At most this many envelopes per `Fetch` answer.
@@ -47,12 +50,8 @@ struct Shared {
 
 #[derive(Debug, Default)]
 struct User {
-    bundle: Vec<u8>,
-    identity: [u8; 32],
-    prekeys: VecDeque<(u32, [u8; 32])>,
-    /// Signed one-time KEM prekeys, each handed out once; the registered
-    /// bundle carries the last-resort one.
-    kem_prekeys: VecDeque<Vec<u8>>,
+    /// The user's keys: each one-time key is handed out once.
+    keys: Directory,
     mailbox: Vec<Envelope>,
 }
 
@@ -188,78 +187,50 @@ fn record(shared: &Shared, frame: &[u8]) {
 fn handle(shared: &Shared, request: Request) -> Response {
     let mut directory = lock(&shared.directory);
     match request {
-        Request::Register { user, bundle } => {
+        Request::Publish { user, publication } => {
             if !valid_name(&user) {
                 return Response::Refused("a name is 1 to 32 of a-z, 0-9, - and _".into());
             }
-            // The relay checks the signature too, so it never hands out a
-            // bundle a client would refuse; clients still verify themselves.
-            let verified = PreKeyBundle::decode(&bundle).and_then(|b| b.verify());
-            let Ok(verified) = verified else {
-                return Response::Refused("the bundle does not verify".into());
+            let Ok(publication) = Publication::decode(&publication) else {
+                return Response::Refused("not a publication".into());
             };
-            let identity = verified.identity_key().to_bytes();
-            let entry = directory.entry(user).or_default();
-            if entry.identity != identity {
-                // A new identity under this name: its old prekeys are useless.
-                entry.prekeys.clear();
-                entry.kem_prekeys.clear();
-                entry.identity = identity;
+            // A name is taken only by a publication that verifies.
+            let mut fresh = Directory::new();
+            let keys = match directory.get_mut(&user) {
+                Some(entry) => &mut entry.keys,
+                None => &mut fresh,
+            };
+            let too_many = |held: usize, new: usize| held + new > MAX_PREKEYS;
+            if too_many(
+                keys.one_time_prekey_count(),
+                publication.one_time_prekeys().len(),
+            ) || too_many(
+                keys.one_time_kem_prekey_count(),
+                publication.one_time_kem_prekeys().len(),
+            ) {
+                return Response::Refused("too many one-time prekeys".into());
             }
-            entry.bundle = bundle;
+            // The relay checks every signature too, so it never hands out a
+            // bundle a client would refuse; clients still verify themselves.
+            // A new identity under this name replaces the old keys.
+            if keys.upload(&publication).is_err() {
+                return Response::Refused("the publication does not verify".into());
+            }
+            directory.entry(user).or_insert_with(|| User {
+                keys: fresh,
+                mailbox: Vec::new(),
+            });
             Response::Ok
         }
-        Request::PublishPreKeys { user, keys } => match directory.get_mut(&user) {
-            Some(entry) if entry.prekeys.len() + keys.len() <= MAX_PREKEYS => {
-                // A client that died before recording an upload sends the
-                // same keys again: keep one copy of each id.
-                for (id, key) in keys {
-                    if !entry.prekeys.iter().any(|(held, _)| *held == id) {
-                        entry.prekeys.push_back((id, key));
-                    }
-                }
-                Response::Ok
-            }
-            Some(_) => Response::Refused("too many one-time prekeys".into()),
-            None => Response::Refused(format!("no user {user:?}")),
-        },
         Request::FetchBundle { user } => {
-            let Some(entry) = directory.get_mut(&user) else {
-                return Response::Refused(format!("no user {user:?}"));
-            };
-            let Ok(bundle) = PreKeyBundle::decode(&entry.bundle) else {
-                return Response::Refused("stored bundle unreadable".into());
-            };
-            // Each one-time prekey, and each one-time KEM prekey, goes to one
-            // fetcher only; without one, the bundle keeps its last-resort
-            // KEM prekey.
-            let bundle = match entry.prekeys.pop_front() {
-                Some((id, key)) => bundle.with_one_time_prekey(id, PublicKey::from_bytes(key)),
-                None => bundle,
-            };
-            let one_time_kem = entry
-                .kem_prekeys
-                .pop_front()
-                .and_then(|bytes| SignedKemPreKey::decode(&bytes).ok());
-            let bundle = match one_time_kem {
-                Some(key) => bundle.with_kem_prekey(key),
-                None => bundle,
-            };
-            Response::Bundle(bundle.encode())
-        }
-        Request::PublishKemPreKeys { user, keys } => match directory.get_mut(&user) {
-            Some(entry) if entry.kem_prekeys.len() + keys.len() <= MAX_PREKEYS => {
-                for key in keys {
-                    // Only what a bundle can carry, and each key once.
-                    if SignedKemPreKey::decode(&key).is_ok() && !entry.kem_prekeys.contains(&key) {
-                        entry.kem_prekeys.push_back(key);
-                    }
-                }
-                Response::Ok
+            let bundle = directory
+                .get_mut(&user)
+                .and_then(|entry| entry.keys.take_bundle());
+            match bundle {
+                Some(bundle) => Response::Bundle(bundle.encode()),
+                None => Response::Refused(format!("no user {user:?}")),
             }
-            Some(_) => Response::Refused("too many one-time KEM prekeys".into()),
-            None => Response::Refused(format!("no user {user:?}")),
-        },
+        }
         Request::Send { to, envelope } => deliver(&mut directory, &to, envelope),
         Request::SendMany { to, envelope } => {
             // Every recipient must exist before any copy is stored.

@@ -265,7 +265,8 @@ fn replayed_messages_and_borrowed_identity_keys_are_refused() -> Result<()> {
     bob.send("alice", "yes")?;
     assert_eq!(receive(&mut alice, 1)?, from("bob", &["yes".into()]));
 
-    // Mallory registers "carol" with Alice's public bundle: Bob, who knows
+    // Mallory registers "carol" with Alice's public signed part (from a
+    // bundle of hers, as a publication of no one-time key): Bob, who knows
     // that key as Alice's, refuses to start a session with "carol".
     let Response::Bundle(alice_bundle) = call(Request::FetchBundle {
         user: "alice".into(),
@@ -273,9 +274,17 @@ fn replayed_messages_and_borrowed_identity_keys_are_refused() -> Result<()> {
     else {
         panic!("no bundle for alice");
     };
-    let register = Request::Register {
+    let signed = cliquet::PreKeyBundle::decode(&alice_bundle)?
+        .without_one_time_prekey()
+        .without_kem_prekey()
+        .encode();
+    let mut publication = vec![0x1C];
+    publication.extend(signed);
+    publication.extend([0; 1 + 4 + 4]);
+    cliquet::Publication::decode(&publication)?;
+    let register = Request::Publish {
         user: "carol".into(),
-        bundle: alice_bundle,
+        publication,
     };
     assert_eq!(call(register)?, Response::Ok);
     let err = bob
@@ -373,11 +382,14 @@ fn the_relay_refuses_garbage_and_keeps_serving() -> Result<()> {
     for frame in garbage {
         assert!(matches!(answer(&mut stream, frame)?, Response::Refused(_)));
     }
-    // A bundle that does not verify is refused; a well-formed request to an
-    // unknown user is refused by name.
-    let register = Request::Register {
+    // A publication that does not verify is refused; a well-formed request
+    // to an unknown user is refused by name.
+    let mut publication = vec![0x1C, 0x14];
+    publication.extend([0x14; 133]);
+    publication.extend([0; 1 + 4 + 4]);
+    let register = Request::Publish {
         user: "eve".into(),
-        bundle: vec![0x14; 134],
+        publication,
     };
     assert!(matches!(
         answer(&mut stream, &register.encode())?,
@@ -409,13 +421,9 @@ fn protocol_messages_round_trip_and_truncations_are_errors() {
         payload: vec![0x13; 90],
     };
     let requests = [
-        Request::Register {
+        Request::Publish {
             user: "bob".into(),
-            bundle: vec![1, 2, 3],
-        },
-        Request::PublishPreKeys {
-            user: "bob".into(),
-            keys: vec![(1, [9; 32]), (2, [8; 32])],
+            publication: vec![1, 2, 3],
         },
         Request::FetchBundle { user: "bob".into() },
         Request::Send {

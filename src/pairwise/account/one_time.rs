@@ -22,13 +22,8 @@ impl Account {
                 let id = self.fresh_one_time_prekey_id();
                 let key = OneTimePreKey::generate(id, rng);
                 let public = *key.public_key();
-                self.one_time_prekeys.insert(
-                    id,
-                    OneTimeEntry {
-                        key,
-                        published: false,
-                    },
-                );
+                self.one_time_prekeys
+                    .insert(id, OneTimeEntry::new(key, false));
                 (id, public)
             })
             .collect()
@@ -43,13 +38,8 @@ impl Account {
         if self.one_time_prekeys.contains_key(&id) {
             return Err(Error::PreKeyIdInUse);
         }
-        self.one_time_prekeys.insert(
-            id,
-            OneTimeEntry {
-                key,
-                published: false,
-            },
-        );
+        self.one_time_prekeys
+            .insert(id, OneTimeEntry::new(key, false));
         if id >= self.next_one_time_prekey_id {
             self.next_one_time_prekey_id = id.wrapping_add(1);
         }
@@ -66,6 +56,8 @@ impl Account {
     }
 
     /// The one-time prekeys not yet marked published, by id.
+    /// [`publication`](Self::publication) gives them with everything else
+    /// a directory needs, and marks them.
     pub fn unpublished_one_time_prekeys(&self) -> Vec<(u32, PublicKey)> {
         self.one_time_prekeys
             .iter()

@@ -45,3 +45,26 @@ fn s7_kem_prekey_seed_round_trips_with_both_halves() {
         );
     }
 }
+
+/// Formats 2 and 3 stored the base keys themselves (at most 2,048); they
+/// load as the tags of format 4, so their replays stay refused.
+#[test]
+fn s11_a_version_3_replay_memory_loads_as_tags() {
+    let identity = IdentityKeyPair::from_secret_bytes(&[1; 32]);
+    let mut account = Account::from_keys(identity, SignedPreKey::from_secret_bytes(1, &[2; 32]));
+    let base_key = crate::keys::PublicKey::from_bytes([9; 32]);
+    account
+        .signed_prekey
+        .accepted
+        .insert(super::replay::tag(&base_key));
+    let v4 = account.to_stored();
+    // Version 3: no limit, and the base key in place of its tag.
+    let mut v3 = alloc::vec![0x20, 3];
+    v3.extend_from_slice(&v4[2..34]);
+    v3.extend_from_slice(&v4[38..78]);
+    v3.extend_from_slice(base_key.as_bytes());
+    v3.extend_from_slice(&v4[86..]);
+    let loaded = Account::from_stored(&v3).unwrap();
+    assert_eq!(loaded.to_stored(), v4);
+    assert_eq!(loaded.replay_memory_len(), 1);
+}

@@ -3,8 +3,8 @@
 //! cliquet is a failure too).
 
 use cliquet::{
-    Account, AnyMessage, DecodeError, DecryptionFailure, EncryptedHeaderMessage, Error, Message,
-    PreKeyBundle, PreKeyMessage, Session, SessionRecord,
+    Account, AnyMessage, DecodeError, DecryptionFailure, Directory, EncryptedHeaderMessage, Error,
+    Message, PreKeyBundle, PreKeyMessage, Publication, Session, SessionRecord,
 };
 
 use crate::fuzz::fixtures::{self, ReplayRng, STORAGE_KEY};
@@ -48,6 +48,7 @@ pub const TARGETS: &[(&str, Check)] = &[
         "device_list_updates",
         crate::fuzz::users::device_list_updates,
     ),
+    ("decode_publication", decode_publication),
 ];
 
 /// SPEC §2, §2b: a bundle of either kind that decodes re-encodes to the
@@ -282,12 +283,73 @@ pub fn load_account(data: &[u8]) -> bool {
         .expect("sealing works");
     let opened = Account::open(&sealed, &STORAGE_KEY, b"ctx").expect("a sealed account opens");
     assert_eq!(opened.to_stored(), stored);
-    let bundle = account.bundle(None).expect("the current bundle exists");
-    let verified = bundle.verify().expect("an account's own bundle verifies");
+    // The signed prekey is signed again on load: the classic part always
+    // verifies. From format 4 the KEM prekeys' signed public parts are
+    // stored and trusted (SPEC §11): altered ones fail safe, refused when
+    // verified, never a panic.
+    let classic = account
+        .classic_bundle(None)
+        .expect("the current bundle exists");
+    let verified = classic
+        .verify()
+        .expect("an account's own signed part verifies");
     assert_eq!(verified.identity_key(), account.identity_key());
+    let bundle = account.bundle(None).expect("the current bundle exists");
+    let fails_safe = |r: Result<(), Error>| {
+        assert!(
+            matches!(r, Ok(()) | Err(Error::BadSignature | Error::InvalidKey)),
+            "{r:?}"
+        );
+    };
+    fails_safe(bundle.verify().map(|_| ()));
     for (id, key) in account.unpublished_one_time_prekeys() {
         let with = account.bundle(Some(id)).expect("a held one-time prekey");
         assert_eq!(with.one_time_prekey(), Some((id, key)));
+    }
+    // Its publication round-trips, and a directory takes it or refuses it
+    // whole.
+    let publication = account.full_publication();
+    let bytes = publication.encode();
+    assert_eq!(Publication::decode(&bytes).as_ref(), Ok(&publication));
+    let mut directory = Directory::new();
+    fails_safe(directory.upload(&publication));
+    true
+}
+
+/// SPEC §2c: a publication that decodes re-encodes to the same bytes; a
+/// directory takes it or refuses it whole, and every bundle it then hands
+/// out verifies, each one-time key in one bundle only.
+pub fn decode_publication(data: &[u8]) -> bool {
+    let Ok(publication) = Publication::decode(data) else {
+        return false;
+    };
+    assert_eq!(publication.encode(), data, "re-encoding");
+    let mut directory = Directory::new();
+    if directory.upload(&publication).is_err() {
+        assert_eq!(directory, Directory::new(), "a refused upload changed it");
+        return true;
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(bundle) = directory.take_bundle() {
+        bundle
+            .verify()
+            .expect("a bundle of an uploaded publication verifies");
+        let one_time = bundle.one_time_prekey().map(|(id, _)| id);
+        let kem = bundle
+            .kem_prekey()
+            .filter(|k| k.kind() == cliquet::KemPreKeyKind::OneTime)
+            .map(cliquet::SignedKemPreKey::id);
+        if one_time.is_none() && kem.is_none() {
+            break;
+        }
+        assert!(
+            one_time.is_none_or(|id| seen.insert((0, id))),
+            "handed out twice"
+        );
+        assert!(
+            kem.is_none_or(|id| seen.insert((1, id))),
+            "handed out twice"
+        );
     }
     true
 }

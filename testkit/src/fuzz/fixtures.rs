@@ -19,11 +19,14 @@ use rand_chacha::rand_core::SeedableRng;
 pub const STORAGE_KEY: [u8; 32] = [0x5a; 32];
 
 /// The limits of the decrypt fixtures: small, so that a mutated counter
-/// reaches `TooManySkipped` and a success reaches eviction quickly.
+/// reaches `TooManySkipped` and a success reaches eviction quickly. Classic
+/// X3DH is allowed: the fixtures' sessions are classic ones, so that a
+/// mutated prekey message reaches the handshake.
 pub fn decrypt_config(header_encryption: bool) -> SessionConfig {
     SessionConfig::new(16, 32)
         .unwrap_or_default()
         .with_header_encryption(header_encryption)
+        .with_classic_x3dh(true)
 }
 
 /// A ChaCha20 RNG seeded with 32 copies of `seed`.
