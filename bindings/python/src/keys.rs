@@ -83,7 +83,10 @@ impl Account {
         p: Python<'py>,
         one_time_prekey: Option<u32>,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        Ok(bytes(p, &py(self.0.classic_bundle(one_time_prekey))?.to_bytes()))
+        Ok(bytes(
+            p,
+            &py(self.0.classic_bundle(one_time_prekey))?.to_bytes(),
+        ))
     }
     fn generate_one_time_prekeys(&mut self, count: usize) -> Vec<u32> {
         let keys = self.0.generate_one_time_prekeys(count, &mut rng());
@@ -145,7 +148,12 @@ impl Account {
     }
     #[staticmethod]
     fn open(sealed: &[u8], storage_key: &[u8], context: &[u8]) -> PyResult<Self> {
-        py(cliquet::Account::open(sealed, &array(storage_key)?, context)).map(Self)
+        py(cliquet::Account::open(
+            sealed,
+            &array(storage_key)?,
+            context,
+        ))
+        .map(Self)
     }
     /// The UNSEALED stored form: secret keys as plain bytes. Prefer seal().
     fn to_bytes<'py>(&self, p: Python<'py>) -> Bound<'py, PyBytes> {

@@ -71,7 +71,10 @@ impl SessionRecord {
         Ok(bytes(p, &id.to_bytes()))
     }
     fn encrypt<'py>(&mut self, p: Python<'py>, plaintext: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
-        Ok(bytes(p, py(self.0.encrypt(plaintext, &mut rng()))?.as_bytes()))
+        Ok(bytes(
+            p,
+            py(self.0.encrypt(plaintext, &mut rng()))?.as_bytes(),
+        ))
     }
     #[pyo3(signature = (account, message, config=None))]
     fn decrypt(
@@ -82,13 +85,19 @@ impl SessionRecord {
         config: Option<PyRef<'_, SessionConfig>>,
     ) -> PyResult<Decrypted> {
         let message = py(AnyMessage::decode(message))?;
-        let d = py(self.0.decrypt(&mut account.0, &message, self::config(config)))?;
+        let d = py(self
+            .0
+            .decrypt(&mut account.0, &message, self::config(config)))?;
         Ok(Decrypted {
             plaintext: bytes(p, &d.plaintext).unbind(),
             account_changed: d.account_changed,
         })
     }
-    fn decrypt_ratchet<'py>(&mut self, p: Python<'py>, message: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+    fn decrypt_ratchet<'py>(
+        &mut self,
+        p: Python<'py>,
+        message: &[u8],
+    ) -> PyResult<Bound<'py, PyBytes>> {
         match py(AnyMessage::decode(message))? {
             AnyMessage::Ratchet(m) => Ok(bytes(p, &py(self.0.decrypt_ratchet(&m))?)),
             _ => Err(to_py(Error::Malformed(DecodeError::BadKind))),
@@ -117,18 +126,29 @@ impl SessionRecord {
         };
         let message = py(AnyMessage::decode(message))?;
         let peer = identity_key(peer)?;
-        let notice = self.0.decryption_failure(&message, &error, account.0.identity(), &peer);
+        let notice = self
+            .0
+            .decryption_failure(&message, &error, account.0.identity(), &peer);
         Ok(notice.map(|n| bytes(p, &n.to_bytes())))
     }
     /// "abandoned", "resend_requested" or "ignored:<reason>".
-    fn on_decryption_failure(&mut self, notice: &[u8], account: PyRef<'_, Account>) -> PyResult<String> {
+    fn on_decryption_failure(
+        &mut self,
+        notice: &[u8],
+        account: PyRef<'_, Account>,
+    ) -> PyResult<String> {
         let notice = py(DecryptionFailure::decode(notice))?;
-        Ok(match self.0.on_decryption_failure(&notice, account.0.identity_key()) {
-            NoticeOutcome::Abandoned => "abandoned".into(),
-            NoticeOutcome::ResendRequested => "resend_requested".into(),
-            NoticeOutcome::Ignored(why) => format!("ignored:{}", ignored_name(why)),
-            _ => "unknown".into(),
-        })
+        Ok(
+            match self
+                .0
+                .on_decryption_failure(&notice, account.0.identity_key())
+            {
+                NoticeOutcome::Abandoned => "abandoned".into(),
+                NoticeOutcome::ResendRequested => "resend_requested".into(),
+                NoticeOutcome::Ignored(why) => format!("ignored:{}", ignored_name(why)),
+                _ => "unknown".into(),
+            },
+        )
     }
     #[getter]
     fn needs_new_session(&self) -> bool {
@@ -156,17 +176,38 @@ impl SessionRecord {
     fn refuse_identity_change(&mut self) {
         self.0.refuse_identity_change();
     }
-    fn seal<'py>(&self, p: Python<'py>, storage_key: &[u8], context: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
-        Ok(bytes(p, &py(self.0.seal(&array(storage_key)?, context, &mut rng()))?))
+    fn seal<'py>(
+        &self,
+        p: Python<'py>,
+        storage_key: &[u8],
+        context: &[u8],
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        Ok(bytes(
+            p,
+            &py(self.0.seal(&array(storage_key)?, context, &mut rng()))?,
+        ))
     }
     #[staticmethod]
     fn open(sealed: &[u8], storage_key: &[u8], context: &[u8]) -> PyResult<Self> {
-        py(cliquet::SessionRecord::open(sealed, &array(storage_key)?, context)).map(Self)
+        py(cliquet::SessionRecord::open(
+            sealed,
+            &array(storage_key)?,
+            context,
+        ))
+        .map(Self)
     }
     #[staticmethod]
-    fn open_for_peer(sealed: &[u8], storage_key: &[u8], context: &[u8], peer: &[u8]) -> PyResult<Self> {
+    fn open_for_peer(
+        sealed: &[u8],
+        storage_key: &[u8],
+        context: &[u8],
+        peer: &[u8],
+    ) -> PyResult<Self> {
         let (key, peer) = (array(storage_key)?, identity_key(peer)?);
-        py(cliquet::SessionRecord::open_for_peer(sealed, &key, context, &peer)).map(Self)
+        py(cliquet::SessionRecord::open_for_peer(
+            sealed, &key, context, &peer,
+        ))
+        .map(Self)
     }
     /// The UNSEALED stored form. Prefer seal().
     fn to_bytes<'py>(&self, p: Python<'py>) -> Bound<'py, PyBytes> {
