@@ -218,9 +218,7 @@ fn sealed_framing_error(input: &[u8], sealed_kind: u8) -> StateError {
         [kind, ..] if *kind != sealed_kind => StateError::WrongKind,
         [_] => StateError::Truncated,
         // Accounts and sessions are written in format version 3 (SPEC §11).
-        [_, version, ..] if !(1..=3).contains(version) => {
-            StateError::UnsupportedVersion(*version)
-        }
+        [_, version, ..] if !(1..=3).contains(version) => StateError::UnsupportedVersion(*version),
         _ if input.len() < 2 + 12 => StateError::Truncated,
         _ => StateError::Sealed,
     }
