@@ -136,7 +136,7 @@ impl Account {
         self.0.forget_previous_kem_prekey();
     }
     /// Generates `count` one-time KEM prekeys; returns their signed,
-    /// publishable forms (1 573 bytes each), to pass to `bundle`.
+    /// publishable forms, to pass to `bundle`.
     #[wasm_bindgen(js_name = generateOneTimeKemPrekeys)]
     pub fn generate_one_time_kem_prekeys(&mut self, count: u32) -> Vec<js_sys::Uint8Array> {
         let keys = self
