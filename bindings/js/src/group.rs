@@ -17,7 +17,10 @@ impl GroupSession {
     /// A group state for the 16-byte group id, without an own chain yet
     /// (`rotate` creates it).
     #[wasm_bindgen(constructor)]
-    pub fn new(group_id: &[u8], config: &SessionConfig) -> Result<GroupSession> {
+    pub fn new(
+        #[wasm_bindgen(js_name = groupId)] group_id: &[u8],
+        config: &SessionConfig,
+    ) -> Result<GroupSession> {
         Ok(Self(cliquet::GroupSession::new(array(group_id)?, config.0)))
     }
     #[wasm_bindgen(getter, js_name = groupId)]
@@ -66,10 +69,18 @@ impl GroupSession {
         let n = self.0.chains_from(&identity_key(sender)?);
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
-    pub fn seal(&self, storage_key: &[u8], context: &[u8]) -> Result<Vec<u8>> {
+    pub fn seal(
+        &self,
+        #[wasm_bindgen(js_name = storageKey)] storage_key: &[u8],
+        context: &[u8],
+    ) -> Result<Vec<u8>> {
         js(self.0.seal(&array(storage_key)?, context, &mut rng()))
     }
-    pub fn open(sealed: &[u8], storage_key: &[u8], context: &[u8]) -> Result<GroupSession> {
+    pub fn open(
+        sealed: &[u8],
+        #[wasm_bindgen(js_name = storageKey)] storage_key: &[u8],
+        context: &[u8],
+    ) -> Result<GroupSession> {
         js(cliquet::GroupSession::open(
             sealed,
             &array(storage_key)?,

@@ -16,7 +16,10 @@ impl SessionConfig {
     /// The defaults, or the two limits given (`invalid_config` if
     /// `maxSkip` exceeds `maxSkippedKeys`, or a limit is too large).
     #[wasm_bindgen(constructor)]
-    pub fn new(max_skip: Option<u32>, max_skipped_keys: Option<u32>) -> Result<SessionConfig> {
+    pub fn new(
+        #[wasm_bindgen(js_name = maxSkip)] max_skip: Option<u32>,
+        #[wasm_bindgen(js_name = maxSkippedKeys)] max_skipped_keys: Option<u32>,
+    ) -> Result<SessionConfig> {
         let default = cliquet::SessionConfig::default();
         let max_skip = max_skip.unwrap_or(default.max_skip());
         let max_skipped = max_skipped_keys.unwrap_or(default.max_skipped_keys());
@@ -75,8 +78,8 @@ impl Account {
     /// one-time prekey of that id if given.
     pub fn bundle(
         &self,
-        one_time_prekey: Option<u32>,
-        one_time_kem_prekey: Option<Vec<u8>>,
+        #[wasm_bindgen(js_name = oneTimePrekey)] one_time_prekey: Option<u32>,
+        #[wasm_bindgen(js_name = oneTimeKemPrekey)] one_time_kem_prekey: Option<Vec<u8>>,
     ) -> Result<Vec<u8>> {
         let mut bundle = js(self.0.bundle(one_time_prekey))?;
         if let Some(kem) = one_time_kem_prekey {
@@ -86,7 +89,10 @@ impl Account {
     }
     /// A classic X3DH bundle (no KEM prekey): only for peers that allow it.
     #[wasm_bindgen(js_name = classicBundle)]
-    pub fn classic_bundle(&self, one_time_prekey: Option<u32>) -> Result<Vec<u8>> {
+    pub fn classic_bundle(
+        &self,
+        #[wasm_bindgen(js_name = oneTimePrekey)] one_time_prekey: Option<u32>,
+    ) -> Result<Vec<u8>> {
         js(self.0.classic_bundle(one_time_prekey)).map(|b| b.to_bytes())
     }
     /// Generates `count` one-time prekeys; returns their ids.
@@ -156,11 +162,19 @@ impl Account {
     }
     /// The account sealed under a 32-byte storage key, bound to `context`
     /// (say the row's name).
-    pub fn seal(&self, storage_key: &[u8], context: &[u8]) -> Result<Vec<u8>> {
+    pub fn seal(
+        &self,
+        #[wasm_bindgen(js_name = storageKey)] storage_key: &[u8],
+        context: &[u8],
+    ) -> Result<Vec<u8>> {
         js(self.0.seal(&array(storage_key)?, context, &mut rng()))
     }
     /// Opens a sealed account (`state` / `sealed` for a wrong key or context).
-    pub fn open(sealed: &[u8], storage_key: &[u8], context: &[u8]) -> Result<Account> {
+    pub fn open(
+        sealed: &[u8],
+        #[wasm_bindgen(js_name = storageKey)] storage_key: &[u8],
+        context: &[u8],
+    ) -> Result<Account> {
         js(cliquet::Account::open(
             sealed,
             &array(storage_key)?,
@@ -248,10 +262,10 @@ impl SafetyNumber {
     /// bytes each, else `invalid_identifier`).
     #[wasm_bindgen(constructor)]
     pub fn new(
-        own_key: &[u8],
-        own_id: &[u8],
-        peer_key: &[u8],
-        peer_id: &[u8],
+        #[wasm_bindgen(js_name = ownKey)] own_key: &[u8],
+        #[wasm_bindgen(js_name = ownId)] own_id: &[u8],
+        #[wasm_bindgen(js_name = peerKey)] peer_key: &[u8],
+        #[wasm_bindgen(js_name = peerId)] peer_id: &[u8],
     ) -> Result<SafetyNumber> {
         let (own, peer) = (identity_key(own_key)?, identity_key(peer_key)?);
         js(cliquet::SafetyNumber::new(&own, own_id, &peer, peer_id)).map(Self)

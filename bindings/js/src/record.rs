@@ -117,7 +117,7 @@ impl SessionRecord {
     pub fn decryption_failure(
         &self,
         message: &[u8],
-        error_name: &str,
+        #[wasm_bindgen(js_name = errorName)] error_name: &str,
         account: &Account,
         peer: &[u8],
     ) -> Result<Option<Vec<u8>>> {
@@ -191,11 +191,19 @@ impl SessionRecord {
         self.0.refuse_identity_change();
     }
     /// The record sealed under a 32-byte storage key, bound to `context`.
-    pub fn seal(&self, storage_key: &[u8], context: &[u8]) -> Result<Vec<u8>> {
+    pub fn seal(
+        &self,
+        #[wasm_bindgen(js_name = storageKey)] storage_key: &[u8],
+        context: &[u8],
+    ) -> Result<Vec<u8>> {
         js(self.0.seal(&array(storage_key)?, context, &mut rng()))
     }
     /// Opens a sealed record (`state` / `sealed` for a wrong key or context).
-    pub fn open(sealed: &[u8], storage_key: &[u8], context: &[u8]) -> Result<SessionRecord> {
+    pub fn open(
+        sealed: &[u8],
+        #[wasm_bindgen(js_name = storageKey)] storage_key: &[u8],
+        context: &[u8],
+    ) -> Result<SessionRecord> {
         js(cliquet::SessionRecord::open(
             sealed,
             &array(storage_key)?,
@@ -208,7 +216,7 @@ impl SessionRecord {
     #[wasm_bindgen(js_name = openForPeer)]
     pub fn open_for_peer(
         sealed: &[u8],
-        storage_key: &[u8],
+        #[wasm_bindgen(js_name = storageKey)] storage_key: &[u8],
         context: &[u8],
         peer: &[u8],
     ) -> Result<SessionRecord> {
