@@ -3,6 +3,7 @@
 use cliquet::{DecodeError, Error, IdentityKey};
 use js_sys::{Reflect, Uint8Array};
 use wasm_bindgen::JsValue;
+use zeroize::Zeroizing;
 
 /// The JS error for a core error: an `Error` whose `name` and `code` are
 /// [`Error::name`] (`"unknown_chain"`, `"identity_changed"`, ...), with
@@ -41,6 +42,37 @@ pub fn array<const N: usize>(bytes: &[u8]) -> Result<[u8; N]> {
             DecodeError::Trailing
         }))
     })
+}
+
+/// A 32-byte storage key from JS, copied straight into a heap buffer
+/// that is wiped on drop (a `&[u8]` argument would go through a wasm heap
+/// copy that wasm-bindgen frees without wiping, and a `[u8; 32]` value
+/// leaves copies on the stack as it moves; a box moves as a pointer).
+pub fn sealing_key(key: &Uint8Array) -> Result<Box<Zeroizing<[u8; 32]>>> {
+    match key.length() {
+        32 => {
+            let mut out = Box::new(Zeroizing::new([0u8; 32]));
+            key.copy_to(&mut out[..]);
+            Ok(out)
+        }
+        n if n < 32 => Err(to_js(Error::Malformed(DecodeError::Truncated))),
+        _ => Err(to_js(Error::Malformed(DecodeError::Trailing))),
+    }
+}
+
+/// Secret bytes from JS (unsealed stored state, a distribution), copied
+/// into a buffer that is wiped on drop.
+pub fn secret_in(bytes: &Uint8Array) -> Zeroizing<Vec<u8>> {
+    let mut out = Zeroizing::new(vec![0u8; bytes.length() as usize]);
+    bytes.copy_to(&mut out[..]);
+    out
+}
+
+/// Secret bytes to JS, copied from Rust's (wiped) buffer straight into a
+/// new JS array: returning a `Vec<u8>` would leave an unwiped copy in the
+/// wasm heap.
+pub fn secret_out(bytes: &[u8]) -> Uint8Array {
+    Uint8Array::from(bytes)
 }
 
 /// An identity key from its 32 bytes (`invalid_key` if not a valid key).

@@ -1,6 +1,6 @@
 //! Sender-key groups (SPEC §10).
 
-use crate::error::{Result, array, identity_key, js};
+use crate::error::{Result, array, identity_key, js, sealing_key, secret_in, secret_out};
 use crate::keys::SessionConfig;
 use crate::rng;
 use cliquet::{GroupMessage, SenderKeyDistribution};
@@ -29,17 +29,17 @@ impl GroupSession {
     }
     /// Starts a new own chain; returns its distribution, a SECRET to send
     /// to each member inside the pairwise session.
-    pub fn rotate(&mut self) -> Result<Vec<u8>> {
-        js(self.0.rotate(&mut rng())).map(|d| d.to_bytes().to_vec())
+    pub fn rotate(&mut self) -> Result<js_sys::Uint8Array> {
+        js(self.0.rotate(&mut rng())).map(|d| secret_out(&*d.to_bytes()))
     }
     /// Like `rotate`, with a chain id above `floor` (after losing state).
     #[wasm_bindgen(js_name = rotateAbove)]
-    pub fn rotate_above(&mut self, floor: u32) -> Result<Vec<u8>> {
-        js(self.0.rotate_above(floor, &mut rng())).map(|d| d.to_bytes().to_vec())
+    pub fn rotate_above(&mut self, floor: u32) -> Result<js_sys::Uint8Array> {
+        js(self.0.rotate_above(floor, &mut rng())).map(|d| secret_out(&*d.to_bytes()))
     }
     /// The current own chain's distribution (a secret), if any.
-    pub fn distribution(&self) -> Option<Vec<u8>> {
-        self.0.distribution().map(|d| d.to_bytes().to_vec())
+    pub fn distribution(&self) -> Option<js_sys::Uint8Array> {
+        self.0.distribution().map(|d| secret_out(&*d.to_bytes()))
     }
     /// Encrypts once for every member (`unknown_chain` before `rotate`).
     pub fn encrypt(&mut self, plaintext: &[u8]) -> Result<Vec<u8>> {
@@ -48,8 +48,12 @@ impl GroupSession {
     /// Files a distribution that arrived in the pairwise session of the
     /// member with identity key `sender`.
     #[wasm_bindgen(js_name = receiveDistribution)]
-    pub fn receive_distribution(&mut self, sender: &[u8], distribution: &[u8]) -> Result<()> {
-        let distribution = js(SenderKeyDistribution::decode(distribution))?;
+    pub fn receive_distribution(
+        &mut self,
+        sender: &[u8],
+        distribution: &js_sys::Uint8Array,
+    ) -> Result<()> {
+        let distribution = js(SenderKeyDistribution::decode(&secret_in(distribution)))?;
         js(self
             .0
             .receive_distribution(&identity_key(sender)?, &distribution))
@@ -71,30 +75,32 @@ impl GroupSession {
     }
     pub fn seal(
         &self,
-        #[wasm_bindgen(js_name = storageKey)] storage_key: &[u8],
+        #[wasm_bindgen(js_name = storageKey)] storage_key: &js_sys::Uint8Array,
         context: &[u8],
     ) -> Result<Vec<u8>> {
-        js(self.0.seal(&array(storage_key)?, context, &mut rng()))
+        js(self
+            .0
+            .seal(&**sealing_key(storage_key)?, context, &mut rng()))
     }
     pub fn open(
         sealed: &[u8],
-        #[wasm_bindgen(js_name = storageKey)] storage_key: &[u8],
+        #[wasm_bindgen(js_name = storageKey)] storage_key: &js_sys::Uint8Array,
         context: &[u8],
     ) -> Result<GroupSession> {
         js(cliquet::GroupSession::open(
             sealed,
-            &array(storage_key)?,
+            &**sealing_key(storage_key)?,
             context,
         ))
         .map(Self)
     }
     /// The UNSEALED stored form (chain keys in plain bytes). Prefer `seal`.
     #[wasm_bindgen(js_name = toBytes)]
-    pub fn to_bytes(&self) -> Vec<u8> {
-        self.0.to_bytes().to_vec()
+    pub fn to_bytes(&self) -> js_sys::Uint8Array {
+        secret_out(&self.0.to_bytes())
     }
     #[wasm_bindgen(js_name = fromBytes)]
-    pub fn from_bytes(bytes: &[u8]) -> Result<GroupSession> {
-        js(cliquet::GroupSession::from_bytes(bytes)).map(Self)
+    pub fn from_bytes(bytes: &js_sys::Uint8Array) -> Result<GroupSession> {
+        js(cliquet::GroupSession::from_bytes(&secret_in(bytes))).map(Self)
     }
 }

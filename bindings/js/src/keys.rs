@@ -1,6 +1,6 @@
 //! Accounts, bundles, configuration and safety numbers.
 
-use crate::error::{Result, array, identity_key, js};
+use crate::error::{Result, identity_key, js, sealing_key, secret_in, secret_out};
 use crate::rng;
 use cliquet::SignedKemPreKey;
 use wasm_bindgen::prelude::*;
@@ -164,20 +164,22 @@ impl Account {
     /// (say the row's name).
     pub fn seal(
         &self,
-        #[wasm_bindgen(js_name = storageKey)] storage_key: &[u8],
+        #[wasm_bindgen(js_name = storageKey)] storage_key: &js_sys::Uint8Array,
         context: &[u8],
     ) -> Result<Vec<u8>> {
-        js(self.0.seal(&array(storage_key)?, context, &mut rng()))
+        js(self
+            .0
+            .seal(&**sealing_key(storage_key)?, context, &mut rng()))
     }
     /// Opens a sealed account (`state` / `sealed` for a wrong key or context).
     pub fn open(
         sealed: &[u8],
-        #[wasm_bindgen(js_name = storageKey)] storage_key: &[u8],
+        #[wasm_bindgen(js_name = storageKey)] storage_key: &js_sys::Uint8Array,
         context: &[u8],
     ) -> Result<Account> {
         js(cliquet::Account::open(
             sealed,
-            &array(storage_key)?,
+            &**sealing_key(storage_key)?,
             context,
         ))
         .map(Self)
@@ -185,12 +187,12 @@ impl Account {
     /// The UNSEALED stored form: every secret key in plain bytes, which JS
     /// cannot wipe. Prefer `seal`.
     #[wasm_bindgen(js_name = toBytes)]
-    pub fn to_bytes(&self) -> Vec<u8> {
-        self.0.to_bytes().to_vec()
+    pub fn to_bytes(&self) -> js_sys::Uint8Array {
+        secret_out(&self.0.to_bytes())
     }
     #[wasm_bindgen(js_name = fromBytes)]
-    pub fn from_bytes(bytes: &[u8]) -> Result<Account> {
-        js(cliquet::Account::from_bytes(bytes)).map(Self)
+    pub fn from_bytes(bytes: &js_sys::Uint8Array) -> Result<Account> {
+        js(cliquet::Account::from_bytes(&secret_in(bytes))).map(Self)
     }
 }
 

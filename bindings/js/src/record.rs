@@ -1,6 +1,6 @@
 //! What one device keeps about one peer device, and what arrives.
 
-use crate::error::{Result, array, identity_key, js, to_js};
+use crate::error::{Result, identity_key, js, sealing_key, secret_in, secret_out, to_js};
 use crate::keys::{Account, SessionConfig, VerifiedBundle};
 use crate::rng;
 use cliquet::{AnyMessage, DecodeError, DecryptionFailure, Error, NoticeOutcome};
@@ -193,20 +193,22 @@ impl SessionRecord {
     /// The record sealed under a 32-byte storage key, bound to `context`.
     pub fn seal(
         &self,
-        #[wasm_bindgen(js_name = storageKey)] storage_key: &[u8],
+        #[wasm_bindgen(js_name = storageKey)] storage_key: &js_sys::Uint8Array,
         context: &[u8],
     ) -> Result<Vec<u8>> {
-        js(self.0.seal(&array(storage_key)?, context, &mut rng()))
+        js(self
+            .0
+            .seal(&**sealing_key(storage_key)?, context, &mut rng()))
     }
     /// Opens a sealed record (`state` / `sealed` for a wrong key or context).
     pub fn open(
         sealed: &[u8],
-        #[wasm_bindgen(js_name = storageKey)] storage_key: &[u8],
+        #[wasm_bindgen(js_name = storageKey)] storage_key: &js_sys::Uint8Array,
         context: &[u8],
     ) -> Result<SessionRecord> {
         js(cliquet::SessionRecord::open(
             sealed,
-            &array(storage_key)?,
+            &**sealing_key(storage_key)?,
             context,
         ))
         .map(Self)
@@ -216,11 +218,11 @@ impl SessionRecord {
     #[wasm_bindgen(js_name = openForPeer)]
     pub fn open_for_peer(
         sealed: &[u8],
-        #[wasm_bindgen(js_name = storageKey)] storage_key: &[u8],
+        #[wasm_bindgen(js_name = storageKey)] storage_key: &js_sys::Uint8Array,
         context: &[u8],
         peer: &[u8],
     ) -> Result<SessionRecord> {
-        let (key, peer) = (array(storage_key)?, identity_key(peer)?);
+        let (key, peer) = (sealing_key(storage_key)?, identity_key(peer)?);
         js(cliquet::SessionRecord::open_for_peer(
             sealed, &key, context, &peer,
         ))
@@ -229,12 +231,12 @@ impl SessionRecord {
     /// The UNSEALED stored form (session keys in plain bytes, which JS
     /// cannot wipe). Prefer `seal`.
     #[wasm_bindgen(js_name = toBytes)]
-    pub fn to_bytes(&self) -> Vec<u8> {
-        self.0.to_bytes().to_vec()
+    pub fn to_bytes(&self) -> js_sys::Uint8Array {
+        secret_out(&self.0.to_bytes())
     }
     #[wasm_bindgen(js_name = fromBytes)]
-    pub fn from_bytes(bytes: &[u8]) -> Result<SessionRecord> {
-        js(cliquet::SessionRecord::from_bytes(bytes)).map(Self)
+    pub fn from_bytes(bytes: &js_sys::Uint8Array) -> Result<SessionRecord> {
+        js(cliquet::SessionRecord::from_bytes(&secret_in(bytes))).map(Self)
     }
 }
 
