@@ -145,13 +145,15 @@ async function main() {
   check('identity change blocks sending', aliceSend('Are you still you?') === 1 && blockedDevice === 'phone'
     && A.form.querySelector('button').disabled);
   check('safety number changed and still agrees', refresh());
+  // ?until=blocked stops here, for a screenshot of the blocked state.
+  if (new URLSearchParams(location.search).get('until') === 'blocked') return ' (stopped while sending is blocked)';
   acceptChange();
   check('after accepting, sending works again', aliceSend('Welcome back.') === 2);
   bobSend('Thanks!');
 }
 
 main().then(
-  () => { document.getElementById('status').textContent = 'scenario passed'; finish(true); },
+  (stop) => { document.getElementById('status').textContent = `scenario passed${stop || ''}`; finish(true); },
   (e) => { document.getElementById('status').textContent = `FAILED: ${e.name}: ${e.message}`; finish(false, e); },
 );
 function finish(ok, e) {

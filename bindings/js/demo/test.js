@@ -2,7 +2,8 @@
 // Drives the demo in headless Chromium: serves bindings/js/ on 127.0.0.1,
 // lets the page run its scenario (it writes its result into the DOM),
 // reads the DOM with --dump-dom, and keeps a screenshot
-// (target/bindings-demo.png, or $DEMO_SCREENSHOT).
+// (target/bindings-demo.png, or $DEMO_SCREENSHOT, and -blocked.png of the
+// moment a changed identity key blocks sending).
 const http = require('node:http');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -32,11 +33,11 @@ const server = http.createServer((req, res) => {
 });
 
 server.listen(0, '127.0.0.1', async () => {
-  const url = `http://127.0.0.1:${server.address().port}/demo/index.html`;
+  const base = `http://127.0.0.1:${server.address().port}/demo/index.html`;
   const browser = chromium();
   const flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
     '--no-first-run', '--virtual-time-budget=30000', '--window-size=1280,800'];
-  const run = (extra) => new Promise((resolve, reject) => {
+  const run = (extra, url = base) => new Promise((resolve, reject) => {
     require('node:child_process').execFile(browser, [...flags, ...extra, url],
       { maxBuffer: 16 << 20, timeout: 120000 }, (err, stdout, stderr) => {
         if (err) reject(new Error(`${err.message}\n${stderr}`)); else resolve(stdout);
@@ -53,6 +54,10 @@ server.listen(0, '127.0.0.1', async () => {
     fs.mkdirSync(path.dirname(screenshot), { recursive: true });
     await run([`--screenshot=${screenshot}`]);
     console.log(`screenshot: ${screenshot} (${fs.statSync(screenshot).size} bytes)`);
+    // The same scenario stopped while sending is blocked on the new key.
+    const blocked = screenshot.replace(/\.png$/, '-blocked.png');
+    await run([`--screenshot=${blocked}`], `${base}?until=blocked`);
+    console.log(`screenshot: ${blocked} (${fs.statSync(blocked).size} bytes)`);
   } catch (e) {
     console.error(e.message);
     failed = true;
