@@ -23,6 +23,8 @@ wb_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); prin
 install_tools() {
   rustup target add wasm32-unknown-unknown
   if ! wasm-bindgen --version 2>/dev/null | grep -q "$wb_version"; then
+    # Not --locked: its lock file names a webpki-roots release that
+    # crates.io no longer serves (0.2.130).
     cargo install wasm-bindgen-cli --version "$wb_version"
   fi
   if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
@@ -32,7 +34,7 @@ install_tools() {
   (cd bindings/js && npm ci --no-audit --no-fund)
   if [ ! -x "$CARGO_TARGET_DIR/venv/bin/maturin" ]; then
     python3 -m venv "$CARGO_TARGET_DIR/venv"
-    "$CARGO_TARGET_DIR/venv/bin/pip" install -q maturin pytest
+    "$CARGO_TARGET_DIR/venv/bin/pip" install -q "maturin>=1.5,<2" pytest
   fi
 }
 
