@@ -18,7 +18,7 @@ fn main() -> Result<(), cliquet::Error> {
     let alice = Account::new(&mut rng);
     let mut bob = Account::new(&mut rng);
     let (mut to_bob, mut to_alice) = (SessionRecord::new(), SessionRecord::new());
-    let bundle = PreKeyBundle::decode(&bob.bundle(None)?.to_bytes())?.verify()?;
+    let bundle = PreKeyBundle::decode(&bob.bundle(None)?.encode())?.verify()?;
     to_bob.start_new(alice.identity(), &bundle, config, &mut rng)?;
     let first = to_bob.encrypt(&[0], &mut rng)?.into_bytes();
     to_alice.decrypt(&mut bob, &AnyMessage::decode(&first)?, config)?;

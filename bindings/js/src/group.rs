@@ -30,16 +30,16 @@ impl GroupSession {
     /// Starts a new own chain; returns its distribution, a SECRET to send
     /// to each member inside the pairwise session.
     pub fn rotate(&mut self) -> Result<js_sys::Uint8Array> {
-        js(self.0.rotate(&mut rng())).map(|d| secret_out(&*d.to_bytes()))
+        js(self.0.rotate(&mut rng())).map(|d| secret_out(&*d.encode()))
     }
     /// Like `rotate`, with a chain id above `floor` (after losing state).
     #[wasm_bindgen(js_name = rotateAbove)]
     pub fn rotate_above(&mut self, floor: u32) -> Result<js_sys::Uint8Array> {
-        js(self.0.rotate_above(floor, &mut rng())).map(|d| secret_out(&*d.to_bytes()))
+        js(self.0.rotate_above(floor, &mut rng())).map(|d| secret_out(&*d.encode()))
     }
     /// The current own chain's distribution (a secret), if any.
     pub fn distribution(&self) -> Option<js_sys::Uint8Array> {
-        self.0.distribution().map(|d| secret_out(&*d.to_bytes()))
+        self.0.distribution().map(|d| secret_out(&*d.encode()))
     }
     /// Encrypts once for every member (`unknown_chain` before `rotate`).
     pub fn encrypt(&mut self, plaintext: &[u8]) -> Result<Vec<u8>> {
@@ -97,10 +97,10 @@ impl GroupSession {
     /// The UNSEALED stored form (chain keys in plain bytes). Prefer `seal`.
     #[wasm_bindgen(js_name = toBytes)]
     pub fn to_bytes(&self) -> js_sys::Uint8Array {
-        secret_out(&self.0.to_bytes())
+        secret_out(&self.0.to_stored())
     }
     #[wasm_bindgen(js_name = fromBytes)]
     pub fn from_bytes(bytes: &js_sys::Uint8Array) -> Result<GroupSession> {
-        js(cliquet::GroupSession::from_bytes(&secret_in(bytes))).map(Self)
+        js(cliquet::GroupSession::from_stored(&secret_in(bytes))).map(Self)
     }
 }

@@ -85,7 +85,7 @@ impl Account {
         if let Some(kem) = one_time_kem_prekey {
             bundle = bundle.with_kem_prekey(js(SignedKemPreKey::decode(&kem))?);
         }
-        Ok(bundle.to_bytes())
+        Ok(bundle.encode())
     }
     /// A classic X3DH bundle (no KEM prekey): only for peers that allow it.
     #[wasm_bindgen(js_name = classicBundle)]
@@ -93,7 +93,7 @@ impl Account {
         &self,
         #[wasm_bindgen(js_name = oneTimePrekey)] one_time_prekey: Option<u32>,
     ) -> Result<Vec<u8>> {
-        js(self.0.classic_bundle(one_time_prekey)).map(|b| b.to_bytes())
+        js(self.0.classic_bundle(one_time_prekey)).map(|b| b.encode())
     }
     /// Generates `count` one-time prekeys; returns their ids.
     #[wasm_bindgen(js_name = generateOneTimePrekeys)]
@@ -149,7 +149,7 @@ impl Account {
             .0
             .generate_one_time_kem_prekeys(count as usize, &mut rng());
         keys.iter()
-            .map(|k| js_sys::Uint8Array::from(k.to_bytes().as_slice()))
+            .map(|k| js_sys::Uint8Array::from(k.encode().as_slice()))
             .collect()
     }
     #[wasm_bindgen(js_name = markOneTimeKemPrekeysPublished)]
@@ -188,11 +188,11 @@ impl Account {
     /// cannot wipe. Prefer `seal`.
     #[wasm_bindgen(js_name = toBytes)]
     pub fn to_bytes(&self) -> js_sys::Uint8Array {
-        secret_out(&self.0.to_bytes())
+        secret_out(&self.0.to_stored())
     }
     #[wasm_bindgen(js_name = fromBytes)]
     pub fn from_bytes(bytes: &js_sys::Uint8Array) -> Result<Account> {
-        js(cliquet::Account::from_bytes(&secret_in(bytes))).map(Self)
+        js(cliquet::Account::from_stored(&secret_in(bytes))).map(Self)
     }
 }
 
@@ -232,7 +232,7 @@ impl PreKeyBundle {
     }
     #[wasm_bindgen(js_name = toBytes)]
     pub fn to_bytes(&self) -> Vec<u8> {
-        self.0.to_bytes()
+        self.0.encode()
     }
 }
 

@@ -134,7 +134,7 @@ impl SessionRecord {
         let notice = self
             .0
             .decryption_failure(&message, &error, account.0.identity(), &peer);
-        Ok(notice.map(|n| n.to_bytes()))
+        Ok(notice.map(|n| n.encode()))
     }
     /// Handles a decryption-failure notice from the peer; returns
     /// `"abandoned"` (start a new session), `"resend_requested"`, or
@@ -232,11 +232,11 @@ impl SessionRecord {
     /// cannot wipe). Prefer `seal`.
     #[wasm_bindgen(js_name = toBytes)]
     pub fn to_bytes(&self) -> js_sys::Uint8Array {
-        secret_out(&self.0.to_bytes())
+        secret_out(&self.0.to_stored())
     }
     #[wasm_bindgen(js_name = fromBytes)]
     pub fn from_bytes(bytes: &js_sys::Uint8Array) -> Result<SessionRecord> {
-        js(cliquet::SessionRecord::from_bytes(&secret_in(bytes))).map(Self)
+        js(cliquet::SessionRecord::from_stored(&secret_in(bytes))).map(Self)
     }
 }
 

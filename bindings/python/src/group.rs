@@ -29,16 +29,16 @@ impl GroupSession {
     /// A new own chain; its distribution (a secret: send it inside the
     /// pairwise sessions).
     fn rotate<'py>(&mut self, p: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        Ok(bytes(p, &*py(self.0.rotate(&mut rng()))?.to_bytes()))
+        Ok(bytes(p, &*py(self.0.rotate(&mut rng()))?.encode()))
     }
     fn rotate_above<'py>(&mut self, p: Python<'py>, floor: u32) -> PyResult<Bound<'py, PyBytes>> {
         Ok(bytes(
             p,
-            &*py(self.0.rotate_above(floor, &mut rng()))?.to_bytes(),
+            &*py(self.0.rotate_above(floor, &mut rng()))?.encode(),
         ))
     }
     fn distribution<'py>(&self, p: Python<'py>) -> Option<Bound<'py, PyBytes>> {
-        self.0.distribution().map(|d| bytes(p, &*d.to_bytes()))
+        self.0.distribution().map(|d| bytes(p, &*d.encode()))
     }
     fn encrypt<'py>(&mut self, p: Python<'py>, plaintext: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
         Ok(bytes(
@@ -92,10 +92,10 @@ impl GroupSession {
     }
     /// The UNSEALED stored form. Prefer seal().
     fn to_bytes<'py>(&self, p: Python<'py>) -> Bound<'py, PyBytes> {
-        bytes(p, &self.0.to_bytes())
+        bytes(p, &self.0.to_stored())
     }
     #[staticmethod]
     fn from_bytes(stored: &[u8]) -> PyResult<Self> {
-        py(cliquet::GroupSession::from_bytes(stored)).map(Self)
+        py(cliquet::GroupSession::from_stored(stored)).map(Self)
     }
 }

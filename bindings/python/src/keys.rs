@@ -75,7 +75,7 @@ impl Account {
         if let Some(kem) = one_time_kem_prekey {
             bundle = bundle.with_kem_prekey(py(SignedKemPreKey::decode(kem))?);
         }
-        Ok(bytes(p, &bundle.to_bytes()))
+        Ok(bytes(p, &bundle.encode()))
     }
     #[pyo3(signature = (one_time_prekey=None))]
     fn classic_bundle<'py>(
@@ -85,7 +85,7 @@ impl Account {
     ) -> PyResult<Bound<'py, PyBytes>> {
         Ok(bytes(
             p,
-            &py(self.0.classic_bundle(one_time_prekey))?.to_bytes(),
+            &py(self.0.classic_bundle(one_time_prekey))?.encode(),
         ))
     }
     fn generate_one_time_prekeys(&mut self, count: usize) -> Vec<u32> {
@@ -128,7 +128,7 @@ impl Account {
         count: usize,
     ) -> Vec<Bound<'py, PyBytes>> {
         let keys = self.0.generate_one_time_kem_prekeys(count, &mut rng());
-        keys.iter().map(|k| bytes(p, &k.to_bytes())).collect()
+        keys.iter().map(|k| bytes(p, &k.encode())).collect()
     }
     fn mark_one_time_kem_prekeys_published(&mut self) {
         self.0.mark_one_time_kem_prekeys_published();
@@ -157,11 +157,11 @@ impl Account {
     }
     /// The UNSEALED stored form: secret keys as plain bytes. Prefer seal().
     fn to_bytes<'py>(&self, p: Python<'py>) -> Bound<'py, PyBytes> {
-        bytes(p, &self.0.to_bytes())
+        bytes(p, &self.0.to_stored())
     }
     #[staticmethod]
     fn from_bytes(stored: &[u8]) -> PyResult<Self> {
-        py(cliquet::Account::from_bytes(stored)).map(Self)
+        py(cliquet::Account::from_stored(stored)).map(Self)
     }
 }
 
@@ -192,7 +192,7 @@ impl PreKeyBundle {
         self.0.one_time_prekey().map(|(id, _)| id)
     }
     fn to_bytes<'py>(&self, p: Python<'py>) -> Bound<'py, PyBytes> {
-        bytes(p, &self.0.to_bytes())
+        bytes(p, &self.0.encode())
     }
 }
 

@@ -129,7 +129,7 @@ impl SessionRecord {
         let notice = self
             .0
             .decryption_failure(&message, &error, account.0.identity(), &peer);
-        Ok(notice.map(|n| bytes(p, &n.to_bytes())))
+        Ok(notice.map(|n| bytes(p, &n.encode())))
     }
     /// "abandoned", "resend_requested" or "ignored:<reason>".
     fn on_decryption_failure(
@@ -211,11 +211,11 @@ impl SessionRecord {
     }
     /// The UNSEALED stored form. Prefer seal().
     fn to_bytes<'py>(&self, p: Python<'py>) -> Bound<'py, PyBytes> {
-        bytes(p, &self.0.to_bytes())
+        bytes(p, &self.0.to_stored())
     }
     #[staticmethod]
     fn from_bytes(stored: &[u8]) -> PyResult<Self> {
-        py(cliquet::SessionRecord::from_bytes(stored)).map(Self)
+        py(cliquet::SessionRecord::from_stored(stored)).map(Self)
     }
 }
 
