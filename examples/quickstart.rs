@@ -1,11 +1,13 @@
-//! Quickstart: Alice and Bob in one process.
+//! Quickstart: Alice and Bob in one process, on the API the README teaches.
 //!
-//! Bob publishes a key bundle with a one-time prekey; Alice verifies it and
-//! starts a session (PQXDH: X3DH with an ML-KEM-1024 encapsulation); then they talk both ways over the Double Ratchet,
-//! with some messages delivered out of order and one delivered twice. Every
-//! message crosses the "network" as bytes, and the transcript shows its kind,
-//! its size on the wire, and when a sender's ratchet key changed (a DH
-//! ratchet step).
+//! Bob uploads what a directory needs (`Account::publication`) and the
+//! directory hands Alice one bundle (`Directory::take_bundle`, each one-time
+//! key once). Alice verifies it and starts a session in her `SessionRecord`
+//! for Bob (PQXDH: X3DH with an ML-KEM-1024 encapsulation); then they talk
+//! both ways over the Double Ratchet, with some messages delivered out of
+//! order and one delivered twice. Every message crosses the "network" as
+//! bytes, and the transcript shows its kind, its size on the wire, and when
+//! a sender's ratchet key changed (a DH ratchet step).
 //!
 //! Run it with `cargo run --example quickstart`.
 #![allow(
@@ -18,83 +20,94 @@ use std::collections::HashMap;
 use std::error::Error;
 
 use cliquet::rand_core::UnwrapErr;
-use cliquet::{Account, AnyMessage, Message, PreKeyBundle, RatchetMessage, Session, SessionConfig};
+use cliquet::{
+    Account, AnyMessage, Directory, Message, PreKeyBundle, Publication, RatchetMessage,
+    SessionConfig, SessionRecord,
+};
 use getrandom::SysRng;
 
 fn main() -> Result<(), Box<dyn Error>> {
     // Randomness comes from the caller: here, the operating system.
     let mut rng = UnwrapErr(SysRng);
     let mut log = Transcript::default();
-
-    // Bob creates an account and one one-time prekey, and publishes his
-    // bundle (in a real app: uploads these bytes to a directory server).
-    let mut bob = Account::new(&mut rng);
-    let one_time = bob.generate_one_time_prekeys(1, &mut rng);
-    let published = bob.bundle(one_time.first().map(|(id, _)| *id))?.encode();
-    bob.mark_one_time_prekeys_published();
-    println!("Bob publishes a bundle: {} bytes\n", published.len());
-
-    // Alice downloads the bundle, verifies Bob's signature on it, and starts
-    // a session. She can send right away: no round trip needed.
-    let alice = Account::new(&mut rng);
-    let bundle = PreKeyBundle::decode(&published)?.verify()?;
     let config = SessionConfig::default();
-    let mut alice_session = Session::initiate(alice.identity(), &bundle, config, &mut rng)?;
+
+    // Bob creates an account with one-time prekeys of both kinds and uploads
+    // what a directory needs. `publication()` marks the keys it carries as
+    // published: there is nothing else to mark.
+    let mut bob = Account::new(&mut rng);
+    bob.generate_one_time_prekeys(2, &mut rng);
+    bob.generate_one_time_kem_prekeys(2, &mut rng);
+    let upload = bob.publication().encode();
+    println!("Bob uploads his keys: {} bytes", upload.len());
+
+    // The directory (a server) checks the upload and hands out one bundle
+    // per request, each one-time key to one requester only.
+    let mut directory = Directory::new();
+    directory.upload(&Publication::decode(&upload)?)?;
+    let published = directory.take_bundle().ok_or("no bundle")?.encode();
+    println!(
+        "The directory hands Alice a bundle: {} bytes\n",
+        published.len()
+    );
+
+    // Alice verifies Bob's signatures on the bundle and starts a session in
+    // her record for Bob. She can send right away: no round trip needed.
+    let mut alice = Account::new(&mut rng);
+    let bundle = PreKeyBundle::decode(&published)?.verify()?;
+    let mut alice_to_bob = SessionRecord::new();
+    alice_to_bob.start_new(alice.identity(), &bundle, config, &mut rng)?;
+    let mut bob_to_alice = SessionRecord::new();
 
     // Alice's first messages are prekey messages: they carry what Bob needs
-    // to run X3DH on his side. Bob accepts the first (this creates his
-    // session and consumes his one-time prekey) and decrypts the rest with
-    // the session of the same id. (`log.send` is `session.encrypt` plus a
-    // transcript line; `log.receive` is `AnyMessage::decode` and
-    // `session.decrypt`: see `Transcript` below.)
-    let first = log.send("alice", &mut alice_session, "Hi Bob, it's Alice.", &mut rng)?;
-    let second = log.send("alice", &mut alice_session, "Are you there?", &mut rng)?;
-    let AnyMessage::PreKey(hello) = AnyMessage::decode(&first)? else {
-        return Err("Alice's first message should be a prekey message".into());
-    };
-    let accepted = bob.accept(&hello, config)?;
-    log.received("bob", &accepted.plaintext);
-    let mut bob_session = accepted.session;
-    log.receive("bob", &mut bob_session, &second)?;
+    // to run PQXDH on his side. Bob's record creates his session from the
+    // first (consuming his one-time prekeys: his account changed, store it
+    // with the record) and decrypts the rest with it. (`log.send` is
+    // `record.encrypt` plus a transcript line; `log.receive` is
+    // `AnyMessage::decode` and `record.decrypt`: see `Transcript` below.)
+    let first = log.send("alice", &mut alice_to_bob, "Hi Bob, it's Alice.", &mut rng)?;
+    let second = log.send("alice", &mut alice_to_bob, "Are you there?", &mut rng)?;
+    log.receive("bob", &mut bob_to_alice, &mut bob, &first)?;
+    log.receive("bob", &mut bob_to_alice, &mut bob, &second)?;
 
     // Bob answers. Once Alice decrypts a reply, she sends plain messages.
     let reply = log.send(
         "bob",
-        &mut bob_session,
+        &mut bob_to_alice,
         "Hi Alice! Loud and clear.",
         &mut rng,
     )?;
-    log.receive("alice", &mut alice_session, &reply)?;
+    log.receive("alice", &mut alice_to_bob, &mut alice, &reply)?;
 
     // Alice sends three messages; the network delivers them as 3, 1, 2.
     // Bob keeps the keys of the skipped messages until they arrive.
-    let m1 = log.send("alice", &mut alice_session, "One,", &mut rng)?;
-    let m2 = log.send("alice", &mut alice_session, "two,", &mut rng)?;
-    let m3 = log.send("alice", &mut alice_session, "three.", &mut rng)?;
+    let m1 = log.send("alice", &mut alice_to_bob, "One,", &mut rng)?;
+    let m2 = log.send("alice", &mut alice_to_bob, "two,", &mut rng)?;
+    let m3 = log.send("alice", &mut alice_to_bob, "three.", &mut rng)?;
     for wire in [&m3, &m1, &m2] {
-        log.receive("bob", &mut bob_session, wire)?;
-        println!(
-            "     (Bob holds {} skipped keys)",
-            bob_session.skipped_keys()
-        );
+        log.receive("bob", &mut bob_to_alice, &mut bob, wire)?;
+        let skipped = bob_to_alice.current().map_or(0, |s| s.skipped_keys());
+        println!("     (Bob holds {skipped} skipped keys)");
     }
 
-    // A message delivered twice is refused; the session is unchanged.
-    match bob_session.decrypt(&AnyMessage::decode(&m1)?) {
-        Err(err) => println!("     replay of \"One,\" refused: {err}"),
+    // A message delivered twice is refused; the record is unchanged.
+    match bob_to_alice.decrypt(&mut bob, &AnyMessage::decode(&m1)?, config) {
+        Err(err) => println!("     replay of \"One,\" refused ({}): {err}", err.name()),
         Ok(_) => return Err("a replayed message must not decrypt".into()),
     }
 
-    let last = log.send("bob", &mut bob_session, "Got all three.", &mut rng)?;
-    log.receive("alice", &mut alice_session, &last)?;
+    let last = log.send("bob", &mut bob_to_alice, "Got all three.", &mut rng)?;
+    log.receive("alice", &mut alice_to_bob, &mut alice, &last)?;
 
-    // Both sides name the session the same way, and know each other's identity.
-    if alice_session.session_id() != bob_session.session_id()
-        || bob_session.peer_identity_key() != alice.identity_key()
+    // Both sides name the session the same way, and pinned each other's
+    // identity key (compare safety numbers to verify it: SafetyNumber).
+    let id = |r: &SessionRecord| r.current().map(|s| s.session_id());
+    if id(&alice_to_bob) != id(&bob_to_alice)
+        || bob_to_alice.peer_identity_key() != Some(alice.identity_key())
     {
         return Err("both sides should agree on the session and the identities".into());
     }
-    println!("\nSame session id on both sides; each holds the other's identity key.");
+    println!("\nSame session id on both sides; each record pinned the other's identity key.");
     Ok(())
 }
 
@@ -109,11 +122,11 @@ impl Transcript {
     fn send(
         &mut self,
         from: &'static str,
-        session: &mut Session,
+        record: &mut SessionRecord,
         text: &str,
         rng: &mut UnwrapErr<SysRng>,
     ) -> Result<Vec<u8>, cliquet::Error> {
-        let message = session.encrypt(text.as_bytes(), rng)?;
+        let message = record.encrypt(text.as_bytes(), rng)?;
         let wire = message.encode();
         let (kind, header) = describe(&message);
         let mut line = format!("{from:>5} sends    {kind:<8} {:>4} bytes", wire.len());
@@ -139,11 +152,19 @@ impl Transcript {
     fn receive(
         &mut self,
         to: &str,
-        session: &mut Session,
+        record: &mut SessionRecord,
+        account: &mut Account,
         wire: &[u8],
     ) -> Result<(), cliquet::Error> {
-        let plaintext = session.decrypt(&AnyMessage::decode(wire)?)?;
-        self.received(to, &plaintext);
+        let received = record.decrypt(
+            account,
+            &AnyMessage::decode(wire)?,
+            SessionConfig::default(),
+        )?;
+        self.received(to, &received.plaintext);
+        if received.account_changed {
+            println!("     ({to}'s account changed: store it with the record)");
+        }
         Ok(())
     }
 
