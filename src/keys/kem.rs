@@ -69,7 +69,7 @@ pub enum KemPreKeyKind {
 
 impl KemPreKeyKind {
     /// The `kpk_kind` byte.
-    pub const fn to_byte(self) -> u8 {
+    pub(crate) const fn to_byte(self) -> u8 {
         match self {
             Self::LastResort => 0x00,
             Self::OneTime => 0x01,
@@ -77,7 +77,7 @@ impl KemPreKeyKind {
     }
 
     /// The kind of a `kpk_kind` byte (`None` for any other value).
-    pub const fn from_byte(byte: u8) -> Option<Self> {
+    pub(crate) const fn from_byte(byte: u8) -> Option<Self> {
         match byte {
             0x00 => Some(Self::LastResort),
             0x01 => Some(Self::OneTime),
