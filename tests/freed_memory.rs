@@ -227,20 +227,13 @@ fn s6_no_freed_block_holds_a_header_key() {
     let _one = ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let mut rng = ChaCha20Rng::from_seed([9; 32]);
     let config = SessionConfig::default().with_header_encryption(true);
-    let alice = Account::new(&mut rng);
-    let mut bob = Account::new(&mut rng);
-    let bundle = bob
-        .bundle(None)
-        .expect("bundle")
-        .verify()
-        .expect("verifies");
-    let mut a = Session::initiate(alice.identity(), &bundle, config, &mut rng).expect("initiate");
-    let AnyMessage::PreKey(first) = a.encrypt(b"first", &mut rng).expect("encrypt") else {
-        panic!("a prekey message")
-    };
-    let mut b = bob.accept(&first, config).expect("accept").session;
+    let cliquet_testkit::Pair {
+        mut rng,
+        mut a,
+        mut b,
+        ..
+    } = cliquet_testkit::established(config, 9);
     let mut held = Vec::new();
     // Reserved up front: a growing list of secrets would leave copies of
     // them in the blocks it frees, which the allocator may hand to the
