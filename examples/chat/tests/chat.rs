@@ -402,6 +402,40 @@ fn the_relay_refuses_garbage_and_keeps_serving() -> Result<()> {
         panic!("fetched a bundle of nobody");
     };
     assert!(why.contains("nobody"), "{why}");
+    // Device mailboxes are `name/device`, with a device id from 1; a
+    // device list belongs to a person, named without a device.
+    for user in [
+        "alice/0",
+        "alice/01",
+        "alice/+1",
+        "alice/x",
+        "alice/1/2",
+        "/1",
+    ] {
+        let register = Request::Publish {
+            user: user.into(),
+            publication: Vec::new(),
+        };
+        let Response::Refused(why) = answer(&mut stream, &register.encode())? else {
+            panic!("{user} registered");
+        };
+        assert!(why.starts_with("a name is"), "{user}: {why}");
+    }
+    let list = Request::PublishDeviceList {
+        user: "alice/2".into(),
+        list: vec![1; 10],
+    };
+    assert!(matches!(
+        answer(&mut stream, &list.encode())?,
+        Response::Refused(_)
+    ));
+    let fetch = Request::FetchDeviceList {
+        user: "nobody".into(),
+    };
+    let Response::Refused(why) = answer(&mut stream, &fetch.encode())? else {
+        panic!("fetched a list of nobody");
+    };
+    assert!(why.contains("nobody"), "{why}");
 
     // The framing itself refuses an oversized frame on both sides.
     assert!(write_frame(&mut Vec::new(), &vec![0; MAX_FRAME + 1]).is_err());
@@ -435,6 +469,11 @@ fn protocol_messages_round_trip_and_truncations_are_errors() {
             user: "bob".into(),
             ids: vec![[1; 16], [2; 16]],
         },
+        Request::PublishDeviceList {
+            user: "bob".into(),
+            list: vec![5; 40],
+        },
+        Request::FetchDeviceList { user: "bob".into() },
     ];
     for request in requests {
         let bytes = request.encode();
@@ -451,6 +490,7 @@ fn protocol_messages_round_trip_and_truncations_are_errors() {
         Response::Bundle(vec![4; 170]),
         Response::Mail(vec![envelope.clone(), envelope]),
         Response::Refused("no".into()),
+        Response::DeviceList(vec![6; 120]),
     ];
     for response in responses {
         let bytes = response.encode();
