@@ -632,6 +632,157 @@ fn a_group_message_is_uploaded_once_and_read_by_every_member() -> Result<()> {
     Ok(())
 }
 
+#[test]
+fn a_person_with_two_devices_is_reached_on_both_and_a_slipped_in_device_is_refused() -> Result<()> {
+    use cliquet::rand_core::UnwrapErr;
+    use cliquet::{Account, DeviceListBuilder, Error, PreKeyBundle, SessionConfig, UserKeyPair};
+    use cliquet::{SessionRecord, VerifiedDeviceList};
+    use cliquet_chat::people::{Delivery, Device};
+    use proto::{ANSWER_TIMEOUT, Envelope, Request, Response, read_frame, until, write_frame};
+
+    fn texts(deliveries: &[Delivery]) -> Vec<(&str, u32, Option<&str>)> {
+        deliveries
+            .iter()
+            .map(|d| (d.from.as_str(), d.device_id, d.text.as_deref().ok()))
+            .collect()
+    }
+    fn cliquet_error(e: &(dyn std::error::Error + Send + Sync + 'static)) -> Option<Error> {
+        e.downcast_ref::<Error>().copied()
+    }
+
+    let relay = Relay::start(TcpListener::bind("127.0.0.1:0")?, false)?;
+    let addr = relay.local_addr();
+    let mut alice1 = Device::first(addr, "alice")?;
+    let mut bob = Device::first(addr, "bob")?;
+    let number = bob.safety_number("alice")?;
+
+    // Alice links a second device: it signs its link, device 1 signs list 2.
+    let mut alice2 = Device::linked(addr, "alice", 2, alice1.user_key())?;
+    let (id, key, link) = alice2.link_request();
+    alice1.link_device(id, key, link)?;
+
+    // One send from Bob reaches both of Alice's devices.
+    assert_eq!(bob.send("alice", "hi Alice")?, vec![1, 2]);
+    for alice in [&mut alice1, &mut alice2] {
+        let got = alice.receive()?;
+        assert_eq!(texts(&got), vec![("bob", 1, Some("hi Alice"))]);
+    }
+    // Both answer; Bob reads each, from the device it came from.
+    assert_eq!(alice1.send("bob", "from the phone")?, vec![1]);
+    assert_eq!(alice2.send("bob", "from the laptop")?, vec![1]);
+    let got = bob.receive()?;
+    assert_eq!(
+        texts(&got),
+        vec![
+            ("alice", 1, Some("from the phone")),
+            ("alice", 2, Some("from the laptop")),
+        ]
+    );
+    // One safety number for Alice, whatever device she talks from: that of
+    // the user keys, the same before and after the link, on every side.
+    assert_eq!(bob.safety_number("alice")?.digits(), number.digits());
+    assert_eq!(alice1.safety_number("bob")?.digits(), number.digits());
+    assert_eq!(alice2.safety_number("bob")?.digits(), number.digits());
+
+    // Alice removes device 2: Bob's next message reaches device 1 only.
+    alice1.remove_device(2)?;
+    assert_eq!(bob.send("alice", "just the phone")?, vec![1]);
+    assert_eq!(bob.devices_of("alice"), vec![1]);
+    assert_eq!(
+        texts(&alice1.receive()?),
+        vec![("bob", 1, Some("just the phone"))]
+    );
+    assert!(alice2.receive()?.is_empty());
+
+    // Now the relay (or anyone, since it checks nothing) slips in a device.
+    let mut rng = UnwrapErr(getrandom::SysRng);
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, ANSWER_TIMEOUT)?;
+    stream.set_read_timeout(Some(Duration::from_millis(50)))?;
+    let mut call = |request: Request| -> Result<Response> {
+        write_frame(&mut stream, &request.encode())?;
+        let reply = read_frame(&mut stream, &mut until(Instant::now() + ANSWER_TIMEOUT))?;
+        Ok(Response::decode(&reply.ok_or("relay closed")?)?)
+    };
+    let Response::DeviceList(genuine) = call(Request::FetchDeviceList {
+        user: "alice".into(),
+    })?
+    else {
+        panic!("no list for alice");
+    };
+    let mallory = Account::new(&mut rng);
+
+    // 1. A message from "alice/3", a device her list does not name.
+    let Response::Bundle(bob_bundle) = call(Request::FetchBundle {
+        user: "bob/1".into(),
+    })?
+    else {
+        panic!("no bundle for bob/1");
+    };
+    let bob_bundle = PreKeyBundle::decode(&bob_bundle)?.verify()?;
+    let mut session = SessionRecord::new();
+    let config = SessionConfig::default().with_header_encryption(true);
+    session.start_new(mallory.identity(), &bob_bundle, config, &mut rng)?;
+    let forged = session.encrypt(b"it's me, Alice, on a new phone", &mut rng)?;
+    let slipped = Request::Send {
+        to: "bob/1".into(),
+        envelope: Envelope {
+            from: "alice/3".into(),
+            id: [3; 16],
+            payload: forged.as_bytes().to_vec(),
+        },
+    };
+    assert_eq!(call(slipped)?, Response::Ok);
+    let got = bob.receive()?;
+    assert_eq!(got.len(), 1);
+    assert_eq!((got[0].from.as_str(), got[0].device_id), ("alice", 3));
+    assert_eq!(got[0].text.as_ref().err(), Some(&Error::UnknownDevice));
+
+    // 2. A list naming device 3, signed by another user key than Alice's.
+    let other = UserKeyPair::generate(&mut rng);
+    let link = mallory.link_signature(other.public_key(), 3);
+    let list = DeviceListBuilder::new(9)
+        .device(3, *mallory.identity_key(), link)
+        .sign(&other)?;
+    let publish = |list: Vec<u8>| Request::PublishDeviceList {
+        user: "alice".into(),
+        list,
+    };
+    assert_eq!(call(publish(list.encode()))?, Response::Ok);
+    let refused = bob.send("alice", "to whom?").expect_err("a foreign list");
+    assert_eq!(
+        cliquet_error(&*refused),
+        Some(Error::IdentityChanged(*other.public_key()))
+    );
+
+    // 3. Alice's genuine list with a byte changed: it does not verify.
+    let mut tampered = genuine.clone();
+    *tampered.last_mut().expect("a list") ^= 1;
+    assert_eq!(call(publish(tampered))?, Response::Ok);
+    let refused = bob.send("alice", "to whom?").expect_err("a tampered list");
+    assert!(cliquet_error(&*refused).is_some(), "{refused}");
+    assert!(VerifiedDeviceList::decode(&genuine).is_ok());
+
+    // 4. With the genuine list back, a bundle under "alice/1" that is not
+    // the listed device's: someone new to Alice refuses it.
+    assert_eq!(call(publish(genuine))?, Response::Ok);
+    let mut carol = Device::first(addr, "carol")?;
+    let publication = Account::new(&mut rng).full_publication().encode();
+    let swap = Request::Publish {
+        user: "alice/1".into(),
+        publication,
+    };
+    assert_eq!(call(swap)?, Response::Ok);
+    let refused = carol.send("alice", "hello?").expect_err("a foreign bundle");
+    assert_eq!(cliquet_error(&*refused), Some(Error::UnknownDevice));
+    // Bob, whose session with Alice's phone stands, still reaches it.
+    assert_eq!(bob.send("alice", "still here")?, vec![1]);
+    assert_eq!(
+        texts(&alice1.receive()?),
+        vec![("bob", 1, Some("still here"))]
+    );
+    Ok(())
+}
+
 fn secret(from: &str, to: &str, i: usize) -> String {
     format!("{from} to {to}, message {i}: the owl flies at midnight")
 }
