@@ -16,13 +16,22 @@
 //! holds the user key, signs the next list with it ([`Device::link_device`]).
 //! Between two real devices that would travel in a QR code.
 //!
-//! What this module leaves out, unlike [`crate::client`]: its state lives in
-//! memory only (no SQLite, no outbox, no crash recovery), it does not sync
-//! messages to the person's own other devices, and it has no groups.
+//! The device's state lives in SQLite, sealed under the storage key in the
+//! file next to the database (as for [`crate::client`]): the account, the
+//! user key on the signing device, the last list it signed, and one sealed
+//! `PersonRecord` per person. Each received message's state is stored
+//! before the message is acknowledged, and a sent message's before it is
+//! handed to the relay. What this module leaves out, unlike
+//! [`crate::client`]: an outbox and a record of processed message ids (a
+//! crash between storing and sending loses that message; a redelivered one
+//! fails to decrypt), trust-on-first-use prompts (a new user key is an
+//! error here), syncing messages to the person's own other devices, and
+//! groups.
 
 use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
 use std::time::Instant;
 
 use cliquet::rand_core::UnwrapErr;
@@ -31,12 +40,38 @@ use cliquet::{
     PreKeyBundle, SafetyNumber, SessionConfig, UserKeyPair, VerifiedDeviceList,
 };
 use getrandom::SysRng;
+use rusqlite::{Connection, OptionalExtension, params};
+use zeroize::Zeroizing;
 
-use crate::client::Result;
+use crate::client::{Result, create_storage_key, key_path, read_storage_key};
 use crate::proto::{ANSWER_TIMEOUT, Envelope, Request, Response, read_frame, until, write_frame};
 
 /// How many one-time prekeys of each kind a device publishes.
 const ONE_TIME_PREKEYS: usize = 10;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS device (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    name TEXT NOT NULL,
+    device_id INTEGER NOT NULL,
+    user_key BLOB NOT NULL,
+    account BLOB NOT NULL,
+    -- On the signing device: the sealed user key and the last list signed.
+    signer BLOB,
+    own_list BLOB
+);
+-- One sealed PersonRecord per person.
+CREATE TABLE IF NOT EXISTS people (
+    name TEXT PRIMARY KEY,
+    sealed BLOB NOT NULL
+);
+";
+const ACCOUNT_CONTEXT: &[u8] = b"chat/device/account";
+const SIGNER_CONTEXT: &[u8] = b"chat/device/user-key";
+
+fn person_context(name: &str) -> Vec<u8> {
+    format!("chat/device/person/{name}").into_bytes()
+}
 
 /// A message a device read, or why it refused it.
 #[derive(Debug)]
@@ -61,6 +96,8 @@ pub struct Device {
     /// The last list this device signed (on the signing device).
     own_list: Option<VerifiedDeviceList>,
     people: HashMap<String, PersonRecord>,
+    db: Connection,
+    storage_key: Zeroizing<[u8; 32]>,
     relay: TcpStream,
     rng: UnwrapErr<SysRng>,
     config: SessionConfig,
@@ -76,56 +113,114 @@ impl std::fmt::Debug for Device {
 }
 
 impl Device {
-    /// The first device of `name`: makes the user key, publishes its
-    /// bundle under `name/1` and the list of itself (version 1).
-    pub fn first(relay: SocketAddr, name: &str) -> Result<Self> {
-        let mut rng = UnwrapErr(SysRng);
-        let signer = UserKeyPair::generate(&mut rng);
-        let user_key = *signer.public_key();
-        let mut device = Self::connect(relay, name, 1, user_key)?;
-        let link = device.account.link_signature(&user_key, 1);
-        let list = DeviceListBuilder::new(1)
-            .device(1, *device.account.identity_key(), link)
-            .sign(&signer)?;
-        device.signer = Some(signer);
-        device.publish_list(list)?;
-        Ok(device)
-    }
-
-    /// A new device `device_id` of `name`, whose user key is `user_key`
-    /// (shown by the first device): publishes its bundle under
-    /// `name/device_id`. It is not listed until the first device links it.
-    pub fn linked(
+    /// Opens the device whose state is in `db_path`, or creates it: device
+    /// 1 of a person makes the user key, publishes its bundle under `name/1`
+    /// and the list of itself (version 1); another device needs the
+    /// person's `user_key` (shown by the first device), publishes its bundle
+    /// under `name/device_id`, and is not listed until the first device
+    /// links it ([`link_request`](Self::link_request)).
+    pub fn open(
+        db_path: &Path,
         relay: SocketAddr,
         name: &str,
         device_id: u32,
-        user_key: &IdentityKey,
-    ) -> Result<Self> {
-        Self::connect(relay, name, device_id, *user_key)
-    }
-
-    fn connect(
-        relay: SocketAddr,
-        name: &str,
-        device_id: u32,
-        user_key: IdentityKey,
+        user_key: Option<&IdentityKey>,
     ) -> Result<Self> {
         let mut rng = UnwrapErr(SysRng);
-        let mut account = Account::new(&mut rng);
-        account.generate_one_time_prekeys(ONE_TIME_PREKEYS, &mut rng);
-        account.generate_one_time_kem_prekeys(ONE_TIME_PREKEYS, &mut rng);
+        let db = Connection::open(db_path)?;
+        db.execute_batch(SCHEMA)?;
+        let key_path = key_path(db_path);
+        type Row = (
+            String,
+            u32,
+            Vec<u8>,
+            Vec<u8>,
+            Option<Vec<u8>>,
+            Option<Vec<u8>>,
+        );
+        let stored: Option<Row> = db
+            .query_row(
+                "SELECT name, device_id, user_key, account, signer, own_list FROM device WHERE id = 1",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?)),
+            )
+            .optional()?;
         let relay = TcpStream::connect_timeout(&relay, ANSWER_TIMEOUT)?;
         relay.set_read_timeout(Some(ANSWER_TIMEOUT))?;
         relay.set_write_timeout(Some(ANSWER_TIMEOUT))?;
         relay.set_nodelay(true)?;
+        if let Some((owner, id, user_key, account, signer, own_list)) = stored {
+            if owner != name || id != device_id {
+                let path = db_path.display();
+                return Err(format!("{path} belongs to {owner}/{id}").into());
+            }
+            let storage_key = read_storage_key(&key_path)?;
+            let user_key = <[u8; 32]>::try_from(user_key.as_slice())
+                .map_err(|_| "a stored user key is 32 bytes")?;
+            let mut people = HashMap::new();
+            let mut rows = db.prepare("SELECT name, sealed FROM people")?;
+            for row in rows.query_map([], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, Vec<u8>>(1)?))
+            })? {
+                let (person, sealed) = row?;
+                let record = PersonRecord::open(&sealed, &storage_key, &person_context(&person))?;
+                people.insert(person, record);
+            }
+            drop(rows);
+            return Ok(Self {
+                name: name.to_owned(),
+                device_id,
+                account: Account::open(&account, &storage_key, ACCOUNT_CONTEXT)?,
+                user_key: IdentityKey::from_bytes(&user_key)?,
+                signer: signer
+                    .map(|sealed| UserKeyPair::open(&sealed, &storage_key, SIGNER_CONTEXT))
+                    .transpose()?,
+                own_list: own_list
+                    .map(|bytes| VerifiedDeviceList::decode(&bytes))
+                    .transpose()?,
+                people,
+                db,
+                storage_key,
+                relay,
+                rng,
+                config: SessionConfig::default().with_header_encryption(true),
+            });
+        }
+        let storage_key = match read_storage_key(&key_path) {
+            Ok(key) => key,
+            Err(_) => create_storage_key(&key_path, &mut rng)?,
+        };
+        let signer = match (device_id, user_key) {
+            (1, None) => Some(UserKeyPair::generate(&mut rng)),
+            (1, Some(_)) => return Err("device 1 makes the user key".into()),
+            (_, Some(_)) => None,
+            (_, None) => return Err("a linked device needs the person's user key".into()),
+        };
+        let user_key = *signer
+            .as_ref()
+            .map_or_else(|| user_key.ok_or("no user key"), |s| Ok(s.public_key()))?;
+        let mut account = Account::new(&mut rng);
+        account.generate_one_time_prekeys(ONE_TIME_PREKEYS, &mut rng);
+        account.generate_one_time_kem_prekeys(ONE_TIME_PREKEYS, &mut rng);
+        let sealed = account.seal(&storage_key, ACCOUNT_CONTEXT, &mut rng)?;
+        let sealed_signer = signer
+            .as_ref()
+            .map(|s| s.seal(&storage_key, SIGNER_CONTEXT, &mut rng))
+            .transpose()?;
+        db.execute(
+            "INSERT INTO device (id, name, device_id, user_key, account, signer) VALUES (1, ?1, ?2, ?3, ?4, ?5)",
+            params![name, device_id, user_key.to_bytes(), sealed, sealed_signer],
+        )?;
         let mut device = Self {
             name: name.to_owned(),
             device_id,
             account,
             user_key,
-            signer: None,
+            signer,
             own_list: None,
             people: HashMap::new(),
+            db,
+            storage_key,
             relay,
             rng,
             config: SessionConfig::default().with_header_encryption(true),
@@ -135,6 +230,13 @@ impl Device {
             user: device.mailbox(),
             publication,
         })?;
+        if let Some(signer) = &device.signer {
+            let link = device.account.link_signature(&user_key, device_id);
+            let list = DeviceListBuilder::new(1)
+                .device(device_id, *device.account.identity_key(), link)
+                .sign(signer)?;
+            device.publish_list(list)?;
+        }
         Ok(device)
     }
 
@@ -192,12 +294,35 @@ impl Device {
             .ok_or_else(|| "only the first device holds the user key".into())
     }
 
+    /// Stores the list, then uploads it (a failed upload is repeated by
+    /// the next change).
     fn publish_list(&mut self, list: VerifiedDeviceList) -> Result<()> {
+        let bytes = list.encode();
+        self.db
+            .execute("UPDATE device SET own_list = ?1 WHERE id = 1", [&bytes])?;
+        self.own_list = Some(list);
         self.call(Request::PublishDeviceList {
             user: self.name.clone(),
-            list: list.encode(),
+            list: bytes,
         })?;
-        self.own_list = Some(list);
+        Ok(())
+    }
+
+    /// Stores the account and the record of `person`, in one transaction.
+    fn store(&mut self, person: &str) -> Result<()> {
+        let account = self
+            .account
+            .seal(&self.storage_key, ACCOUNT_CONTEXT, &mut self.rng)?;
+        let tx = self.db.transaction()?;
+        tx.execute("UPDATE device SET account = ?1 WHERE id = 1", [account])?;
+        if let Some(record) = self.people.get(person) {
+            let sealed = record.seal(&self.storage_key, &person_context(person), &mut self.rng)?;
+            tx.execute(
+                "INSERT OR REPLACE INTO people (name, sealed) VALUES (?1, ?2)",
+                params![person, sealed],
+            )?;
+        }
+        tx.commit()?;
         Ok(())
     }
 
@@ -214,7 +339,11 @@ impl Device {
         };
         let list = DeviceList::decode(&bytes)?.verify()?;
         let record = self.people.entry(peer.to_owned()).or_default();
-        Ok(record.accept_list(&list)?)
+        let change = record.accept_list(&list)?;
+        if change != ListChange::Unchanged {
+            self.store(peer)?;
+        }
+        Ok(change)
     }
 
     /// The safety number with `peer`: that of the two user keys, one per
@@ -285,6 +414,8 @@ impl Device {
         }
         let record = self.people.get_mut(peer).ok_or("no record")?;
         let fanout = record.encrypt(text.as_bytes(), &mut self.rng)?;
+        // Stored before anything is sent: never a message key used twice.
+        self.store(peer)?;
         let mut reached = Vec::with_capacity(fanout.messages.len());
         for message in fanout.messages {
             let mut id = [0; 16];
@@ -337,6 +468,9 @@ impl Device {
                     record.decrypt(&mut self.account, device_id, &message, self.config)
                 })
                 .map(|got| String::from_utf8_lossy(&got.plaintext).into_owned());
+            if text.is_ok() {
+                self.store(&from)?;
+            }
             deliveries.push(Delivery {
                 from,
                 device_id,

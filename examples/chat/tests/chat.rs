@@ -652,12 +652,15 @@ fn a_person_with_two_devices_is_reached_on_both_and_a_slipped_in_device_is_refus
 
     let relay = Relay::start(TcpListener::bind("127.0.0.1:0")?, false)?;
     let addr = relay.local_addr();
-    let mut alice1 = Device::first(addr, "alice")?;
-    let mut bob = Device::first(addr, "bob")?;
+    let dir = TempDir::new()?;
+    let db = |file: &str| dir.path().join(file);
+    let mut alice1 = Device::open(&db("alice1.db"), addr, "alice", 1, None)?;
+    let mut bob = Device::open(&db("bob.db"), addr, "bob", 1, None)?;
     let number = bob.safety_number("alice")?;
 
     // Alice links a second device: it signs its link, device 1 signs list 2.
-    let mut alice2 = Device::linked(addr, "alice", 2, alice1.user_key())?;
+    let user_key = *alice1.user_key();
+    let mut alice2 = Device::open(&db("alice2.db"), addr, "alice", 2, Some(&user_key))?;
     let (id, key, link) = alice2.link_request();
     alice1.link_device(id, key, link)?;
 
@@ -678,6 +681,24 @@ fn a_person_with_two_devices_is_reached_on_both_and_a_slipped_in_device_is_refus
             ("alice", 2, Some("from the laptop")),
         ]
     );
+    // Every device restarts from its database.
+    drop((alice1, alice2, bob));
+    let mut alice1 = Device::open(&db("alice1.db"), addr, "alice", 1, None)?;
+    let mut alice2 = Device::open(&db("alice2.db"), addr, "alice", 2, None)?;
+    let mut bob = Device::open(&db("bob.db"), addr, "bob", 1, None)?;
+    assert!(Device::open(&db("alice2.db"), addr, "alice", 3, None).is_err());
+    assert_eq!(bob.send("alice", "still you?")?, vec![1, 2]);
+    assert_eq!(alice2.send("bob", "yes")?, vec![1]);
+    assert_eq!(texts(&bob.receive()?), vec![("alice", 2, Some("yes"))]);
+    assert_eq!(
+        texts(&alice1.receive()?),
+        vec![("bob", 1, Some("still you?"))]
+    );
+    assert_eq!(
+        texts(&alice2.receive()?),
+        vec![("bob", 1, Some("still you?"))]
+    );
+
     // One safety number for Alice, whatever device she talks from: that of
     // the user keys, the same before and after the link, on every side.
     assert_eq!(bob.safety_number("alice")?.digits(), number.digits());
@@ -765,7 +786,7 @@ fn a_person_with_two_devices_is_reached_on_both_and_a_slipped_in_device_is_refus
     // 4. With the genuine list back, a bundle under "alice/1" that is not
     // the listed device's: someone new to Alice refuses it.
     assert_eq!(call(publish(genuine))?, Response::Ok);
-    let mut carol = Device::first(addr, "carol")?;
+    let mut carol = Device::open(&db("carol.db"), addr, "carol", 1, None)?;
     let publication = Account::new(&mut rng).full_publication().encode();
     let swap = Request::Publish {
         user: "alice/1".into(),
