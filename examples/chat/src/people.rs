@@ -167,7 +167,7 @@ impl Device {
                 people.insert(person, record);
             }
             drop(rows);
-            return Ok(Self {
+            let mut device = Self {
                 name: name.to_owned(),
                 device_id,
                 account: Account::open(&account, &storage_key, ACCOUNT_CONTEXT)?,
@@ -184,7 +184,11 @@ impl Device {
                 relay,
                 rng,
                 config: SessionConfig::default().with_header_encryption(true),
-            });
+            };
+            // Everything again: the relay ignores the one-time keys it
+            // already handed out, and a relay restarted empty is repaired.
+            device.republish()?;
+            return Ok(device);
         }
         let storage_key = match read_storage_key(&key_path) {
             Ok(key) => key,
@@ -225,11 +229,7 @@ impl Device {
             rng,
             config: SessionConfig::default().with_header_encryption(true),
         };
-        let publication = device.account.full_publication().encode();
-        device.call(Request::Publish {
-            user: device.mailbox(),
-            publication,
-        })?;
+        device.republish()?;
         if let Some(signer) = &device.signer {
             let link = device.account.link_signature(&user_key, device_id);
             let list = DeviceListBuilder::new(1)
@@ -238,6 +238,24 @@ impl Device {
             device.publish_list(list)?;
         }
         Ok(device)
+    }
+
+    /// Uploads the device's whole publication, and on the signing device the
+    /// last list it signed.
+    fn republish(&mut self) -> Result<()> {
+        let publication = self.account.full_publication().encode();
+        self.call(Request::Publish {
+            user: self.mailbox(),
+            publication,
+        })?;
+        if let Some(list) = &self.own_list {
+            let list = list.encode();
+            self.call(Request::PublishDeviceList {
+                user: self.name.clone(),
+                list,
+            })?;
+        }
+        Ok(())
     }
 
     /// This device's mailbox on the relay: `name/device`.
@@ -258,6 +276,26 @@ impl Device {
             *self.account.identity_key(),
             self.account.link_signature(&self.user_key, self.device_id),
         )
+    }
+
+    /// [`link_request`](Self::link_request) as text to carry to the signing
+    /// device (`chat_client --link CODE`): the hex of `u32be(device id) ||
+    /// identity key || link signature`.
+    pub fn link_code(&self) -> String {
+        let (id, key, link) = self.link_request();
+        hex::encode([&id.to_be_bytes()[..], key.as_bytes(), &link].concat())
+    }
+
+    /// On the signing device: links the device of a
+    /// [`link_code`](Self::link_code); returns its id.
+    pub fn link_with_code(&mut self, code: &str) -> Result<u32> {
+        let bytes = hex::decode(code.trim())?;
+        let (id, rest) = bytes.split_first_chunk::<4>().ok_or("a short link code")?;
+        let (key, link) = rest.split_first_chunk::<32>().ok_or("a short link code")?;
+        let link = <[u8; 64]>::try_from(link).map_err(|_| "a link code is 100 bytes")?;
+        let id = u32::from_be_bytes(*id);
+        self.link_device(id, IdentityKey::from_bytes(key)?, link)?;
+        Ok(id)
     }
 
     /// On the signing device: lists the device of a

@@ -662,7 +662,8 @@ fn a_person_with_two_devices_is_reached_on_both_and_a_slipped_in_device_is_refus
     let user_key = *alice1.user_key();
     let mut alice2 = Device::open(&db("alice2.db"), addr, "alice", 2, Some(&user_key))?;
     let (id, key, link) = alice2.link_request();
-    alice1.link_device(id, key, link)?;
+    assert_eq!(alice1.link_with_code(&alice2.link_code())?, 2);
+    alice1.link_device(id, key, link)?; // the same device again: list 3
 
     // One send from Bob reaches both of Alice's devices.
     assert_eq!(bob.send("alice", "hi Alice")?, vec![1, 2]);
