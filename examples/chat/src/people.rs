@@ -38,6 +38,7 @@ use cliquet::rand_core::UnwrapErr;
 use cliquet::{
     Account, AnyMessage, DeviceList, DeviceListBuilder, IdentityKey, ListChange, PersonRecord,
     PreKeyBundle, SafetyNumber, SessionConfig, UserKeyPair, VerifiedDeviceList,
+    encode_with_list_version, split_list_version,
 };
 use getrandom::SysRng;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -376,12 +377,44 @@ impl Device {
             return Err("the relay answered FetchDeviceList with something else".into());
         };
         let list = DeviceList::decode(&bytes)?.verify()?;
-        let record = self.people.entry(peer.to_owned()).or_default();
+        let record = if peer == self.name {
+            // Our own person: pinned to our user key from the start.
+            let mut own = PersonRecord::own(self.device_id);
+            own.mark_verified(&self.user_key)?;
+            self.people.entry(peer.to_owned()).or_insert(own)
+        } else {
+            self.people.entry(peer.to_owned()).or_default()
+        };
         let change = record.accept_list(&list)?;
         if change != ListChange::Unchanged {
             self.store(peer)?;
         }
         Ok(change)
+    }
+
+    /// [`refresh`](Self::refresh), where a list the relay holds back or
+    /// replays (no newer than ours) keeps ours.
+    fn refresh_tolerant(&mut self, peer: &str) -> Result<()> {
+        match self.refresh(peer) {
+            Ok(_) => Ok(()),
+            Err(e) if matches!(e.downcast_ref(), Some(cliquet::Error::StaleDeviceList)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The version of our person's current list: the last one signed here,
+    /// or on another device the newest one the relay served, verified
+    /// against our user key.
+    fn own_list_version(&mut self) -> Result<u64> {
+        if let Some(list) = &self.own_list {
+            return Ok(list.version());
+        }
+        let name = self.name.clone();
+        self.refresh_tolerant(&name)?;
+        self.people
+            .get(&name)
+            .and_then(PersonRecord::list_version)
+            .ok_or_else(|| "no list of our own person".into())
     }
 
     /// The safety number with `peer`: that of the two user keys, one per
@@ -420,13 +453,15 @@ impl Device {
     /// list, starts a session with each device without one (from its bundle
     /// at `peer/device`), encrypts once per device and puts each message in
     /// that device's mailbox. Returns the devices reached.
+    ///
+    /// Each message carries the version of our own current list
+    /// (`encode_with_list_version`); a peer that reads a newer version than
+    /// the list it holds stops sending to us (`StaleDeviceList`) until the
+    /// relay serves that list, so that withholding the list that removed a
+    /// device does not keep the device reached.
     pub fn send(&mut self, peer: &str, text: &str) -> Result<Vec<u32>> {
-        // A list the relay holds back or replays is no newer: keep ours.
-        match self.refresh(peer) {
-            Ok(_) => {}
-            Err(e) if matches!(e.downcast_ref(), Some(cliquet::Error::StaleDeviceList)) => {}
-            Err(e) => return Err(e),
-        }
+        let version = self.own_list_version()?;
+        self.refresh_tolerant(peer)?;
         let needing = self
             .people
             .get(peer)
@@ -451,7 +486,8 @@ impl Device {
             )?;
         }
         let record = self.people.get_mut(peer).ok_or("no record")?;
-        let fanout = record.encrypt(text.as_bytes(), &mut self.rng)?;
+        let plaintext = encode_with_list_version(version, text.as_bytes());
+        let fanout = record.encrypt(&plaintext, &mut self.rng)?;
         // Stored before anything is sent: never a message key used twice.
         self.store(peer)?;
         let mut reached = Vec::with_capacity(fanout.messages.len());
@@ -505,7 +541,13 @@ impl Device {
                 .and_then(|message| {
                     record.decrypt(&mut self.account, device_id, &message, self.config)
                 })
-                .map(|got| String::from_utf8_lossy(&got.plaintext).into_owned());
+                .and_then(|got| {
+                    let (version, text) = split_list_version(&got.plaintext)?;
+                    // As authentic as the message: the sender's list is at
+                    // least this version.
+                    record.report_list_version(version);
+                    Ok(String::from_utf8_lossy(text).into_owned())
+                });
             if text.is_ok() {
                 self.store(&from)?;
             }

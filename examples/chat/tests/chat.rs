@@ -706,17 +706,8 @@ fn a_person_with_two_devices_is_reached_on_both_and_a_slipped_in_device_is_refus
     assert_eq!(alice1.safety_number("bob")?.digits(), number.digits());
     assert_eq!(alice2.safety_number("bob")?.digits(), number.digits());
 
-    // Alice removes device 2: Bob's next message reaches device 1 only.
-    alice1.remove_device(2)?;
-    assert_eq!(bob.send("alice", "just the phone")?, vec![1]);
-    assert_eq!(bob.devices_of("alice"), vec![1]);
-    assert_eq!(
-        texts(&alice1.receive()?),
-        vec![("bob", 1, Some("just the phone"))]
-    );
-    assert!(alice2.receive()?.is_empty());
-
-    // Now the relay (or anyone, since it checks nothing) slips in a device.
+    // A raw connection to the relay, which checks nothing: it may serve
+    // any list or bundle, as a malicious relay would.
     let mut rng = UnwrapErr(getrandom::SysRng);
     let mut stream = std::net::TcpStream::connect_timeout(&addr, ANSWER_TIMEOUT)?;
     stream.set_read_timeout(Some(Duration::from_millis(50)))?;
@@ -725,6 +716,51 @@ fn a_person_with_two_devices_is_reached_on_both_and_a_slipped_in_device_is_refus
         let reply = read_frame(&mut stream, &mut until(Instant::now() + ANSWER_TIMEOUT))?;
         Ok(Response::decode(&reply.ok_or("relay closed")?)?)
     };
+    let publish = |list: Vec<u8>| Request::PublishDeviceList {
+        user: "alice".into(),
+        list,
+    };
+    let fetch_list = |call: &mut dyn FnMut(Request) -> Result<Response>| -> Result<Vec<u8>> {
+        match call(Request::FetchDeviceList {
+            user: "alice".into(),
+        })? {
+            Response::DeviceList(list) => Ok(list),
+            other => Err(format!("no list for alice: {other:?}").into()),
+        }
+    };
+
+    // Alice removes device 2, but the relay keeps serving the old list:
+    // Bob's next message still reaches device 2...
+    let before = fetch_list(&mut call)?;
+    alice1.remove_device(2)?;
+    let removal = fetch_list(&mut call)?;
+    assert_eq!(call(publish(before))?, Response::Ok);
+    assert_eq!(bob.send("alice", "both still")?, vec![1, 2]);
+    assert_eq!(alice2.receive()?.len(), 1);
+    // ...until Alice's phone writes: its messages carry its list's
+    // version, and Bob stops sending until the relay serves that list.
+    assert_eq!(
+        texts(&alice1.receive()?),
+        vec![("bob", 1, Some("both still"))]
+    );
+    assert_eq!(alice1.send("bob", "I lost my laptop")?, vec![1]);
+    assert_eq!(
+        texts(&bob.receive()?),
+        vec![("alice", 1, Some("I lost my laptop"))]
+    );
+    let refused = bob.send("alice", "to the laptop?").expect_err("withheld");
+    assert_eq!(cliquet_error(&*refused), Some(Error::StaleDeviceList));
+    assert_eq!(call(publish(removal))?, Response::Ok);
+    // With the new list, Bob's next message reaches device 1 only.
+    assert_eq!(bob.send("alice", "just the phone")?, vec![1]);
+    assert_eq!(bob.devices_of("alice"), vec![1]);
+    assert_eq!(
+        texts(&alice1.receive()?),
+        vec![("bob", 1, Some("just the phone"))]
+    );
+    assert!(alice2.receive()?.is_empty());
+
+    // Now the relay slips in a device.
     let Response::DeviceList(genuine) = call(Request::FetchDeviceList {
         user: "alice".into(),
     })?
@@ -765,10 +801,6 @@ fn a_person_with_two_devices_is_reached_on_both_and_a_slipped_in_device_is_refus
     let list = DeviceListBuilder::new(9)
         .device(3, *mallory.identity_key(), link)
         .sign(&other)?;
-    let publish = |list: Vec<u8>| Request::PublishDeviceList {
-        user: "alice".into(),
-        list,
-    };
     assert_eq!(call(publish(list.encode()))?, Response::Ok);
     let refused = bob.send("alice", "to whom?").expect_err("a foreign list");
     assert_eq!(
