@@ -510,7 +510,9 @@ impl Device {
     /// Reads this device's mailbox: each message is decrypted with the
     /// record of the sending person, for the sending device (fetching the
     /// person's list first if that device is not listed yet), and
-    /// acknowledged.
+    /// acknowledged once its state is stored. An envelope whose sender is
+    /// not `name/device` is dropped; one that does not decrypt is reported
+    /// and dropped.
     pub fn receive(&mut self) -> Result<Vec<Delivery>> {
         let Response::Mail(mail) = self.call(Request::Fetch {
             user: self.mailbox(),
@@ -537,18 +539,20 @@ impl Device {
                 let _ = self.refresh(&from);
             }
             let record = self.people.entry(from.clone()).or_default();
-            let text = AnyMessage::decode(&envelope.payload)
-                .and_then(|message| {
-                    record.decrypt(&mut self.account, device_id, &message, self.config)
-                })
-                .and_then(|got| {
-                    let (version, text) = split_list_version(&got.plaintext)?;
-                    // As authentic as the message: the sender's list is at
-                    // least this version.
-                    record.report_list_version(version);
-                    Ok(String::from_utf8_lossy(text).into_owned())
-                });
-            if text.is_ok() {
+            let decrypted = AnyMessage::decode(&envelope.payload).and_then(|message| {
+                record.decrypt(&mut self.account, device_id, &message, self.config)
+            });
+            // A decrypted message changed the record (and the account, for
+            // a prekey message): stored whatever its plaintext holds.
+            let changed = decrypted.is_ok();
+            let text = decrypted.and_then(|got| {
+                let (version, text) = split_list_version(&got.plaintext)?;
+                // As authentic as the message: the sender's list is at
+                // least this version.
+                record.report_list_version(version);
+                Ok(String::from_utf8_lossy(text).into_owned())
+            });
+            if changed {
                 self.store(&from)?;
             }
             deliveries.push(Delivery {
