@@ -25,8 +25,10 @@
 //! [`crate::client`]: an outbox and a record of processed message ids (a
 //! crash between storing and sending loses that message; a redelivered one
 //! fails to decrypt), trust-on-first-use prompts (a new user key is an
-//! error here), syncing messages to the person's own other devices, and
-//! groups.
+//! error here), and groups.
+//!
+//! A device sends to its own person's other devices by sending to its own
+//! name: the record of its own person (`PersonRecord::own`) leaves it out.
 
 use std::collections::HashMap;
 use std::io;

@@ -700,6 +700,13 @@ fn a_person_with_two_devices_is_reached_on_both_and_a_slipped_in_device_is_refus
         vec![("bob", 1, Some("still you?"))]
     );
 
+    // Alice's devices reach each other the same way (her own person's record).
+    assert_eq!(alice1.send("alice", "note to self")?, vec![2]);
+    assert_eq!(
+        texts(&alice2.receive()?),
+        vec![("alice", 1, Some("note to self"))]
+    );
+
     // One safety number for Alice, whatever device she talks from: that of
     // the user keys, the same before and after the link, on every side.
     assert_eq!(bob.safety_number("alice")?.digits(), number.digits());
