@@ -662,6 +662,16 @@ fn a_person_with_two_devices_is_reached_on_both_and_a_slipped_in_device_is_refus
     let user_key = *alice1.user_key();
     let mut alice2 = Device::open(&db("alice2.db"), addr, "alice", 2, Some(&user_key))?;
     let (id, key, link) = alice2.link_request();
+    // A garbled code, or the code of a device that agreed to another
+    // person's user key (here Bob's), is refused; nothing is published.
+    assert!(alice1.link_with_code("0000").is_err());
+    let bob_key = *bob.user_key();
+    let stray = Device::open(&db("stray.db"), addr, "alice", 5, Some(&bob_key))?;
+    let refused = alice1
+        .link_with_code(&stray.link_code())
+        .expect_err("Bob's key");
+    assert_eq!(cliquet_error(&*refused), Some(Error::BadSignature));
+    assert_eq!(bob.refresh("alice")?, cliquet::ListChange::Unchanged);
     assert_eq!(alice1.link_with_code(&alice2.link_code())?, 2);
     alice1.link_device(id, key, link)?; // the same device again: list 3
 
