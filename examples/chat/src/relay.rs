@@ -215,7 +215,9 @@ fn handle(shared: &Shared, request: Request) -> Response {
         },
         Request::Publish { user, publication } => {
             if !valid_name(&user) {
-                return Response::Refused("a name is 1 to 32 of a-z, 0-9, - and _".into());
+                return Response::Refused(
+                    "a name is 1 to 32 of a-z, 0-9, - and _, or NAME/N for device N of NAME".into(),
+                );
             }
             let Ok(publication) = Publication::decode(&publication) else {
                 return Response::Refused("not a publication".into());
