@@ -998,7 +998,7 @@ enum Outcome {
     IdentityChanged,
 }
 
-fn key_path(db_path: &Path) -> PathBuf {
+pub(crate) fn key_path(db_path: &Path) -> PathBuf {
     let mut path = db_path.as_os_str().to_owned();
     path.push(".key");
     PathBuf::from(path)
@@ -1006,7 +1006,7 @@ fn key_path(db_path: &Path) -> PathBuf {
 
 /// Reads the storage key. See the module docs: a real application asks the
 /// OS keystore instead of keeping it in a file.
-fn read_storage_key(path: &Path) -> Result<Zeroizing<[u8; 32]>> {
+pub(crate) fn read_storage_key(path: &Path) -> Result<Zeroizing<[u8; 32]>> {
     let bytes =
         Zeroizing::new(fs::read(path).map_err(|e| format!("storage key {}: {e}", path.display()))?);
     let key = <[u8; 32]>::try_from(bytes.as_slice())
@@ -1015,7 +1015,7 @@ fn read_storage_key(path: &Path) -> Result<Zeroizing<[u8; 32]>> {
 }
 
 /// Creates a new storage key, readable by its owner only.
-fn create_storage_key(path: &Path, rng: &mut impl Rng) -> Result<Zeroizing<[u8; 32]>> {
+pub(crate) fn create_storage_key(path: &Path, rng: &mut impl Rng) -> Result<Zeroizing<[u8; 32]>> {
     let mut key = Zeroizing::new([0; 32]);
     rng.fill_bytes(&mut *key);
     let mut file = fs::OpenOptions::new();

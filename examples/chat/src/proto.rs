@@ -76,6 +76,20 @@ pub enum Request {
         /// The ids of the messages to remove.
         ids: Vec<MessageId>,
     },
+    /// Store `user`'s device list (`VerifiedDeviceList::encode`), signed by
+    /// their user key. The relay keeps the latest upload per user and checks
+    /// nothing: it is untrusted, and every reader verifies the list.
+    PublishDeviceList {
+        /// The person's name (without a device id).
+        user: String,
+        /// The list's wire bytes.
+        list: Vec<u8>,
+    },
+    /// The device list last stored for `user`.
+    FetchDeviceList {
+        /// The person's name (without a device id).
+        user: String,
+    },
 }
 
 /// What the relay answers.
@@ -89,6 +103,8 @@ pub enum Response {
     Mail(Vec<Envelope>),
     /// The request was refused, and why.
     Refused(String),
+    /// The device list asked for: its wire bytes.
+    DeviceList(Vec<u8>),
 }
 
 impl Request {
@@ -126,6 +142,15 @@ impl Request {
                 to.iter().for_each(|user| put_str(&mut w, user));
                 put_envelope(&mut w, envelope);
             }
+            Self::PublishDeviceList { user, list } => {
+                w.push(8);
+                put_str(&mut w, user);
+                put_bytes(&mut w, list);
+            }
+            Self::FetchDeviceList { user } => {
+                w.push(9);
+                put_str(&mut w, user);
+            }
         }
         w
     }
@@ -153,6 +178,11 @@ impl Request {
                 to: r.list(Reader::string)?,
                 envelope: r.envelope()?,
             },
+            8 => Self::PublishDeviceList {
+                user: r.string()?,
+                list: r.bytes()?,
+            },
+            9 => Self::FetchDeviceList { user: r.string()? },
             _ => return Err(invalid("unknown request")),
         };
         r.finish()?;
@@ -179,6 +209,10 @@ impl Response {
                 w.push(3);
                 put_str(&mut w, reason);
             }
+            Self::DeviceList(list) => {
+                w.push(4);
+                put_bytes(&mut w, list);
+            }
         }
         w
     }
@@ -191,6 +225,7 @@ impl Response {
             1 => Self::Bundle(r.bytes()?),
             2 => Self::Mail(r.list(Reader::envelope)?),
             3 => Self::Refused(r.string()?),
+            4 => Self::DeviceList(r.bytes()?),
             _ => return Err(invalid("unknown response")),
         };
         r.finish()?;

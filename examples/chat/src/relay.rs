@@ -1,5 +1,10 @@
 //! The relay: a prekey directory and per-user mailboxes, in memory.
 //!
+//! Mailboxes and directories are keyed by name: a person's name, or
+//! `name/device` for each device of a person with several (`alice/2`). For
+//! those, the relay also keeps the person's latest device list, signed by
+//! their user key, without checking it (see [`crate::people`]).
+//!
 //! It keeps one `cliquet::Directory` per user: what clients publish (a
 //! `Publication`: the signed part, the last-resort KEM prekey, one-time
 //! prekeys of both kinds), checked on upload; it hands out bundles that
@@ -29,6 +34,8 @@ const MAX_PREKEYS: usize = 1000;
 const MAX_MAILBOX: usize = 10_000;
 /// At most this many envelopes per `Fetch` answer.
 const MAX_FETCH: usize = 100;
+/// The largest device list the relay stores.
+const MAX_LIST: usize = 64 * 1024;
 /// How often idle threads look at the stop flag.
 const POLL: Duration = Duration::from_millis(50);
 
@@ -44,6 +51,9 @@ pub struct Relay {
 struct Shared {
     stop: AtomicBool,
     directory: Mutex<HashMap<String, User>>,
+    /// The latest device list uploaded per person (by name, without a
+    /// device id), unchecked.
+    lists: Mutex<HashMap<String, Vec<u8>>>,
     /// Every frame received and sent, when recording is on (for tests).
     recorded: Option<Mutex<Vec<Vec<u8>>>>,
 }
@@ -187,9 +197,27 @@ fn record(shared: &Shared, frame: &[u8]) {
 fn handle(shared: &Shared, request: Request) -> Response {
     let mut directory = lock(&shared.directory);
     match request {
+        Request::PublishDeviceList { user, list } => {
+            if !valid_person(&user) {
+                return Response::Refused("a name is 1 to 32 of a-z, 0-9, - and _".into());
+            }
+            if list.len() > MAX_LIST {
+                return Response::Refused("the device list is too large".into());
+            }
+            // Untrusted as it is, the relay stores whatever it is given:
+            // readers verify the list against the user key they pinned.
+            lock(&shared.lists).insert(user, list);
+            Response::Ok
+        }
+        Request::FetchDeviceList { user } => match lock(&shared.lists).get(&user) {
+            Some(list) => Response::DeviceList(list.clone()),
+            None => Response::Refused(format!("no device list for {user:?}")),
+        },
         Request::Publish { user, publication } => {
             if !valid_name(&user) {
-                return Response::Refused("a name is 1 to 32 of a-z, 0-9, - and _".into());
+                return Response::Refused(
+                    "a name is 1 to 32 of a-z, 0-9, - and _, or NAME/N for device N of NAME".into(),
+                );
             }
             let Ok(publication) = Publication::decode(&publication) else {
                 return Response::Refused("not a publication".into());
@@ -279,7 +307,21 @@ fn deliver(directory: &mut HashMap<String, User>, to: &str, envelope: Envelope) 
     }
 }
 
+/// A mailbox name: a person's name, or `name/device` for one device of
+/// a person with several (`alice/2`).
 fn valid_name(name: &str) -> bool {
+    match name.split_once('/') {
+        None => valid_person(name),
+        Some((person, device)) => {
+            valid_person(person)
+                && !device.starts_with('0')
+                && device.parse::<u32>().is_ok_and(|id| id > 0)
+                && device.bytes().all(|b| b.is_ascii_digit())
+        }
+    }
+}
+
+fn valid_person(name: &str) -> bool {
     (1..=32).contains(&name.len())
         && name
             .bytes()

@@ -402,6 +402,40 @@ fn the_relay_refuses_garbage_and_keeps_serving() -> Result<()> {
         panic!("fetched a bundle of nobody");
     };
     assert!(why.contains("nobody"), "{why}");
+    // Device mailboxes are `name/device`, with a device id from 1; a
+    // device list belongs to a person, named without a device.
+    for user in [
+        "alice/0",
+        "alice/01",
+        "alice/+1",
+        "alice/x",
+        "alice/1/2",
+        "/1",
+    ] {
+        let register = Request::Publish {
+            user: user.into(),
+            publication: Vec::new(),
+        };
+        let Response::Refused(why) = answer(&mut stream, &register.encode())? else {
+            panic!("{user} registered");
+        };
+        assert!(why.starts_with("a name is"), "{user}: {why}");
+    }
+    let list = Request::PublishDeviceList {
+        user: "alice/2".into(),
+        list: vec![1; 10],
+    };
+    assert!(matches!(
+        answer(&mut stream, &list.encode())?,
+        Response::Refused(_)
+    ));
+    let fetch = Request::FetchDeviceList {
+        user: "nobody".into(),
+    };
+    let Response::Refused(why) = answer(&mut stream, &fetch.encode())? else {
+        panic!("fetched a list of nobody");
+    };
+    assert!(why.contains("nobody"), "{why}");
 
     // The framing itself refuses an oversized frame on both sides.
     assert!(write_frame(&mut Vec::new(), &vec![0; MAX_FRAME + 1]).is_err());
@@ -435,6 +469,11 @@ fn protocol_messages_round_trip_and_truncations_are_errors() {
             user: "bob".into(),
             ids: vec![[1; 16], [2; 16]],
         },
+        Request::PublishDeviceList {
+            user: "bob".into(),
+            list: vec![5; 40],
+        },
+        Request::FetchDeviceList { user: "bob".into() },
     ];
     for request in requests {
         let bytes = request.encode();
@@ -451,6 +490,7 @@ fn protocol_messages_round_trip_and_truncations_are_errors() {
         Response::Bundle(vec![4; 170]),
         Response::Mail(vec![envelope.clone(), envelope]),
         Response::Refused("no".into()),
+        Response::DeviceList(vec![6; 120]),
     ];
     for response in responses {
         let bytes = response.encode();
@@ -589,6 +629,228 @@ fn a_group_message_is_uploaded_once_and_read_by_every_member() -> Result<()> {
         assert!(!shown.contains("standup") && !shown.contains("on my way"));
     }
     relay.stop();
+    Ok(())
+}
+
+#[test]
+fn a_person_with_two_devices_is_reached_on_both_and_a_slipped_in_device_is_refused() -> Result<()> {
+    use cliquet::rand_core::UnwrapErr;
+    use cliquet::{Account, DeviceListBuilder, Error, PreKeyBundle, SessionConfig, UserKeyPair};
+    use cliquet::{SessionRecord, VerifiedDeviceList};
+    use cliquet_chat::people::{Delivery, Device};
+    use proto::{ANSWER_TIMEOUT, Envelope, Request, Response, read_frame, until, write_frame};
+
+    fn texts(deliveries: &[Delivery]) -> Vec<(&str, u32, Option<&str>)> {
+        deliveries
+            .iter()
+            .map(|d| (d.from.as_str(), d.device_id, d.text.as_deref().ok()))
+            .collect()
+    }
+    fn cliquet_error(e: &(dyn std::error::Error + Send + Sync + 'static)) -> Option<Error> {
+        e.downcast_ref::<Error>().copied()
+    }
+
+    let relay = Relay::start(TcpListener::bind("127.0.0.1:0")?, false)?;
+    let addr = relay.local_addr();
+    let dir = TempDir::new()?;
+    let db = |file: &str| dir.path().join(file);
+    let mut alice1 = Device::open(&db("alice1.db"), addr, "alice", 1, None)?;
+    let mut bob = Device::open(&db("bob.db"), addr, "bob", 1, None)?;
+    let number = bob.safety_number("alice")?;
+
+    // Alice links a second device: it signs its link, device 1 signs list 2.
+    let user_key = *alice1.user_key();
+    let mut alice2 = Device::open(&db("alice2.db"), addr, "alice", 2, Some(&user_key))?;
+    let (id, key, link) = alice2.link_request();
+    // A garbled code, or the code of a device that agreed to another
+    // person's user key (here Bob's), is refused; nothing is published.
+    assert!(alice1.link_with_code("0000").is_err());
+    let bob_key = *bob.user_key();
+    let stray = Device::open(&db("stray.db"), addr, "alice", 5, Some(&bob_key))?;
+    let refused = alice1
+        .link_with_code(&stray.link_code())
+        .expect_err("Bob's key");
+    assert_eq!(cliquet_error(&*refused), Some(Error::BadSignature));
+    assert_eq!(bob.refresh("alice")?, cliquet::ListChange::Unchanged);
+    assert_eq!(alice1.link_with_code(&alice2.link_code())?, 2);
+    alice1.link_device(id, key, link)?; // the same device again: list 3
+
+    // One send from Bob reaches both of Alice's devices.
+    assert_eq!(bob.send("alice", "hi Alice")?, vec![1, 2]);
+    for alice in [&mut alice1, &mut alice2] {
+        let got = alice.receive()?;
+        assert_eq!(texts(&got), vec![("bob", 1, Some("hi Alice"))]);
+    }
+    // Both answer; Bob reads each, from the device it came from.
+    assert_eq!(alice1.send("bob", "from the phone")?, vec![1]);
+    assert_eq!(alice2.send("bob", "from the laptop")?, vec![1]);
+    let got = bob.receive()?;
+    assert_eq!(
+        texts(&got),
+        vec![
+            ("alice", 1, Some("from the phone")),
+            ("alice", 2, Some("from the laptop")),
+        ]
+    );
+    // Every device restarts from its database.
+    drop((alice1, alice2, bob));
+    let mut alice1 = Device::open(&db("alice1.db"), addr, "alice", 1, None)?;
+    let mut alice2 = Device::open(&db("alice2.db"), addr, "alice", 2, None)?;
+    let mut bob = Device::open(&db("bob.db"), addr, "bob", 1, None)?;
+    assert!(Device::open(&db("alice2.db"), addr, "alice", 3, None).is_err());
+    assert_eq!(bob.send("alice", "still you?")?, vec![1, 2]);
+    assert_eq!(alice2.send("bob", "yes")?, vec![1]);
+    assert_eq!(texts(&bob.receive()?), vec![("alice", 2, Some("yes"))]);
+    assert_eq!(
+        texts(&alice1.receive()?),
+        vec![("bob", 1, Some("still you?"))]
+    );
+    assert_eq!(
+        texts(&alice2.receive()?),
+        vec![("bob", 1, Some("still you?"))]
+    );
+
+    // Alice's devices reach each other the same way (her own person's record).
+    assert_eq!(alice1.send("alice", "note to self")?, vec![2]);
+    assert_eq!(
+        texts(&alice2.receive()?),
+        vec![("alice", 1, Some("note to self"))]
+    );
+
+    // One safety number for Alice, whatever device she talks from: that of
+    // the user keys, the same before and after the link, on every side.
+    assert_eq!(bob.safety_number("alice")?.digits(), number.digits());
+    assert_eq!(alice1.safety_number("bob")?.digits(), number.digits());
+    assert_eq!(alice2.safety_number("bob")?.digits(), number.digits());
+
+    // A raw connection to the relay, which checks nothing: it may serve
+    // any list or bundle, as a malicious relay would.
+    let mut rng = UnwrapErr(getrandom::SysRng);
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, ANSWER_TIMEOUT)?;
+    stream.set_read_timeout(Some(Duration::from_millis(50)))?;
+    let mut call = |request: Request| -> Result<Response> {
+        write_frame(&mut stream, &request.encode())?;
+        let reply = read_frame(&mut stream, &mut until(Instant::now() + ANSWER_TIMEOUT))?;
+        Ok(Response::decode(&reply.ok_or("relay closed")?)?)
+    };
+    let publish = |list: Vec<u8>| Request::PublishDeviceList {
+        user: "alice".into(),
+        list,
+    };
+    let fetch_list = |call: &mut dyn FnMut(Request) -> Result<Response>| -> Result<Vec<u8>> {
+        match call(Request::FetchDeviceList {
+            user: "alice".into(),
+        })? {
+            Response::DeviceList(list) => Ok(list),
+            other => Err(format!("no list for alice: {other:?}").into()),
+        }
+    };
+
+    // Alice removes device 2, but the relay keeps serving the old list:
+    // Bob's next message still reaches device 2...
+    let before = fetch_list(&mut call)?;
+    alice1.remove_device(2)?;
+    let removal = fetch_list(&mut call)?;
+    assert_eq!(call(publish(before))?, Response::Ok);
+    assert_eq!(bob.send("alice", "both still")?, vec![1, 2]);
+    assert_eq!(alice2.receive()?.len(), 1);
+    // ...until Alice's phone writes: its messages carry its list's
+    // version, and Bob stops sending until the relay serves that list.
+    assert_eq!(
+        texts(&alice1.receive()?),
+        vec![("bob", 1, Some("both still"))]
+    );
+    assert_eq!(alice1.send("bob", "I lost my laptop")?, vec![1]);
+    assert_eq!(
+        texts(&bob.receive()?),
+        vec![("alice", 1, Some("I lost my laptop"))]
+    );
+    let refused = bob.send("alice", "to the laptop?").expect_err("withheld");
+    assert_eq!(cliquet_error(&*refused), Some(Error::StaleDeviceList));
+    assert_eq!(call(publish(removal))?, Response::Ok);
+    // With the new list, Bob's next message reaches device 1 only.
+    assert_eq!(bob.send("alice", "just the phone")?, vec![1]);
+    assert_eq!(bob.devices_of("alice"), vec![1]);
+    assert_eq!(
+        texts(&alice1.receive()?),
+        vec![("bob", 1, Some("just the phone"))]
+    );
+    assert!(alice2.receive()?.is_empty());
+
+    // Now the relay slips in a device.
+    let Response::DeviceList(genuine) = call(Request::FetchDeviceList {
+        user: "alice".into(),
+    })?
+    else {
+        panic!("no list for alice");
+    };
+    let mallory = Account::new(&mut rng);
+
+    // 1. A message from "alice/3", a device her list does not name.
+    let Response::Bundle(bob_bundle) = call(Request::FetchBundle {
+        user: "bob/1".into(),
+    })?
+    else {
+        panic!("no bundle for bob/1");
+    };
+    let bob_bundle = PreKeyBundle::decode(&bob_bundle)?.verify()?;
+    let mut session = SessionRecord::new();
+    let config = SessionConfig::default().with_header_encryption(true);
+    session.start_new(mallory.identity(), &bob_bundle, config, &mut rng)?;
+    let forged = session.encrypt(b"it's me, Alice, on a new phone", &mut rng)?;
+    let slipped = Request::Send {
+        to: "bob/1".into(),
+        envelope: Envelope {
+            from: "alice/3".into(),
+            id: [3; 16],
+            payload: forged.as_bytes().to_vec(),
+        },
+    };
+    assert_eq!(call(slipped)?, Response::Ok);
+    let got = bob.receive()?;
+    assert_eq!(got.len(), 1);
+    assert_eq!((got[0].from.as_str(), got[0].device_id), ("alice", 3));
+    assert_eq!(got[0].text.as_ref().err(), Some(&Error::UnknownDevice));
+
+    // 2. A list naming device 3, signed by another user key than Alice's.
+    let other = UserKeyPair::generate(&mut rng);
+    let link = mallory.link_signature(other.public_key(), 3);
+    let list = DeviceListBuilder::new(9)
+        .device(3, *mallory.identity_key(), link)
+        .sign(&other)?;
+    assert_eq!(call(publish(list.encode()))?, Response::Ok);
+    let refused = bob.send("alice", "to whom?").expect_err("a foreign list");
+    assert_eq!(
+        cliquet_error(&*refused),
+        Some(Error::IdentityChanged(*other.public_key()))
+    );
+
+    // 3. Alice's genuine list with a byte changed: it does not verify.
+    let mut tampered = genuine.clone();
+    *tampered.last_mut().expect("a list") ^= 1;
+    assert_eq!(call(publish(tampered))?, Response::Ok);
+    let refused = bob.send("alice", "to whom?").expect_err("a tampered list");
+    assert!(cliquet_error(&*refused).is_some(), "{refused}");
+    assert!(VerifiedDeviceList::decode(&genuine).is_ok());
+
+    // 4. With the genuine list back, a bundle under "alice/1" that is not
+    // the listed device's: someone new to Alice refuses it.
+    assert_eq!(call(publish(genuine))?, Response::Ok);
+    let mut carol = Device::open(&db("carol.db"), addr, "carol", 1, None)?;
+    let publication = Account::new(&mut rng).full_publication().encode();
+    let swap = Request::Publish {
+        user: "alice/1".into(),
+        publication,
+    };
+    assert_eq!(call(swap)?, Response::Ok);
+    let refused = carol.send("alice", "hello?").expect_err("a foreign bundle");
+    assert_eq!(cliquet_error(&*refused), Some(Error::UnknownDevice));
+    // Bob, whose session with Alice's phone stands, still reaches it.
+    assert_eq!(bob.send("alice", "still here")?, vec![1]);
+    assert_eq!(
+        texts(&alice1.receive()?),
+        vec![("bob", 1, Some("still here"))]
+    );
     Ok(())
 }
 

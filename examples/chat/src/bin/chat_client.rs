@@ -23,6 +23,26 @@
 //!
 //! Other options: `--relay ADDR` (default 127.0.0.1:7878), `--db PATH`
 //! (default `NAME.db`; the storage key goes to `PATH.key`).
+//!
+//! With `--device N`, the client is device N of a person with several
+//! devices (`examples/chat/src/people.rs`; scripted only, no groups): its
+//! mailbox is `NAME/N`, its database `NAME-N.db` by default, and it prints
+//! the person's user key. Device 1 makes the user key and signs the
+//! person's device lists. A new device N needs `--user-key HEX` (printed by
+//! device 1) and prints its link code with `--link-code`; device 1 lists it
+//! with `--link CODE` and drops a device with `--remove N`. `--send` reaches
+//! every listed device of `--peer`, `--verify NAME` prints the one safety
+//! number of the two people (of their user keys), and `--expect`/`--wait`
+//! read this device's mail:
+//!
+//! ```text
+//! chat_client --name alice --device 1 --wait 0                  # prints the user key
+//! chat_client --name alice --device 2 --user-key HEX --link-code
+//! chat_client --name alice --device 1 --link CODE
+//! chat_client --name bob --device 1 --peer alice --send "hi, both of you"
+//! chat_client --name alice --device 2 --expect 1
+//! chat_client --name alice --device 1 --remove 2
+//! ```
 
 use std::error::Error;
 use std::io::BufRead;
@@ -31,11 +51,14 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use cliquet::IdentityKey;
 use cliquet_chat::client::{self, Batch, Client};
+use cliquet_chat::people::Device;
 
 const USAGE: &str = "usage: chat_client --name NAME [--peer NAME] [--relay ADDR] [--db PATH] \
                      [--send TEXT]... [--expect N] [--wait SECS] [--history] [--verify NAME] \
-                     [--trust NAME]";
+                     [--trust NAME] [--device N [--user-key HEX] [--link-code] [--link CODE] \
+                     [--remove N]]";
 /// How often the client asks the relay for mail.
 const POLL: Duration = Duration::from_millis(300);
 
@@ -51,6 +74,11 @@ struct Options {
     history: bool,
     verify: Option<String>,
     trust: Option<String>,
+    device: Option<u32>,
+    user_key: Option<String>,
+    link_code: bool,
+    link: Option<String>,
+    remove: Option<u32>,
 }
 
 fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
@@ -60,6 +88,9 @@ fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
     let relay = std::net::ToSocketAddrs::to_socket_addrs(relay)?
         .next()
         .ok_or("--relay: no such address")?;
+    if let Some(device_id) = options.device {
+        return run_device(&options, &name, device_id, relay);
+    }
     let db = options
         .db
         .clone()
@@ -118,6 +149,81 @@ fn run_scripted(
             let arrow = if line.outgoing { "->" } else { "<-" };
             println!("{arrow} {}: {}", line.peer, line.text);
         }
+    }
+    match options.expect {
+        Some(n) if received < n => Err(format!("expected {n} messages, got {received}").into()),
+        _ => Ok(()),
+    }
+}
+
+/// `--device N`: one device of a person with several.
+fn run_device(
+    options: &Options,
+    name: &str,
+    device_id: u32,
+    relay: std::net::SocketAddr,
+) -> Result<(), Box<dyn Error + Send + Sync>> {
+    let db = options
+        .db
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{name}-{device_id}.db")));
+    let user_key = options
+        .user_key
+        .as_deref()
+        .map(|key| -> Result<IdentityKey, Box<dyn Error + Send + Sync>> {
+            let bytes = <[u8; 32]>::try_from(hex::decode(key.trim())?.as_slice())
+                .map_err(|_| "--user-key: 32 bytes in hex")?;
+            Ok(IdentityKey::from_bytes(&bytes)?)
+        })
+        .transpose()?;
+    let mut device = Device::open(&db, relay, name, device_id, user_key.as_ref())?;
+    eprintln!(
+        "{} connected to {relay}; user key {}",
+        device.mailbox(),
+        hex::encode(device.user_key().as_bytes())
+    );
+    if options.link_code {
+        println!("{}", device.link_code());
+    }
+    if let Some(code) = &options.link {
+        let id = device.link_with_code(code)?;
+        println!("linked device {id}");
+    }
+    if let Some(id) = options.remove {
+        device.remove_device(id)?;
+        println!("removed device {id}");
+    }
+    if let Some(peer) = &options.verify {
+        println!("safety number with {peer}: {}", device.safety_number(peer)?);
+    }
+    if !options.send.is_empty() {
+        let peer = options.peer.as_deref().ok_or("--send needs --peer")?;
+        for text in &options.send {
+            let reached = device.send(peer, text)?;
+            eprintln!("sent to {peer}'s devices {reached:?}");
+        }
+    }
+    let wait = options
+        .wait
+        .unwrap_or(if options.expect.is_some() { 10 } else { 0 });
+    let deadline = Instant::now() + Duration::from_secs(wait);
+    let mut received = 0;
+    loop {
+        for delivery in device.receive()? {
+            let from = format!("{}/{}", delivery.from, delivery.device_id);
+            match delivery.text {
+                Ok(text) => {
+                    println!("{from}: {text}");
+                    received += 1;
+                }
+                Err(e) => eprintln!("refused a message from {from}: {e}"),
+            }
+        }
+        let enough = options.expect.is_some_and(|n| received >= n);
+        if enough || Instant::now() >= deadline {
+            break;
+        }
+        thread::sleep(POLL);
     }
     match options.expect {
         Some(n) if received < n => Err(format!("expected {n} messages, got {received}").into()),
@@ -256,6 +362,11 @@ fn parse() -> Result<Options, Box<dyn Error + Send + Sync>> {
             "--history" => options.history = true,
             "--verify" => options.verify = Some(value()?),
             "--trust" => options.trust = Some(value()?),
+            "--device" => options.device = Some(value()?.parse()?),
+            "--user-key" => options.user_key = Some(value()?),
+            "--link-code" => options.link_code = true,
+            "--link" => options.link = Some(value()?),
+            "--remove" => options.remove = Some(value()?.parse()?),
             _ => return Err(format!("unknown argument {arg:?}; {USAGE}").into()),
         }
     }
