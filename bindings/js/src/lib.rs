@@ -23,8 +23,7 @@ pub use group::GroupSession;
 pub use keys::{Account, PreKeyBundle, SafetyNumber, SessionConfig, VerifiedBundle};
 pub use record::{Decrypted, Incoming, SessionRecord};
 pub use users::{
-    DeviceFailure, DeviceListBuilder, DeviceMessage, Fanout, ListChange, ListVersioned,
-    ListedDevice, PersonRecord, UserKeyPair, VerifiedDeviceList, encode_with_list_version,
+    DeviceListBuilder, PersonRecord, UserKeyPair, VerifiedDeviceList, encode_with_list_version,
     split_list_version,
 };
 

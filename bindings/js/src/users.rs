@@ -71,17 +71,6 @@ impl Account {
     }
 }
 
-/// One listed device.
-#[wasm_bindgen(getter_with_clone)]
-#[derive(Clone, Debug)]
-pub struct ListedDevice {
-    #[wasm_bindgen(js_name = deviceId)]
-    pub device_id: u32,
-    /// Its identity key (the device key, 32 bytes).
-    #[wasm_bindgen(js_name = identityKey)]
-    pub identity_key: Vec<u8>,
-}
-
 /// A device list whose signatures were checked: the only kind a
 /// `PersonRecord` accepts.
 #[wasm_bindgen]
@@ -110,17 +99,44 @@ impl VerifiedDeviceList {
         self.0.version()
     }
     /// The listed devices, by ascending id.
-    #[wasm_bindgen(getter)]
-    pub fn devices(&self) -> Vec<ListedDevice> {
-        self.0.devices().iter().map(listed).collect()
+    #[wasm_bindgen(
+        getter,
+        unchecked_return_type = "{deviceId: number, identityKey: Uint8Array}[]"
+    )]
+    pub fn devices(&self) -> JsValue {
+        let devices = self.0.devices().iter();
+        js_array(devices.map(|d| listed(d.device_id(), d.identity_key())))
     }
 }
 
-fn listed(d: &cliquet::DeviceEntry) -> ListedDevice {
-    ListedDevice {
-        device_id: d.device_id(),
-        identity_key: d.identity_key().to_bytes().to_vec(),
+/// A plain JS object with these properties.
+fn object(fields: &[(&str, JsValue)]) -> JsValue {
+    let object = js_sys::Object::new();
+    for (name, value) in fields {
+        // Setting a property on a fresh plain object cannot fail.
+        let _ = js_sys::Reflect::set(&object, &JsValue::from_str(name), value);
     }
+    object.into()
+}
+
+fn bytes(b: &[u8]) -> JsValue {
+    js_sys::Uint8Array::from(b).into()
+}
+
+fn ids(ids: &[u32]) -> JsValue {
+    js_sys::Uint32Array::from(ids).into()
+}
+
+/// `{deviceId, identityKey}`.
+fn listed(device_id: u32, key: &cliquet::IdentityKey) -> JsValue {
+    object(&[
+        ("deviceId", device_id.into()),
+        ("identityKey", bytes(key.as_bytes())),
+    ])
+}
+
+fn js_array(items: impl Iterator<Item = JsValue>) -> JsValue {
+    items.collect::<js_sys::Array>().into()
 }
 
 /// Builds a device list and signs it with the user key. `device` and
@@ -164,56 +180,6 @@ impl DeviceListBuilder {
     }
 }
 
-/// What `PersonRecord.acceptList` did: `kind` is `"accepted"` (with the
-/// device ids `added`, `removed` and `changed`, a reinstall) or
-/// `"unchanged"` (the same list again; the arrays are empty).
-#[wasm_bindgen(getter_with_clone)]
-#[derive(Clone, Debug)]
-pub struct ListChange {
-    pub kind: String,
-    pub added: Vec<u32>,
-    pub removed: Vec<u32>,
-    pub changed: Vec<u32>,
-}
-
-/// One message of `PersonRecord.encrypt`: for which device, the wire bytes.
-#[wasm_bindgen(getter_with_clone)]
-#[derive(Clone, Debug)]
-pub struct DeviceMessage {
-    #[wasm_bindgen(js_name = deviceId)]
-    pub device_id: u32,
-    pub bytes: Vec<u8>,
-}
-
-/// A device `PersonRecord.encrypt` could not encrypt for: `error` is the
-/// cliquet `Error` (`name`/`code`); start a new session with it.
-#[wasm_bindgen(getter_with_clone)]
-#[derive(Clone, Debug)]
-pub struct DeviceFailure {
-    #[wasm_bindgen(js_name = deviceId)]
-    pub device_id: u32,
-    pub error: JsValue,
-}
-
-/// The result of `PersonRecord.encrypt`.
-#[wasm_bindgen(getter_with_clone)]
-#[derive(Clone, Debug)]
-pub struct Fanout {
-    /// One message per device with a session, by ascending id.
-    pub messages: Vec<DeviceMessage>,
-    /// The devices whose session could not send.
-    pub failed: Vec<DeviceFailure>,
-}
-
-/// What `splitListVersion` found.
-#[wasm_bindgen(getter_with_clone)]
-#[derive(Clone, Debug)]
-pub struct ListVersioned {
-    /// The sender's list version (a `bigint`).
-    pub version: u64,
-    pub plaintext: Vec<u8>,
-}
-
 /// Everything one device keeps about one person: the pinned user key, the
 /// accepted device list, a session record per listed device. Holds
 /// secrets: `free()` it, store it with `seal`.
@@ -236,26 +202,25 @@ impl PersonRecord {
     /// Accepts a verified list (`identity_changed` with the list's user
     /// key if another is pinned; `stale_device_list` if older than the
     /// accepted one, or the same version with other bytes).
-    #[wasm_bindgen(js_name = acceptList)]
-    pub fn accept_list(&mut self, list: &VerifiedDeviceList) -> Result<ListChange> {
-        Ok(match js(self.0.accept_list(&list.0))? {
+    #[wasm_bindgen(
+        js_name = acceptList,
+        unchecked_return_type = "{kind: 'accepted' | 'unchanged', added: Uint32Array, removed: Uint32Array, changed: Uint32Array}"
+    )]
+    pub fn accept_list(&mut self, list: &VerifiedDeviceList) -> Result<JsValue> {
+        let (kind, added, removed, changed) = match js(self.0.accept_list(&list.0))? {
             cliquet::ListChange::Accepted {
                 added,
                 removed,
                 changed,
-            } => ListChange {
-                kind: "accepted".into(),
-                added,
-                removed,
-                changed,
-            },
-            cliquet::ListChange::Unchanged => ListChange {
-                kind: "unchanged".into(),
-                added: vec![],
-                removed: vec![],
-                changed: vec![],
-            },
-        })
+            } => ("accepted", added, removed, changed),
+            cliquet::ListChange::Unchanged => ("unchanged", vec![], vec![], vec![]),
+        };
+        Ok(object(&[
+            ("kind", kind.into()),
+            ("added", ids(&added)),
+            ("removed", ids(&removed)),
+            ("changed", ids(&changed)),
+        ]))
     }
     /// Pins a new user key (after `identity_changed` and the user's
     /// decision): the list and every session are dropped.
@@ -291,15 +256,12 @@ impl PersonRecord {
         self.0.list_version()
     }
     /// The listed devices (the own device excepted), by ascending id.
-    #[wasm_bindgen(getter)]
-    pub fn devices(&self) -> Vec<ListedDevice> {
-        self.0
-            .devices()
-            .map(|(id, key)| ListedDevice {
-                device_id: id,
-                identity_key: key.to_bytes().to_vec(),
-            })
-            .collect()
+    #[wasm_bindgen(
+        getter,
+        unchecked_return_type = "{deviceId: number, identityKey: Uint8Array}[]"
+    )]
+    pub fn devices(&self) -> JsValue {
+        js_array(self.0.devices().map(|(id, key)| listed(id, key)))
     }
     /// The listed devices without a current session: fetch their bundles
     /// and `startSession` with each.
@@ -332,26 +294,26 @@ impl PersonRecord {
     /// Encrypts once for every listed device with a session
     /// (`stale_device_list` if a device reported a newer list, `no_session`
     /// if no device has a session).
-    pub fn encrypt(&mut self, plaintext: &[u8]) -> Result<Fanout> {
+    #[wasm_bindgen(
+        unchecked_return_type = "{messages: {deviceId: number, bytes: Uint8Array}[], failed: {deviceId: number, error: Error}[]}"
+    )]
+    pub fn encrypt(&mut self, plaintext: &[u8]) -> Result<JsValue> {
         let fanout = js(self.0.encrypt(plaintext, &mut rng()))?;
-        Ok(Fanout {
-            messages: fanout
-                .messages
-                .into_iter()
-                .map(|m| DeviceMessage {
-                    device_id: m.device_id,
-                    bytes: m.message.into_bytes(),
-                })
-                .collect(),
-            failed: fanout
-                .failed
-                .into_iter()
-                .map(|f| DeviceFailure {
-                    device_id: f.device_id,
-                    error: to_js(f.error),
-                })
-                .collect(),
-        })
+        let messages = fanout.messages.into_iter().map(|m| {
+            object(&[
+                ("deviceId", m.device_id.into()),
+                ("bytes", bytes(m.message.as_bytes())),
+            ])
+        });
+        let messages = js_array(messages);
+        let failed = fanout
+            .failed
+            .into_iter()
+            .map(|f| object(&[("deviceId", f.device_id.into()), ("error", to_js(f.error))]));
+        Ok(object(&[
+            ("messages", messages),
+            ("failed", js_array(failed)),
+        ]))
     }
     /// Decrypts a message from device `deviceId` of this person
     /// (`unknown_device` if the list does not name it, or a prekey
@@ -423,13 +385,16 @@ pub fn encode_with_list_version(version: u64, plaintext: &[u8]) -> Vec<u8> {
 }
 
 /// Splits what `encodeWithListVersion` made (`malformed` under 8 bytes).
-#[wasm_bindgen(js_name = splitListVersion)]
-pub fn split_list_version(bytes: &[u8]) -> Result<ListVersioned> {
-    let (version, plaintext) = js(cliquet::split_list_version(bytes))?;
-    Ok(ListVersioned {
-        version,
-        plaintext: plaintext.to_vec(),
-    })
+#[wasm_bindgen(
+    js_name = splitListVersion,
+    unchecked_return_type = "{version: bigint, plaintext: Uint8Array}"
+)]
+pub fn split_list_version(wire: &[u8]) -> Result<JsValue> {
+    let (version, plaintext) = js(cliquet::split_list_version(wire))?;
+    Ok(object(&[
+        ("version", version.into()),
+        ("plaintext", bytes(plaintext)),
+    ]))
 }
 
 #[wasm_bindgen]
