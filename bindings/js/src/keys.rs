@@ -256,7 +256,7 @@ impl VerifiedBundle {
 /// The number two users compare (SPEC §9).
 #[wasm_bindgen]
 #[derive(Debug)]
-pub struct SafetyNumber(cliquet::SafetyNumber);
+pub struct SafetyNumber(pub(crate) cliquet::SafetyNumber);
 
 #[wasm_bindgen]
 impl SafetyNumber {

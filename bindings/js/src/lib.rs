@@ -7,19 +7,25 @@
 //! `crypto.getRandomValues`, through getrandom's `wasm_js` backend.
 //!
 //! Every class that holds a secret (`Account`, `SessionRecord`,
-//! `GroupSession`) has wasm-bindgen's `free()`, which drops the Rust value;
-//! the core types wipe their secrets on drop. Secrets leave the wasm memory
-//! only sealed (`seal`), or unsealed when the caller asks (`toBytes`).
+//! `GroupSession`, `UserKeyPair`, `PersonRecord`) has wasm-bindgen's
+//! `free()`, which drops the Rust value; the core types wipe their secrets
+//! on drop. Secrets leave the wasm memory only sealed (`seal`), or
+//! unsealed when the caller asks (`toBytes`).
 
 mod error;
 mod group;
 mod keys;
 mod record;
+mod users;
 
 pub use error::to_js;
 pub use group::GroupSession;
 pub use keys::{Account, PreKeyBundle, SafetyNumber, SessionConfig, VerifiedBundle};
 pub use record::{Decrypted, Incoming, SessionRecord};
+pub use users::{
+    DeviceListBuilder, PersonRecord, UserKeyPair, VerifiedDeviceList, encode_with_list_version,
+    split_list_version,
+};
 
 use cliquet::rand_core::UnwrapErr;
 

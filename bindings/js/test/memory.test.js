@@ -70,3 +70,32 @@ test('free() wipes the value on the heap; stack copies remain until overwritten'
   other.free();
   assert.equal(inMemory(chainKey), false, 'overwritten by later calls');
 });
+
+test('user key and person record: storage keys and unsealed forms leave no copy, free() wipes the seed', () => {
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  const userKey = c.UserKeyPair.generate();
+  const phone = new c.Account();
+  const list = new c.DeviceListBuilder(1n)
+    .device(1, phone.identityKey, phone.linkSignature(userKey.publicKey, 1))
+    .sign(userKey);
+  const person = new c.PersonRecord();
+  person.acceptList(list);
+  person.startSession(1, new c.Account(), phone.bundle(), config);
+  c.PersonRecord.open(person.seal(key, Buffer.from('p')), key, Buffer.from('p')).free();
+  c.UserKeyPair.open(userKey.seal(key, Buffer.from('u')), key, Buffer.from('u')).free();
+  assert.equal(inMemory(key), false);
+  const storedPerson = person.toBytes();
+  const storedUser = userKey.toBytes();
+  assert.equal(inMemory(storedPerson), false);
+  assert.equal(inMemory(storedUser), false);
+  c.PersonRecord.fromBytes(storedPerson).free();
+  c.UserKeyPair.fromBytes(storedUser).free();
+  assert.equal(inMemory(storedPerson), false);
+  // The stored user key is 0x24 || version || seed (32).
+  const seed = storedUser.subarray(2, 34);
+  assert.equal(onHeap(seed), true, 'held while the user key lives');
+  userKey.free();
+  assert.equal(onHeap(seed), false, 'wiped by free()');
+  person.free();
+  phone.free();
+});

@@ -66,6 +66,9 @@ errors! {
     UnknownChainError = "unknown_chain",
     PostQuantumRequiredError = "post_quantum_required",
     SigningKeyInUseError = "signing_key_in_use",
+    StaleDeviceListError = "stale_device_list",
+    UnknownDeviceError = "unknown_device",
+    ReplayMemoryFullError = "replay_memory_full",
 }
 
 /// The Python exception for a core error, with `.detail` (and for

@@ -163,6 +163,17 @@ impl Account {
     fn from_bytes(stored: &[u8]) -> PyResult<Self> {
         py(cliquet::Account::from_stored(stored)).map(Self)
     }
+    /// The link signature (64 bytes) this device makes to be listed as
+    /// `device_id` under the user key `user_key` (SPEC §14).
+    fn link_signature<'py>(
+        &self,
+        p: Python<'py>,
+        user_key: &[u8],
+        device_id: u32,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let user_key = identity_key(user_key)?;
+        Ok(bytes(p, &self.0.link_signature(&user_key, device_id)))
+    }
 }
 
 /// A published bundle, decoded but not verified.
@@ -216,7 +227,7 @@ impl VerifiedBundle {
 /// The number two users compare (SPEC §9).
 #[pyclass(module = "cliquet", frozen)]
 #[derive(Debug)]
-pub struct SafetyNumber(cliquet::SafetyNumber);
+pub struct SafetyNumber(pub(crate) cliquet::SafetyNumber);
 
 #[pymethods]
 impl SafetyNumber {
@@ -224,6 +235,21 @@ impl SafetyNumber {
     fn new(own_key: &[u8], own_id: &[u8], peer_key: &[u8], peer_id: &[u8]) -> PyResult<Self> {
         let (own, peer) = (identity_key(own_key)?, identity_key(peer_key)?);
         py(cliquet::SafetyNumber::new(&own, own_id, &peer, peer_id)).map(Self)
+    }
+    /// The safety number of two people with several devices, from their
+    /// user keys (SPEC §14): one comparison covers all their devices.
+    #[staticmethod]
+    fn for_user_keys(
+        own_user_key: &[u8],
+        own_id: &[u8],
+        peer_user_key: &[u8],
+        peer_id: &[u8],
+    ) -> PyResult<Self> {
+        let (own, peer) = (identity_key(own_user_key)?, identity_key(peer_user_key)?);
+        py(cliquet::SafetyNumber::for_user_keys(
+            &own, own_id, &peer, peer_id,
+        ))
+        .map(Self)
     }
     #[getter]
     fn digits(&self) -> &str {

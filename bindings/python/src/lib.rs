@@ -12,6 +12,7 @@ mod error;
 mod group;
 mod keys;
 mod record;
+mod users;
 
 use cliquet::rand_core::UnwrapErr;
 use pyo3::prelude::*;
@@ -40,5 +41,16 @@ fn cliquet_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<record::Incoming>()?;
     m.add_class::<record::SessionRecord>()?;
     m.add_class::<group::GroupSession>()?;
+    m.add_class::<users::UserKeyPair>()?;
+    m.add_class::<users::ListedDevice>()?;
+    m.add_class::<users::VerifiedDeviceList>()?;
+    m.add_class::<users::DeviceListBuilder>()?;
+    m.add_class::<users::ListChange>()?;
+    m.add_class::<users::DeviceMessage>()?;
+    m.add_class::<users::DeviceFailure>()?;
+    m.add_class::<users::Fanout>()?;
+    m.add_class::<users::PersonRecord>()?;
+    m.add_function(wrap_pyfunction!(users::encode_with_list_version, m)?)?;
+    m.add_function(wrap_pyfunction!(users::split_list_version, m)?)?;
     error::register(m)
 }

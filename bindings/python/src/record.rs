@@ -12,9 +12,9 @@ use pyo3::types::PyBytes;
 #[derive(Debug)]
 pub struct Decrypted {
     /// The plaintext.
-    plaintext: Py<PyBytes>,
+    pub(crate) plaintext: Py<PyBytes>,
     /// A prekey message changed the account: store it with the record.
-    account_changed: bool,
+    pub(crate) account_changed: bool,
 }
 
 /// What arrived: `kind` is "message", "notice" or "group".
