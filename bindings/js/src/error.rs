@@ -79,3 +79,47 @@ pub fn secret_out(bytes: &[u8]) -> Uint8Array {
 pub fn identity_key(bytes: &[u8]) -> Result<IdentityKey> {
     js(IdentityKey::from_bytes(&array(bytes)?))
 }
+
+/// The stored-state methods every stateful type shares, in an impl block of
+/// their own: `seal` / `open` under a 32-byte storage key (taken from JS
+/// through a wiped buffer), and the unsealed `toBytes` / `fromBytes`.
+macro_rules! stored_state {
+    ($ty:ident, $what:literal) => {
+        #[wasm_bindgen::prelude::wasm_bindgen]
+        impl $ty {
+            #[doc = concat!("The ", $what, " sealed under a 32-byte storage key, bound to `context` (say the row's name).")]
+            pub fn seal(
+                &self,
+                #[wasm_bindgen(js_name = storageKey)] storage_key: &js_sys::Uint8Array,
+                context: &[u8],
+            ) -> $crate::error::Result<Vec<u8>> {
+                let key = $crate::error::sealing_key(storage_key)?;
+                $crate::error::js(self.0.seal(&key, context, &mut $crate::rng()))
+            }
+
+            #[doc = concat!("Opens a sealed ", $what, " (`state` / `sealed` for a wrong key or context).")]
+            pub fn open(
+                sealed: &[u8],
+                #[wasm_bindgen(js_name = storageKey)] storage_key: &js_sys::Uint8Array,
+                context: &[u8],
+            ) -> $crate::error::Result<$ty> {
+                let key = $crate::error::sealing_key(storage_key)?;
+                $crate::error::js(cliquet::$ty::open(sealed, &key, context)).map(Self)
+            }
+
+            #[doc = concat!("The UNSEALED stored form of the ", $what, ": its secrets in plain bytes, which JS cannot wipe. Prefer `seal`.")]
+            #[wasm_bindgen(js_name = toBytes)]
+            pub fn to_bytes(&self) -> js_sys::Uint8Array {
+                $crate::error::secret_out(&self.0.to_stored())
+            }
+
+            #[doc = concat!("Loads what `toBytes` wrote (a ", $what, ").")]
+            #[wasm_bindgen(js_name = fromBytes)]
+            pub fn from_bytes(bytes: &js_sys::Uint8Array) -> $crate::error::Result<$ty> {
+                $crate::error::js(cliquet::$ty::from_stored(&$crate::error::secret_in(bytes)))
+                    .map(Self)
+            }
+        }
+    };
+}
+pub(crate) use stored_state;

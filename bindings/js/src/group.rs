@@ -1,10 +1,12 @@
 //! Sender-key groups (SPEC §10).
 
-use crate::error::{Result, array, identity_key, js, sealing_key, secret_in, secret_out};
+use crate::error::{Result, array, identity_key, js, secret_in, secret_out};
 use crate::keys::SessionConfig;
 use crate::rng;
 use cliquet::{GroupMessage, SenderKeyDistribution};
 use wasm_bindgen::prelude::*;
+
+use crate::error::stored_state;
 
 /// One group: this member's sender chain and the chains of the others.
 /// Holds secrets: `free()` it, store it with `seal`.
@@ -73,34 +75,6 @@ impl GroupSession {
         let n = self.0.chains_from(&identity_key(sender)?);
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
-    pub fn seal(
-        &self,
-        #[wasm_bindgen(js_name = storageKey)] storage_key: &js_sys::Uint8Array,
-        context: &[u8],
-    ) -> Result<Vec<u8>> {
-        js(self
-            .0
-            .seal(&**sealing_key(storage_key)?, context, &mut rng()))
-    }
-    pub fn open(
-        sealed: &[u8],
-        #[wasm_bindgen(js_name = storageKey)] storage_key: &js_sys::Uint8Array,
-        context: &[u8],
-    ) -> Result<GroupSession> {
-        js(cliquet::GroupSession::open(
-            sealed,
-            &**sealing_key(storage_key)?,
-            context,
-        ))
-        .map(Self)
-    }
-    /// The UNSEALED stored form (chain keys in plain bytes). Prefer `seal`.
-    #[wasm_bindgen(js_name = toBytes)]
-    pub fn to_bytes(&self) -> js_sys::Uint8Array {
-        secret_out(&self.0.to_stored())
-    }
-    #[wasm_bindgen(js_name = fromBytes)]
-    pub fn from_bytes(bytes: &js_sys::Uint8Array) -> Result<GroupSession> {
-        js(cliquet::GroupSession::from_stored(&secret_in(bytes))).map(Self)
-    }
 }
+
+stored_state!(GroupSession, "group state");

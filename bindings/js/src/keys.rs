@@ -1,9 +1,11 @@
 //! Accounts, bundles, configuration and safety numbers.
 
-use crate::error::{Result, identity_key, js, sealing_key, secret_in, secret_out};
+use crate::error::{Result, identity_key, js};
 use crate::rng;
 use cliquet::SignedKemPreKey;
 use wasm_bindgen::prelude::*;
+
+use crate::error::stored_state;
 
 /// Limits and modes of sessions (SPEC defaults: `maxSkip` 1000,
 /// `maxSkippedKeys` 2000, no header encryption, PQXDH required).
@@ -160,41 +162,9 @@ impl Account {
     pub fn one_time_kem_prekey_count(&self) -> u32 {
         u32::try_from(self.0.one_time_kem_prekey_count()).unwrap_or(u32::MAX)
     }
-    /// The account sealed under a 32-byte storage key, bound to `context`
-    /// (say the row's name).
-    pub fn seal(
-        &self,
-        #[wasm_bindgen(js_name = storageKey)] storage_key: &js_sys::Uint8Array,
-        context: &[u8],
-    ) -> Result<Vec<u8>> {
-        js(self
-            .0
-            .seal(&**sealing_key(storage_key)?, context, &mut rng()))
-    }
-    /// Opens a sealed account (`state` / `sealed` for a wrong key or context).
-    pub fn open(
-        sealed: &[u8],
-        #[wasm_bindgen(js_name = storageKey)] storage_key: &js_sys::Uint8Array,
-        context: &[u8],
-    ) -> Result<Account> {
-        js(cliquet::Account::open(
-            sealed,
-            &**sealing_key(storage_key)?,
-            context,
-        ))
-        .map(Self)
-    }
-    /// The UNSEALED stored form: every secret key in plain bytes, which JS
-    /// cannot wipe. Prefer `seal`.
-    #[wasm_bindgen(js_name = toBytes)]
-    pub fn to_bytes(&self) -> js_sys::Uint8Array {
-        secret_out(&self.0.to_stored())
-    }
-    #[wasm_bindgen(js_name = fromBytes)]
-    pub fn from_bytes(bytes: &js_sys::Uint8Array) -> Result<Account> {
-        js(cliquet::Account::from_stored(&secret_in(bytes))).map(Self)
-    }
 }
+
+stored_state!(Account, "account");
 
 impl Default for Account {
     fn default() -> Self {

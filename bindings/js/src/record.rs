@@ -1,10 +1,12 @@
 //! What one device keeps about one peer device, and what arrives.
 
-use crate::error::{Result, identity_key, js, sealing_key, secret_in, secret_out, to_js};
+use crate::error::{Result, identity_key, js, sealing_key, to_js};
 use crate::keys::{Account, SessionConfig, VerifiedBundle};
 use crate::rng;
 use cliquet::{AnyMessage, DecodeError, DecryptionFailure, Error, NoticeOutcome};
 use wasm_bindgen::prelude::*;
+
+use crate::error::stored_state;
 
 /// The result of `SessionRecord.decrypt`.
 #[wasm_bindgen(getter_with_clone)]
@@ -190,29 +192,6 @@ impl SessionRecord {
     pub fn refuse_identity_change(&mut self) {
         self.0.refuse_identity_change();
     }
-    /// The record sealed under a 32-byte storage key, bound to `context`.
-    pub fn seal(
-        &self,
-        #[wasm_bindgen(js_name = storageKey)] storage_key: &js_sys::Uint8Array,
-        context: &[u8],
-    ) -> Result<Vec<u8>> {
-        js(self
-            .0
-            .seal(&**sealing_key(storage_key)?, context, &mut rng()))
-    }
-    /// Opens a sealed record (`state` / `sealed` for a wrong key or context).
-    pub fn open(
-        sealed: &[u8],
-        #[wasm_bindgen(js_name = storageKey)] storage_key: &js_sys::Uint8Array,
-        context: &[u8],
-    ) -> Result<SessionRecord> {
-        js(cliquet::SessionRecord::open(
-            sealed,
-            &**sealing_key(storage_key)?,
-            context,
-        ))
-        .map(Self)
-    }
     /// Opens a sealed record, refusing one pinned to another peer
     /// (`state` / `other_peer`).
     #[wasm_bindgen(js_name = openForPeer)]
@@ -228,17 +207,9 @@ impl SessionRecord {
         ))
         .map(Self)
     }
-    /// The UNSEALED stored form (session keys in plain bytes, which JS
-    /// cannot wipe). Prefer `seal`.
-    #[wasm_bindgen(js_name = toBytes)]
-    pub fn to_bytes(&self) -> js_sys::Uint8Array {
-        secret_out(&self.0.to_stored())
-    }
-    #[wasm_bindgen(js_name = fromBytes)]
-    pub fn from_bytes(bytes: &js_sys::Uint8Array) -> Result<SessionRecord> {
-        js(cliquet::SessionRecord::from_stored(&secret_in(bytes))).map(Self)
-    }
 }
+
+stored_state!(SessionRecord, "record");
 
 /// The stable name of why a notice changed nothing.
 pub(crate) fn ignored_name(why: cliquet::IgnoredNotice) -> &'static str {

@@ -1,12 +1,14 @@
 //! People with several devices (SPEC §14): user keys, device lists, the
 //! person record.
 
-use crate::error::{Result, array, identity_key, js, sealing_key, secret_in, secret_out, to_js};
+use crate::error::{Result, array, identity_key, js, to_js};
 use crate::keys::{Account, SafetyNumber, SessionConfig};
 use crate::record::Decrypted;
 use crate::rng;
 use cliquet::{AnyMessage, PreKeyBundle};
 use wasm_bindgen::prelude::*;
+
+use crate::error::stored_state;
 
 /// A person's user key: signs the list of the person's devices and
 /// nothing else. Holds a secret: `free()` it, store it with `seal`.
@@ -25,36 +27,9 @@ impl UserKeyPair {
     pub fn public_key(&self) -> Vec<u8> {
         self.0.public_key().to_bytes().to_vec()
     }
-    /// The user key sealed under a 32-byte storage key, bound to `context`.
-    pub fn seal(
-        &self,
-        #[wasm_bindgen(js_name = storageKey)] storage_key: &js_sys::Uint8Array,
-        context: &[u8],
-    ) -> Result<Vec<u8>> {
-        js(self
-            .0
-            .seal(&**sealing_key(storage_key)?, context, &mut rng()))
-    }
-    /// Opens a sealed user key (`state` / `sealed` for a wrong key or context).
-    pub fn open(
-        sealed: &[u8],
-        #[wasm_bindgen(js_name = storageKey)] storage_key: &js_sys::Uint8Array,
-        context: &[u8],
-    ) -> Result<UserKeyPair> {
-        let key = sealing_key(storage_key)?;
-        js(cliquet::UserKeyPair::open(sealed, &key, context)).map(Self)
-    }
-    /// The UNSEALED stored form (the seed in plain bytes, which JS cannot
-    /// wipe). Prefer `seal`.
-    #[wasm_bindgen(js_name = toBytes)]
-    pub fn to_bytes(&self) -> js_sys::Uint8Array {
-        secret_out(&self.0.to_stored())
-    }
-    #[wasm_bindgen(js_name = fromBytes)]
-    pub fn from_bytes(bytes: &js_sys::Uint8Array) -> Result<UserKeyPair> {
-        js(cliquet::UserKeyPair::from_stored(&secret_in(bytes))).map(Self)
-    }
 }
+
+stored_state!(UserKeyPair, "user key");
 
 #[wasm_bindgen]
 impl Account {
@@ -346,36 +321,9 @@ impl PersonRecord {
     pub fn needs_newer_list(&self) -> bool {
         self.0.needs_newer_list()
     }
-    /// The record sealed under a 32-byte storage key, bound to `context`.
-    pub fn seal(
-        &self,
-        #[wasm_bindgen(js_name = storageKey)] storage_key: &js_sys::Uint8Array,
-        context: &[u8],
-    ) -> Result<Vec<u8>> {
-        js(self
-            .0
-            .seal(&**sealing_key(storage_key)?, context, &mut rng()))
-    }
-    /// Opens a sealed record (`state` / `sealed` for a wrong key or context).
-    pub fn open(
-        sealed: &[u8],
-        #[wasm_bindgen(js_name = storageKey)] storage_key: &js_sys::Uint8Array,
-        context: &[u8],
-    ) -> Result<PersonRecord> {
-        let key = sealing_key(storage_key)?;
-        js(cliquet::PersonRecord::open(sealed, &key, context)).map(Self)
-    }
-    /// The UNSEALED stored form (session keys in plain bytes, which JS
-    /// cannot wipe). Prefer `seal`.
-    #[wasm_bindgen(js_name = toBytes)]
-    pub fn to_bytes(&self) -> js_sys::Uint8Array {
-        secret_out(&self.0.to_stored())
-    }
-    #[wasm_bindgen(js_name = fromBytes)]
-    pub fn from_bytes(bytes: &js_sys::Uint8Array) -> Result<PersonRecord> {
-        js(cliquet::PersonRecord::from_stored(&secret_in(bytes))).map(Self)
-    }
 }
+
+stored_state!(PersonRecord, "person record");
 
 /// `u64be(version) || plaintext`: the sender's own list version, carried
 /// inside the encrypted message.
