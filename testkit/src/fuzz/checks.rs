@@ -264,25 +264,31 @@ fn assert_stores_back(data: &[u8], stored: &[u8], reload: impl Fn(&[u8]) -> Vec<
     }
 }
 
+/// What every stored type owes (SPEC §7): `$value`, loaded from `$data`,
+/// stores back as read (an older version: stably, in today's), and sealing
+/// then opening gives the same bytes. Evaluates to the stored bytes.
+macro_rules! stores_back_and_seals {
+    ($ty:ident, $value:expr, $data:expr, $what:literal) => {{
+        let stored = $value.to_stored();
+        let reload = |b: &[u8]| $ty::from_stored(b).expect("reloads").to_stored().to_vec();
+        assert_stores_back($data, &stored, reload, $what);
+        let sealed = $value
+            .seal(&STORAGE_KEY, b"ctx", &mut fixtures::rng(0))
+            .expect("sealing works");
+        let opened =
+            $ty::open(&sealed, &STORAGE_KEY, b"ctx").expect(concat!("a sealed ", $what, " opens"));
+        assert_eq!(opened.to_stored(), stored);
+        stored
+    }};
+}
+
 /// SPEC §7: an account that loads stores to the same bytes, seals and opens
 /// to the same account, and its bundle verifies.
 pub fn load_account(data: &[u8]) -> bool {
     let Ok(account) = Account::from_stored(data) else {
         return false;
     };
-    let stored = account.to_stored();
-    let reload = |b: &[u8]| {
-        Account::from_stored(b)
-            .expect("reloads")
-            .to_stored()
-            .to_vec()
-    };
-    assert_stores_back(data, &stored, reload, "account");
-    let sealed = account
-        .seal(&STORAGE_KEY, b"ctx", &mut fixtures::rng(0))
-        .expect("sealing works");
-    let opened = Account::open(&sealed, &STORAGE_KEY, b"ctx").expect("a sealed account opens");
-    assert_eq!(opened.to_stored(), stored);
+    stores_back_and_seals!(Account, account, data, "account");
     // The signed prekey is signed again on load: the classic part always
     // verifies. From format 4 the KEM prekeys' signed public parts are
     // stored and trusted (SPEC §11): altered ones fail safe, refused when
@@ -361,19 +367,7 @@ pub fn load_session(data: &[u8]) -> bool {
     let Ok(mut session) = Session::from_stored(data) else {
         return false;
     };
-    let stored = session.to_stored();
-    let reload = |b: &[u8]| {
-        Session::from_stored(b)
-            .expect("reloads")
-            .to_stored()
-            .to_vec()
-    };
-    assert_stores_back(data, &stored, reload, "session");
-    let sealed = session
-        .seal(&STORAGE_KEY, b"ctx", &mut fixtures::rng(0))
-        .expect("sealing works");
-    let opened = Session::open(&sealed, &STORAGE_KEY, b"ctx").expect("a sealed session opens");
-    assert_eq!(opened.to_stored(), stored);
+    let stored = stores_back_and_seals!(Session, session, data, "session");
     match session.encrypt(b"from a loaded session", &mut fixtures::rng(1)) {
         Ok(m) => {
             let bytes = m.encode();
@@ -399,19 +393,7 @@ pub fn load_record(data: &[u8]) -> bool {
     let Ok(record) = SessionRecord::from_stored(data) else {
         return false;
     };
-    let stored = record.to_stored();
-    let reload = |b: &[u8]| {
-        SessionRecord::from_stored(b)
-            .expect("reloads")
-            .to_stored()
-            .to_vec()
-    };
-    assert_stores_back(data, &stored, reload, "record");
-    let sealed = record
-        .seal(&STORAGE_KEY, b"ctx", &mut fixtures::rng(0))
-        .expect("sealing works");
-    let opened = SessionRecord::open(&sealed, &STORAGE_KEY, b"ctx").expect("a sealed record opens");
-    assert_eq!(opened.to_stored(), stored);
+    stores_back_and_seals!(SessionRecord, record, data, "record");
     true
 }
 
