@@ -1033,3 +1033,27 @@ fn s13_a_tampered_prekey_message_of_a_live_session_gets_no_notice() {
         assert_eq!(p.deliver(true, &second).unwrap(), b"second");
     }
 }
+
+/// SPEC §13: the live-chain rule covers prekey messages of the current
+/// session only. A prekey message that fails in an archived session still
+/// gets a notice: its sender may have restored an old state (found by the
+/// property test, which never healed without it).
+#[test]
+fn s13_a_failed_prekey_message_of_an_archived_session_gets_a_notice() {
+    let mut p = Devices::new(43);
+    p.start(true);
+    let old = p.send(true, b"first session");
+    p.deliver(true, &old).unwrap();
+    // Alice starts over; Bob takes the new session, the old one is archived.
+    p.start(true);
+    let new = p.send(true, b"second session");
+    p.deliver(true, &new).unwrap();
+    assert_eq!(p.bob.record.archived().len(), 1);
+    let altered = tampered(&old);
+    let error = p.deliver(true, &altered).unwrap_err();
+    assert!(p.notice(true, &altered, &error).is_some());
+    // The same failure on the current session's prekey message: none.
+    let current = tampered(&new);
+    let error = p.deliver(true, &current).unwrap_err();
+    assert_eq!(p.notice(true, &current, &error), None);
+}
