@@ -1044,13 +1044,18 @@ fn s13_a_failed_prekey_message_of_an_archived_session_gets_a_notice() {
     p.start(true);
     let old = p.send(true, b"first session");
     p.deliver(true, &old).unwrap();
+    // Held back: a prekey message of the first session that Bob has not
+    // read yet, so an altered copy fails to authenticate (not duplicate).
+    let held = p.send(true, b"held back");
+    assert!(matches!(held, AnyMessage::PreKey(_)));
     // Alice starts over; Bob takes the new session, the old one is archived.
     p.start(true);
     let new = p.send(true, b"second session");
     p.deliver(true, &new).unwrap();
     assert_eq!(p.bob.record.archived().len(), 1);
-    let altered = tampered(&old);
+    let altered = tampered(&held);
     let error = p.deliver(true, &altered).unwrap_err();
+    assert_eq!(error, Error::Authentication);
     assert!(p.notice(true, &altered, &error).is_some());
     // The same failure on the current session's prekey message: none.
     let current = tampered(&new);
